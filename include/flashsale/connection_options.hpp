@@ -1,0 +1,35 @@
+// Plain option structs for connecting to Redis. Durations are std::chrono;
+// a zero duration means "no limit".
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace flashsale {
+
+struct ConnectionOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  // When not empty, connect to this unix socket instead of host:port.
+  std::string unix_socket;
+  // ACL user name; empty authenticates the default user with `password`.
+  std::string user;
+  // Empty sends no AUTH.
+  std::string password;
+  int db = 0;
+  std::chrono::milliseconds connect_timeout{1000};
+  // Longest wait for one reply; zero waits forever. A command that exceeds
+  // it raises TimeoutError and its connection is discarded.
+  std::chrono::milliseconds command_timeout{1000};
+};
+
+struct PoolOptions {
+  // Most connections open at once. Each calling thread holds one connection
+  // for the duration of one call, so size it to the number of threads.
+  std::size_t size = 8;
+  // Longest wait for a free connection before TimeoutError; zero waits forever.
+  std::chrono::milliseconds wait_timeout{1000};
+};
+
+}  // namespace flashsale

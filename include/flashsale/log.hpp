@@ -1,0 +1,19 @@
+// Where the library's few warnings go. By default: standard error.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+namespace flashsale {
+
+enum class LogLevel { Info, Warning, Error };
+
+using LogSink = std::function<void(LogLevel, std::string_view message)>;
+
+// Replaces the sink; an empty function restores the default. Thread-safe.
+void set_log_sink(LogSink sink);
+
+// Sends one message to the current sink. Thread-safe.
+void log_message(LogLevel level, std::string_view message);
+
+}  // namespace flashsale

@@ -1,0 +1,38 @@
+// A Client for one Redis server, backed by a pool of connections.
+#pragma once
+
+#include <memory>
+
+#include "flashsale/client.hpp"
+#include "flashsale/connection_options.hpp"
+
+namespace flashsale {
+
+// Thread-safe: share one instance between all threads of the host.
+//
+// Each call borrows a pooled connection for its duration. A connection that
+// timed out or failed mid-reply is discarded, never reused (its replies would
+// be out of step). Idle connections whose server went away (a restart) are
+// detected before use and replaced, so the next call after a restart simply
+// reconnects. Construction does not connect; the first call does.
+class StandaloneClient final : public Client {
+ public:
+  explicit StandaloneClient(ConnectionOptions connection = {}, PoolOptions pool = {});
+  ~StandaloneClient() override;
+  StandaloneClient(const StandaloneClient&) = delete;
+  StandaloneClient& operator=(const StandaloneClient&) = delete;
+
+  Reply execute(const Command& command) override;
+  std::vector<Reply> execute_pipeline(const std::vector<Command>& commands) override;
+  Reply run_script(const ScriptCall& call) override;
+  std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) override;
+  ServerInfo server_info() override;
+
+  const ConnectionOptions& connection_options() const noexcept;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flashsale

@@ -1,0 +1,219 @@
+#include "connection.hpp"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "flashsale/error.hpp"
+#include "hiredis_compat.hpp"
+
+namespace flashsale::detail {
+
+namespace {
+
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using ReplyPointer = std::unique_ptr<redisReply, ReplyDeleter>;
+
+Reply convert(const redisReply& raw) {
+  switch (raw.type) {
+    case REDIS_REPLY_NIL:
+      return Reply::nil();
+    case REDIS_REPLY_INTEGER:
+      return Reply::integer(raw.integer);
+    case REDIS_REPLY_STATUS:
+      return Reply::status(std::string(raw.str, raw.len));
+    case REDIS_REPLY_ERROR:
+      return Reply::error(std::string(raw.str, raw.len));
+    case REDIS_REPLY_STRING:
+      return Reply::string(std::string(raw.str, raw.len));
+#if defined(REDIS_REPLY_VERB)
+    case REDIS_REPLY_VERB:
+      return Reply::string(std::string(raw.str, raw.len));
+#endif
+#if defined(REDIS_REPLY_BIGNUM)
+    case REDIS_REPLY_BIGNUM:
+      return Reply::string(std::string(raw.str, raw.len));
+#endif
+#if defined(REDIS_REPLY_DOUBLE)
+    case REDIS_REPLY_DOUBLE:
+      return Reply::floating(raw.dval);
+#endif
+#if defined(REDIS_REPLY_BOOL)
+    case REDIS_REPLY_BOOL:
+      return Reply::boolean(raw.integer != 0);
+#endif
+    default:
+      break;
+  }
+  // Arrays, and on hiredis 1.x maps, sets and pushes: all flattened to arrays.
+  std::vector<Reply> elements;
+  elements.reserve(raw.elements);
+  for (std::size_t index = 0; index < raw.elements; ++index) {
+    elements.push_back(convert(*raw.element[index]));
+  }
+  return Reply::array(std::move(elements));
+}
+
+timeval to_timeval(std::chrono::milliseconds duration) {
+  timeval value{};
+  value.tv_sec = static_cast<decltype(value.tv_sec)>(duration.count() / 1000);
+  value.tv_usec = static_cast<decltype(value.tv_usec)>((duration.count() % 1000) * 1000);
+  return value;
+}
+
+std::string endpoint(const ConnectionOptions& options) {
+  return options.unix_socket.empty() ? fmt::format("{}:{}", options.host, options.port)
+                                     : options.unix_socket;
+}
+
+// The one mapping from a hiredis context error to the error tree.
+[[noreturn]] void throw_context_error(const redisContext& context, int saved_errno,
+                                      const std::string& where) {
+  const std::string message = fmt::format("redis {}: {}", where, context.errstr);
+  const bool timed_out =
+      is_timeout_error_code(context.err) ||
+      (context.err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ||
+                                       saved_errno == ETIMEDOUT || saved_errno == EINPROGRESS));
+  if (timed_out) {
+    throw TimeoutError(message);
+  }
+  if (context.err == REDIS_ERR_PROTOCOL) {
+    throw ProtocolError(message);
+  }
+  throw ConnectionError(message);
+}
+
+}  // namespace
+
+void Connection::ContextDeleter::operator()(redisContext* context) const {
+  redisFree(context);
+}
+
+Connection::Connection(const ConnectionOptions& options) : options_(options) {
+  const timeval connect_timeout =
+      to_timeval(options.connect_timeout.count() > 0 ? options.connect_timeout
+                                                     : std::chrono::milliseconds{24 * 3600 * 1000});
+  errno = 0;
+  redisContext* raw =
+      options.unix_socket.empty()
+          ? redisConnectWithTimeout(options.host.c_str(), options.port, connect_timeout)
+          : redisConnectUnixWithTimeout(options.unix_socket.c_str(), connect_timeout);
+  const int saved_errno = errno;
+  if (raw == nullptr) {
+    throw ConnectionError(fmt::format("redis {}: cannot allocate a context", endpoint(options)));
+  }
+  context_.reset(raw);
+  if (context_->err != 0) {
+    broken_ = true;
+    throw_context_error(*context_, saved_errno, "connect to " + endpoint(options));
+  }
+  set_timeout(options.command_timeout);
+
+  if (!options.password.empty()) {
+    std::vector<std::string> auth{"AUTH"};
+    if (!options.user.empty()) {
+      auth.push_back(options.user);
+    }
+    auth.push_back(options.password);
+    const Reply reply = execute(auth);
+    if (reply.is_error()) {
+      broken_ = true;
+      throw ReplyError(fmt::format("{} (authenticating as '{}' to {})", reply.error_message(),
+                                   options.user.empty() ? "default" : options.user,
+                                   endpoint(options)));
+    }
+  }
+  if (options.db != 0) {
+    const Reply reply = execute({"SELECT", std::to_string(options.db)});
+    if (reply.is_error()) {
+      broken_ = true;
+      throw ReplyError(fmt::format("{} (selecting database {} on {})", reply.error_message(),
+                                   options.db, endpoint(options)));
+    }
+  }
+}
+
+Connection::~Connection() = default;
+
+void Connection::set_timeout(std::chrono::milliseconds timeout) {
+  if (timeout == current_timeout_) {
+    return;
+  }
+  // hiredis treats a zero timeval as "no timeout".
+  if (redisSetTimeout(context_.get(), to_timeval(timeout)) != REDIS_OK) {
+    fail(errno);
+  }
+  current_timeout_ = timeout;
+}
+
+void Connection::fail(int saved_errno) {
+  broken_ = true;
+  throw_context_error(*context_, saved_errno, "connection to " + endpoint(options_));
+}
+
+void Connection::append(const std::vector<std::string>& arguments) {
+  std::vector<const char*> pointers;
+  std::vector<std::size_t> lengths;
+  pointers.reserve(arguments.size());
+  lengths.reserve(arguments.size());
+  for (const auto& argument : arguments) {
+    pointers.push_back(argument.data());
+    lengths.push_back(argument.size());
+  }
+  if (redisAppendCommandArgv(context_.get(), static_cast<int>(arguments.size()), pointers.data(),
+                             lengths.data()) != REDIS_OK) {
+    fail(errno);
+  }
+}
+
+Reply Connection::read_reply() {
+  void* raw = nullptr;
+  errno = 0;
+  if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
+    fail(errno);
+  }
+  const ReplyPointer reply(static_cast<redisReply*>(raw));
+  return convert(*reply);
+}
+
+Reply Connection::execute(const std::vector<std::string>& arguments,
+                          std::chrono::milliseconds timeout) {
+  set_timeout(timeout.count() > 0 ? timeout : options_.command_timeout);
+  append(arguments);
+  return read_reply();
+}
+
+std::vector<Reply> Connection::execute_pipeline(
+    const std::vector<const std::vector<std::string>*>& commands,
+    std::chrono::milliseconds timeout) {
+  set_timeout(timeout.count() > 0 ? timeout : options_.command_timeout);
+  for (const auto* arguments : commands) {
+    append(*arguments);
+  }
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (std::size_t index = 0; index < commands.size(); ++index) {
+    replies.push_back(read_reply());
+  }
+  return replies;
+}
+
+bool Connection::closed_by_server() const {
+  char byte = 0;
+  const auto received = ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (received == 0) {
+    return true;  // orderly shutdown by the peer
+  }
+  if (received > 0) {
+    return true;  // unsolicited bytes: the stream is out of step
+  }
+  return errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
+}  // namespace flashsale::detail

@@ -1,0 +1,56 @@
+// One hiredis context: private to the transport layer.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flashsale/connection_options.hpp"
+#include "flashsale/reply.hpp"
+
+struct redisContext;
+
+namespace flashsale::detail {
+
+// Not thread-safe: used by one thread at a time (the pool hands it out).
+// Any failure of the transport marks it broken; a broken connection must be
+// discarded, because the replies still in flight would be read by the next
+// caller.
+class Connection {
+ public:
+  // Connects, authenticates and selects the database. Throws ConnectionError,
+  // TimeoutError, or ReplyError when AUTH or SELECT is refused.
+  explicit Connection(const ConnectionOptions& options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Error replies are returned, not thrown. `timeout` zero uses the default.
+  Reply execute(const std::vector<std::string>& arguments,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
+  std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands,
+                                      std::chrono::milliseconds timeout);
+
+  bool broken() const noexcept { return broken_; }
+  // True when the server closed the socket while the connection sat idle
+  // (a restart), checked without sending anything.
+  bool closed_by_server() const;
+
+ private:
+  struct ContextDeleter {
+    void operator()(redisContext* context) const;
+  };
+
+  void append(const std::vector<std::string>& arguments);
+  Reply read_reply();
+  void set_timeout(std::chrono::milliseconds timeout);
+  [[noreturn]] void fail(int saved_errno);
+
+  ConnectionOptions options_;
+  std::unique_ptr<redisContext, ContextDeleter> context_;
+  std::chrono::milliseconds current_timeout_{0};
+  bool broken_ = false;
+};
+
+}  // namespace flashsale::detail

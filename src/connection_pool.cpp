@@ -1,0 +1,82 @@
+#include "connection_pool.hpp"
+
+#include <fmt/format.h>
+
+#include "flashsale/error.hpp"
+
+namespace flashsale::detail {
+
+ConnectionPool::Lease::Lease(ConnectionPool& pool, std::unique_ptr<Connection> connection)
+    : pool_(&pool), connection_(std::move(connection)) {}
+
+ConnectionPool::Lease::Lease(Lease&& other) noexcept
+    : pool_(other.pool_), connection_(std::move(other.connection_)) {}
+
+ConnectionPool::Lease::~Lease() {
+  if (connection_) {
+    pool_->give_back(std::move(connection_));
+  }
+}
+
+ConnectionPool::ConnectionPool(ConnectionOptions connection, PoolOptions pool)
+    : connection_options_(std::move(connection)), pool_options_(pool) {
+  if (pool_options_.size == 0) {
+    throw InvalidArgument("pool size must be at least 1");
+  }
+}
+
+ConnectionPool::Lease ConnectionPool::acquire() {
+  const auto deadline = std::chrono::steady_clock::now() + pool_options_.wait_timeout;
+  for (;;) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const auto ready = [this] { return !idle_.empty() || open_ < pool_options_.size; };
+    if (pool_options_.wait_timeout.count() == 0) {
+      available_.wait(lock, ready);
+    } else if (!available_.wait_until(lock, deadline, ready)) {
+      throw TimeoutError(fmt::format("no pooled connection became free within {} ms (pool size {})",
+                                     pool_options_.wait_timeout.count(), pool_options_.size));
+    }
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> connection = std::move(idle_.back());
+      idle_.pop_back();
+      lock.unlock();
+      if (connection->closed_by_server()) {
+        connection.reset();
+        forget_one();
+        continue;
+      }
+      return Lease(*this, std::move(connection));
+    }
+    ++open_;
+    lock.unlock();
+    try {
+      return Lease(*this, std::make_unique<Connection>(connection_options_));
+    } catch (...) {
+      forget_one();
+      throw;
+    }
+  }
+}
+
+void ConnectionPool::give_back(std::unique_ptr<Connection> connection) {
+  if (connection->broken()) {
+    connection.reset();
+    forget_one();
+    return;
+  }
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(std::move(connection));
+  }
+  available_.notify_one();
+}
+
+void ConnectionPool::forget_one() {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    --open_;
+  }
+  available_.notify_one();
+}
+
+}  // namespace flashsale::detail

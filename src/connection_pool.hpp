@@ -1,0 +1,55 @@
+// A bounded pool of connections: private to the transport layer.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "connection.hpp"
+#include "flashsale/connection_options.hpp"
+
+namespace flashsale::detail {
+
+// Thread-safe.
+class ConnectionPool {
+ public:
+  // Returns its connection to the pool when destroyed, unless it broke.
+  class Lease {
+   public:
+    Lease(ConnectionPool& pool, std::unique_ptr<Connection> connection);
+    ~Lease();
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+    Connection& operator*() const { return *connection_; }
+    Connection* operator->() const { return connection_.get(); }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  ConnectionPool(ConnectionOptions connection, PoolOptions pool);
+
+  // Throws TimeoutError when no connection frees up within the wait timeout,
+  // and whatever connecting throws.
+  Lease acquire();
+
+  const ConnectionOptions& connection_options() const noexcept { return connection_options_; }
+
+ private:
+  void give_back(std::unique_ptr<Connection> connection);
+  void forget_one();
+
+  const ConnectionOptions connection_options_;
+  const PoolOptions pool_options_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t open_ = 0;  // idle + leased
+};
+
+}  // namespace flashsale::detail

@@ -1,0 +1,72 @@
+#include "script_call.hpp"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "flashsale/error.hpp"
+
+namespace flashsale::detail {
+
+namespace {
+
+std::vector<std::string> script_arguments(const ScriptCall& call, const char* command,
+                                          std::string_view body) {
+  if (call.script == nullptr) {
+    throw InvalidArgument("script call without a script");
+  }
+  std::vector<std::string> arguments;
+  arguments.reserve(3 + call.keys.size() + call.arguments.size());
+  arguments.emplace_back(command);
+  arguments.emplace_back(body);
+  arguments.push_back(std::to_string(call.keys.size()));
+  arguments.insert(arguments.end(), call.keys.begin(), call.keys.end());
+  arguments.insert(arguments.end(), call.arguments.begin(), call.arguments.end());
+  return arguments;
+}
+
+}  // namespace
+
+std::vector<std::string> evalsha_arguments(const ScriptCall& call) {
+  return script_arguments(call, "EVALSHA", call.script ? call.script->sha1 : std::string_view{});
+}
+
+std::vector<std::string> eval_arguments(const ScriptCall& call) {
+  return script_arguments(call, "EVAL", call.script ? call.script->source : std::string_view{});
+}
+
+bool is_noscript(const Reply& reply) {
+  return reply.is_error() && reply.error_message().rfind("NOSCRIPT", 0) == 0;
+}
+
+ServerInfo parse_server_info(const std::string& info_text) {
+  ServerInfo info;
+  std::istringstream lines(info_text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) {
+      continue;
+    }
+    const std::string field = line.substr(0, colon);
+    const std::string value = line.substr(colon + 1);
+    if (field == "redis_version") {
+      info.version = value;
+      info.major_version = std::atoi(value.c_str());
+      const auto dot = value.find('.');
+      info.minor_version = dot == std::string::npos ? 0 : std::atoi(value.c_str() + dot + 1);
+    } else if (field == "maxmemory_policy") {
+      info.maxmemory_policy = value;
+    } else if (field == "redis_mode") {
+      info.mode = value;
+    }
+  }
+  if (info.version.empty()) {
+    throw ProtocolError("INFO reply has no redis_version field");
+  }
+  return info;
+}
+
+}  // namespace flashsale::detail

@@ -1,0 +1,240 @@
+// The transport against a real redis-server: scripts, restarts, timeouts,
+// authentication.
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catch.hpp"
+#include "flashsale/error.hpp"
+#include "flashsale/log.hpp"
+#include "flashsale/preflight.hpp"
+#include "flashsale/script.hpp"
+#include "flashsale/standalone_client.hpp"
+#include "redis_server.hpp"
+
+using namespace std::chrono_literals;
+using flashsale::Command;
+using flashsale::ScriptCall;
+using flashsale::StandaloneClient;
+using flashsale::testing::RedisServer;
+
+namespace {
+
+const flashsale::Script& time_script() {
+  return flashsale::bundled_script("server_time_ms");
+}
+
+long long server_time_ms(flashsale::Client& client) {
+  return client.run_script(ScriptCall{&time_script(), {}, {}}).as_integer();
+}
+
+}  // namespace
+
+TEST_CASE("every embedded script has the SHA1 that SCRIPT LOAD returns", "[transport]") {
+  RedisServer server;
+  for (const auto& script : flashsale::bundled_scripts()) {
+    INFO(std::string(script.name));
+    const auto loaded =
+        server.admin().execute({{"SCRIPT", "LOAD", std::string(script.source)}, {}, {}});
+    CHECK(loaded.as_string() == script.sha1);
+  }
+}
+
+TEST_CASE("a script call after SCRIPT FLUSH succeeds without surfacing NOSCRIPT", "[transport]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  const long long before = server_time_ms(*client);
+  server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
+  const long long after = server_time_ms(*client);
+  CHECK(after >= before);
+  const auto exists =
+      server.admin().execute({{"SCRIPT", "EXISTS", std::string(time_script().sha1)}, {}, {}});
+  CHECK(exists.as_array().at(0).as_integer() == 1);
+
+  server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
+  const std::vector<ScriptCall> calls(5, ScriptCall{&time_script(), {}, {}});
+  const auto replies = client->run_script_pipeline(calls);
+  REQUIRE(replies.size() == 5);
+  for (const auto& reply : replies) {
+    CHECK(reply.as_integer() >= after);
+  }
+}
+
+TEST_CASE("the next call after a server restart reconnects and succeeds", "[transport]") {
+  RedisServer server;
+  auto client = server.make_client(4);
+  client->execute({{"SET", "fs:test:{k}", "1"}, "fs:test:{k}", {}});
+  CHECK(server_time_ms(*client) > 0);
+
+  server.restart();
+  // The data is gone (no persistence) but the call itself must succeed.
+  CHECK_FALSE(client->execute({{"GET", "fs:test:{k}"}, "fs:test:{k}", {}})
+                  .as_optional_string()
+                  .has_value());
+  CHECK(server_time_ms(*client) > 0);  // the script is loaded again, invisibly
+
+  server.kill();
+  CHECK_THROWS_AS(client->execute({{"PING"}, {}, {}}), flashsale::ConnectionError);
+  server.restart();
+  CHECK(client->execute({{"PING"}, {}, {}}).as_string() == "PONG");
+}
+
+TEST_CASE("a command that outlasts the command timeout raises TimeoutError", "[transport]") {
+  RedisServer server;
+  auto options = server.connection_options();
+  options.command_timeout = 100ms;
+  StandaloneClient client(options);
+  CHECK(client.execute({{"PING"}, {}, {}}).as_string() == "PONG");
+
+  std::thread sleeper([&] { server.admin().execute({{"DEBUG", "SLEEP", "0.5"}, {}, {}}); });
+  std::this_thread::sleep_for(50ms);
+  CHECK_THROWS_AS(client.execute({{"PING"}, {}, {}}), flashsale::TimeoutError);
+  sleeper.join();
+  // The timed-out connection was discarded: the next call reads its own reply.
+  CHECK(client.execute({{"ECHO", "after"}, {}, {}}).as_string() == "after");
+
+  server.admin().execute({{"CLIENT", "PAUSE", "300", "ALL"}, {}, {}});
+  CHECK_THROWS_AS(client.execute({{"PING"}, {}, {}}), flashsale::TimeoutError);
+  std::this_thread::sleep_for(350ms);
+  CHECK(client.execute({{"ECHO", "resumed"}, {}, {}}).as_string() == "resumed");
+}
+
+TEST_CASE("over 1000 calls with interleaved timeouts no call reads another's reply",
+          "[transport]") {
+  RedisServer server;
+  auto options = server.connection_options();
+  options.command_timeout = 40ms;
+  StandaloneClient client(options, flashsale::PoolOptions{8, std::chrono::seconds(10)});
+
+  std::atomic<bool> done{false};
+  std::thread sleeper([&] {
+    StandaloneClient admin(server.connection_options());
+    while (!done) {
+      admin.execute({{"DEBUG", "SLEEP", "0.06"}, {}, {}});
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+
+  constexpr int kThreads = 8;
+  constexpr int kCallsPerThread = 150;
+  std::atomic<int> timeouts{0};
+  std::atomic<int> answered{0};
+  std::atomic<int> mismatched{0};
+  std::vector<std::thread> callers;
+  for (int thread = 0; thread < kThreads; ++thread) {
+    callers.emplace_back([&, thread] {
+      for (int call = 0; call < kCallsPerThread; ++call) {
+        const std::string payload = std::to_string(thread) + ":" + std::to_string(call);
+        try {
+          if (call % 2 == 0) {
+            if (client.execute({{"ECHO", payload}, {}, {}}).as_string() != payload) {
+              ++mismatched;
+            }
+          } else {
+            const auto replies = client.execute_pipeline(
+                {{{"ECHO", payload + "a"}, {}, {}}, {{"ECHO", payload + "b"}, {}, {}}});
+            if (replies.at(0).as_string() != payload + "a" ||
+                replies.at(1).as_string() != payload + "b") {
+              ++mismatched;
+            }
+          }
+          ++answered;
+        } catch (const flashsale::TimeoutError&) {
+          ++timeouts;
+        }
+      }
+    });
+  }
+  for (auto& caller : callers) {
+    caller.join();
+  }
+  done = true;
+  sleeper.join();
+  INFO("timeouts " << timeouts << ", answered " << answered);
+  CHECK(mismatched == 0);
+  CHECK(timeouts > 0);
+  CHECK(answered > 0);
+  CHECK(timeouts + answered == kThreads * kCallsPerThread);
+}
+
+TEST_CASE("a wrong password gives a clear authentication error", "[transport]") {
+  flashsale::testing::RedisServerOptions server_options;
+  server_options.config_lines = {"requirepass right-password"};
+  server_options.password = "right-password";
+  RedisServer server(server_options);
+  CHECK(server.admin().execute({{"PING"}, {}, {}}).as_string() == "PONG");
+
+  auto options = server.connection_options();
+  options.password = "wrong-password";
+  StandaloneClient client(options);
+  try {
+    client.execute({{"PING"}, {}, {}});
+    FAIL("no exception");
+  } catch (const flashsale::ReplyError& error) {
+    const std::string message = error.what();
+    CHECK(error.code() == "WRONGPASS");
+    CHECK(message.find("authenticating as 'default'") != std::string::npos);
+  }
+
+  options.password.clear();
+  StandaloneClient anonymous(options);
+  CHECK_THROWS_AS(anonymous.execute({{"PING"}, {}, {}}), flashsale::ReplyError);
+}
+
+TEST_CASE("an ACL user limited to fs keys runs the library's commands and scripts", "[transport]") {
+  flashsale::testing::RedisServerOptions server_options;
+  server_options.config_lines = {
+      "user app on >app-password resetkeys ~fs:* resetchannels -@all +@read +@write "
+      "+@scripting +@connection +info +time"};
+  RedisServer server(server_options);
+  auto options = server.connection_options();
+  options.user = "app";
+  options.password = "app-password";
+  StandaloneClient client(options);
+  CHECK(client.execute({{"INCR", "fs:test:{acl}:n"}, "fs:test:{acl}:n", {}}).as_integer() == 1);
+  CHECK(server_time_ms(client) > 0);
+  CHECK(client.server_info().major_version >= 6);
+  CHECK_THROWS_AS(client.execute({{"SET", "other:key", "1"}, "other:key", {}}),
+                  flashsale::ReplyError);
+
+  options.password = "not-it";
+  StandaloneClient wrong(options);
+  CHECK_THROWS_AS(wrong.execute({{"PING"}, {}, {}}), flashsale::ReplyError);
+}
+
+TEST_CASE("the eviction check warns or refuses unless the policy is noeviction", "[transport]") {
+  flashsale::testing::RedisServerOptions server_options;
+  server_options.config_lines = {"maxmemory-policy allkeys-lru"};
+  RedisServer server(server_options);
+  auto client = server.make_client(1);
+  CHECK(client->server_info().maxmemory_policy == "allkeys-lru");
+
+  std::vector<std::string> warnings;
+  flashsale::set_log_sink(
+      [&](flashsale::LogLevel, std::string_view message) { warnings.emplace_back(message); });
+  flashsale::check_eviction_policy(*client, flashsale::EvictionPolicyCheck::Warn);
+  flashsale::set_log_sink({});
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("allkeys-lru") != std::string::npos);
+  CHECK_THROWS_AS(flashsale::check_eviction_policy(*client, flashsale::EvictionPolicyCheck::Refuse),
+                  flashsale::ConfigurationError);
+
+  RedisServer safe;
+  auto safe_client = safe.make_client(1);
+  CHECK_NOTHROW(
+      flashsale::check_eviction_policy(*safe_client, flashsale::EvictionPolicyCheck::Refuse));
+}
+
+TEST_CASE("a connection refused raises ConnectionError", "[transport]") {
+  int port = 0;
+  {
+    RedisServer server;
+    port = server.port();
+  }
+  flashsale::ConnectionOptions options;
+  options.port = port;
+  StandaloneClient client(options);
+  CHECK_THROWS_AS(client.execute({{"PING"}, {}, {}}), flashsale::ConnectionError);
+}

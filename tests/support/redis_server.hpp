@@ -1,0 +1,70 @@
+// A private redis-server for one test: started on a free loopback port in a
+// temporary directory, always stopped (and its directory removed) by the
+// destructor. Tests never touch a server they did not start.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flashsale/connection_options.hpp"
+#include "flashsale/standalone_client.hpp"
+
+namespace flashsale::testing {
+
+struct RedisServerOptions {
+  // Extra redis.conf lines, e.g. "requirepass secret" or "user app on >pw ~fs:* +@all".
+  std::vector<std::string> config_lines;
+  // The executable: FLASHSALE_REDIS_SERVER, else redis-server from PATH.
+  std::string executable;
+  // The password of the default user, when config_lines set requirepass; used
+  // by connection_options() and admin().
+  std::string password;
+};
+
+// Not thread-safe; owned by the test's main thread.
+class RedisServer {
+ public:
+  explicit RedisServer(RedisServerOptions options = {});
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  int port() const noexcept { return port_; }
+  pid_t pid() const noexcept { return pid_; }
+  const std::string& directory() const noexcept { return directory_; }
+  bool running() const noexcept { return pid_ > 0; }
+
+  // Options for connecting to this server (no password).
+  ConnectionOptions connection_options() const;
+  // A pooled client for this server, with `pool_size` connections.
+  std::unique_ptr<StandaloneClient> make_client(std::size_t pool_size = 8) const;
+  // An unpooled administrative client, for setup and inspection in tests.
+  StandaloneClient& admin();
+
+  // Graceful stop (SIGTERM, then SIGKILL after 5 s).
+  void stop();
+  // SIGKILL, as a crash would.
+  void kill();
+  // Starts again on the same port with the same configuration; the data is
+  // gone (persistence is off), like a restart after a crash without AOF.
+  void restart();
+
+ private:
+  void start();
+  bool wait_until_ready();
+  void write_config() const;
+
+  RedisServerOptions options_;
+  std::string directory_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::unique_ptr<StandaloneClient> admin_;
+};
+
+// FLASHSALE_REDIS_SERVER when set, else "redis-server" (looked up in PATH).
+std::string redis_server_executable();
+
+}  // namespace flashsale::testing
