@@ -238,3 +238,12 @@ TEST_CASE("a connection refused raises ConnectionError", "[transport]") {
   StandaloneClient client(options);
   CHECK_THROWS_AS(client.execute({{"PING"}, {}, {}}), flashsale::ConnectionError);
 }
+
+TEST_CASE("commands_processed moves by exactly one per INFO when nothing else is sent",
+          "[transport]") {
+  RedisServer server;
+  const long long first = server.commands_processed();
+  CHECK(server.commands_processed() == first + 1);
+  server.admin().execute({{"PING"}, {}, {}});
+  CHECK(server.commands_processed() == first + 3);
+}

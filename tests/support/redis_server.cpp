@@ -120,6 +120,16 @@ StandaloneClient& RedisServer::admin() {
   return *admin_;
 }
 
+long long RedisServer::commands_processed() {
+  const std::string info = admin().execute({{"INFO", "stats"}, {}, {}}).as_string();
+  const std::string field = "total_commands_processed:";
+  const auto at = info.find(field);
+  if (at == std::string::npos) {
+    throw std::runtime_error("INFO stats has no total_commands_processed");
+  }
+  return std::atoll(info.c_str() + at + field.size());
+}
+
 void RedisServer::write_config() const {
   std::ofstream config(directory_ + "/redis.conf");
   config << "port " << port_ << "\n"

@@ -44,6 +44,11 @@ class RedisServer {
   // An unpooled administrative client, for setup and inspection in tests.
   StandaloneClient& admin();
 
+  // total_commands_processed of INFO stats. The INFO it sends counts too, so
+  // two calls with nothing sent in between differ by exactly 1: the way to
+  // show that bad input sent nothing.
+  long long commands_processed();
+
   // Graceful stop (SIGTERM, then SIGKILL after 5 s).
   void stop();
   // SIGKILL, as a crash would.
