@@ -36,5 +36,7 @@ if(flashsale_library_type STREQUAL "STATIC_LIBRARY")
 else()
   set(FLASHSALE_PC_PRIVATE_REQUIRES "Requires.private: hiredis")
 endif()
+# Relocatable: the prefix is found relative to the .pc file itself.
+file(RELATIVE_PATH FLASHSALE_PC_PREFIX_FROM_PCFILEDIR /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/flashsale.pc.in ${PROJECT_BINARY_DIR}/flashsale.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/flashsale.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(build-essential cmake pkg-config libhiredis-dev libfmt-dev catch2
+packages=(build-essential cmake pkg-config python3 libhiredis-dev libfmt-dev catch2
           libbenchmark-dev libsqlite3-dev redis-server redis-tools)
 
 install_missing_packages() {

@@ -1,0 +1,13 @@
+// Everything flashsale offers, in one include.
+#pragma once
+
+#include "flashsale/client.hpp"
+#include "flashsale/connection_options.hpp"
+#include "flashsale/error.hpp"
+#include "flashsale/key_space.hpp"
+#include "flashsale/log.hpp"
+#include "flashsale/preflight.hpp"
+#include "flashsale/reply.hpp"
+#include "flashsale/script.hpp"
+#include "flashsale/standalone_client.hpp"
+#include "flashsale/version.hpp"
