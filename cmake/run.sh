@@ -52,9 +52,7 @@ case "${1:-}" in
     build ci
     ctest --preset ci
     build asan
-    # LeakSanitizer needs ptrace, which some containers forbid; ASan's other
-    # checks and UBSan run everywhere.
-    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
       UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
       ctest --preset asan
     ;;
