@@ -26,17 +26,16 @@ const ConnectionOptions& StandaloneClient::connection_options() const noexcept {
   return impl_->pool_.connection_options();
 }
 
-Reply StandaloneClient::execute(const Command& command) {
-  auto connection = impl_->pool_.acquire();
-  Reply reply = connection->execute(command.arguments, command.timeout);
+namespace {
+
+Reply execute_on(detail::Connection& connection, const Command& command) {
+  Reply reply = connection.execute(command.arguments, command.timeout);
   reply.throw_if_error();
   return reply;
 }
 
-std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>& commands) {
-  if (commands.empty()) {
-    return {};
-  }
+std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
+                                       const std::vector<Command>& commands) {
   std::vector<const std::vector<std::string>*> arguments;
   arguments.reserve(commands.size());
   std::chrono::milliseconds timeout{0};
@@ -44,8 +43,48 @@ std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>
     arguments.push_back(&command.arguments);
     timeout = std::max(timeout, command.timeout);
   }
+  return connection.execute_pipeline(arguments, timeout);
+}
+
+}  // namespace
+
+Reply StandaloneClient::execute(const Command& command) {
   auto connection = impl_->pool_.acquire();
-  return connection->execute_pipeline(arguments, timeout);
+  return execute_on(*connection, command);
+}
+
+std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>& commands) {
+  if (commands.empty()) {
+    return {};
+  }
+  auto connection = impl_->pool_.acquire();
+  return execute_pipeline_on(*connection, commands);
+}
+
+struct StandaloneClient::PinnedConnection::State {
+  detail::ConnectionPool::Lease lease;
+};
+
+StandaloneClient::PinnedConnection::PinnedConnection(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+StandaloneClient::PinnedConnection::PinnedConnection(PinnedConnection&&) noexcept = default;
+StandaloneClient::PinnedConnection::~PinnedConnection() = default;
+
+Reply StandaloneClient::PinnedConnection::execute(const Command& command) {
+  return execute_on(*state_->lease, command);
+}
+
+std::vector<Reply> StandaloneClient::PinnedConnection::execute_pipeline(
+    const std::vector<Command>& commands) {
+  if (commands.empty()) {
+    return {};
+  }
+  return execute_pipeline_on(*state_->lease, commands);
+}
+
+StandaloneClient::PinnedConnection StandaloneClient::pin() {
+  return PinnedConnection(
+      std::make_unique<PinnedConnection::State>(PinnedConnection::State{impl_->pool_.acquire()}));
 }
 
 Reply StandaloneClient::run_script(const ScriptCall& call) {

@@ -30,6 +30,33 @@ class StandaloneClient final : public Client {
 
   const ConnectionOptions& connection_options() const noexcept;
 
+  // One pooled connection held for a sequence of commands that must share it
+  // (WATCH ... MULTI ... EXEC). Returned to the pool when destroyed, unless it
+  // broke. Not thread-safe: one thread uses it at a time. Must not outlive
+  // the client.
+  class PinnedConnection {
+   public:
+    ~PinnedConnection();
+    PinnedConnection(PinnedConnection&&) noexcept;
+    PinnedConnection& operator=(PinnedConnection&&) = delete;
+    PinnedConnection(const PinnedConnection&) = delete;
+    PinnedConnection& operator=(const PinnedConnection&) = delete;
+
+    // As Client::execute / execute_pipeline, on this one connection.
+    Reply execute(const Command& command);
+    std::vector<Reply> execute_pipeline(const std::vector<Command>& commands);
+
+   private:
+    friend class StandaloneClient;
+    struct State;
+    explicit PinnedConnection(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+  };
+
+  // Borrows a connection until the returned object is destroyed. Throws as
+  // execute() does when no connection can be had.
+  PinnedConnection pin();
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

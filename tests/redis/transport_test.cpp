@@ -247,3 +247,19 @@ TEST_CASE("commands_processed moves by exactly one per INFO when nothing else is
   server.admin().execute({{"PING"}, {}, {}});
   CHECK(server.commands_processed() == first + 3);
 }
+
+TEST_CASE("a pinned connection keeps WATCH and MULTI on one connection", "[transport]") {
+  RedisServer server;
+  auto client = server.make_client(4);
+  const std::string key = "fs:test:{watch}:n";
+  client->execute({{"SET", key, "1"}, key, {}});
+  {
+    auto pinned = client->pin();
+    pinned.execute({{"WATCH", key}, key, {}});
+    client->execute({{"INCR", key}, key, {}});  // another connection changes the key
+    const auto replies = pinned.execute_pipeline(
+        {{{"MULTI"}, key, {}}, {{"SET", key, "100"}, key, {}}, {{"EXEC"}, key, {}}});
+    CHECK(replies.at(2).is_nil());  // the transaction was aborted
+  }
+  CHECK(client->execute({{"GET", key}, key, {}}).as_integer() == 2);
+}
