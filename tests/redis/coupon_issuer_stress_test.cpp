@@ -41,6 +41,21 @@ std::string user_name(int user) {
   return "user-" + std::to_string(user);
 }
 
+// The stock, read once the server has loaded its data (after a restart with
+// AOF it answers -LOADING for a while).
+long long stock_once_loaded(RedisServer& server) {
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    try {
+      return server.admin().execute({{"GET", kStockKey}, kStockKey, {}}).as_integer();
+    } catch (const flashsale::ReplyError& error) {
+      REQUIRE(error.code() == "LOADING");
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  FAIL("redis-server still loading its AOF after 5 s");
+  return -1;
+}
+
 struct RaceOutcome {
   std::vector<IssueResult> results;  // by call index; call i is user i % kUsers
   std::vector<std::string> errors;
@@ -231,4 +246,99 @@ TEST_CASE("the same race with SCRIPT FLUSH every 100 ms surfaces no error and ke
   INFO("flushes " << flushes);
   CHECK(flushes >= 3);
   check_race(server, outcome);
+}
+
+TEST_CASE("issuing through two server restarts with AOF: callers retry and nothing is issued twice",
+          "[coupon][stress]") {
+  constexpr int kRestartThreads = 16;
+  constexpr int kRestartUsers = 20'000;
+  constexpr std::int64_t kRestartCoupons = 5'000;
+  flashsale::testing::RedisServerOptions options;
+  options.config_lines = {"appendonly yes", "appendfsync everysec"};
+  RedisServer server(options);
+  auto client = server.make_client(kRestartThreads);
+  FirstComeCouponIssuer issuer(*client);
+  const auto& time_script = flashsale::bundled_script("server_time_ms");
+  const auto now = std::chrono::system_clock::time_point(
+      std::chrono::milliseconds(client->run_script({&time_script, {}, {}}).as_integer()));
+  flashsale::CouponTemplate coupon;
+  coupon.id = kCoupon;
+  coupon.total = kRestartCoupons;
+  coupon.opens_at = now - 1h;
+  coupon.closes_at = now + 24h;
+  issuer.register_template(coupon);
+
+  // Each user asks until it gets an answer; an error (the connection died,
+  // the server is still loading its AOF) means "unknown", so it asks again.
+  std::vector<IssueResult> answers(kRestartUsers);
+  std::atomic<int> next_user{0};
+  std::atomic<int> retried{0};
+  std::atomic<int> gave_up{0};
+  std::vector<std::thread> callers;
+  for (int thread = 0; thread < kRestartThreads; ++thread) {
+    callers.emplace_back([&] {
+      for (int user = next_user++; user < kRestartUsers; user = next_user++) {
+        bool answered = false;
+        for (int attempt = 0; attempt < 1000 && !answered; ++attempt) {
+          try {
+            answers[user] = issuer.issue(kCoupon, user_name(user));
+            answered = true;
+          } catch (const flashsale::Error&) {
+            ++retried;
+            std::this_thread::sleep_for(10ms);
+          }
+        }
+        if (!answered) {
+          ++gave_up;
+        }
+      }
+    });
+  }
+  for (int restart = 0; restart < 2; ++restart) {
+    while (next_user < kRestartCoupons * (restart + 1) / 4) {
+      std::this_thread::sleep_for(1ms);
+    }
+    // Mid-way: stock is left when the server goes down, and it is all issued
+    // in the end, so issuing went on after the restart.
+    CHECK(stock_once_loaded(server) > 0);
+    server.restart();
+  }
+  for (auto& caller : callers) {
+    caller.join();
+  }
+  INFO("calls retried after an error: " << retried);
+  REQUIRE(gave_up == 0);
+  CHECK(retried > 0);
+
+  std::map<std::string, std::int64_t> told;  // user -> the sequence a call reported
+  for (int user = 0; user < kRestartUsers; ++user) {
+    const auto& answer = answers[user];
+    if (answer.status == IssueStatus::Issued || answer.status == IssueStatus::AlreadyIssued) {
+      told[user_name(user)] = answer.sequence;
+    } else {
+      CHECK(answer.status == IssueStatus::SoldOut);
+    }
+  }
+  CHECK(told.size() == static_cast<std::size_t>(kRestartCoupons));
+
+  const std::string issued_key = "fs:coupon:{race}:issued";
+  const auto holders = client->execute({{"HGETALL", issued_key}, issued_key, {}}).as_array();
+  std::map<std::string, std::int64_t> held;
+  for (std::size_t index = 0; index + 1 < holders.size(); index += 2) {
+    held[holders[index].as_string()] = holders[index + 1].as_integer();
+  }
+  CHECK(held == told);
+
+  std::set<std::int64_t> sequences;
+  for (const auto& [user, sequence] : told) {
+    sequences.insert(sequence);
+  }
+  CHECK(sequences.size() == static_cast<std::size_t>(kRestartCoupons));
+  CHECK(*sequences.begin() == 1);
+  CHECK(*sequences.rbegin() == kRestartCoupons);
+  CHECK(client->execute({{"XLEN", kEventsKey}, kEventsKey, {}}).as_integer() == kRestartCoupons);
+  const auto stats = issuer.stats(kCoupon);
+  REQUIRE(stats.has_value());
+  CHECK(stats->issued == kRestartCoupons);
+  CHECK(stats->remaining == 0);
 }
