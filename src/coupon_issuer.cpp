@@ -5,6 +5,7 @@
 #include <charconv>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "flashsale/error.hpp"
@@ -47,86 +48,57 @@ void validate_template(const CouponTemplate& coupon) {
   }
 }
 
-// Every script reply of this component is {status word, number, number}.
-struct ScriptOutcome {
-  std::string status;
-  std::int64_t first = 0;
-  std::int64_t second = 0;
+template <typename Status>
+struct StatusWord {
+  std::string_view word;
+  Status status;
 };
 
-ScriptOutcome parse_outcome(const Reply& reply, std::string_view script) {
+// The replies of issue_coupon, register_coupon and revoke_coupon are all
+// {status word, number, number}; `words` maps the word to the enum.
+template <typename Status, std::size_t kCount>
+std::tuple<Status, std::int64_t, std::int64_t> parse_outcome(
+    const Reply& reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
   const auto& elements = reply.as_array();
   if (elements.size() != 3) {
     throw ProtocolError(
         fmt::format("{} replied with {} elements, expected 3", script, elements.size()));
   }
-  return ScriptOutcome{elements[0].as_string(), elements[1].as_integer(), elements[2].as_integer()};
-}
-
-[[noreturn]] void throw_unknown_status(std::string_view script, std::string_view status) {
-  throw ProtocolError(fmt::format("{} replied with the unknown status \"{}\"", script, status));
+  const std::string& word = elements[0].as_string();
+  for (const auto& candidate : words) {
+    if (candidate.word == word) {
+      return {candidate.status, elements[1].as_integer(), elements[2].as_integer()};
+    }
+  }
+  throw ProtocolError(fmt::format("{} replied with the unknown status \"{}\"", script, word));
 }
 
 IssueResult parse_issue_reply(const Reply& reply) {
-  constexpr std::string_view kScript = "issue_coupon";
-  const ScriptOutcome outcome = parse_outcome(reply, kScript);
-  IssueResult result;
-  result.sequence = outcome.first;
-  result.remaining = outcome.second;
-  if (outcome.status == "issued") {
-    result.status = IssueStatus::Issued;
-  } else if (outcome.status == "already_issued") {
-    result.status = IssueStatus::AlreadyIssued;
-  } else if (outcome.status == "sold_out") {
-    result.status = IssueStatus::SoldOut;
-  } else if (outcome.status == "not_open") {
-    result.status = IssueStatus::NotOpen;
-  } else if (outcome.status == "closed") {
-    result.status = IssueStatus::Closed;
-  } else if (outcome.status == "unknown_coupon") {
-    result.status = IssueStatus::UnknownCoupon;
-  } else {
-    throw_unknown_status(kScript, outcome.status);
-  }
-  return result;
+  static constexpr StatusWord<IssueStatus> kWords[] = {
+      {"issued", IssueStatus::Issued},    {"already_issued", IssueStatus::AlreadyIssued},
+      {"sold_out", IssueStatus::SoldOut}, {"not_open", IssueStatus::NotOpen},
+      {"closed", IssueStatus::Closed},    {"unknown_coupon", IssueStatus::UnknownCoupon}};
+  const auto [status, sequence, remaining] = parse_outcome(reply, "issue_coupon", kWords);
+  return IssueResult{status, sequence, remaining};
 }
 
 RegisterResult parse_register_reply(const Reply& reply) {
-  constexpr std::string_view kScript = "register_coupon";
-  const ScriptOutcome outcome = parse_outcome(reply, kScript);
-  RegisterResult result;
-  result.issued = outcome.first;
-  result.remaining = outcome.second;
-  if (outcome.status == "created") {
-    result.status = RegisterStatus::Created;
-  } else if (outcome.status == "updated") {
-    result.status = RegisterStatus::Updated;
-  } else if (outcome.status == "unchanged") {
-    result.status = RegisterStatus::Unchanged;
-  } else if (outcome.status == "total_below_issued") {
-    result.status = RegisterStatus::TotalBelowIssued;
-  } else {
-    throw_unknown_status(kScript, outcome.status);
-  }
-  return result;
+  static constexpr StatusWord<RegisterStatus> kWords[] = {
+      {"created", RegisterStatus::Created},
+      {"updated", RegisterStatus::Updated},
+      {"unchanged", RegisterStatus::Unchanged},
+      {"total_below_issued", RegisterStatus::TotalBelowIssued}};
+  const auto [status, issued, remaining] = parse_outcome(reply, "register_coupon", kWords);
+  return RegisterResult{status, issued, remaining};
 }
 
 RevokeResult parse_revoke_reply(const Reply& reply) {
-  constexpr std::string_view kScript = "revoke_coupon";
-  const ScriptOutcome outcome = parse_outcome(reply, kScript);
-  RevokeResult result;
-  result.sequence = outcome.first;
-  result.remaining = outcome.second;
-  if (outcome.status == "revoked") {
-    result.status = RevokeStatus::Revoked;
-  } else if (outcome.status == "not_held") {
-    result.status = RevokeStatus::NotHeld;
-  } else if (outcome.status == "unknown_coupon") {
-    result.status = RevokeStatus::UnknownCoupon;
-  } else {
-    throw_unknown_status(kScript, outcome.status);
-  }
-  return result;
+  static constexpr StatusWord<RevokeStatus> kWords[] = {
+      {"revoked", RevokeStatus::Revoked},
+      {"not_held", RevokeStatus::NotHeld},
+      {"unknown_coupon", RevokeStatus::UnknownCoupon}};
+  const auto [status, sequence, remaining] = parse_outcome(reply, "revoke_coupon", kWords);
+  return RevokeResult{status, sequence, remaining};
 }
 
 std::optional<CouponStats> parse_stats_reply(const Reply& reply) {

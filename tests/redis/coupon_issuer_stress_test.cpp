@@ -56,6 +56,20 @@ long long stock_once_loaded(RedisServer& server) {
   return -1;
 }
 
+// Registers kCoupon with `total` units, open by the server clock for a day.
+void register_race_coupon(flashsale::Client& client, FirstComeCouponIssuer& issuer,
+                          std::int64_t total) {
+  const auto& time_script = flashsale::bundled_script("server_time_ms");
+  const auto now = std::chrono::system_clock::time_point(
+      std::chrono::milliseconds(client.run_script({&time_script, {}, {}}).as_integer()));
+  flashsale::CouponTemplate coupon;
+  coupon.id = kCoupon;
+  coupon.total = total;
+  coupon.opens_at = now - 1h;
+  coupon.closes_at = now + 24h;
+  REQUIRE(issuer.register_template(coupon).status == flashsale::RegisterStatus::Created);
+}
+
 struct RaceOutcome {
   std::vector<IssueResult> results;  // by call index; call i is user i % kUsers
   std::vector<std::string> errors;
@@ -68,15 +82,7 @@ template <typename Background>
 RaceOutcome run_race(RedisServer& server, Background background) {
   auto client = server.make_client(kThreads);
   FirstComeCouponIssuer issuer(*client);
-  const auto& time_script = flashsale::bundled_script("server_time_ms");
-  const auto now = std::chrono::system_clock::time_point(
-      std::chrono::milliseconds(client->run_script({&time_script, {}, {}}).as_integer()));
-  flashsale::CouponTemplate coupon;
-  coupon.id = kCoupon;
-  coupon.total = kCoupons;
-  coupon.opens_at = now - 1h;
-  coupon.closes_at = now + 24h;
-  REQUIRE(issuer.register_template(coupon).status == flashsale::RegisterStatus::Created);
+  register_race_coupon(*client, issuer, kCoupons);
 
   RaceOutcome outcome;
   outcome.results.resize(kCalls);
@@ -258,15 +264,7 @@ TEST_CASE("issuing through two server restarts with AOF: callers retry and nothi
   RedisServer server(options);
   auto client = server.make_client(kRestartThreads);
   FirstComeCouponIssuer issuer(*client);
-  const auto& time_script = flashsale::bundled_script("server_time_ms");
-  const auto now = std::chrono::system_clock::time_point(
-      std::chrono::milliseconds(client->run_script({&time_script, {}, {}}).as_integer()));
-  flashsale::CouponTemplate coupon;
-  coupon.id = kCoupon;
-  coupon.total = kRestartCoupons;
-  coupon.opens_at = now - 1h;
-  coupon.closes_at = now + 24h;
-  issuer.register_template(coupon);
+  register_race_coupon(*client, issuer, kRestartCoupons);
 
   // Each user asks until it gets an answer; an error (the connection died,
   // the server is still loading its AOF) means "unknown", so it asks again.
