@@ -18,8 +18,9 @@
 //   <prefix>:coupon:{T}:events   stream `issued` and `revoked` events
 //
 // Invariant, kept by every script at all times:
-//   total = remaining + issued,  issued = seq - revoked = sum of held sequences,
-//   0 <= remaining,  no user holds more than per_user_limit.
+//   total = remaining + issued,  issued = seq - revoked = the number of held
+//   sequences over all users,  0 <= remaining,  no user holds more than
+//   per_user_limit,  a sequence is handed out once and never reused.
 //
 // Events (fields in this order):
 //   type=issued   coupon, user, sequence, issued_at_ms
@@ -81,7 +82,8 @@ struct CouponIssuerOptions {
   // read by the host's consumer are lost when trimmed, so keep the cap well
   // above what the consumer may lag behind. 0 means no cap.
   std::int64_t events_max_length = 1'000'000;
-  // Longest user id, in bytes (user ids travel as ARGV and may hold any bytes).
+  // Longest user id, in bytes, 1..65,536 (user ids travel as ARGV and may
+  // hold any bytes; each is stored twice per holder and in every event).
   std::size_t max_user_id_bytes = 256;
   // What the constructor does when the server may evict keys.
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
@@ -169,7 +171,8 @@ class FirstComeCouponIssuer {
   IssueResult issue(std::string_view coupon_id, std::string_view user_id);
 
   // issue() for each user, pipelined on one connection: one result per user,
-  // in order. All users are validated before anything is sent. A user listed
+  // in order. All users are validated before anything is sent. The whole
+  // batch is one pipeline: split batches of many thousands to bound memory. A user listed
   // twice is treated like two calls. Throws ReplyError when any entry failed
   // on the server; issued entries stay issued, and a retry of the whole
   // batch reports them AlreadyIssued.
