@@ -180,8 +180,11 @@ bool RedisServer::wait_until_ready() {
       StandaloneClient probe(options, PoolOptions{1, std::chrono::milliseconds(200)});
       probe.execute({{"PING"}, {}, {}});
       return true;
-    } catch (const ReplyError&) {
-      return true;  // answering, only refusing us (e.g. NOAUTH)
+    } catch (const ReplyError& error) {
+      if (error.code() != "LOADING") {
+        return true;  // answering, only refusing us (e.g. NOAUTH)
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     } catch (const Error&) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
