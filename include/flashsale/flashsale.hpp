@@ -3,6 +3,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
