@@ -35,16 +35,6 @@ namespace {
 const std::string kScope = "deal";
 const std::string kEvents = "fs:stock:{deal}:events";
 
-flashsale::SkuFigures figures_of(const StockSnapshot& snapshot, const std::string& sku) {
-  for (const auto& figures : snapshot.skus) {
-    if (figures.sku == sku) {
-      return figures;
-    }
-  }
-  FAIL("no sku " << sku << " in the snapshot");
-  return {};
-}
-
 }  // namespace
 
 TEST_CASE("load opens a scope with everything available and refuses a second load unless replacing",
@@ -67,7 +57,7 @@ TEST_CASE("load opens a scope with everything available and refuses a second loa
 
   REQUIRE(reserver.reserve(kScope, "h1", {{"red", 3}}, 60s).status == ReserveStatus::Reserved);
   CHECK(reserver.load(kScope, {{"red", 99}}) == LoadStatus::AlreadyLoaded);
-  CHECK(figures_of(reserver.snapshot(kScope), "red").held == 3);
+  CHECK(stock_test::figures_of(reserver.snapshot(kScope), "red").held == 3);
 
   CHECK(reserver.load(kScope, {{"red", 7}}, LoadMode::Replace) == LoadStatus::Loaded);
   snapshot = reserver.snapshot(kScope);
@@ -102,10 +92,10 @@ TEST_CASE("a reserve holds every sku of the cart or none of them", "[stock]") {
   CHECK(expires_ms >= now_ms + 60000);
   CHECK(expires_ms < now_ms + 120000);
   const StockSnapshot after = reserver.snapshot(kScope);
-  CHECK(figures_of(after, "red").available == 6);
-  CHECK(figures_of(after, "red").held == 4);
-  CHECK(figures_of(after, "blue").available == 0);
-  CHECK(figures_of(after, "blue").held == 2);
+  CHECK(stock_test::figures_of(after, "red").available == 6);
+  CHECK(stock_test::figures_of(after, "red").held == 4);
+  CHECK(stock_test::figures_of(after, "blue").available == 0);
+  CHECK(stock_test::figures_of(after, "blue").held == 2);
   CHECK(after.active_holds == 1);
 
   const auto events = stock_test::read_events(*client, kEvents);
@@ -129,7 +119,7 @@ TEST_CASE("reserve reports UnknownSku for what is not loaded and SaleClosed afte
   const auto unknown = reserver.reserve(kScope, "h1", {{"red", 1}, {"green", 1}}, 60s);
   CHECK(unknown.status == ReserveStatus::UnknownSku);
   CHECK(unknown.short_sku == std::optional<std::string>("green"));
-  CHECK(figures_of(reserver.snapshot(kScope), "red").available == 10);
+  CHECK(stock_test::figures_of(reserver.snapshot(kScope), "red").available == 10);
 
   REQUIRE(reserver.reserve(kScope, "h2", {{"red", 3}}, 60s).status == ReserveStatus::Reserved);
   REQUIRE(reserver.reserve(kScope, "h3", {{"red", 2}}, 60s).status == ReserveStatus::Reserved);
@@ -137,7 +127,7 @@ TEST_CASE("reserve reports UnknownSku for what is not loaded and SaleClosed afte
 
   const StockSnapshot closed = reserver.end_sale(kScope);
   CHECK(closed.state == SaleState::Closed);
-  const auto red = figures_of(closed, "red");
+  const auto red = stock_test::figures_of(closed, "red");
   CHECK(red.initial == 10);
   CHECK(red.available == 5);
   CHECK(red.held == 2);
@@ -147,7 +137,7 @@ TEST_CASE("reserve reports UnknownSku for what is not loaded and SaleClosed afte
 
   // Holds outstanding at the close can still finish.
   CHECK(reserver.confirm(kScope, "h3").status == ConfirmStatus::Confirmed);
-  const auto final_red = figures_of(reserver.snapshot(kScope), "red");
+  const auto final_red = stock_test::figures_of(reserver.snapshot(kScope), "red");
   CHECK(final_red.held == 0);
   CHECK(final_red.confirmed == 5);
   CHECK(final_red.available == 5);
@@ -166,10 +156,10 @@ TEST_CASE("confirm sells a hold for good, release gives its stock back, each exa
   CHECK(reserver.confirm(kScope, "buy").status == ConfirmStatus::Confirmed);
   CHECK(reserver.release(kScope, "drop") == ReleaseStatus::Released);
   StockSnapshot snapshot = reserver.snapshot(kScope);
-  CHECK(figures_of(snapshot, "red").available == 8);
-  CHECK(figures_of(snapshot, "red").confirmed == 2);
-  CHECK(figures_of(snapshot, "blue").confirmed == 1);
-  CHECK(figures_of(snapshot, "red").held == 0);
+  CHECK(stock_test::figures_of(snapshot, "red").available == 8);
+  CHECK(stock_test::figures_of(snapshot, "red").confirmed == 2);
+  CHECK(stock_test::figures_of(snapshot, "blue").confirmed == 1);
+  CHECK(stock_test::figures_of(snapshot, "red").held == 0);
 
   CHECK(reserver.release(kScope, "buy") == ReleaseStatus::NotReleasable);
   CHECK(reserver.confirm(kScope, "drop").status == ConfirmStatus::Released);
@@ -228,7 +218,7 @@ TEST_CASE("retried reserve, confirm and release with the same hold id change not
           ReserveStatus::AlreadyReserved);
   }
   CHECK(stock_test::same_figures(reserver.snapshot(kScope), released));
-  CHECK(figures_of(released, "red").available == 6);
+  CHECK(stock_test::figures_of(released, "red").available == 6);
   CHECK(stock_test::stream_length(*client, kEvents) == events_after_release);
 }
 
@@ -254,7 +244,7 @@ TEST_CASE("extend moves an active hold's deadline to now + ttl and is too late o
   stock_test::wait_for_server_time_past(*client, *short_hold.expires_at);
   CHECK(reserver.extend(kScope, "h2", 60s).status == ExtendStatus::Expired);
   CHECK(reserver.extend(kScope, "h2", 60s).status == ExtendStatus::Expired);
-  CHECK(figures_of(reserver.snapshot(kScope), "red").available == 9);
+  CHECK(stock_test::figures_of(reserver.snapshot(kScope), "red").available == 9);
   CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "h2") == 1);
 }
 
@@ -271,9 +261,9 @@ TEST_CASE("an expired hold's stock comes back with the next reserve while no rea
 
   stock_test::wait_for_server_time_past(*client, *abandoned.expires_at);
   // Nothing swept: the hold is still counted as held until someone reclaims it.
-  CHECK(figures_of(reserver.snapshot(kScope), "red").held == 5);
+  CHECK(stock_test::figures_of(reserver.snapshot(kScope), "red").held == 5);
   CHECK(reserver.reserve(kScope, "late", {{"red", 5}}, 60s).status == ReserveStatus::Reserved);
-  const auto red = figures_of(reserver.snapshot(kScope), "red");
+  const auto red = stock_test::figures_of(reserver.snapshot(kScope), "red");
   CHECK(red.held == 5);
   CHECK(red.available == 0);
   CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "abandoned") == 1);
@@ -297,7 +287,7 @@ TEST_CASE("a hold reaper gives expired stock back with no reserve happening and 
   }
   const auto has_stock_back = [&](const std::string& scope) {
     const auto snapshot = reserver.snapshot(scope);
-    return snapshot.active_holds == 0 && figures_of(snapshot, "red").available == 100;
+    return snapshot.active_holds == 0 && stock_test::figures_of(snapshot, "red").available == 100;
   };
   CHECK_FALSE(has_stock_back(kScope));
 
@@ -334,7 +324,7 @@ TEST_CASE("a hold reaper survives a server that is down and stops promptly", "[s
   reserver.load(kScope, {{"red", 10}});
   REQUIRE(reserver.reserve(kScope, "h1", {{"red", 10}}, 50ms).status == ReserveStatus::Reserved);
   CHECK(stock_test::eventually(
-      [&] { return figures_of(reserver.snapshot(kScope), "red").available == 10; }));
+      [&] { return stock_test::figures_of(reserver.snapshot(kScope), "red").available == 10; }));
   reaper.stop();
 }
 
@@ -352,9 +342,9 @@ TEST_CASE("confirm after expiry reacquires when stock is left and reports Expire
   CHECK(reserver.confirm(kScope, "late").status == ConfirmStatus::Reacquired);
   CHECK(reserver.confirm(kScope, "late").status == ConfirmStatus::AlreadyConfirmed);
   StockSnapshot snapshot = reserver.snapshot(kScope);
-  CHECK(figures_of(snapshot, "red").confirmed == 2);
-  CHECK(figures_of(snapshot, "red").available == 3);
-  CHECK(figures_of(snapshot, "blue").confirmed == 1);
+  CHECK(stock_test::figures_of(snapshot, "red").confirmed == 2);
+  CHECK(stock_test::figures_of(snapshot, "red").available == 3);
+  CHECK(stock_test::figures_of(snapshot, "blue").confirmed == 1);
   CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "late") == 1);
   CHECK(stock_test::count_events(*client, kEvents, "confirmed", "late") == 1);
 
@@ -438,7 +428,7 @@ TEST_CASE("every hold_expired event is in the stream exactly once while sweeps r
   }
   CHECK(duplicates == 0);
   CHECK(expired.size() > kHolds / 2);
-  const auto red = figures_of(reserver.snapshot(kScope), "red");
+  const auto red = stock_test::figures_of(reserver.snapshot(kScope), "red");
   CHECK(red.available == 1000000);
   CHECK(red.held == 0);
 }
@@ -460,7 +450,7 @@ TEST_CASE("reserve, confirm and release keep working after SCRIPT FLUSH and a se
   server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
   CHECK(reserver.reclaim_expired(kScope, 10).reclaimed == 0);
   server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
-  const auto red = figures_of(reserver.snapshot(kScope), "red");
+  const auto red = stock_test::figures_of(reserver.snapshot(kScope), "red");
   CHECK(red.confirmed == 1);
   CHECK(red.available == 9);
 

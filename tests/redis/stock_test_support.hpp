@@ -93,6 +93,16 @@ inline long long count_events(Client& client, const std::string& stream, const s
   });
 }
 
+// The figures of `sku`; empty figures (sku "") when the snapshot has none.
+inline SkuFigures figures_of(const StockSnapshot& snapshot, const std::string& sku) {
+  for (const auto& figures : snapshot.skus) {
+    if (figures.sku == sku) {
+      return figures;
+    }
+  }
+  return {};
+}
+
 inline bool same_figures(const StockSnapshot& a, const StockSnapshot& b) {
   if (a.state != b.state || a.active_holds != b.active_holds || a.skus.size() != b.skus.size()) {
     return false;
