@@ -77,6 +77,53 @@ StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
   throw ProtocolError(fmt::format("{} replied an unknown status \"{}\"", script, status));
 }
 
+// How each script names the outcomes it replies.
+template <typename Status>
+struct NamedStatus {
+  std::string_view name;
+  Status status;
+};
+
+constexpr NamedStatus<LoadStatus> kLoadStatuses[] = {{"loaded", LoadStatus::Loaded},
+                                                     {"already_loaded", LoadStatus::AlreadyLoaded}};
+constexpr NamedStatus<ReserveStatus> kReserveStatuses[] = {
+    {"reserved", ReserveStatus::Reserved},
+    {"already_reserved", ReserveStatus::AlreadyReserved},
+    {"insufficient_stock", ReserveStatus::InsufficientStock},
+    {"sale_closed", ReserveStatus::SaleClosed},
+    {"unknown_sku", ReserveStatus::UnknownSku}};
+constexpr NamedStatus<ConfirmStatus> kConfirmStatuses[] = {
+    {"confirmed", ConfirmStatus::Confirmed},
+    {"already_confirmed", ConfirmStatus::AlreadyConfirmed},
+    {"reacquired", ConfirmStatus::Reacquired},
+    {"expired", ConfirmStatus::Expired},
+    {"released", ConfirmStatus::Released},
+    {"unknown_hold", ConfirmStatus::UnknownHold}};
+constexpr NamedStatus<ReleaseStatus> kReleaseStatuses[] = {
+    {"released", ReleaseStatus::Released},
+    {"already_released", ReleaseStatus::AlreadyReleased},
+    {"expired", ReleaseStatus::Expired},
+    {"not_releasable", ReleaseStatus::NotReleasable},
+    {"unknown_hold", ReleaseStatus::UnknownHold}};
+constexpr NamedStatus<ExtendStatus> kExtendStatuses[] = {
+    {"extended", ExtendStatus::Extended},
+    {"expired", ExtendStatus::Expired},
+    {"not_extendable", ExtendStatus::NotExtendable},
+    {"unknown_hold", ExtendStatus::UnknownHold}};
+constexpr NamedStatus<SaleState> kSaleStates[] = {
+    {"not_loaded", SaleState::NotLoaded}, {"open", SaleState::Open}, {"closed", SaleState::Closed}};
+
+template <typename Status, std::size_t kCount>
+Status status_named(std::string_view script, std::string_view name,
+                    const NamedStatus<Status> (&statuses)[kCount]) {
+  for (const auto& entry : statuses) {
+    if (entry.name == name) {
+      return entry.status;
+    }
+  }
+  throw_unexpected(script, name);
+}
+
 }  // namespace
 
 StockReserver::StockReserver(Client& client, StockReserverOptions options)
@@ -131,14 +178,7 @@ LoadStatus StockReserver::load(std::string_view scope, const std::vector<StockIt
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
                     std::to_string(options_.events_max_length)};
   append_items(stock, kMaxSkusPerScope, "stock to load", call.arguments);
-  const std::string status = client_.run_script(call).as_string();
-  if (status == "loaded") {
-    return LoadStatus::Loaded;
-  }
-  if (status == "already_loaded") {
-    return LoadStatus::AlreadyLoaded;
-  }
-  throw_unexpected("load_stock", status);
+  return status_named("load_stock", client_.run_script(call).as_string(), kLoadStatuses);
 }
 
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
@@ -156,95 +196,43 @@ ReserveResult StockReserver::reserve(std::string_view scope, std::string_view ho
   ReserveResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.short_sku = non_empty(reply.sku);
-  if (reply.status == "reserved") {
-    result.status = ReserveStatus::Reserved;
-  } else if (reply.status == "already_reserved") {
-    result.status = ReserveStatus::AlreadyReserved;
-  } else if (reply.status == "insufficient_stock") {
-    result.status = ReserveStatus::InsufficientStock;
-  } else if (reply.status == "sale_closed") {
-    result.status = ReserveStatus::SaleClosed;
-  } else if (reply.status == "unknown_sku") {
-    result.status = ReserveStatus::UnknownSku;
-  } else {
-    throw_unexpected("reserve_stock", reply.status);
-  }
+  result.status = status_named("reserve_stock", reply.status, kReserveStatuses);
   return result;
 }
 
-std::vector<std::string> StockReserver::settle_arguments(std::string_view action,
-                                                         std::string_view hold_id,
-                                                         std::chrono::milliseconds ttl) const {
+Reply StockReserver::settle(std::string_view action, std::string_view scope,
+                            std::string_view hold_id, std::chrono::milliseconds ttl) {
   validate_hold_id(hold_id);
-  return {std::string(action), std::string(hold_id), std::to_string(ttl.count()),
-          std::to_string(options_.events_max_length)};
+  const ScriptCall call{&bundled_script("settle_hold"),
+                        keys(scope),
+                        {std::string(action), std::string(hold_id), std::to_string(ttl.count()),
+                         std::to_string(options_.events_max_length)}};
+  return client_.run_script(call);
 }
 
 ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view hold_id) {
-  const ScriptCall call{&bundled_script("settle_hold"), keys(scope),
-                        settle_arguments("confirm", hold_id, std::chrono::milliseconds(0))};
-  const StatusReply reply = parse_status_reply(client_.run_script(call), "settle_hold");
+  const StatusReply reply = parse_status_reply(
+      settle("confirm", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
   ConfirmResult result;
   result.short_sku = non_empty(reply.sku);
-  if (reply.status == "confirmed") {
-    result.status = ConfirmStatus::Confirmed;
-  } else if (reply.status == "already_confirmed") {
-    result.status = ConfirmStatus::AlreadyConfirmed;
-  } else if (reply.status == "reacquired") {
-    result.status = ConfirmStatus::Reacquired;
-  } else if (reply.status == "expired") {
-    result.status = ConfirmStatus::Expired;
-  } else if (reply.status == "released") {
-    result.status = ConfirmStatus::Released;
-  } else if (reply.status == "unknown_hold") {
-    result.status = ConfirmStatus::UnknownHold;
-  } else {
-    throw_unexpected("settle_hold", reply.status);
-  }
+  result.status = status_named("settle_hold", reply.status, kConfirmStatuses);
   return result;
 }
 
 ReleaseStatus StockReserver::release(std::string_view scope, std::string_view hold_id) {
-  const ScriptCall call{&bundled_script("settle_hold"), keys(scope),
-                        settle_arguments("release", hold_id, std::chrono::milliseconds(0))};
-  const StatusReply reply = parse_status_reply(client_.run_script(call), "settle_hold");
-  if (reply.status == "released") {
-    return ReleaseStatus::Released;
-  }
-  if (reply.status == "already_released") {
-    return ReleaseStatus::AlreadyReleased;
-  }
-  if (reply.status == "expired") {
-    return ReleaseStatus::Expired;
-  }
-  if (reply.status == "not_releasable") {
-    return ReleaseStatus::NotReleasable;
-  }
-  if (reply.status == "unknown_hold") {
-    return ReleaseStatus::UnknownHold;
-  }
-  throw_unexpected("settle_hold", reply.status);
+  const StatusReply reply = parse_status_reply(
+      settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
+  return status_named("settle_hold", reply.status, kReleaseStatuses);
 }
 
 ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold_id,
                                    std::chrono::milliseconds ttl) {
   validate_ttl(ttl);
-  const ScriptCall call{&bundled_script("settle_hold"), keys(scope),
-                        settle_arguments("extend", hold_id, ttl)};
-  const StatusReply reply = parse_status_reply(client_.run_script(call), "settle_hold");
+  const StatusReply reply =
+      parse_status_reply(settle("extend", scope, hold_id, ttl), "settle_hold");
   ExtendResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
-  if (reply.status == "extended") {
-    result.status = ExtendStatus::Extended;
-  } else if (reply.status == "expired") {
-    result.status = ExtendStatus::Expired;
-  } else if (reply.status == "not_extendable") {
-    result.status = ExtendStatus::NotExtendable;
-  } else if (reply.status == "unknown_hold") {
-    result.status = ExtendStatus::UnknownHold;
-  } else {
-    throw_unexpected("settle_hold", reply.status);
-  }
+  result.status = status_named("settle_hold", reply.status, kExtendStatuses);
   return result;
 }
 
@@ -282,16 +270,7 @@ StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_v
     throw ProtocolError(fmt::format("stock_snapshot replied {}", reply.describe()));
   }
   StockSnapshot snapshot;
-  const std::string& state = elements[0].as_string();
-  if (state == "open") {
-    snapshot.state = SaleState::Open;
-  } else if (state == "closed") {
-    snapshot.state = SaleState::Closed;
-  } else if (state == "not_loaded") {
-    snapshot.state = SaleState::NotLoaded;
-  } else {
-    throw_unexpected("stock_snapshot", state);
-  }
+  snapshot.state = status_named("stock_snapshot", elements[0].as_string(), kSaleStates);
   snapshot.active_holds = static_cast<std::size_t>(elements[1].as_integer());
   for (std::size_t i = 2; i < elements.size(); i += 5) {
     snapshot.skus.push_back({elements[i].as_string(), elements[i + 1].as_integer(),

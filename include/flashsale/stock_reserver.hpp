@@ -203,8 +203,9 @@ class StockReserver {
   std::vector<std::string> keys(std::string_view scope) const;
   void validate_hold_id(std::string_view hold_id) const;
   void validate_ttl(std::chrono::milliseconds ttl) const;
-  std::vector<std::string> settle_arguments(std::string_view action, std::string_view hold_id,
-                                            std::chrono::milliseconds ttl) const;
+  // Runs settle_hold.lua (ttl only for "extend") after validating the input.
+  Reply settle(std::string_view action, std::string_view scope, std::string_view hold_id,
+               std::chrono::milliseconds ttl);
   StockSnapshot read_snapshot(std::string_view scope, std::string_view mode);
 
   Client& client_;
