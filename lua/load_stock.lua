@@ -28,13 +28,12 @@ for i = 1, pair_count do
   end
 end
 
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if mode == 'fail_if_loaded' then
-    return 'already_loaded'
-  end
-  -- UNLINK frees large hashes in the background instead of blocking Redis.
-  redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+if mode == 'fail_if_loaded' and redis.call('EXISTS', KEYS[1]) == 1 then
+  return 'already_loaded'
 end
+-- Start clean (a replace, or leftovers of a scope whose state key is gone).
+-- UNLINK frees large hashes in the background instead of blocking Redis.
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 
 local skus = {}
 for i = 1, pair_count do

@@ -11,6 +11,7 @@
 #include "catch.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hold_reaper.hpp"
+#include "flashsale/standalone_client.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "redis_server.hpp"
 #include "stock_test_support.hpp"
@@ -266,8 +267,41 @@ TEST_CASE("an expired hold's stock comes back with the next reserve while no rea
   const auto red = stock_test::figures_of(reserver.snapshot(kScope), "red");
   CHECK(red.held == 5);
   CHECK(red.available == 0);
-  CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "abandoned") == 1);
+  const auto events = stock_test::read_events(*client, kEvents);
+  int expired = 0;
+  for (const auto& event : events) {
+    if (event.type == "hold_expired") {
+      ++expired;
+      CHECK(event.hold_id == "abandoned");
+      CHECK(event.items == "red 5");
+    }
+  }
+  CHECK(expired == 1);
   CHECK(reserver.release(kScope, "abandoned") == ReleaseStatus::Expired);
+}
+
+TEST_CASE("a reserve retried after a timeout holds the stock once", "[stock]") {
+  RedisServer server;
+  auto options = server.connection_options();
+  options.command_timeout = 100ms;
+  flashsale::StandaloneClient client(options);
+  StockReserver reserver(client);
+  reserver.load(kScope, {{"red", 10}});
+
+  // The server stalls: the call times out, and whether it ran is unknown.
+  server.admin().execute({{"CLIENT", "PAUSE", "400", "ALL"}, {}, {}});
+  CHECK_THROWS_AS(reserver.reserve(kScope, "h1", {{"red", 3}}, 60s), flashsale::TimeoutError);
+  std::this_thread::sleep_for(450ms);
+  const auto retried = reserver.reserve(kScope, "h1", {{"red", 3}}, 60s);
+  CHECK((retried.status == ReserveStatus::Reserved ||
+         retried.status == ReserveStatus::AlreadyReserved));
+  const auto again = reserver.reserve(kScope, "h1", {{"red", 3}}, 60s);
+  CHECK(again.status == ReserveStatus::AlreadyReserved);
+  CHECK(again.expires_at == retried.expires_at);
+  const auto red = stock_test::figures_of(reserver.snapshot(kScope), "red");
+  CHECK(red.held == 3);
+  CHECK(red.available == 7);
+  CHECK(stock_test::count_events(client, kEvents, "reserved", "h1") == 1);
 }
 
 TEST_CASE("a hold reaper gives expired stock back with no reserve happening and stops cleanly",
