@@ -280,6 +280,60 @@ TEST_CASE("an expired hold's stock comes back with the next reserve while no rea
   CHECK(reserver.release(kScope, "abandoned") == ReleaseStatus::Expired);
 }
 
+TEST_CASE("reserve and reclaim_expired give back at most their bounded number of holds per call",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  flashsale::StockReserverOptions options;
+  options.reclaim_per_reserve = 4;
+  options.max_reclaim_per_call = 10;
+  StockReserver reserver(*client, options);
+  options.reclaim_per_reserve = 0;  // so setting up does not reclaim already
+  StockReserver setup(*client, options);
+  reserver.load(kScope, {{"red", 100}});
+  flashsale::ReserveResult last;
+  for (int hold = 0; hold < 30; ++hold) {
+    last = setup.reserve(kScope, "h" + std::to_string(hold), {{"red", 1}}, 20ms);
+    REQUIRE(last.status == ReserveStatus::Reserved);
+  }
+  stock_test::wait_for_server_time_past(*client, *last.expires_at);
+
+  REQUIRE(reserver.reserve(kScope, "fresh", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+  CHECK(reserver.snapshot(kScope).active_holds == 30 - 4 + 1);
+  const auto first = reserver.reclaim_expired(kScope, 10);
+  CHECK(first.reclaimed == 10);
+  CHECK(first.more_due);
+  CHECK(reserver.reclaim_expired(kScope, 10).reclaimed == 10);
+  const auto last_sweep = reserver.reclaim_expired(kScope, 10);
+  CHECK(last_sweep.reclaimed == 6);
+  CHECK_FALSE(last_sweep.more_due);
+  CHECK(reserver.reclaim_expired(kScope, 10).reclaimed == 0);
+  const auto snapshot = reserver.snapshot(kScope);
+  CHECK(snapshot.active_holds == 1);
+  CHECK(stock_test::figures_of(snapshot, "red").available == 99);
+  CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "") == 30);
+}
+
+TEST_CASE("hold ids may hold any bytes, spaces, braces and NUL included", "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}});
+  const std::string odd_id("order 7\n{x}\0\xff tail", 18);
+  const std::string other_id("order 7\n{x}\0\xfe tail", 18);
+  CHECK(reserver.reserve(kScope, odd_id, {{"red", 2}}, 60s).status == ReserveStatus::Reserved);
+  CHECK(reserver.reserve(kScope, other_id, {{"red", 3}}, 60s).status == ReserveStatus::Reserved);
+  CHECK(reserver.reserve(kScope, odd_id, {{"red", 2}}, 60s).status ==
+        ReserveStatus::AlreadyReserved);
+  CHECK(reserver.confirm(kScope, odd_id).status == ConfirmStatus::Confirmed);
+  CHECK(reserver.release(kScope, other_id) == ReleaseStatus::Released);
+  const auto red = stock_test::figures_of(reserver.snapshot(kScope), "red");
+  CHECK(red.confirmed == 2);
+  CHECK(red.available == 8);
+  CHECK(stock_test::count_events(*client, kEvents, "confirmed", odd_id) == 1);
+  CHECK(stock_test::count_events(*client, kEvents, "released", other_id) == 1);
+}
+
 TEST_CASE("a reserve retried after a timeout holds the stock once", "[stock]") {
   RedisServer server;
   auto options = server.connection_options();
@@ -556,6 +610,12 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
     reserver.load(kScope, {{"red", 1}, {"red", 2}}, LoadMode::Replace);
   });
   refused("end_sale of an invalid scope", [&] { reserver.end_sale("{deal}"); });
+  std::vector<StockItem> too_many_skus;
+  for (std::size_t sku = 0; sku <= flashsale::kMaxSkusPerScope; ++sku) {
+    too_many_skus.push_back({"sku-" + std::to_string(sku), 1});
+  }
+  refused("load more skus than a scope may hold",
+          [&] { reserver.load("big", too_many_skus, LoadMode::Replace); });
 
   CHECK(stock_test::dump_database(server.admin()) == before);
   CHECK_THROWS_AS(StockReserver(*client, flashsale::StockReserverOptions{"bad prefix"}),
