@@ -78,8 +78,8 @@ struct StockReserverOptions {
 };
 
 struct StockItem {
-  std::string sku;        // a key id: 1..128 bytes, no braces, whitespace or control characters
-  std::int64_t quantity;  // units, 1..2^53
+  std::string sku;            // a key id: 1..128 bytes, no braces, whitespace or control characters
+  std::int64_t quantity = 0;  // units, 1..2^53
 };
 
 enum class LoadMode {
@@ -160,6 +160,8 @@ struct SkuFigures {
 
 struct StockSnapshot {
   SaleState state = SaleState::NotLoaded;
+  // Holds not yet confirmed, released or expired by a reclaim: may include
+  // some whose deadline passed and that no call has reclaimed yet.
   std::size_t active_holds = 0;
   std::vector<SkuFigures> skus;  // sorted by sku
 };
@@ -183,7 +185,7 @@ class StockReserver {
 
   ConfirmResult confirm(std::string_view scope, std::string_view hold_id);
   ReleaseStatus release(std::string_view scope, std::string_view hold_id);
-  // Sets an active hold's deadline to now + ttl (server clock).
+  // Sets an active hold's deadline to now + ttl (server clock). Appends no event.
   ExtendResult extend(std::string_view scope, std::string_view hold_id,
                       std::chrono::milliseconds ttl);
 
