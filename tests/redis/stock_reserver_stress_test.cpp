@@ -64,6 +64,15 @@ void add_cart(Units<kSkus>& units, const std::vector<StockItem>& cart) {
   }
 }
 
+// Loads sku-0 .. sku-<count - 1> with `units` each.
+void load_skus(StockReserver& reserver, int count, std::int64_t units) {
+  std::vector<StockItem> stock;
+  for (int sku = 0; sku < count; ++sku) {
+    stock.push_back({sku_name(sku), units});
+  }
+  REQUIRE(reserver.load(kScope, stock) == flashsale::LoadStatus::Loaded);
+}
+
 bool invariant_holds(const flashsale::StockSnapshot& snapshot) {
   for (const auto& sku : snapshot.skus) {
     if (sku.available < 0 || sku.held < 0 || sku.confirmed < 0 ||
@@ -85,11 +94,7 @@ TEST_CASE("64 threads x 1,000,000 reserves of 1-3 sku carts never oversell a uni
   constexpr std::int64_t kUnitsPerSku = 10000;
   constexpr int kThreads = 64;
   constexpr int kAttemptsPerThread = 1000000 / kThreads;
-  std::vector<StockItem> stock;
-  for (int sku = 0; sku < kSkus; ++sku) {
-    stock.push_back({sku_name(sku), kUnitsPerSku});
-  }
-  REQUIRE(reserver.load(kScope, stock) == flashsale::LoadStatus::Loaded);
+  load_skus(reserver, kSkus, kUnitsPerSku);
 
   std::vector<Units<kSkus>> reserved(kThreads, Units<kSkus>{});
   std::vector<Units<kSkus>> confirmed(kThreads, Units<kSkus>{});
@@ -159,11 +164,7 @@ TEST_CASE(
   constexpr int kSkus = 8;
   constexpr std::int64_t kUnitsPerSku = 20000;
   constexpr int kThreads = 16;
-  std::vector<StockItem> stock;
-  for (int sku = 0; sku < kSkus; ++sku) {
-    stock.push_back({sku_name(sku), kUnitsPerSku});
-  }
-  REQUIRE(reserver.load(kScope, stock) == flashsale::LoadStatus::Loaded);
+  load_skus(reserver, kSkus, kUnitsPerSku);
 
   struct Outcomes {
     Units<kSkus> confirmed_units{};
