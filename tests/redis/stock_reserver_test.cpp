@@ -5,12 +5,14 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hold_reaper.hpp"
+#include "flashsale/log.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "redis_server.hpp"
@@ -401,13 +403,21 @@ TEST_CASE("a hold reaper gives expired stock back with no reserve happening and 
   }
 }
 
-TEST_CASE("a hold reaper survives a server that is down and stops promptly", "[stock]") {
+TEST_CASE("a hold reaper logs failed sweeps while the server is down and then sweeps again",
+          "[stock]") {
   RedisServer server;
   auto client = server.make_client(2);
   StockReserver reserver(*client);
   reserver.load(kScope, {{"red", 10}});
   flashsale::HoldReaperOptions options;
   options.interval = 10ms;
+  std::atomic<int> warnings{0};
+  flashsale::set_log_sink([&](flashsale::LogLevel level, std::string_view) {
+    warnings += level == flashsale::LogLevel::Warning ? 1 : 0;
+  });
+  struct RestoreLogSink {
+    ~RestoreLogSink() { flashsale::set_log_sink({}); }
+  } restore_log_sink;  // after the reaper has stopped, even when a check throws
   HoldReaper reaper(reserver, {kScope}, options);
   server.kill();
   CHECK(stock_test::eventually([&] { return reaper.failures() > 0; }));
@@ -417,6 +427,7 @@ TEST_CASE("a hold reaper survives a server that is down and stops promptly", "[s
   CHECK(stock_test::eventually(
       [&] { return stock_test::figures_of(reserver.snapshot(kScope), "red").available == 10; }));
   reaper.stop();
+  CHECK(warnings >= static_cast<int>(reaper.failures()));
 }
 
 TEST_CASE("confirm after expiry reacquires when stock is left and reports Expired when not",
