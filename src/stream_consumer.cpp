@@ -590,7 +590,8 @@ StreamConsumerMetrics StreamConsumer::metrics() {
   metrics.lag = lag;
 
   if (oldest_id_ms) {
-    const auto& time = client_.execute({{"TIME"}, options_.streams.front(), {}}).as_array();
+    const Reply time_reply = client_.execute({{"TIME"}, options_.streams.front(), {}});
+    const auto& time = time_reply.as_array();
     if (time.size() != 2) {
       throw ProtocolError("stream consumer: unexpected TIME reply");
     }
