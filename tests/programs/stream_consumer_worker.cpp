@@ -11,6 +11,7 @@
 // SIGTERM stops the consumer; it then prints its metrics and exits 0.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <chrono>
 #include <cstdio>
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
                  argv[0]);
     return 2;
   }
+  // Never outlive the test that started us, even when it crashes.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
