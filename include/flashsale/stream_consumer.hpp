@@ -172,7 +172,9 @@ class StreamConsumer {
   void stop() noexcept;
   bool stop_requested() const noexcept;
 
-  // Counters plus a few reads (XPENDING, XINFO GROUPS, TIME) per stream.
+  // Counters plus a few reads (XPENDING, XINFO GROUPS, TIME) per stream. A
+  // stream whose group does not exist yet counts as nothing pending and lag
+  // unknown.
   StreamConsumerMetrics metrics();
 
   // Deletes the group's consumers (other than this one) that have nothing

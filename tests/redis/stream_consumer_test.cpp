@@ -10,6 +10,7 @@
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"
+#include "flashsale/log.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "flashsale/stream_consumer.hpp"
 #include "redis_server.hpp"
@@ -525,4 +526,44 @@ TEST_CASE("several streams are each read, acknowledged and dead-lettered on thei
   CHECK(pending_count(*client, other) == 0);
   CHECK(read_stream(*client, other + ":dead").size() == 1);
   CHECK(read_stream(*client, kStream + ":dead").empty());
+}
+
+TEST_CASE("run() rides out a server restart: it logs, reconnects and goes on handling entries",
+          "[stream]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  std::atomic<int> warnings{0};
+  flashsale::set_log_sink([&](flashsale::LogLevel, std::string_view) { ++warnings; });
+  auto options = consumer_options("c1");
+  options.eviction_policy_check = flashsale::EvictionPolicyCheck::Skip;
+  StreamConsumer consumer(*client, options);
+  std::atomic<int> handled{0};
+  std::thread runner([&] {
+    consumer.run([&](const StreamMessage&) {
+      ++handled;
+      return HandlerResult::Ack;
+    });
+  });
+  auto wait_for = [&](int count) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (handled < count && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return handled >= count;
+  };
+  add_entries(*client, kStream, 3);
+  const bool before_restart = wait_for(3);
+  server.kill();
+  std::this_thread::sleep_for(500ms);  // run() meets the dead server
+  server.restart();
+  add_entries(*client, kStream, 4);  // a fresh stream: the group is created again
+  const bool after_restart = wait_for(7);
+  consumer.stop();
+  runner.join();
+  flashsale::set_log_sink({});
+  CHECK(before_restart);
+  CHECK(after_restart);
+  CHECK(handled == 7);
+  CHECK(warnings > 0);
+  CHECK(pending_count(*client, kStream) == 0);
 }
