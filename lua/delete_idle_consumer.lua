@@ -6,7 +6,8 @@
 -- ARGV[1]: group; ARGV[2]: consumer; ARGV[3]: minimum idle time in ms
 -- Reply: 1 when deleted; 0 when the consumer is absent, has pending entries
 -- or was active more recently than ARGV[3] ms ago.
--- Invariant: no pending entry is ever dropped. Redis 6.2+.
+-- Invariant: no pending entry is ever dropped. The one loop is bounded by the
+-- number of consumers in the group. Redis 6.2+.
 local stream = KEYS[1]
 local group = ARGV[1]
 local consumer = ARGV[2]

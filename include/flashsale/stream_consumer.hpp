@@ -7,10 +7,11 @@
 // handler fails or a consumer process dies:
 //
 //  - Retry. A handler that returns Retry (or throws) leaves the entry in this
-//    consumer's PEL. Once it has been idle for `retry_backoff` since its last
-//    delivery, the consumer lists its own PEL (XPENDING ... IDLE <backoff>
-//    <consumer>) and takes the due entries again with XCLAIM, which increments
-//    their delivery count. Delivery counts always come from the PEL.
+//    consumer's PEL. Each poll lists the first `batch_size` entries of its own
+//    PEL (XPENDING ... <consumer>); those idle for `retry_backoff` since their
+//    last delivery are taken again with XCLAIM (minimum idle = the backoff),
+//    which increments their delivery count. The backoff is fixed, not
+//    exponential. Delivery counts always come from the PEL.
 //  - Recovery. Every `claim_interval` the consumer sweeps each stream's PEL
 //    with XAUTOCLAIM, taking over entries idle longer than `claim_idle` (a
 //    crashed or stuck consumer's). One XAUTOCLAIM call per stream and poll, so
@@ -31,9 +32,10 @@
 // Delivery guarantee: at-least-once. The handler may see an entry again after
 // a crash between its effect and the XACK, after a retry, or after a
 // take-over, so handlers must be idempotent (e.g. INSERT OR IGNORE on a unique
-// key). Entries are lost only with Redis itself: an XADD or XACK that the
-// server acknowledged but did not persist or replicate before a crash or
-// failover.
+// key). Entries are lost only with Redis itself: an XADD that the server
+// acknowledged but did not persist or replicate before a crash or failover,
+// or an entry trimmed away (XADD MAXLEN, XTRIM) before it was delivered. An
+// XACK lost the same way only causes a redelivery.
 //
 // Cluster: every command touches one stream, so the streams may live on
 // different nodes. The dead-letter stream of `s` is `s + dead_letter_suffix`
