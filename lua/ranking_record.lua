@@ -13,8 +13,8 @@
 --   is outside the window (nothing written). -1: KEYS[1] is not the current
 --   bucket (nothing written); the second element is the current bucket.
 -- Invariant, Incremental mode: :agg holds, per member, the sum of weight x
---   score over the bucket keys from the state's `frontier` bucket on; no
---   bucket before the frontier is ever written again.
+--   score over the bucket keys from the state's `frontier` bucket on; only
+--   buckets in the window are written, and the frontier is never after one.
 local member = ARGV[1]
 local delta = tonumber(ARGV[2])
 local weight = tonumber(ARGV[3])
@@ -55,19 +55,17 @@ end
 if bucket_start > current or bucket_start <= current - window then
   return {0, bucket_start, now}
 end
-local frontier = nil
-if mode == 'incremental' then
-  frontier = tonumber(redis.call('HGET', KEYS[2], 'frontier'))
-  if frontier ~= nil and bucket_start < frontier then
-    return {0, bucket_start, now}
-  end
-end
 
 redis.call('ZINCRBY', KEYS[1], delta, member)
 redis.call('PEXPIRE', KEYS[1], bucket_start + window + bucket - now)
 if mode == 'incremental' then
-  if frontier == nil then
-    redis.call('HSET', KEYS[2], 'frontier', current - window + bucket)
+  -- The frontier only ever trails the window start, except right after the
+  -- first record: then it is the oldest bucket written so far, so the first
+  -- subtraction starts where data starts. Lowering it to a bucket in the
+  -- window is safe: buckets in the window are never subtracted.
+  local frontier = tonumber(redis.call('HGET', KEYS[2], 'frontier'))
+  if frontier == nil or bucket_start < frontier then
+    redis.call('HSET', KEYS[2], 'frontier', bucket_start)
   end
   redis.call('ZINCRBY', KEYS[3], delta * weight, member)
   redis.call('PEXPIRE', KEYS[3], window + bucket)
