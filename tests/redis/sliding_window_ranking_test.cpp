@@ -74,6 +74,11 @@ RankingOptions test_options(std::string name, RankingMode mode) {
   return options;
 }
 
+// Options for one test's ranking in `mode`; the name says which mode it is.
+RankingOptions mode_options(const std::string& base, RankingMode mode) {
+  return test_options(base + (mode == RankingMode::Union ? "-union" : "-incremental"), mode);
+}
+
 // The in-memory reference: per (metric, bucket) sums, aggregated on demand.
 class ReferenceRanking {
  public:
@@ -161,6 +166,7 @@ TEST_CASE("both modes agree with a reference model while the window slides acros
   int checks = 0;
   int outside = 0;
   int rebuilt = 0;
+  std::size_t subtracted = 0;
   const long long start = clock.now();
   constexpr int kSteps = 600;
   for (int step = 0; step < kSteps; ++step) {
@@ -230,6 +236,7 @@ TEST_CASE("both modes agree with a reference model while the window slides acros
     union_ranking.refresh();
     const auto incremental_refresh = incremental_ranking.refresh();
     rebuilt += incremental_refresh.status == RefreshStatus::Rebuilt ? 1 : 0;
+    subtracted += incremental_refresh.members_subtracted;
 
     for (const std::size_t n : {std::size_t{1}, std::size_t{5}, std::size_t{10}, std::size_t{50}}) {
       const std::string expected = describe(reference.top(n, now));
@@ -258,18 +265,20 @@ TEST_CASE("both modes agree with a reference model while the window slides acros
     }
   }
   const long long buckets_slid = (clock.now() - start) / kBucketMs;
-  INFO("buckets slid " << buckets_slid << ", outside " << outside << ", rebuilt " << rebuilt);
+  INFO("buckets slid " << buckets_slid << ", outside " << outside << ", rebuilt " << rebuilt
+                       << ", subtracted " << subtracted);
   CHECK(checks >= 1000);
   CHECK(buckets_slid >= 100);
   CHECK(outside > 0);
   CHECK(rebuilt >= 2);
+  CHECK(subtracted > 0);  // most bucket changes went through chunked subtraction
 }
 
 TEST_CASE("weights multiply each metric's sum and ties rank by member, descending", "[ranking]") {
   RedisServer server;
   auto client = server.make_client(2);
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
-    auto options = test_options(mode == RankingMode::Union ? "weights-u" : "weights-i", mode);
+    auto options = mode_options("weights", mode);
     options.window = 1h;
     options.bucket = 1min;
     SlidingWindowRanking ranking(*client, options);
@@ -298,7 +307,7 @@ TEST_CASE(
   RedisServer server;
   auto client = server.make_client(2);
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
-    auto options = test_options(mode == RankingMode::Union ? "expiry-u" : "expiry-i", mode);
+    auto options = mode_options("expiry", mode);
     options.bucket = 200ms;
     options.window = 400ms;
     SlidingWindowRanking ranking(*client, options);
@@ -418,7 +427,7 @@ TEST_CASE(
   auto client = server.make_client(8);
   const ManualClock clock(server_now_ms(server));
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
-    auto options = test_options(mode == RankingMode::Union ? "flight-u" : "flight-i", mode);
+    auto options = mode_options("flight", mode);
     options.clock = clock.function();
     options.incremental_chunk = 5;
     ReferenceRanking reference(test_metrics());
@@ -513,7 +522,7 @@ TEST_CASE("every ranking script works again after SCRIPT FLUSH", "[ranking]") {
   auto client = server.make_client(2);
   const ManualClock clock(server_now_ms(server));
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
-    auto options = test_options(mode == RankingMode::Union ? "flush-u" : "flush-i", mode);
+    auto options = mode_options("flush", mode);
     options.clock = clock.function();
     SlidingWindowRanking ranking(*client, options);
     ranking.record("x", "sales", 1);
