@@ -17,6 +17,7 @@
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"
+#include "ranking_test_model.hpp"
 #include "redis_server.hpp"
 
 using namespace std::chrono_literals;
@@ -29,112 +30,9 @@ using flashsale::RefreshStatus;
 using flashsale::SlidingWindowRanking;
 using flashsale::testing::RedisServer;
 
+using namespace flashsale::testing;
+
 namespace {
-
-constexpr long long kBucketMs = 1000;
-constexpr long long kWindowMs = 10 * kBucketMs;
-
-RankingTime at_ms(long long ms) {
-  return RankingTime(std::chrono::milliseconds(ms));
-}
-
-long long server_now_ms(RedisServer& server) {
-  const auto time = server.admin().execute({{"TIME"}, {}, {}}).as_array();
-  return time.at(0).as_integer() * 1000 + time.at(1).as_integer() / 1000;
-}
-
-// A clock the test moves by hand, starting at the server's time, so that the
-// window slides across many buckets in little real time. Bucket keys get
-// TTLs relative to this clock, so they outlive what it needs.
-struct ManualClock {
-  std::shared_ptr<std::atomic<long long>> now_ms;
-  explicit ManualClock(long long start) : now_ms(std::make_shared<std::atomic<long long>>(start)) {}
-  std::function<RankingTime()> function() const {
-    auto now = now_ms;
-    return [now] { return at_ms(now->load()); };
-  }
-  long long now() const { return now_ms->load(); }
-  void advance(long long ms) const { *now_ms += ms; }
-};
-
-// Sales count 1, revenue a quarter, views a half: binary fractions, so sums
-// are exact in any order and both modes must match the model exactly.
-std::vector<flashsale::RankingMetric> test_metrics() {
-  return {{"sales", 1.0}, {"revenue", 0.25}, {"views", 0.5}};
-}
-
-RankingOptions test_options(std::string name, RankingMode mode) {
-  RankingOptions options;
-  options.name = std::move(name);
-  options.window = std::chrono::milliseconds(kWindowMs);
-  options.bucket = std::chrono::milliseconds(kBucketMs);
-  options.metrics = test_metrics();
-  options.mode = mode;
-  options.incremental_chunk = 7;  // small, so one bucket takes many calls
-  return options;
-}
-
-// Options for one test's ranking in `mode`; the name says which mode it is.
-RankingOptions mode_options(const std::string& base, RankingMode mode) {
-  return test_options(base + (mode == RankingMode::Union ? "-union" : "-incremental"), mode);
-}
-
-// The in-memory reference: per (metric, bucket) sums, aggregated on demand.
-class ReferenceRanking {
- public:
-  explicit ReferenceRanking(std::vector<flashsale::RankingMetric> metrics)
-      : metrics_(std::move(metrics)) {}
-
-  bool record(std::size_t metric, const std::string& member, double delta, long long at,
-              long long now) {
-    const long long bucket = at - at % kBucketMs;
-    const long long current = now - now % kBucketMs;
-    if (bucket > current || bucket <= current - kWindowMs) {
-      return false;
-    }
-    buckets_[{metric, bucket}][member] += delta;
-    return true;
-  }
-
-  std::vector<RankedMember> top(std::size_t n, long long now) const {
-    const long long current = now - now % kBucketMs;
-    std::map<std::string, double> scores;
-    for (const auto& [where, members] : buckets_) {
-      if (where.second > current || where.second <= current - kWindowMs) {
-        continue;
-      }
-      for (const auto& [member, sum] : members) {
-        scores[member] += sum * metrics_[where.first].weight;
-      }
-    }
-    std::vector<RankedMember> ranked;
-    for (const auto& [member, score] : scores) {
-      if (score > 1e-9) {
-        ranked.push_back({member, score});
-      }
-    }
-    // Highest score first; equal scores by member, descending (ZREVRANGE).
-    std::sort(ranked.begin(), ranked.end(), [](const RankedMember& a, const RankedMember& b) {
-      return a.score != b.score ? a.score > b.score : a.member > b.member;
-    });
-    if (ranked.size() > n) {
-      ranked.resize(n);
-    }
-    return ranked;
-  }
-
- private:
-  std::vector<flashsale::RankingMetric> metrics_;
-  std::map<std::pair<std::size_t, long long>, std::map<std::string, double>> buckets_;
-};
-
-std::string describe(const std::vector<RankedMember>& members) {
-  std::string text;
-  for (const auto& entry : members) {
-    text += entry.member + "=" + std::to_string(entry.score) + " ";
-  }
-  return text;
-}
 
 bool key_exists(RedisServer& server, const std::string& key) {
   return server.admin().execute({{"EXISTS", key}, key, {}}).as_integer() == 1;
@@ -204,11 +102,7 @@ TEST_CASE("both modes agree with a reference model while the window slides acros
           std::find_if(metrics.begin(), metrics.end(),
                        [&](const auto& m) { return m.name == event.metric; }) -
           metrics.begin());
-      const long long at =
-          event.at
-              ? std::chrono::duration_cast<std::chrono::milliseconds>(event.at->time_since_epoch())
-                    .count()
-              : now;
+      const long long at = event.at ? ms_since_epoch(*event.at) : now;
       expected_recorded.push_back(reference.record(metric, event.member, event.delta, at, now));
     }
 
@@ -315,9 +209,7 @@ TEST_CASE(
     const auto result = ranking.record("p1", "sales", 2);
     const long long after = server_now_ms(server);
     REQUIRE(result.status == RecordStatus::Recorded);
-    const long long bucket = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 result.bucket_start.time_since_epoch())
-                                 .count();
+    const long long bucket = ms_since_epoch(result.bucket_start);
     CHECK(bucket >= before - before % 200);
     CHECK(bucket <= after - after % 200);
     const std::string key = ranking.bucket_key("sales", result.bucket_start);
@@ -495,9 +387,7 @@ TEST_CASE("top_or_fallback serves the host's copy when the server is down", "[ra
   ranking.refresh();
   const auto snapshot = ranking.snapshot(10);
   CHECK(describe(snapshot.members) == describe({{"b", 7}, {"a", 5}}));
-  const long long taken =
-      std::chrono::duration_cast<std::chrono::milliseconds>(snapshot.taken_at.time_since_epoch())
-          .count();
+  const long long taken = ms_since_epoch(snapshot.taken_at);
   CHECK(std::llabs(taken - server_now_ms(server)) < 60'000);
 
   std::size_t asked = 0;
