@@ -13,10 +13,9 @@ namespace flashsale {
 
 namespace {
 
-// Largest number of bucket keys one window spans (buckets x metrics): the
-// aggregation script passes them all to one ZUNIONSTORE, and Lua's unpack()
-// is limited to a few thousand values.
-constexpr std::size_t kMaxWindowKeys = 3000;
+// kMaxRankingWindowKeys keeps the aggregation script's unpack() of the
+// ZUNIONSTORE arguments (2 per key) under Lua's limit of about 8000 values.
+static_assert(2 * kMaxRankingWindowKeys + 8 < 8000);
 constexpr std::size_t kMaxIncrementalChunk = 100'000;
 // A script finds the window moved (a bucket boundary passed, or the guess of
 // the server clock was off) at most a few times in a row.
@@ -96,10 +95,10 @@ void validate_options(const RankingOptions& options) {
     }
   }
   const auto buckets = static_cast<std::size_t>(options.window / options.bucket);
-  if (buckets > kMaxWindowKeys / options.metrics.size()) {
+  if (buckets > kMaxRankingWindowKeys / options.metrics.size()) {
     throw InvalidArgument(fmt::format(
         "a ranking window may span at most {} bucket keys (buckets x metrics), got {} x {}",
-        kMaxWindowKeys, buckets, options.metrics.size()));
+        kMaxRankingWindowKeys, buckets, options.metrics.size()));
   }
   if (options.incremental_chunk < 1 || options.incremental_chunk > kMaxIncrementalChunk) {
     throw InvalidArgument(fmt::format("ranking incremental_chunk must be 1..{}, got {}",

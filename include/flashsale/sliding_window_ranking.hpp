@@ -109,15 +109,17 @@ struct RankingOptions {
   // Weighted scores <= this count as zero: such members are not listed. >= 0.
   double zero_epsilon = 1e-9;
   // Where "now" comes from. Empty: the Redis server's clock (recommended:
-  // app servers with skewed clocks agree). Set it for replays and tests.
+  // app servers with skewed clocks agree). Set it for replays and tests; the
+  // bucket keys' TTLs are then computed relative to it.
   std::function<RankingTime()> clock;
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
 
 // Longest member (product id) in bytes.
 inline constexpr std::size_t kMaxRankingMemberBytes = 1024;
-// Most buckets per window (window / bucket).
-inline constexpr std::size_t kMaxRankingBuckets = 1024;
+// Most bucket keys one window spans (window / bucket x metrics): the Union
+// refresh passes them all to one ZUNIONSTORE inside a script.
+inline constexpr std::size_t kMaxRankingWindowKeys = 3000;
 // Largest n of top() and snapshot().
 inline constexpr std::size_t kMaxRankingTopN = 1'000'000;
 

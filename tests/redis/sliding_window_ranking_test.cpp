@@ -503,3 +503,20 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   CHECK(server.admin().execute({{"DBSIZE"}, {}, {}}).as_integer() == keys_before);
   CHECK(describe(ranking.top(5)) == describe({{"kept", 1}}));
 }
+
+TEST_CASE("a window of the most bucket keys allowed refreshes in one script call", "[ranking]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
+    auto options = mode_options("widest", mode);
+    options.bucket = 1s;
+    options.window = std::chrono::seconds(flashsale::kMaxRankingWindowKeys / 3);  // 3 metrics
+    SlidingWindowRanking ranking(*client, options);
+    ranking.record("first", "sales", 2);
+    ranking.record("old", "views", 2, std::chrono::system_clock::now() - 900s);
+    const auto result = ranking.rebuild();
+    CHECK(result.status == RefreshStatus::Refreshed);
+    CHECK(result.calls == 1);
+    CHECK(describe(ranking.top(5)) == describe({{"first", 2}, {"old", 1}}));
+  }
+}
