@@ -25,8 +25,11 @@ int main() {
     options.metrics = {{"sales", 1.0}, {"revenue", 0.001}, {"views", 0.1}};
     flashsale::SlidingWindowRanking ranking(client, options);
 
-    ranking.record("sku-42", "sales", 2);
-    ranking.record("sku-42", "revenue", 59.98);
+    // An order's sale, at the order's own time and with its id: sent again
+    // after a timeout, it is still counted once.
+    const auto ordered_at = std::chrono::system_clock::now();
+    ranking.record("sku-42", "sales", 2, ordered_at, "order-1001:sales");
+    ranking.record("sku-42", "revenue", 59.98, ordered_at, "order-1001:revenue");
     ranking.record("sku-7", "sales", 1);
     ranking.record_many(
         {{"sku-7", "views", 30, std::nullopt}, {"sku-9", "views", 12, std::nullopt}});

@@ -3,15 +3,18 @@
 -- KEYS[1] the bucket zset   <prefix>:rank:{R}:<metric>:<bucket-start-ms>
 -- KEYS[2] the state hash    <prefix>:rank:{R}:state
 -- KEYS[3] the aggregate     <prefix>:rank:{R}:agg
+-- KEYS[4] the bucket's event ids   <prefix>:rank:{R}:seen:<bucket-start-ms>
 -- ARGV[1] member            ARGV[2] delta (finite, > 0)   ARGV[3] metric weight (finite, > 0)
 -- ARGV[4] mode: "union" or "incremental"
 -- ARGV[5] start of the bucket KEYS[1] belongs to, ms since the epoch
 -- ARGV[6] "1" when the event happens now: KEYS[1] must be the current bucket
 -- ARGV[7] now in ms, or "" for the server clock
 -- ARGV[8] window ms         ARGV[9] bucket ms (the window is a multiple of it)
--- Reply: {status, bucket start ms, now ms}. status 1: recorded. 0: the bucket
---   is outside the window (nothing written). -1: KEYS[1] is not the current
---   bucket (nothing written); the second element is the current bucket.
+-- ARGV[10] event id, or "" for none
+-- Reply: {status, bucket start ms, now ms}. status 1: recorded. 2: an event
+--   with this id was recorded in this bucket before (nothing written). 0: the
+--   bucket is outside the window (nothing written). -1: KEYS[1] is not the
+--   current bucket (nothing written); the second element is the current bucket.
 -- Invariant, Incremental mode: :agg holds, per member, the sum of weight x
 --   score over the bucket keys from the state's `frontier` bucket on; only
 --   buckets in the window are written, and the frontier is never after one.
@@ -56,8 +59,15 @@ if bucket_start > current or bucket_start <= current - window then
   return {0, bucket_start, now}
 end
 
+local ttl = bucket_start + window + bucket - now
+if ARGV[10] ~= '' then
+  if redis.call('SADD', KEYS[4], ARGV[10]) == 0 then
+    return {2, bucket_start, now}
+  end
+  redis.call('PEXPIRE', KEYS[4], ttl)
+end
 redis.call('ZINCRBY', KEYS[1], delta, member)
-redis.call('PEXPIRE', KEYS[1], bucket_start + window + bucket - now)
+redis.call('PEXPIRE', KEYS[1], ttl)
 if mode == 'incremental' then
   -- The frontier only ever trails the window start, except right after the
   -- first record: then it is the oldest bucket written so far, so the first

@@ -85,6 +85,9 @@ void validate_options(const RankingOptions& options) {
     if (metric.name.find(':') != std::string::npos) {
       throw InvalidArgument(fmt::format("ranking metric name \"{}\" contains ':'", metric.name));
     }
+    if (metric.name == "agg" || metric.name == "state" || metric.name == "seen") {
+      throw InvalidArgument(fmt::format("ranking metric name \"{}\" is reserved", metric.name));
+    }
     if (!names.insert(metric.name).second) {
       throw InvalidArgument(fmt::format("ranking metric \"{}\" is listed twice", metric.name));
     }
@@ -201,22 +204,25 @@ void SlidingWindowRanking::learn_server_time(long long server_now_ms) {
   }
 }
 
-ScriptCall SlidingWindowRanking::record_call(std::size_t metric, const std::string& member,
-                                             double delta, long long bucket_ms,
-                                             bool bucket_is_current) const {
+ScriptCall SlidingWindowRanking::record_call(const RankingEvent& event, std::size_t metric,
+                                             long long bucket_ms, bool bucket_is_current) const {
   const auto now = clock_now_ms();
   return ScriptCall{
       &record_script(),
-      {bucket_key_at(metric, bucket_ms), state_key_, aggregate_key_},
-      {member, number_text(delta), number_text(options_.metrics[metric].weight),
+      {bucket_key_at(metric, bucket_ms), state_key_, aggregate_key_,
+       fmt::format("{}:seen:{}", tagged_, bucket_ms)},
+      {event.member, number_text(event.delta), number_text(options_.metrics[metric].weight),
        options_.mode == RankingMode::Union ? "union" : "incremental", std::to_string(bucket_ms),
        bucket_is_current ? "1" : "0", now ? std::to_string(*now) : std::string(),
-       std::to_string(window_ms_), std::to_string(bucket_ms_)}};
+       std::to_string(window_ms_), std::to_string(bucket_ms_), event.event_id}};
 }
 
 RecordResult SlidingWindowRanking::record(std::string_view member, std::string_view metric,
-                                          double delta, std::optional<RankingTime> at) {
-  return record_many({RankingEvent{std::string(member), std::string(metric), delta, at}}).front();
+                                          double delta, std::optional<RankingTime> at,
+                                          std::string_view event_id) {
+  return record_many({RankingEvent{std::string(member), std::string(metric), delta, at,
+                                   std::string(event_id)}})
+      .front();
 }
 
 std::vector<RecordResult> SlidingWindowRanking::record_many(
@@ -234,6 +240,9 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
     if (!positive_finite(event.delta)) {
       throw InvalidArgument(
           fmt::format("ranking delta must be finite and > 0, got {}", event.delta));
+    }
+    if (!event.event_id.empty()) {
+      validate_member_id(event.event_id, "ranking event id", kMaxRankingEventIdBytes);
     }
     if (event.at) {
       const long long at_ms = to_ms(*event.at);
@@ -259,8 +268,8 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
     std::vector<ScriptCall> calls;
     calls.reserve(todo.size());
     for (const std::size_t i : todo) {
-      calls.push_back(record_call(pending[i].metric, events[i].member, events[i].delta,
-                                  pending[i].bucket_ms, pending[i].is_current));
+      calls.push_back(
+          record_call(events[i], pending[i].metric, pending[i].bucket_ms, pending[i].is_current));
     }
     const auto replies = client_.run_script_pipeline(calls);
     std::vector<std::size_t> stale;
@@ -273,7 +282,9 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
         stale.push_back(i);
         continue;
       }
-      results[i].status = reply.status == 1 ? RecordStatus::Recorded : RecordStatus::OutsideWindow;
+      results[i].status = reply.status == 1   ? RecordStatus::Recorded
+                          : reply.status == 2 ? RecordStatus::Duplicate
+                                              : RecordStatus::OutsideWindow;
       results[i].bucket_start = from_ms(pending[i].bucket_ms);
     }
     todo = std::move(stale);

@@ -10,6 +10,7 @@
 //   fs:rank:{R}:agg:tmp                     Union mode: staging key, RENAMEd onto :agg
 //   fs:rank:{R}:state                       hash: version, refreshed (Union);
 //                                           frontier (Incremental)
+//   fs:rank:{R}:seen:<bucket-start-ms>      set of the event ids recorded in that bucket
 //
 // Time and the window. Time is the Redis server's clock (TIME inside the
 // scripts) unless RankingOptions::clock supplies another one. Buckets start at
@@ -61,11 +62,16 @@
 // client is a pool (StandaloneClient is). Many instances and processes may
 // work on one ranking at once.
 //
+// Retries: an event recorded with an event id is counted once however often
+// it is sent (RecordStatus::Duplicate). Ids are remembered per bucket, as long
+// as the bucket's keys live, so a retry must carry the same `at` (the event's
+// own time) to land in the same bucket. An event without an id is counted
+// every time it is sent: a retry after a TimeoutError whose first attempt took
+// effect counts it twice.
+//
 // Errors: InvalidArgument for bad options or arguments, raised before any I/O;
 // ConnectionError, TimeoutError, ReplyError and ProtocolError from the
-// transport. Every recording call adds its delta: a retry after a timeout
-// whose first attempt took effect counts the event twice (recording is a
-// counter, not an idempotent write).
+// transport.
 #pragma once
 
 #include <atomic>
@@ -76,6 +82,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "flashsale/client.hpp"
@@ -89,7 +96,7 @@ enum class RankingMode { Union, Incremental };
 
 struct RankingMetric {
   // Part of the bucket keys: a key id (1..128 bytes, no braces, whitespace or
-  // control characters) without ':'.
+  // control characters) without ':', and not "agg", "state" or "seen".
   std::string name;
   // Finite and > 0. The ranking score is the sum over metrics of
   // weight x (sum of the metric's deltas in the window).
@@ -117,6 +124,8 @@ struct RankingOptions {
 
 // Longest member (product id) in bytes.
 inline constexpr std::size_t kMaxRankingMemberBytes = 1024;
+// Longest event id in bytes.
+inline constexpr std::size_t kMaxRankingEventIdBytes = 256;
 // Most bucket keys one window spans (window / bucket x metrics): the Union
 // refresh passes them all to one ZUNIONSTORE inside a script.
 inline constexpr std::size_t kMaxRankingWindowKeys = 3000;
@@ -126,6 +135,7 @@ inline constexpr std::size_t kMaxRankingTopN = 1'000'000;
 enum class RecordStatus {
   Recorded,
   OutsideWindow,  // the bucket already left the window, or is after the current one
+  Duplicate,      // an event with this id was already recorded in this bucket
 };
 
 struct RecordResult {
@@ -134,10 +144,20 @@ struct RecordResult {
 };
 
 struct RankingEvent {
+  RankingEvent() = default;
+  RankingEvent(std::string member, std::string metric, double delta = 1.0,
+               std::optional<RankingTime> at = std::nullopt, std::string event_id = {})
+      : member(std::move(member)),
+        metric(std::move(metric)),
+        delta(delta),
+        at(at),
+        event_id(std::move(event_id)) {}
+
   std::string member;
   std::string metric;
   double delta = 1.0;             // finite and > 0
   std::optional<RankingTime> at;  // empty: now (back-filling: a time in the window)
+  std::string event_id;           // empty: none; else 1..kMaxRankingEventIdBytes, see Retries
 };
 
 struct RankedMember {
@@ -179,11 +199,12 @@ class SlidingWindowRanking {
   // eviction policy check. `client` must outlive the ranking.
   SlidingWindowRanking(Client& client, RankingOptions options);
 
-  // Adds `delta` to `member` in `metric` in the bucket of `at` (default now).
+  // Adds `delta` to `member` in `metric` in the bucket of `at` (default now),
+  // once per `event_id` when one is given (see Retries).
   // InvalidArgument: empty or too long member, unknown metric, delta not
-  // finite or <= 0, `at` before the epoch.
+  // finite or <= 0, `at` before the epoch, event id too long.
   RecordResult record(std::string_view member, std::string_view metric, double delta,
-                      std::optional<RankingTime> at = std::nullopt);
+                      std::optional<RankingTime> at = std::nullopt, std::string_view event_id = {});
   // The same for many events in one pipeline; results in order. All events
   // are validated before anything is sent.
   std::vector<RecordResult> record_many(const std::vector<RankingEvent>& events);
@@ -220,8 +241,8 @@ class SlidingWindowRanking {
   std::optional<long long> clock_now_ms() const;
   long long estimated_now_ms() const;
   void learn_server_time(long long server_now_ms);
-  ScriptCall record_call(std::size_t metric, const std::string& member, double delta,
-                         long long bucket_ms, bool bucket_is_current) const;
+  ScriptCall record_call(const RankingEvent& event, std::size_t metric, long long bucket_ms,
+                         bool bucket_is_current) const;
   RefreshResult run_union(bool skip_if_unchanged);
   RefreshResult run_subtraction();
 

@@ -460,6 +460,7 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   with([](RankingOptions& o) { o.metrics[1].name = "sales"; });  // twice
   with([](RankingOptions& o) { o.metrics[1].name = "a:b"; });
   with([](RankingOptions& o) { o.metrics[1].name = ""; });
+  with([](RankingOptions& o) { o.metrics[1].name = "seen"; });  // reserved for event ids
   with([](RankingOptions& o) { o.incremental_chunk = 0; });
   with([&](RankingOptions& o) { o.zero_epsilon = nan; });
   with([](RankingOptions& o) { o.zero_epsilon = -1; });
@@ -488,6 +489,8 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   CHECK_THROWS_AS(ranking.record("p", "sales", 0), flashsale::InvalidArgument);
   CHECK_THROWS_AS(ranking.record("p", "sales", -2), flashsale::InvalidArgument);
   CHECK_THROWS_AS(ranking.record("p", "sales", 1, at_ms(-5)), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(ranking.record("p", "sales", 1, std::nullopt, std::string(300, 'i')),
+                  flashsale::InvalidArgument);
   CHECK_THROWS_AS(
       ranking.record_many({{"ok", "sales", 1, std::nullopt}, {"bad", "sales", nan, {}}}),
       flashsale::InvalidArgument);
@@ -518,5 +521,35 @@ TEST_CASE("a window of the most bucket keys allowed refreshes in one script call
     CHECK(result.status == RefreshStatus::Refreshed);
     CHECK(result.calls == 1);
     CHECK(describe(ranking.top(5)) == describe({{"first", 2}, {"old", 1}}));
+  }
+}
+
+TEST_CASE("an event sent again with its event id is counted once", "[ranking]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  const ManualClock clock(server_now_ms(server));
+  for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
+    auto options = mode_options("event-ids", mode);
+    options.clock = clock.function();
+    SlidingWindowRanking ranking(*client, options);
+    const auto sold_at = at_ms(clock.now() - 2 * kBucketMs);
+    CHECK(ranking.record("a", "sales", 2, sold_at, "order-1").status == RecordStatus::Recorded);
+    // The retry after a timeout: same id, same time.
+    CHECK(ranking.record("a", "sales", 2, sold_at, "order-1").status == RecordStatus::Duplicate);
+    const auto results = ranking.record_many({{"a", "sales", 2, sold_at, "order-1"},
+                                              {"a", "sales", 3, sold_at, "order-2"},
+                                              {"a", "sales", 3, sold_at, "order-2"},
+                                              {"a", "sales", 1, sold_at}});  // no id
+    REQUIRE(results.size() == 4);
+    CHECK(results[0].status == RecordStatus::Duplicate);
+    CHECK(results[1].status == RecordStatus::Recorded);
+    CHECK(results[2].status == RecordStatus::Duplicate);
+    CHECK(results[3].status == RecordStatus::Recorded);
+    ranking.refresh();
+    CHECK(ranking.score("a") == std::optional<double>(2 + 3 + 1));
+    const std::string seen = "fs:rank:{" + options.name +
+                             "}:seen:" + std::to_string(ms_since_epoch(results[0].bucket_start));
+    CHECK(server.admin().execute({{"SCARD", seen}, seen, {}}).as_integer() == 2);
+    CHECK(server.admin().execute({{"PTTL", seen}, seen, {}}).as_integer() > 0);
   }
 }
