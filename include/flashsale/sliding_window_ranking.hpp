@@ -112,7 +112,7 @@ struct RankingOptions {
   std::string prefix = "fs";
   // Incremental mode: most bucket members one subtraction call handles
   // (1..100,000).
-  std::size_t incremental_chunk = 1000;
+  std::size_t incremental_chunk = 250;
   // Weighted scores <= this count as zero: such members are not listed. >= 0.
   double zero_epsilon = 1e-9;
   // Where "now" comes from. Empty: the Redis server's clock (recommended:
