@@ -69,6 +69,14 @@ inline RankingOptions mode_options(const std::string& base, RankingMode mode) {
   return test_options(base + (mode == RankingMode::Union ? "-union" : "-incremental"), mode);
 }
 
+// mode_options on a manual clock.
+inline RankingOptions clocked_options(const std::string& base, RankingMode mode,
+                                      const ManualClock& clock) {
+  auto options = mode_options(base, mode);
+  options.clock = clock.function();
+  return options;
+}
+
 // The in-memory reference: per (metric, bucket) sums, aggregated on demand.
 class ReferenceRanking {
  public:

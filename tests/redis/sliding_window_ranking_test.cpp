@@ -319,8 +319,7 @@ TEST_CASE(
   auto client = server.make_client(8);
   const ManualClock clock(server_now_ms(server));
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
-    auto options = mode_options("flight", mode);
-    options.clock = clock.function();
+    auto options = clocked_options("flight", mode, clock);
     options.incremental_chunk = 5;
     ReferenceRanking reference(test_metrics());
     SlidingWindowRanking writer(*client, options);
@@ -412,8 +411,7 @@ TEST_CASE("every ranking script works again after SCRIPT FLUSH", "[ranking]") {
   auto client = server.make_client(2);
   const ManualClock clock(server_now_ms(server));
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
-    auto options = mode_options("flush", mode);
-    options.clock = clock.function();
+    auto options = clocked_options("flush", mode, clock);
     SlidingWindowRanking ranking(*client, options);
     ranking.record("x", "sales", 1);
     ranking.refresh();
@@ -514,8 +512,7 @@ TEST_CASE("a window of the most bucket keys allowed refreshes in one script call
   // client's guess and the script would cost one more call.
   const ManualClock clock(server_now_ms(server));
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
-    auto options = mode_options("widest", mode);
-    options.clock = clock.function();
+    auto options = clocked_options("widest", mode, clock);
     options.bucket = 1s;
     options.window = std::chrono::seconds(flashsale::kMaxRankingWindowKeys / 3);  // 3 metrics
     SlidingWindowRanking ranking(*client, options);
@@ -533,8 +530,7 @@ TEST_CASE("an event sent again with its event id is counted once", "[ranking]") 
   auto client = server.make_client(2);
   const ManualClock clock(server_now_ms(server));
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
-    auto options = mode_options("event-ids", mode);
-    options.clock = clock.function();
+    auto options = clocked_options("event-ids", mode, clock);
     SlidingWindowRanking ranking(*client, options);
     const auto sold_at = at_ms(clock.now() - 2 * kBucketMs);
     CHECK(ranking.record("a", "sales", 2, sold_at, "order-1").status == RecordStatus::Recorded);
