@@ -2,8 +2,8 @@
 // over 24 hourly buckets) against the longest single call of the Incremental
 // mode's subtraction of an expired bucket, at 10k, 100k and 500k members.
 //
-// Starts a private redis-server (FLASHSALE_REDIS_SERVER, else redis-server
-// from PATH) on a free loopback port with SLOWLOG recording every command,
+// Starts a private redis-server (or uses FLASHSALE_BENCH_REDIS=host:port) and
+// sets SLOWLOG to record every command,
 // so the figures are the server's own execution times: how long each call
 // blocked Redis. Per size, each of 2 metrics (sales x 1, revenue x 0.001)
 // holds members/8 random members in each of the 24 buckets (6 x members
@@ -18,13 +18,6 @@
 //                          longest_to_union = longest_call_us / union server time
 //
 // Run: build/ci/bench/ranking_bench   (about 2 minutes; ~1 GB of Redis memory)
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <benchmark/benchmark.h>
 
@@ -33,8 +26,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -43,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_server.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/script.hpp"
 #include "flashsale/sliding_window_ranking.hpp"
@@ -61,86 +53,6 @@ using flashsale::StandaloneClient;
 constexpr int kBuckets = 24;
 constexpr int kMembersPerBucketDivisor = 8;
 
-// A private redis-server for the benchmark's lifetime.
-class PrivateRedis {
- public:
-  PrivateRedis() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "flashsale-bench-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    directory_ = pattern;
-    port_ = free_port();
-    std::ofstream config(directory_ + "/redis.conf");
-    config << "port " << port_ << "\nbind 127.0.0.1\ndir " << directory_ << "\nlogfile "
-           << directory_ << "/redis.log\nsave \"\"\nappendonly no\n"
-           << "maxmemory-policy noeviction\nslowlog-log-slower-than 0\nslowlog-max-len 4096\n";
-    config.close();
-    const char* configured = std::getenv("FLASHSALE_REDIS_SERVER");
-    const std::string executable =
-        configured != nullptr && *configured != '\0' ? configured : "redis-server";
-    const std::string config_path = directory_ + "/redis.conf";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      std::freopen("/dev/null", "w", stdout);
-      ::execlp(executable.c_str(), executable.c_str(), config_path.c_str(),
-               static_cast<char*>(nullptr));
-      std::_Exit(127);
-    }
-    if (pid_ < 0) {
-      throw std::runtime_error("fork failed");
-    }
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        StandaloneClient probe(connection_options(), flashsale::PoolOptions{1, 200ms});
-        probe.execute({{"PING"}, {}, {}});
-        return;
-      } catch (const flashsale::Error&) {
-        std::this_thread::sleep_for(20ms);
-      }
-    }
-    throw std::runtime_error("redis-server did not start; see " + directory_ + "/redis.log");
-  }
-
-  ~PrivateRedis() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(directory_, ignored);
-  }
-
-  flashsale::ConnectionOptions connection_options() const {
-    flashsale::ConnectionOptions options;
-    options.port = port_;
-    options.command_timeout = 120s;  // a Union refresh at 500k members takes a while
-    return options;
-  }
-
- private:
-  static int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      throw std::runtime_error("no free loopback port");
-    }
-    ::close(fd);
-    return ntohs(address.sin_port);
-  }
-
-  std::string directory_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
-
 // One data set per size, loaded into the buckets of the window ending at the
 // start of the shared clock.
 struct Workload {
@@ -151,10 +63,21 @@ struct Workload {
   double union_server_us = 0;  // median of the Union refresh's server time
 };
 
+flashsale::ConnectionOptions patient(flashsale::ConnectionOptions options) {
+  options.command_timeout = 120s;  // a Union refresh at 500k members takes a while
+  return options;
+}
+
 struct Environment {
-  PrivateRedis server;
-  StandaloneClient client{server.connection_options(), flashsale::PoolOptions{2, 10s}};
+  bench::BenchServer server;
+  StandaloneClient client{patient(server.connection_options()), flashsale::PoolOptions{2, 10s}};
   std::map<long long, Workload> workloads;
+
+  Environment() {
+    // Record every command's server-side duration.
+    client.execute({{"CONFIG", "SET", "slowlog-log-slower-than", "0"}, {}, {}});
+    client.execute({{"CONFIG", "SET", "slowlog-max-len", "4096"}, {}, {}});
+  }
 };
 
 Environment& environment() {
@@ -323,8 +246,10 @@ void incremental_expire(benchmark::State& state) {
   }
 }
 
-void register_benchmarks() {
-  for (const long long members : {10'000LL, 100'000LL, 500'000LL}) {
+void register_benchmarks(bool smoke) {
+  const std::vector<long long> sizes =
+      smoke ? std::vector<long long>{2'000} : std::vector<long long>{10'000, 100'000, 500'000};
+  for (const long long members : sizes) {
     benchmark::RegisterBenchmark("union_refresh", union_refresh)
         ->Arg(members)
         ->Iterations(5)
@@ -340,7 +265,7 @@ void register_benchmarks() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  register_benchmarks();
+  register_benchmarks(bench::take_smoke_flag(argc, argv));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
     return 1;
