@@ -1,11 +1,7 @@
 // SqliteOutboxStore on a real database file, driven by OutboxRelay with an
 // in-memory publisher: ordering, backoff, blocking, rollback, validation.
-#include <sqlite3.h>
-#include <stdlib.h>
-
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -13,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "../redis/outbox_test_support.hpp"
 #include "catch.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/outbox_relay.hpp"
@@ -24,59 +21,10 @@ using flashsale::OutboxRecord;
 using flashsale::OutboxRelay;
 using flashsale::OutboxRelayOptions;
 using flashsale::SqliteOutboxStore;
+using flashsale::testing::HostDatabase;
+using flashsale::testing::TemporaryDirectory;
 
 namespace {
-
-class TemporaryDirectory {
- public:
-  TemporaryDirectory() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "fs-outbox-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-// The host's own connection, as an application would hold it.
-class HostDatabase {
- public:
-  explicit HostDatabase(const std::string& path) {
-    REQUIRE(sqlite3_open(path.c_str(), &db_) == SQLITE_OK);
-    sqlite3_busy_timeout(db_, 5000);
-    execute("CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, total INTEGER)");
-  }
-  ~HostDatabase() { sqlite3_close(db_); }
-  void execute(const std::string& sql) {
-    char* message = nullptr;
-    const int code = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
-    const std::string text = message ? message : "";
-    sqlite3_free(message);
-    INFO(sql << ": " << text);
-    REQUIRE(code == SQLITE_OK);
-  }
-  // Appends one record in its own committed transaction with a business row.
-  std::int64_t place_order(const std::string& aggregate, const std::string& event,
-                           const std::string& type = "order") {
-    execute("BEGIN IMMEDIATE");
-    execute("INSERT OR REPLACE INTO orders VALUES ('" + aggregate + "', 1)");
-    const auto id = SqliteOutboxStore::append(db_, NewOutboxRecord{type, aggregate, event, event});
-    execute("COMMIT");
-    return id;
-  }
-  sqlite3* handle() const { return db_; }
-
- private:
-  sqlite3* db_ = nullptr;
-};
 
 // Records what it was given; fails for the aggregates and counts it is told.
 class RecordingPublisher : public flashsale::OutboxPublisher {
