@@ -25,6 +25,15 @@ if retention_ms == nil or retention_ms < 0 or max_length == nil or max_length < 
   return redis.error_reply('ERR retention and max length must be non-negative integers')
 end
 
+-- The writes below must not fail half way: refuse keys of a foreign type first.
+local expected_types = {'stream', 'hash', 'zset'}
+for index = 1, 3 do
+  local key_type = redis.call('TYPE', KEYS[index])['ok']
+  if key_type ~= 'none' and key_type ~= expected_types[index] then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[index] .. ' holds a ' .. key_type)
+  end
+end
+
 local existing = redis.call('HGET', KEYS[2], outbox_id)
 if existing then
   return {existing, 0}

@@ -47,8 +47,9 @@ struct RelayReport {
   std::size_t held_back = 0;
 };
 
-// Thread-safety: relay_once() and run() must not run concurrently with each
-// other (one relay loop); stop() may be called from any thread at any time.
+// Thread-safety: relay_once(), run() and backoff_delay() must not run
+// concurrently with each other (one relay loop); stop() may be called from
+// any thread at any time.
 // The store and publisher must outlive the relay.
 class OutboxRelay {
  public:
@@ -70,8 +71,8 @@ class OutboxRelay {
   // within the pass in progress.
   void run();
 
-  // Makes run() return (also a later run(), until reset by a new relay).
-  // Thread-safe, does not block.
+  // Makes run() return. A stopped relay stays stopped: a later run() returns
+  // at once. Thread-safe, does not block.
   void stop();
 
   // The delay before the next attempt after the `attempt`-th failure (1-based),

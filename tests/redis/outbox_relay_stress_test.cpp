@@ -1,8 +1,11 @@
 // The outbox crash matrix: relay processes SIGKILLed after fetching, after
-// publishing and after marking, more than 100 times, while the host commits
+// publishing and after marking (by themselves), and at random moments (by the
+// test), more than 100 times, while the host commits
 // 10,000 records (and rolls back others) from another process' connection.
 // Nothing committed is lost, nothing is duplicated in the streams, nothing
 // rolled back is published, and every aggregate's records appear in order.
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -93,9 +96,21 @@ TEST_CASE("relay processes killed at every point lose, duplicate and reorder not
     if (run % 25 == 0) {
       server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
     }
-    const int status = flashsale::testing::run_relay_worker({db, port, point, kill_after, "7"});
+    int status = 0;
+    std::string killed_at = point;
+    if (run % 4 == 3) {
+      // Killed from outside at a random moment: inside a SQLite commit, in
+      // the middle of a Redis call, anywhere.
+      killed_at = "outside";
+      const pid_t worker = flashsale::testing::start_relay_worker({db, port, "none", "1", "7"});
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 + random() % 60));
+      ::kill(worker, SIGKILL);
+      status = flashsale::testing::wait_for_worker(worker);
+    } else {
+      status = flashsale::testing::run_relay_worker({db, port, point, kill_after, "7"});
+    }
     if (flashsale::testing::killed_by_sigkill(status)) {
-      ++kills[point];
+      ++kills[killed_at];
       ++total_kills;
     } else if (flashsale::testing::exited_cleanly(status)) {
       ++clean_exits;
@@ -106,12 +121,14 @@ TEST_CASE("relay processes killed at every point lose, duplicate and reorder not
   writer.join();
 
   INFO("kills after fetch " << kills["fetch"] << ", after publish " << kills["publish"]
-                            << ", after mark " << kills["mark"] << ", clean exits " << clean_exits);
+                            << ", after mark " << kills["mark"] << ", from outside "
+                            << kills["outside"] << ", clean exits " << clean_exits);
   CHECK(other_exits == 0);
   CHECK(total_kills >= kMinimumKills);
   CHECK(kills["fetch"] > 0);
   CHECK(kills["publish"] > 0);
   CHECK(kills["mark"] > 0);
+  CHECK(kills["outside"] > 0);
   REQUIRE(committed.size() == kCommittedRecords);
   const auto counts = store.counts();
   CHECK(counts.pending == 0);

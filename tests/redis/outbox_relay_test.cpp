@@ -181,6 +181,18 @@ TEST_CASE("bad records and options are refused before anything is sent", "[outbo
   CHECK_THROWS_AS(RedisStreamPublisher(*client, bad_prefix), InvalidArgument);
 }
 
+TEST_CASE("a dedup key of a foreign type fails the publish before the stream is written",
+          "[outbox]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  RedisStreamPublisher publisher(*client);
+  server.admin().execute(
+      {{"SET", "fs:outbox:{order}:published-at", "x"}, "fs:outbox:{order}:published-at", {}});
+  CHECK_THROWS_AS(publisher.publish(make_record(1)), flashsale::ReplyError);
+  CHECK(key_count(server.admin(), "EXISTS", "fs:outbox:{order}") == 0);
+  CHECK(key_count(server.admin(), "EXISTS", "fs:outbox:{order}:published") == 0);
+}
+
 TEST_CASE("dedup entries older than the retention are forgotten a bounded number per call",
           "[outbox]") {
   RedisServer server;

@@ -89,9 +89,8 @@ class HostDatabase {
   sqlite3* db_ = nullptr;
 };
 
-// Runs tests/programs/outbox_relay_worker with `arguments` and waits for it.
-// Returns the raw waitpid status.
-inline int run_relay_worker(const std::vector<std::string>& arguments) {
+// Starts tests/programs/outbox_relay_worker with `arguments`; returns its pid.
+inline pid_t start_relay_worker(const std::vector<std::string>& arguments) {
   const std::string program = std::string(FLASHSALE_TEST_PROGRAM_DIR) + "/outbox_relay_worker";
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(program.c_str()));
@@ -107,10 +106,20 @@ inline int run_relay_worker(const std::vector<std::string>& arguments) {
     ::execv(program.c_str(), argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+// Waits for a started worker; returns the raw waitpid status.
+inline int wait_for_worker(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
   }
   return status;
+}
+
+// Runs the worker to its end; returns the raw waitpid status.
+inline int run_relay_worker(const std::vector<std::string>& arguments) {
+  return wait_for_worker(start_relay_worker(arguments));
 }
 
 inline bool killed_by_sigkill(int status) {
