@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "../redis/forwarding_outbox_store.hpp"
 #include "flashsale/outbox_relay.hpp"
 #include "flashsale/redis_stream_publisher.hpp"
 #include "flashsale/sqlite_outbox_store.hpp"
@@ -60,35 +61,24 @@ class Killer {
   long remaining_;
 };
 
-class KillingStore : public flashsale::OutboxStore {
+class KillingStore : public flashsale::testing::ForwardingOutboxStore {
  public:
-  KillingStore(flashsale::OutboxStore& inner, Killer& killer) : inner_(inner), killer_(killer) {}
+  KillingStore(flashsale::OutboxStore& inner, Killer& killer)
+      : ForwardingOutboxStore(inner), killer_(killer) {}
   std::vector<flashsale::OutboxRecord> fetch_due(
       std::size_t limit, std::chrono::system_clock::time_point now) override {
-    auto records = inner_.fetch_due(limit, now);
+    auto records = ForwardingOutboxStore::fetch_due(limit, now);
     if (!records.empty()) {
       killer_.reached(KillPoint::Fetch);
     }
     return records;
   }
   void mark_published(std::int64_t id) override {
-    inner_.mark_published(id);
+    ForwardingOutboxStore::mark_published(id);
     killer_.reached(KillPoint::Mark);
   }
-  void mark_failed(std::int64_t id, std::string_view error,
-                   std::chrono::system_clock::time_point next_attempt_at) override {
-    inner_.mark_failed(id, error, next_attempt_at);
-  }
-  void mark_blocked(std::int64_t id, std::string_view error) override {
-    inner_.mark_blocked(id, error);
-  }
-  std::vector<flashsale::BlockedOutboxRecord> list_blocked(std::size_t limit) override {
-    return inner_.list_blocked(limit);
-  }
-  bool unblock(std::int64_t id) override { return inner_.unblock(id); }
 
  private:
-  flashsale::OutboxStore& inner_;
   Killer& killer_;
 };
 

@@ -18,6 +18,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/sqlite_outbox_store.hpp"
+#include "forwarding_outbox_store.hpp"
 
 namespace flashsale::testing {
 

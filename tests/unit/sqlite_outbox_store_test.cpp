@@ -42,34 +42,23 @@ class RecordingPublisher : public flashsale::OutboxPublisher {
 };
 
 // Remembers the relay's clock and the retry times it asked for.
-class RecordingStore : public flashsale::OutboxStore {
+class RecordingStore : public flashsale::testing::ForwardingOutboxStore {
  public:
-  explicit RecordingStore(SqliteOutboxStore& inner) : inner_(inner) {}
+  using ForwardingOutboxStore::ForwardingOutboxStore;
   std::vector<OutboxRecord> fetch_due(std::size_t limit,
                                       std::chrono::system_clock::time_point now) override {
     last_now = now;
-    return inner_.fetch_due(limit, now);
+    return ForwardingOutboxStore::fetch_due(limit, now);
   }
-  void mark_published(std::int64_t id) override { inner_.mark_published(id); }
   void mark_failed(std::int64_t id, std::string_view error,
                    std::chrono::system_clock::time_point next_attempt_at) override {
     retry_delays.push_back(
         std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt_at - last_now));
-    inner_.mark_failed(id, error, next_attempt_at);
+    ForwardingOutboxStore::mark_failed(id, error, next_attempt_at);
   }
-  void mark_blocked(std::int64_t id, std::string_view error) override {
-    inner_.mark_blocked(id, error);
-  }
-  std::vector<flashsale::BlockedOutboxRecord> list_blocked(std::size_t limit) override {
-    return inner_.list_blocked(limit);
-  }
-  bool unblock(std::int64_t id) override { return inner_.unblock(id); }
 
   std::chrono::system_clock::time_point last_now;
   std::vector<std::chrono::milliseconds> retry_delays;
-
- private:
-  SqliteOutboxStore& inner_;
 };
 
 std::vector<std::int64_t> ids_of(const std::vector<OutboxRecord>& records) {
