@@ -92,8 +92,8 @@ TEST_CASE("relay processes killed at every point lose, duplicate and reorder not
     }
     const auto& point = kill_points[run % kill_points.size()];
     const std::string kill_after =
-        std::to_string(point == "fetch" ? 1 + random() % 3 : 1 + random() % 60);
-    if (run % 25 == 0) {
+        std::to_string(point == "fetch" ? 1 + random() % 4 : 1 + random() % 90);
+    if (run % 10 == 0) {
       server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
     }
     int status = 0;
@@ -103,7 +103,7 @@ TEST_CASE("relay processes killed at every point lose, duplicate and reorder not
       // the middle of a Redis call, anywhere.
       killed_at = "outside";
       const pid_t worker = flashsale::testing::start_relay_worker({db, port, "none", "1", "7"});
-      std::this_thread::sleep_for(std::chrono::milliseconds(5 + random() % 60));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 + random() % 90));
       ::kill(worker, SIGKILL);
       status = flashsale::testing::wait_for_worker(worker);
     } else {

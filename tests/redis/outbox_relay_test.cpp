@@ -198,20 +198,34 @@ TEST_CASE("dedup entries older than the retention are forgotten a bounded number
   RedisServer server;
   auto client = server.make_client(2);
   RedisStreamPublisherOptions options;
-  options.dedup_retention = 50ms;
+  options.dedup_retention = 1h;
   RedisStreamPublisher publisher(*client, options);
   for (int id = 1; id <= 150; ++id) {
     publisher.publish(make_record(id));
   }
-  CHECK(key_count(server.admin(), "HLEN", "fs:outbox:{order}:published") == 150);
-  std::this_thread::sleep_for(100ms);
+  const std::string published = "fs:outbox:{order}:published";
+  const std::string published_at = "fs:outbox:{order}:published-at";
+  CHECK(key_count(server.admin(), "HLEN", published) == 150);
+  CHECK(key_count(server.admin(), "ZCARD", published_at) == 150);
+  // Make the first 150 publications look decades old (scores are server ms).
+  std::vector<std::string> aged = {"ZADD", published_at};
+  for (int id = 1; id <= 150; ++id) {
+    aged.push_back(std::to_string(1000 + id));
+    aged.push_back(std::to_string(id));
+  }
+  server.admin().execute({aged, published_at, {}});
+
   publisher.publish(make_record(151));
   // At most 100 expired entries go per call; the next call takes the rest.
-  CHECK(key_count(server.admin(), "HLEN", "fs:outbox:{order}:published") == 51);
+  CHECK(key_count(server.admin(), "HLEN", published) == 51);
+  CHECK_FALSE(publisher.publish_entry(make_record(150)).added);  // not yet forgotten
+  CHECK_FALSE(publisher.publish_entry(make_record(151)).added);
   publisher.publish(make_record(152));
-  CHECK(key_count(server.admin(), "HLEN", "fs:outbox:{order}:published") == 2);
-  CHECK(key_count(server.admin(), "ZCARD", "fs:outbox:{order}:published-at") == 2);
+  CHECK(key_count(server.admin(), "HLEN", published) == 2);
+  CHECK(key_count(server.admin(), "ZCARD", published_at) == 2);
   CHECK(key_count(server.admin(), "XLEN", "fs:outbox:{order}") == 152);
+  // A forgotten id would be published again: the documented limit of retention.
+  CHECK(publisher.publish_entry(make_record(1)).added);
 
   RedisStreamPublisherOptions forever;
   forever.dedup_retention = 0ms;
