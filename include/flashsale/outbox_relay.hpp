@@ -65,10 +65,10 @@ class OutboxRelay {
   // again later (and re-published: at-least-once).
   RelayReport relay_once();
 
-  // Passes until stop(): back to back while they find full batches, every
-  // poll_interval otherwise. Store exceptions (flashsale::Error) are logged
-  // and retried with the backoff of OutboxRelayOptions. Returns after stop(),
-  // within the pass in progress.
+  // Passes until stop(): the next one at once after a pass that fetched a
+  // full batch and published some of it, after poll_interval otherwise. Store exceptions
+  // (flashsale::Error) are logged and retried with the backoff of OutboxRelayOptions. Returns after
+  // stop(), within the pass in progress.
   void run();
 
   // Makes run() return. A stopped relay stays stopped: a later run() returns

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,7 @@
 #include "../redis/outbox_test_support.hpp"
 #include "catch.hpp"
 #include "flashsale/error.hpp"
+#include "flashsale/log.hpp"
 #include "flashsale/outbox_relay.hpp"
 #include "flashsale/sqlite_outbox_store.hpp"
 
@@ -59,6 +61,24 @@ class RecordingStore : public flashsale::testing::ForwardingOutboxStore {
 
   std::chrono::system_clock::time_point last_now;
   std::vector<std::chrono::milliseconds> retry_delays;
+};
+
+// Fails the first `failures` fetches, as a database that is locked or gone would.
+class UnavailableStore : public flashsale::testing::ForwardingOutboxStore {
+ public:
+  UnavailableStore(flashsale::OutboxStore& inner, int failures)
+      : ForwardingOutboxStore(inner), failures_left_(failures) {}
+  std::vector<OutboxRecord> fetch_due(std::size_t limit,
+                                      std::chrono::system_clock::time_point now) override {
+    if (failures_left_ > 0) {
+      --failures_left_;
+      throw flashsale::TimeoutError("database is locked");
+    }
+    return ForwardingOutboxStore::fetch_due(limit, now);
+  }
+
+ private:
+  std::atomic<int> failures_left_;
 };
 
 std::vector<std::int64_t> ids_of(const std::vector<OutboxRecord>& records) {
@@ -390,4 +410,35 @@ TEST_CASE("run relays records appended while it runs and returns promptly after 
   std::this_thread::sleep_for(20ms);
   sleepy.stop();
   sleeper.join();
+}
+
+TEST_CASE("run logs store failures, backs off and carries on when the store recovers", "[outbox]") {
+  TemporaryDirectory directory;
+  SqliteOutboxStore inner(directory.file("app.db"));
+  UnavailableStore store(inner, 3);
+  HostDatabase host(directory.file("app.db"));
+  const auto id = host.place_order("A", "a1");
+
+  std::mutex warnings_mutex;
+  std::vector<std::string> warnings;
+  flashsale::set_log_sink([&](flashsale::LogLevel, std::string_view message) {
+    const std::lock_guard<std::mutex> lock(warnings_mutex);
+    warnings.emplace_back(message);
+  });
+  RecordingPublisher publisher;
+  auto options = fast_options();
+  options.backoff_base = 1ms;
+  OutboxRelay relay(store, publisher, options);
+  std::thread runner([&] { relay.run(); });
+  for (int wait = 0; wait < 2000 && inner.counts().pending > 0; ++wait) {
+    std::this_thread::sleep_for(5ms);
+  }
+  relay.stop();
+  runner.join();
+  flashsale::set_log_sink({});
+
+  CHECK(inner.status(id)->state == flashsale::OutboxRecordState::Published);
+  REQUIRE(warnings.size() == 3);
+  CHECK(warnings[0].find("database is locked") != std::string::npos);
+  CHECK(warnings[2].find("3 in a row") != std::string::npos);
 }
