@@ -12,8 +12,8 @@
 -- stream (unless trimmed); a repeated call returns the first entry id and
 -- writes nothing. Each call forgets at most 100 dedup entries older than the
 -- retention, so the dedup keys stay bounded without a long-running call.
-if #ARGV ~= 8 then
-  return redis.error_reply('ERR expected 8 arguments')
+if #KEYS ~= 3 or #ARGV ~= 8 then
+  return redis.error_reply('ERR expected 3 keys and 8 arguments')
 end
 local outbox_id = ARGV[1]
 local retention_ms = tonumber(ARGV[2])
@@ -21,7 +21,10 @@ local max_length = tonumber(ARGV[3])
 if not string.match(outbox_id, '^[1-9][0-9]*$') then
   return redis.error_reply('ERR outbox id must be a positive integer')
 end
-if retention_ms == nil or retention_ms < 0 or max_length == nil or max_length < 0 then
+local function is_count(value)
+  return value ~= nil and value >= 0 and math.floor(value) == value
+end
+if not is_count(retention_ms) or not is_count(max_length) then
   return redis.error_reply('ERR retention and max length must be non-negative integers')
 end
 

@@ -12,6 +12,7 @@
 #include "flashsale/error.hpp"
 #include "flashsale/outbox_relay.hpp"
 #include "flashsale/redis_stream_publisher.hpp"
+#include "flashsale/script.hpp"
 #include "flashsale/sqlite_outbox_store.hpp"
 #include "outbox_test_support.hpp"
 #include "redis_server.hpp"
@@ -191,6 +192,27 @@ TEST_CASE("a dedup key of a foreign type fails the publish before the stream is 
   CHECK_THROWS_AS(publisher.publish(make_record(1)), flashsale::ReplyError);
   CHECK(key_count(server.admin(), "EXISTS", "fs:outbox:{order}") == 0);
   CHECK(key_count(server.admin(), "EXISTS", "fs:outbox:{order}:published") == 0);
+}
+
+TEST_CASE("the publish script itself refuses malformed arguments and writes nothing", "[outbox]") {
+  RedisServer server;
+  auto client = server.make_client(1);
+  const auto& script = flashsale::bundled_script("publish_outbox_record");
+  const std::vector<std::string> keys = {"fs:outbox:{order}", "fs:outbox:{order}:published",
+                                         "fs:outbox:{order}:published-at"};
+  const auto call = [&](std::string id, std::string retention, std::string max_length) {
+    return flashsale::ScriptCall{&script,
+                                 keys,
+                                 {std::move(id), std::move(retention), std::move(max_length),
+                                  "order", "o-1", "order_placed", "{}", "0"}};
+  };
+  CHECK_THROWS_AS(client->run_script(call("0", "0", "0")), flashsale::ReplyError);
+  CHECK_THROWS_AS(client->run_script(call("1x", "0", "0")), flashsale::ReplyError);
+  CHECK_THROWS_AS(client->run_script(call("1", "-1", "0")), flashsale::ReplyError);
+  CHECK_THROWS_AS(client->run_script(call("1", "0", "1.5")), flashsale::ReplyError);
+  CHECK_THROWS_AS(client->run_script({&script, {keys[0]}, {"1"}}), flashsale::ReplyError);
+  CHECK(server.admin().execute({{"DBSIZE"}, {}, {}}).as_integer() == 0);
+  CHECK(client->run_script(call("1", "0", "0")).as_array().at(1).as_integer() == 1);
 }
 
 TEST_CASE("dedup entries older than the retention are forgotten a bounded number per call",
