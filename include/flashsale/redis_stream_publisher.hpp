@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "flashsale/client.hpp"
 #include "flashsale/key_space.hpp"
