@@ -1,0 +1,297 @@
+#include "flashsale/coupon_issuer.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <string>
+#include <system_error>
+#include <tuple>
+#include <utility>
+
+#include "flashsale/error.hpp"
+#include "flashsale/script.hpp"
+
+namespace flashsale {
+
+namespace {
+
+constexpr std::string_view kComponent = "coupon";
+// Longest user id the options may allow: Redis arguments are binary-safe, but
+// a user id is stored in two keys per issue and in every event.
+constexpr std::size_t kMaxUserIdBytesLimit = 64 * 1024;
+
+std::int64_t to_epoch_ms(std::chrono::system_clock::time_point point) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(point.time_since_epoch()).count();
+}
+
+void validate_epoch_ms(std::int64_t milliseconds, std::string_view what) {
+  if (milliseconds < 0 || milliseconds > kMaxQuantity) {
+    throw InvalidArgument(fmt::format(
+        "{} must be between the Unix epoch and 2^53 ms after it, got {} ms", what, milliseconds));
+  }
+}
+
+void validate_template(const CouponTemplate& coupon) {
+  validate_quantity(coupon.total, "coupon total");
+  if (coupon.per_user_limit < 1 || coupon.per_user_limit > kMaxCouponPerUserLimit) {
+    throw InvalidArgument(fmt::format("per_user_limit must be between 1 and {}, got {}",
+                                      kMaxCouponPerUserLimit, coupon.per_user_limit));
+  }
+  const std::int64_t opens_at = to_epoch_ms(coupon.opens_at);
+  const std::int64_t closes_at = to_epoch_ms(coupon.closes_at);
+  validate_epoch_ms(opens_at, "opens_at");
+  validate_epoch_ms(closes_at, "closes_at");
+  if (closes_at <= opens_at) {
+    throw InvalidArgument(
+        fmt::format("closes_at ({} ms) must be after opens_at ({} ms), at millisecond precision",
+                    closes_at, opens_at));
+  }
+}
+
+template <typename Status>
+struct StatusWord {
+  std::string_view word;
+  Status status;
+};
+
+// The replies of issue_coupon, register_coupon and revoke_coupon are all
+// {status word, number, number}; `words` maps the word to the enum.
+template <typename Status, std::size_t kCount>
+std::tuple<Status, std::int64_t, std::int64_t> parse_outcome(
+    const Reply& reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
+  const auto& elements = reply.as_array();
+  if (elements.size() != 3) {
+    throw ProtocolError(
+        fmt::format("{} replied with {} elements, expected 3", script, elements.size()));
+  }
+  const std::string& word = elements[0].as_string();
+  for (const auto& candidate : words) {
+    if (candidate.word == word) {
+      return {candidate.status, elements[1].as_integer(), elements[2].as_integer()};
+    }
+  }
+  throw ProtocolError(fmt::format("{} replied with the unknown status \"{}\"", script, word));
+}
+
+IssueResult parse_issue_reply(const Reply& reply) {
+  static constexpr StatusWord<IssueStatus> kWords[] = {
+      {"issued", IssueStatus::Issued},    {"already_issued", IssueStatus::AlreadyIssued},
+      {"sold_out", IssueStatus::SoldOut}, {"not_open", IssueStatus::NotOpen},
+      {"closed", IssueStatus::Closed},    {"unknown_coupon", IssueStatus::UnknownCoupon}};
+  const auto [status, sequence, remaining] = parse_outcome(reply, "issue_coupon", kWords);
+  return IssueResult{status, sequence, remaining};
+}
+
+RegisterResult parse_register_reply(const Reply& reply) {
+  static constexpr StatusWord<RegisterStatus> kWords[] = {
+      {"created", RegisterStatus::Created},
+      {"updated", RegisterStatus::Updated},
+      {"unchanged", RegisterStatus::Unchanged},
+      {"total_below_issued", RegisterStatus::TotalBelowIssued}};
+  const auto [status, issued, remaining] = parse_outcome(reply, "register_coupon", kWords);
+  return RegisterResult{status, issued, remaining};
+}
+
+RevokeResult parse_revoke_reply(const Reply& reply) {
+  static constexpr StatusWord<RevokeStatus> kWords[] = {
+      {"revoked", RevokeStatus::Revoked},
+      {"not_held", RevokeStatus::NotHeld},
+      {"unknown_coupon", RevokeStatus::UnknownCoupon}};
+  const auto [status, sequence, remaining] = parse_outcome(reply, "revoke_coupon", kWords);
+  return RevokeResult{status, sequence, remaining};
+}
+
+std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
+  const auto& elements = reply.as_array();
+  if (elements.empty()) {
+    return std::nullopt;
+  }
+  if (elements.size() != 4) {
+    throw ProtocolError(
+        fmt::format("coupon_stats replied with {} elements, expected 4", elements.size()));
+  }
+  CouponStats stats;
+  stats.total = elements[0].as_integer();
+  stats.remaining = elements[1].as_integer();
+  stats.revoked = elements[3].as_integer();
+  stats.issued = elements[2].as_integer() - stats.revoked;
+  return stats;
+}
+
+// The last entry of a held-sequences field ("17" or "17,93,120").
+std::int64_t latest_sequence(std::string_view held) {
+  const auto comma = held.rfind(',');
+  const std::string_view last = comma == std::string_view::npos ? held : held.substr(comma + 1);
+  std::int64_t sequence = 0;
+  const auto [end, error] = std::from_chars(last.data(), last.data() + last.size(), sequence);
+  if (error != std::errc() || end != last.data() + last.size() || sequence < 1) {
+    throw ProtocolError(fmt::format("a held-sequences field reads \"{}\"", held));
+  }
+  return sequence;
+}
+
+}  // namespace
+
+struct FirstComeCouponIssuer::CouponKeys {
+  std::string meta;
+  std::string stock;
+  std::string issued;
+  std::string queue;
+  std::string seq;
+  std::string revoked;
+  std::string events;
+};
+
+FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, CouponIssuerOptions options)
+    : client_(client), options_(std::move(options)) {
+  if (options_.events_max_length < 0) {
+    throw InvalidArgument(
+        fmt::format("events_max_length must not be negative, got {}", options_.events_max_length));
+  }
+  if (options_.max_user_id_bytes < 1 || options_.max_user_id_bytes > kMaxUserIdBytesLimit) {
+    throw InvalidArgument(fmt::format("max_user_id_bytes must be between 1 and {}, got {}",
+                                      kMaxUserIdBytesLimit, options_.max_user_id_bytes));
+  }
+  check_eviction_policy(client_, options_.eviction_check);
+}
+
+FirstComeCouponIssuer::CouponKeys FirstComeCouponIssuer::keys_for(
+    std::string_view coupon_id) const {
+  const std::string base = options_.key_space.tagged(kComponent, coupon_id);
+  return CouponKeys{base + ":meta", base + ":stock",   base + ":issued", base + ":queue",
+                    base + ":seq",  base + ":revoked", base + ":events"};
+}
+
+void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {
+  validate_member_id(user_id, "user id", options_.max_user_id_bytes);
+}
+
+RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& coupon) {
+  CouponKeys keys = keys_for(coupon.id);
+  validate_template(coupon);
+  static const Script& script = bundled_script("register_coupon");
+  const ScriptCall call{
+      &script,
+      {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
+      {std::to_string(coupon.total), std::to_string(to_epoch_ms(coupon.opens_at)),
+       std::to_string(to_epoch_ms(coupon.closes_at)), std::to_string(coupon.per_user_limit)}};
+  return parse_register_reply(client_.run_script(call));
+}
+
+ScriptCall FirstComeCouponIssuer::issue_call(const CouponKeys& keys, std::string_view coupon_id,
+                                             std::string_view user_id) const {
+  static const Script& script = bundled_script("issue_coupon");
+  return ScriptCall{
+      &script,
+      {keys.meta, keys.stock, keys.issued, keys.queue, keys.seq, keys.events},
+      {std::string(coupon_id), std::string(user_id), std::to_string(options_.events_max_length)}};
+}
+
+IssueResult FirstComeCouponIssuer::issue(std::string_view coupon_id, std::string_view user_id) {
+  const CouponKeys keys = keys_for(coupon_id);
+  validate_user(user_id);
+  return parse_issue_reply(client_.run_script(issue_call(keys, coupon_id, user_id)));
+}
+
+std::vector<IssueResult> FirstComeCouponIssuer::issue_many(
+    std::string_view coupon_id, const std::vector<std::string>& user_ids) {
+  const CouponKeys keys = keys_for(coupon_id);
+  for (const auto& user_id : user_ids) {
+    validate_user(user_id);
+  }
+  std::vector<ScriptCall> calls;
+  calls.reserve(user_ids.size());
+  for (const auto& user_id : user_ids) {
+    calls.push_back(issue_call(keys, coupon_id, user_id));
+  }
+  const std::vector<Reply> replies = client_.run_script_pipeline(calls);
+  if (replies.size() != calls.size()) {
+    throw ProtocolError(
+        fmt::format("issue_many sent {} calls but read {} replies", calls.size(), replies.size()));
+  }
+  std::vector<IssueResult> results;
+  results.reserve(replies.size());
+  for (const auto& reply : replies) {
+    results.push_back(parse_issue_reply(reply));
+  }
+  return results;
+}
+
+RevokeResult FirstComeCouponIssuer::revoke(std::string_view coupon_id, std::string_view user_id,
+                                           std::string_view reason,
+                                           std::optional<std::int64_t> sequence) {
+  CouponKeys keys = keys_for(coupon_id);
+  validate_user(user_id);
+  if (reason.size() > kMaxRevokeReasonBytes) {
+    throw InvalidArgument(fmt::format("revoke reason is {} bytes, longer than the limit of {}",
+                                      reason.size(), kMaxRevokeReasonBytes));
+  }
+  if (sequence && (*sequence < 1 || *sequence > kMaxQuantity)) {
+    throw InvalidArgument(fmt::format("sequence must be between 1 and 2^53, got {}", *sequence));
+  }
+  static const Script& script = bundled_script("revoke_coupon");
+  const ScriptCall call{
+      &script,
+      {std::move(keys.meta), std::move(keys.stock), std::move(keys.issued), std::move(keys.queue),
+       std::move(keys.revoked), std::move(keys.events)},
+      {std::string(coupon_id), std::string(user_id), std::to_string(sequence.value_or(0)),
+       std::string(reason), std::to_string(options_.events_max_length)}};
+  return parse_revoke_reply(client_.run_script(call));
+}
+
+std::optional<CouponStats> FirstComeCouponIssuer::stats(std::string_view coupon_id) {
+  CouponKeys keys = keys_for(coupon_id);
+  static const Script& script = bundled_script("coupon_stats");
+  const ScriptCall call{
+      &script,
+      {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
+      {}};
+  return parse_stats_reply(client_.run_script(call));
+}
+
+std::optional<std::int64_t> FirstComeCouponIssuer::sequence_of(std::string_view coupon_id,
+                                                               std::string_view user_id) {
+  const CouponKeys keys = keys_for(coupon_id);
+  validate_user(user_id);
+  const auto held = client_.execute({{"HGET", keys.issued, std::string(user_id)}, keys.issued, {}})
+                        .as_optional_string();
+  if (!held) {
+    return std::nullopt;
+  }
+  return latest_sequence(*held);
+}
+
+IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,
+                                               std::int64_t after_sequence, std::size_t limit) {
+  const CouponKeys keys = keys_for(coupon_id);
+  if (after_sequence < 0 || after_sequence > kMaxQuantity) {
+    throw InvalidArgument(
+        fmt::format("after_sequence must be between 0 and 2^53, got {}", after_sequence));
+  }
+  if (limit < 1 || limit > kMaxIssuedPageSize) {
+    throw InvalidArgument(
+        fmt::format("limit must be between 1 and {}, got {}", kMaxIssuedPageSize, limit));
+  }
+  const Reply reply =
+      client_.execute({{"ZRANGE", keys.queue, fmt::format("({}", after_sequence), "+inf", "BYSCORE",
+                        "LIMIT", "0", std::to_string(limit), "WITHSCORES"},
+                       keys.queue,
+                       {}});
+  const auto& elements = reply.as_array();
+  if (elements.size() % 2 != 0) {
+    throw ProtocolError(
+        fmt::format("ZRANGE WITHSCORES replied with {} elements, an odd count", elements.size()));
+  }
+  IssuedPage page;
+  page.users.reserve(elements.size() / 2);
+  for (std::size_t index = 0; index < elements.size(); index += 2) {
+    page.users.push_back(IssuedUser{elements[index].as_string(),
+                                    static_cast<std::int64_t>(elements[index + 1].as_double())});
+  }
+  if (page.users.size() == limit) {
+    page.next_after_sequence = page.users.back().sequence;
+  }
+  return page;
+}
+
+}  // namespace flashsale
