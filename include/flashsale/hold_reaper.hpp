@@ -1,0 +1,70 @@
+// HoldReaper: a thread the host may run to give the stock of expired holds
+// back on an interval, so stock returns even when no reserve comes by.
+//
+// Every `interval` it calls StockReserver::reclaim_expired(scope, batch_size)
+// for each of its scopes until no expired hold is left (or it is asked to
+// stop). A failure of one sweep (Redis down, a timeout) is logged as a warning
+// and the next interval tries again; it never ends the thread.
+//
+// RAII: the constructor starts the thread, stop() or the destructor stops and
+// joins it, waiting at most for the reclaim call in flight.
+//
+// Thread-safety: stop() and the counters may be called from any thread. The
+// reserver (and its client) must outlive the reaper.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "flashsale/stock_reserver.hpp"
+
+namespace flashsale {
+
+struct HoldReaperOptions {
+  // Pause between sweeps (at least 1 ms).
+  std::chrono::milliseconds interval{std::chrono::seconds(1)};
+  // Holds per reclaim_expired call (1..the reserver's max_reclaim_per_call).
+  std::size_t batch_size = 100;
+};
+
+class HoldReaper {
+ public:
+  // Validates the scopes and options (InvalidArgument) and starts the thread.
+  HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
+             HoldReaperOptions options = {});
+  ~HoldReaper();
+  HoldReaper(const HoldReaper&) = delete;
+  HoldReaper& operator=(const HoldReaper&) = delete;
+
+  // Stops and joins the thread; calling it again does nothing.
+  void stop();
+
+  // Sweeps finished (every scope visited), holds reclaimed, sweeps that failed.
+  std::size_t sweeps() const noexcept { return sweeps_.load(); }
+  std::size_t reclaimed() const noexcept { return reclaimed_.load(); }
+  std::size_t failures() const noexcept { return failures_.load(); }
+
+ private:
+  void run();
+  void sweep();
+
+  StockReserver& reserver_;
+  std::vector<std::string> scopes_;
+  HoldReaperOptions options_;
+  std::atomic<std::size_t> sweeps_{0};
+  std::atomic<std::size_t> reclaimed_{0};
+  std::atomic<std::size_t> failures_{0};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mutex_
+  std::mutex join_mutex_;  // one joiner at a time when stop() races
+  std::thread thread_;
+};
+
+}  // namespace flashsale

@@ -1,0 +1,54 @@
+-- load_stock: puts a scope's stock in place at sale start and opens the scope.
+-- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
+--       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
+-- ARGV: 1 mode ("fail_if_loaded" | "replace"), 2 events max length,
+--       then pairs: sku, quantity (positive integer <= 2^53, each sku once)
+-- Reply: "loaded" | "already_loaded"
+-- Invariant: afterwards, per sku, initial = available and held = confirmed = 0.
+-- "replace" starts the scope over: outstanding holds and settled hold ids are
+-- forgotten (no events for them); the events stream is kept.
+local mode = ARGV[1]
+local events_max = tonumber(ARGV[2])
+if mode ~= 'fail_if_loaded' and mode ~= 'replace' then
+  return redis.error_reply('ERR load_stock: unknown mode')
+end
+if not events_max or events_max < 1 or events_max % 1 ~= 0 then
+  return redis.error_reply('ERR load_stock: bad events max length')
+end
+local pair_count = (#ARGV - 2) / 2
+if pair_count < 1 or pair_count % 1 ~= 0 then
+  return redis.error_reply('ERR load_stock: expected sku/quantity pairs')
+end
+for i = 1, pair_count do
+  -- Digits only: HINCRBY must not fail half way through the writes.
+  local text = ARGV[2 + 2 * i]
+  local quantity = tonumber(text)
+  if not string.match(text, '^[1-9]%d*$') or quantity > 9007199254740992 then
+    return redis.error_reply('ERR load_stock: bad quantity')
+  end
+end
+
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if mode == 'fail_if_loaded' then
+    return 'already_loaded'
+  end
+  -- UNLINK frees large hashes in the background instead of blocking Redis.
+  redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+end
+
+local skus = {}
+for i = 1, pair_count do
+  local sku = ARGV[1 + 2 * i]
+  local quantity = ARGV[2 + 2 * i]
+  redis.call('HSET', KEYS[2], sku, quantity)
+  redis.call('HSET', KEYS[3], sku, quantity)
+  redis.call('HSET', KEYS[4], sku, 0)
+  redis.call('HSET', KEYS[5], sku, 0)
+  skus[#skus + 1] = sku .. ' ' .. quantity
+end
+redis.call('SET', KEYS[1], 'open')
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'loaded', 'items',
+  table.concat(skus, ' '), 'at', now_ms)
+return 'loaded'

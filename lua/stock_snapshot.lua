@@ -1,0 +1,41 @@
+-- stock_snapshot: the per-sku figures of a scope, optionally closing it
+-- first (end of sale: later reserves get "sale_closed"; outstanding holds may
+-- still be confirmed, released or expire).
+-- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
+--       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
+-- ARGV: 1 "close" | "read", 2 events max length
+-- Reply: { state ("not_loaded" | "open" | "closed"), active hold count,
+--          then per sku: sku, initial, available, held, confirmed }
+-- Invariant (what callers check): per sku, initial = available + held + confirmed.
+-- Cost: O(skus of the scope), bounded by the load limit.
+local close = ARGV[1] == 'close'
+local events_max = tonumber(ARGV[2])
+if ARGV[1] ~= 'close' and ARGV[1] ~= 'read' then
+  return redis.error_reply('ERR stock_snapshot: unknown mode')
+end
+if not events_max or events_max < 1 or events_max % 1 ~= 0 then
+  return redis.error_reply('ERR stock_snapshot: bad events max length')
+end
+
+local state = redis.call('GET', KEYS[1])
+if not state then
+  return { 'not_loaded', 0 }
+end
+if close and state ~= 'closed' then
+  local now = redis.call('TIME')
+  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  redis.call('SET', KEYS[1], 'closed')
+  redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'sale_closed', 'at', now_ms)
+  state = 'closed'
+end
+local reply = { state, redis.call('HLEN', KEYS[6]) }
+local initial = redis.call('HGETALL', KEYS[2])
+for i = 1, #initial, 2 do
+  local sku = initial[i]
+  reply[#reply + 1] = sku
+  reply[#reply + 1] = tonumber(initial[i + 1])
+  reply[#reply + 1] = tonumber(redis.call('HGET', KEYS[3], sku))
+  reply[#reply + 1] = tonumber(redis.call('HGET', KEYS[4], sku))
+  reply[#reply + 1] = tonumber(redis.call('HGET', KEYS[5], sku))
+end
+return reply

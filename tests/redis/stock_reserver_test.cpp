@@ -1,0 +1,541 @@
+// StockReserver and HoldReaper against a real redis-server: all-or-nothing
+// holds, expiry by the server clock, idempotent retries, events, faults and
+// bad input.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catch.hpp"
+#include "flashsale/error.hpp"
+#include "flashsale/hold_reaper.hpp"
+#include "flashsale/stock_reserver.hpp"
+#include "redis_server.hpp"
+#include "stock_test_support.hpp"
+
+using namespace std::chrono_literals;
+using flashsale::ConfirmStatus;
+using flashsale::ExtendStatus;
+using flashsale::HoldReaper;
+using flashsale::LoadMode;
+using flashsale::LoadStatus;
+using flashsale::ReleaseStatus;
+using flashsale::ReserveStatus;
+using flashsale::SaleState;
+using flashsale::StockItem;
+using flashsale::StockReserver;
+using flashsale::StockSnapshot;
+using flashsale::testing::RedisServer;
+namespace stock_test = flashsale::testing::stock;
+
+namespace {
+
+const std::string kScope = "deal";
+const std::string kEvents = "fs:stock:{deal}:events";
+
+flashsale::SkuFigures figures_of(const StockSnapshot& snapshot, const std::string& sku) {
+  for (const auto& figures : snapshot.skus) {
+    if (figures.sku == sku) {
+      return figures;
+    }
+  }
+  FAIL("no sku " << sku << " in the snapshot");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("load opens a scope with everything available and refuses a second load unless replacing",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  CHECK(reserver.snapshot(kScope).state == SaleState::NotLoaded);
+
+  CHECK(reserver.load(kScope, {{"red", 10}, {"blue", 5}}) == LoadStatus::Loaded);
+  StockSnapshot snapshot = reserver.snapshot(kScope);
+  CHECK(snapshot.state == SaleState::Open);
+  CHECK(snapshot.active_holds == 0);
+  REQUIRE(snapshot.skus.size() == 2);
+  CHECK(snapshot.skus[0].sku == "blue");
+  CHECK(snapshot.skus[0].initial == 5);
+  CHECK(snapshot.skus[0].available == 5);
+  CHECK(snapshot.skus[1].sku == "red");
+  CHECK(snapshot.skus[1].available == 10);
+
+  REQUIRE(reserver.reserve(kScope, "h1", {{"red", 3}}, 60s).status == ReserveStatus::Reserved);
+  CHECK(reserver.load(kScope, {{"red", 99}}) == LoadStatus::AlreadyLoaded);
+  CHECK(figures_of(reserver.snapshot(kScope), "red").held == 3);
+
+  CHECK(reserver.load(kScope, {{"red", 7}}, LoadMode::Replace) == LoadStatus::Loaded);
+  snapshot = reserver.snapshot(kScope);
+  REQUIRE(snapshot.skus.size() == 1);
+  CHECK(snapshot.skus[0].initial == 7);
+  CHECK(snapshot.skus[0].available == 7);
+  CHECK(snapshot.skus[0].held == 0);
+  CHECK(snapshot.active_holds == 0);
+  CHECK(reserver.confirm(kScope, "h1").status == ConfirmStatus::UnknownHold);
+}
+
+TEST_CASE("a reserve holds every sku of the cart or none of them", "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}, {"blue", 2}});
+  const StockSnapshot before = reserver.snapshot(kScope);
+  const long long events_before = stock_test::stream_length(*client, kEvents);
+
+  const auto short_cart = reserver.reserve(kScope, "h1", {{"red", 4}, {"blue", 3}}, 60s);
+  CHECK(short_cart.status == ReserveStatus::InsufficientStock);
+  CHECK(short_cart.short_sku == std::optional<std::string>("blue"));
+  CHECK_FALSE(short_cart.expires_at.has_value());
+  CHECK(stock_test::same_figures(reserver.snapshot(kScope), before));
+  CHECK(stock_test::stream_length(*client, kEvents) == events_before);
+
+  const long long now_ms = stock_test::server_time_ms(*client);
+  const auto reserved = reserver.reserve(kScope, "h2", {{"red", 4}, {"blue", 2}}, 60s);
+  CHECK(reserved.status == ReserveStatus::Reserved);
+  REQUIRE(reserved.expires_at.has_value());
+  const long long expires_ms = stock_test::to_ms(*reserved.expires_at);
+  CHECK(expires_ms >= now_ms + 60000);
+  CHECK(expires_ms < now_ms + 120000);
+  const StockSnapshot after = reserver.snapshot(kScope);
+  CHECK(figures_of(after, "red").available == 6);
+  CHECK(figures_of(after, "red").held == 4);
+  CHECK(figures_of(after, "blue").available == 0);
+  CHECK(figures_of(after, "blue").held == 2);
+  CHECK(after.active_holds == 1);
+
+  const auto events = stock_test::read_events(*client, kEvents);
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().type == "reserved");
+  CHECK(events.back().hold_id == "h2");
+  CHECK(events.back().items == "red 4 blue 2");
+}
+
+TEST_CASE("reserve reports UnknownSku for what is not loaded and SaleClosed after end_sale",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+
+  const auto not_loaded = reserver.reserve(kScope, "h0", {{"red", 1}}, 60s);
+  CHECK(not_loaded.status == ReserveStatus::UnknownSku);
+  CHECK(not_loaded.short_sku == std::optional<std::string>("red"));
+
+  reserver.load(kScope, {{"red", 10}});
+  const auto unknown = reserver.reserve(kScope, "h1", {{"red", 1}, {"green", 1}}, 60s);
+  CHECK(unknown.status == ReserveStatus::UnknownSku);
+  CHECK(unknown.short_sku == std::optional<std::string>("green"));
+  CHECK(figures_of(reserver.snapshot(kScope), "red").available == 10);
+
+  REQUIRE(reserver.reserve(kScope, "h2", {{"red", 3}}, 60s).status == ReserveStatus::Reserved);
+  REQUIRE(reserver.reserve(kScope, "h3", {{"red", 2}}, 60s).status == ReserveStatus::Reserved);
+  REQUIRE(reserver.confirm(kScope, "h2").status == ConfirmStatus::Confirmed);
+
+  const StockSnapshot closed = reserver.end_sale(kScope);
+  CHECK(closed.state == SaleState::Closed);
+  const auto red = figures_of(closed, "red");
+  CHECK(red.initial == 10);
+  CHECK(red.available == 5);
+  CHECK(red.held == 2);
+  CHECK(red.confirmed == 3);
+  CHECK(reserver.reserve(kScope, "h4", {{"red", 1}}, 60s).status == ReserveStatus::SaleClosed);
+  CHECK(reserver.end_sale(kScope).state == SaleState::Closed);
+
+  // Holds outstanding at the close can still finish.
+  CHECK(reserver.confirm(kScope, "h3").status == ConfirmStatus::Confirmed);
+  const auto final_red = figures_of(reserver.snapshot(kScope), "red");
+  CHECK(final_red.held == 0);
+  CHECK(final_red.confirmed == 5);
+  CHECK(final_red.available == 5);
+}
+
+TEST_CASE("confirm sells a hold for good, release gives its stock back, each exactly once",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}, {"blue", 10}});
+  REQUIRE(reserver.reserve(kScope, "buy", {{"red", 2}, {"blue", 1}}, 60s).status ==
+          ReserveStatus::Reserved);
+  REQUIRE(reserver.reserve(kScope, "drop", {{"red", 3}}, 60s).status == ReserveStatus::Reserved);
+
+  CHECK(reserver.confirm(kScope, "buy").status == ConfirmStatus::Confirmed);
+  CHECK(reserver.release(kScope, "drop") == ReleaseStatus::Released);
+  StockSnapshot snapshot = reserver.snapshot(kScope);
+  CHECK(figures_of(snapshot, "red").available == 8);
+  CHECK(figures_of(snapshot, "red").confirmed == 2);
+  CHECK(figures_of(snapshot, "blue").confirmed == 1);
+  CHECK(figures_of(snapshot, "red").held == 0);
+
+  CHECK(reserver.release(kScope, "buy") == ReleaseStatus::NotReleasable);
+  CHECK(reserver.confirm(kScope, "drop").status == ConfirmStatus::Released);
+  CHECK(reserver.extend(kScope, "buy", 60s).status == ExtendStatus::NotExtendable);
+  CHECK(reserver.extend(kScope, "drop", 60s).status == ExtendStatus::NotExtendable);
+  CHECK(reserver.confirm(kScope, "nobody").status == ConfirmStatus::UnknownHold);
+  CHECK(reserver.release(kScope, "nobody") == ReleaseStatus::UnknownHold);
+  CHECK(reserver.extend(kScope, "nobody", 60s).status == ExtendStatus::UnknownHold);
+  CHECK(stock_test::same_figures(reserver.snapshot(kScope), snapshot));
+
+  const auto events = stock_test::read_events(*client, kEvents);
+  std::map<std::string, int> counts;
+  for (const auto& event : events) {
+    ++counts[event.type + ":" + event.hold_id];
+  }
+  CHECK(counts["confirmed:buy"] == 1);
+  CHECK(counts["released:drop"] == 1);
+}
+
+TEST_CASE("retried reserve, confirm and release with the same hold id change nothing", "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}});
+
+  const auto first = reserver.reserve(kScope, "h1", {{"red", 4}}, 60s);
+  REQUIRE(first.status == ReserveStatus::Reserved);
+  const StockSnapshot reserved = reserver.snapshot(kScope);
+  const long long events_after_reserve = stock_test::stream_length(*client, kEvents);
+  for (int retry = 0; retry < 3; ++retry) {
+    // A retry, even with another cart, neither reserves again nor moves the deadline.
+    const auto again = reserver.reserve(kScope, "h1", {{"red", 1}}, 120s);
+    CHECK(again.status == ReserveStatus::AlreadyReserved);
+    CHECK(again.expires_at == first.expires_at);
+  }
+  CHECK(stock_test::same_figures(reserver.snapshot(kScope), reserved));
+  CHECK(stock_test::stream_length(*client, kEvents) == events_after_reserve);
+
+  REQUIRE(reserver.confirm(kScope, "h1").status == ConfirmStatus::Confirmed);
+  const StockSnapshot confirmed = reserver.snapshot(kScope);
+  const long long events_after_confirm = stock_test::stream_length(*client, kEvents);
+  for (int retry = 0; retry < 3; ++retry) {
+    CHECK(reserver.confirm(kScope, "h1").status == ConfirmStatus::AlreadyConfirmed);
+    CHECK(reserver.reserve(kScope, "h1", {{"red", 4}}, 60s).expires_at == first.expires_at);
+  }
+  CHECK(stock_test::same_figures(reserver.snapshot(kScope), confirmed));
+  CHECK(stock_test::stream_length(*client, kEvents) == events_after_confirm);
+
+  REQUIRE(reserver.reserve(kScope, "h2", {{"red", 5}}, 60s).status == ReserveStatus::Reserved);
+  REQUIRE(reserver.release(kScope, "h2") == ReleaseStatus::Released);
+  const StockSnapshot released = reserver.snapshot(kScope);
+  const long long events_after_release = stock_test::stream_length(*client, kEvents);
+  for (int retry = 0; retry < 3; ++retry) {
+    CHECK(reserver.release(kScope, "h2") == ReleaseStatus::AlreadyReleased);
+    CHECK(reserver.reserve(kScope, "h2", {{"red", 5}}, 60s).status ==
+          ReserveStatus::AlreadyReserved);
+  }
+  CHECK(stock_test::same_figures(reserver.snapshot(kScope), released));
+  CHECK(figures_of(released, "red").available == 6);
+  CHECK(stock_test::stream_length(*client, kEvents) == events_after_release);
+}
+
+TEST_CASE("extend moves an active hold's deadline to now + ttl and is too late once it expired",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}});
+  const auto reserved = reserver.reserve(kScope, "h1", {{"red", 1}}, 200ms);
+  REQUIRE(reserved.status == ReserveStatus::Reserved);
+
+  const auto extended = reserver.extend(kScope, "h1", 60s);
+  CHECK(extended.status == ExtendStatus::Extended);
+  REQUIRE(extended.expires_at.has_value());
+  CHECK(*extended.expires_at >= *reserved.expires_at + 59s);
+  stock_test::wait_for_server_time_past(*client, *reserved.expires_at);
+  CHECK(reserver.confirm(kScope, "h1").status == ConfirmStatus::Confirmed);
+  CHECK(reserver.reserve(kScope, "h1", {{"red", 1}}, 1s).expires_at == extended.expires_at);
+
+  const auto short_hold = reserver.reserve(kScope, "h2", {{"red", 1}}, 50ms);
+  REQUIRE(short_hold.status == ReserveStatus::Reserved);
+  stock_test::wait_for_server_time_past(*client, *short_hold.expires_at);
+  CHECK(reserver.extend(kScope, "h2", 60s).status == ExtendStatus::Expired);
+  CHECK(reserver.extend(kScope, "h2", 60s).status == ExtendStatus::Expired);
+  CHECK(figures_of(reserver.snapshot(kScope), "red").available == 9);
+  CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "h2") == 1);
+}
+
+TEST_CASE("an expired hold's stock comes back with the next reserve while no reaper runs",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 5}});
+  const auto abandoned = reserver.reserve(kScope, "abandoned", {{"red", 5}}, 100ms);
+  REQUIRE(abandoned.status == ReserveStatus::Reserved);
+  CHECK(reserver.reserve(kScope, "early", {{"red", 1}}, 60s).status ==
+        ReserveStatus::InsufficientStock);
+
+  stock_test::wait_for_server_time_past(*client, *abandoned.expires_at);
+  // Nothing swept: the hold is still counted as held until someone reclaims it.
+  CHECK(figures_of(reserver.snapshot(kScope), "red").held == 5);
+  CHECK(reserver.reserve(kScope, "late", {{"red", 5}}, 60s).status == ReserveStatus::Reserved);
+  const auto red = figures_of(reserver.snapshot(kScope), "red");
+  CHECK(red.held == 5);
+  CHECK(red.available == 0);
+  CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "abandoned") == 1);
+  CHECK(reserver.release(kScope, "abandoned") == ReleaseStatus::Expired);
+}
+
+TEST_CASE("a hold reaper gives expired stock back with no reserve happening and stops cleanly",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 100}});
+  reserver.load("other", {{"red", 100}});
+  for (int hold = 0; hold < 60; ++hold) {
+    REQUIRE(reserver.reserve(kScope, "h" + std::to_string(hold), {{"red", 1}}, 100ms).status ==
+            ReserveStatus::Reserved);
+  }
+  for (int hold = 0; hold < 20; ++hold) {
+    REQUIRE(reserver.reserve("other", "h" + std::to_string(hold), {{"red", 5}}, 100ms).status ==
+            ReserveStatus::Reserved);
+  }
+  const auto has_stock_back = [&](const std::string& scope) {
+    const auto snapshot = reserver.snapshot(scope);
+    return snapshot.active_holds == 0 && figures_of(snapshot, "red").available == 100;
+  };
+  CHECK_FALSE(has_stock_back(kScope));
+
+  flashsale::HoldReaperOptions options;
+  options.interval = 20ms;
+  options.batch_size = 7;  // several calls per sweep
+  {
+    HoldReaper reaper(reserver, {kScope, "other"}, options);
+    CHECK(
+        stock_test::eventually([&] { return has_stock_back(kScope) && has_stock_back("other"); }));
+    CHECK(reaper.reclaimed() > 0);
+    CHECK(reaper.failures() == 0);
+    reaper.stop();
+    reaper.stop();
+  }
+  CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "") == 60);
+  for (int hold = 0; hold < 60; ++hold) {
+    CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "h" + std::to_string(hold)) ==
+          1);
+  }
+}
+
+TEST_CASE("a hold reaper survives a server that is down and stops promptly", "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}});
+  flashsale::HoldReaperOptions options;
+  options.interval = 10ms;
+  HoldReaper reaper(reserver, {kScope}, options);
+  server.kill();
+  CHECK(stock_test::eventually([&] { return reaper.failures() > 0; }));
+  server.restart();
+  reserver.load(kScope, {{"red", 10}});
+  REQUIRE(reserver.reserve(kScope, "h1", {{"red", 10}}, 50ms).status == ReserveStatus::Reserved);
+  CHECK(stock_test::eventually(
+      [&] { return figures_of(reserver.snapshot(kScope), "red").available == 10; }));
+  reaper.stop();
+}
+
+TEST_CASE("confirm after expiry reacquires when stock is left and reports Expired when not",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 5}, {"blue", 5}});
+
+  const auto late = reserver.reserve(kScope, "late", {{"red", 2}, {"blue", 1}}, 50ms);
+  REQUIRE(late.status == ReserveStatus::Reserved);
+  stock_test::wait_for_server_time_past(*client, *late.expires_at);
+  // No sweep has run: confirm itself notices the deadline passed.
+  CHECK(reserver.confirm(kScope, "late").status == ConfirmStatus::Reacquired);
+  CHECK(reserver.confirm(kScope, "late").status == ConfirmStatus::AlreadyConfirmed);
+  StockSnapshot snapshot = reserver.snapshot(kScope);
+  CHECK(figures_of(snapshot, "red").confirmed == 2);
+  CHECK(figures_of(snapshot, "red").available == 3);
+  CHECK(figures_of(snapshot, "blue").confirmed == 1);
+  CHECK(stock_test::count_events(*client, kEvents, "hold_expired", "late") == 1);
+  CHECK(stock_test::count_events(*client, kEvents, "confirmed", "late") == 1);
+
+  const auto too_late = reserver.reserve(kScope, "too-late", {{"red", 2}, {"blue", 2}}, 50ms);
+  REQUIRE(too_late.status == ReserveStatus::Reserved);
+  stock_test::wait_for_server_time_past(*client, *too_late.expires_at);
+  CHECK(reserver.reclaim_expired(kScope, 10).reclaimed == 1);
+  // Someone else bought the blue ones meanwhile.
+  REQUIRE(reserver.reserve(kScope, "rival", {{"blue", 3}}, 60s).status == ReserveStatus::Reserved);
+  const StockSnapshot before = reserver.snapshot(kScope);
+  const auto expired = reserver.confirm(kScope, "too-late");
+  CHECK(expired.status == ConfirmStatus::Expired);
+  CHECK(expired.short_sku == std::optional<std::string>("blue"));
+  CHECK(reserver.confirm(kScope, "too-late").status == ConfirmStatus::Expired);
+  CHECK(stock_test::same_figures(reserver.snapshot(kScope), before));
+  CHECK(reserver.release(kScope, "too-late") == ReleaseStatus::Expired);
+
+  reserver.release(kScope, "rival");
+  reserver.end_sale(kScope);
+  // Stock is back, but a closed sale does not sell again.
+  CHECK(reserver.confirm(kScope, "too-late").status == ConfirmStatus::Expired);
+  CHECK(stock_test::same_figures(reserver.snapshot(kScope), reserver.end_sale(kScope)));
+}
+
+TEST_CASE("every hold_expired event is in the stream exactly once while sweeps race", "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(12);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 1000000}});
+  constexpr int kHolds = 3000;
+  std::atomic<int> next_hold{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < 4; ++thread) {
+    threads.emplace_back([&] {
+      for (int hold = next_hold++; hold < kHolds; hold = next_hold++) {
+        reserver.reserve(kScope, "h" + std::to_string(hold), {{"red", 1 + hold % 3}}, 5ms);
+        if (hold % 5 == 0) {
+          reserver.release(kScope, "h" + std::to_string(hold / 2));
+        }
+      }
+    });
+  }
+  for (int thread = 0; thread < 3; ++thread) {
+    threads.emplace_back([&] {
+      while (!done) {
+        reserver.reclaim_expired(kScope, 20);
+      }
+    });
+  }
+  {
+    flashsale::HoldReaperOptions options;
+    options.interval = 1ms;
+    options.batch_size = 10;
+    HoldReaper reaper(reserver, {kScope}, options);
+    for (int thread = 0; thread < 4; ++thread) {
+      threads[thread].join();
+    }
+    CHECK(stock_test::eventually([&] { return reserver.snapshot(kScope).active_holds == 0; }));
+  }
+  done = true;
+  for (std::size_t thread = 4; thread < threads.size(); ++thread) {
+    threads[thread].join();
+  }
+
+  std::map<std::string, int> expired;
+  std::map<std::string, int> released;
+  for (const auto& event : stock_test::read_events(*client, kEvents)) {
+    if (event.type == "hold_expired") {
+      ++expired[event.hold_id];
+    } else if (event.type == "released") {
+      ++released[event.hold_id];
+    }
+  }
+  int duplicates = 0;
+  for (int hold = 0; hold < kHolds; ++hold) {
+    const std::string id = "h" + std::to_string(hold);
+    if (expired[id] + released[id] != 1) {
+      ++duplicates;
+    }
+  }
+  CHECK(duplicates == 0);
+  CHECK(expired.size() > kHolds / 2);
+  const auto red = figures_of(reserver.snapshot(kScope), "red");
+  CHECK(red.available == 1000000);
+  CHECK(red.held == 0);
+}
+
+TEST_CASE("reserve, confirm and release keep working after SCRIPT FLUSH and a server restart",
+          "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}});
+  REQUIRE(reserver.reserve(kScope, "h1", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+
+  server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
+  CHECK(reserver.reserve(kScope, "h2", {{"red", 2}}, 60s).status == ReserveStatus::Reserved);
+  server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
+  CHECK(reserver.confirm(kScope, "h1").status == ConfirmStatus::Confirmed);
+  server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
+  CHECK(reserver.release(kScope, "h2") == ReleaseStatus::Released);
+  server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
+  CHECK(reserver.reclaim_expired(kScope, 10).reclaimed == 0);
+  server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
+  const auto red = figures_of(reserver.snapshot(kScope), "red");
+  CHECK(red.confirmed == 1);
+  CHECK(red.available == 9);
+
+  // Without persistence a restart loses the scope: reserves say so instead
+  // of failing, and the host loads it again.
+  server.restart();
+  CHECK(reserver.reserve(kScope, "h3", {{"red", 1}}, 60s).status == ReserveStatus::UnknownSku);
+  CHECK(reserver.snapshot(kScope).state == SaleState::NotLoaded);
+  CHECK(reserver.load(kScope, {{"red", 10}}) == LoadStatus::Loaded);
+  CHECK(reserver.reserve(kScope, "h3", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+  CHECK(reserver.confirm(kScope, "h3").status == ConfirmStatus::Confirmed);
+}
+
+TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unchanged", "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  flashsale::StockReserverOptions options;
+  options.max_hold_ttl = 10min;
+  options.max_skus_per_cart = 3;
+  options.max_hold_id_bytes = 16;
+  options.max_reclaim_per_call = 50;
+  StockReserver reserver(*client, options);
+  reserver.load(kScope, {{"red", 10}, {"blue", 10}});
+  REQUIRE(reserver.reserve(kScope, "h1", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+  const std::string before = stock_test::dump_database(server.admin());
+
+  const auto refused = [&](const char* what, auto&& call) {
+    INFO(what);
+    const long long processed = server.commands_processed();
+    CHECK_THROWS_AS(call(), flashsale::InvalidArgument);
+    CHECK(server.commands_processed() == processed + 1);
+  };
+  const std::int64_t too_much = flashsale::kMaxQuantity + 1;
+  refused("quantity 0", [&] { reserver.reserve(kScope, "h2", {{"red", 0}}, 60s); });
+  refused("negative quantity", [&] { reserver.reserve(kScope, "h2", {{"red", -1}}, 60s); });
+  refused("quantity above 2^53", [&] { reserver.reserve(kScope, "h2", {{"red", too_much}}, 60s); });
+  refused("empty cart", [&] { reserver.reserve(kScope, "h2", {}, 60s); });
+  refused("same sku twice", [&] {
+    reserver.reserve(kScope, "h2", {{"red", 1}, {"blue", 1}, {"red", 1}}, 60s);
+  });
+  refused("too many skus", [&] {
+    reserver.reserve(kScope, "h2", {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}}, 60s);
+  });
+  refused("ttl zero", [&] { reserver.reserve(kScope, "h2", {{"red", 1}}, 0ms); });
+  refused("negative ttl", [&] { reserver.reserve(kScope, "h2", {{"red", 1}}, -5s); });
+  refused("ttl above the maximum", [&] { reserver.reserve(kScope, "h2", {{"red", 1}}, 11min); });
+  refused("scope with a brace", [&] { reserver.reserve("de{al", "h2", {{"red", 1}}, 60s); });
+  refused("empty scope", [&] { reserver.reserve("", "h2", {{"red", 1}}, 60s); });
+  refused("scope with a space", [&] { reserver.snapshot("a deal"); });
+  refused("sku with whitespace", [&] { reserver.reserve(kScope, "h2", {{"r ed", 1}}, 60s); });
+  refused("sku with a brace", [&] { reserver.reserve(kScope, "h2", {{"red}", 1}}, 60s); });
+  refused("empty sku", [&] { reserver.reserve(kScope, "h2", {{"", 1}}, 60s); });
+  refused("sku too long", [&] {
+    reserver.reserve(kScope, "h2", {{std::string(129, 'x'), 1}}, 60s);
+  });
+  refused("empty hold id", [&] { reserver.reserve(kScope, "", {{"red", 1}}, 60s); });
+  refused("hold id too long", [&] {
+    reserver.reserve(kScope, std::string(17, 'h'), {{"red", 1}}, 60s);
+  });
+  refused("confirm with an empty hold id", [&] { reserver.confirm(kScope, ""); });
+  refused("release with an invalid scope", [&] { reserver.release("x\ny", "h1"); });
+  refused("extend with ttl zero", [&] { reserver.extend(kScope, "h1", 0ms); });
+  refused("extend above the maximum", [&] { reserver.extend(kScope, "h1", 1h); });
+  refused("reclaim limit zero", [&] { reserver.reclaim_expired(kScope, 0); });
+  refused("reclaim limit above the maximum", [&] { reserver.reclaim_expired(kScope, 51); });
+  refused("load nothing", [&] { reserver.load(kScope, {}, LoadMode::Replace); });
+  refused("load quantity 0", [&] { reserver.load(kScope, {{"red", 0}}, LoadMode::Replace); });
+  refused("load the same sku twice", [&] {
+    reserver.load(kScope, {{"red", 1}, {"red", 2}}, LoadMode::Replace);
+  });
+  refused("end_sale of an invalid scope", [&] { reserver.end_sale("{deal}"); });
+
+  CHECK(stock_test::dump_database(server.admin()) == before);
+  CHECK_THROWS_AS(StockReserver(*client, flashsale::StockReserverOptions{"bad prefix"}),
+                  flashsale::InvalidArgument);
+  CHECK_THROWS_AS(HoldReaper(reserver, {"a b"}), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(HoldReaper(reserver, {kScope}, {1s, 51}), flashsale::InvalidArgument);
+}
