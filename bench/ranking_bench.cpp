@@ -1,0 +1,342 @@
+// SlidingWindowRanking at scale: the Union refresh (one ZUNIONSTORE + RENAME
+// over 24 hourly buckets) against the longest single call of the Incremental
+// mode's subtraction of an expired bucket, at 10k, 100k and 500k members.
+//
+// Starts a private redis-server (FLASHSALE_REDIS_SERVER, else redis-server
+// from PATH) on a free loopback port with SLOWLOG recording every command,
+// so the figures are the server's own execution times: how long each call
+// blocked Redis. Per size, each of 2 metrics (sales x 1, revenue x 0.001)
+// holds members/8 random members in each of the 24 buckets (6 x members
+// bucket entries in all; nearly every member appears in the aggregate).
+//
+//   union_refresh/N:       wall time of refresh(); counters server_ms (the
+//                          aggregation script's time by SLOWLOG), members
+//   incremental_expire/N:  one bucket leaves the window per iteration and
+//                          refresh() subtracts it; counters longest_call_us
+//                          and median_call_us (by SLOWLOG), calls, subtracted,
+//                          longest_to_union = longest_call_us / union server time
+//
+// Run: build/release/bench/ranking_bench   (a few minutes; ~1 GB of Redis memory)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "flashsale/error.hpp"
+#include "flashsale/script.hpp"
+#include "flashsale/sliding_window_ranking.hpp"
+#include "flashsale/standalone_client.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using flashsale::Command;
+using flashsale::RankingMode;
+using flashsale::RankingOptions;
+using flashsale::RankingTime;
+using flashsale::SlidingWindowRanking;
+using flashsale::StandaloneClient;
+
+constexpr int kBuckets = 24;
+constexpr int kMembersPerBucketDivisor = 8;
+
+// A private redis-server for the benchmark's lifetime.
+class PrivateRedis {
+ public:
+  PrivateRedis() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "flashsale-bench-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    directory_ = pattern;
+    port_ = free_port();
+    std::ofstream config(directory_ + "/redis.conf");
+    config << "port " << port_ << "\nbind 127.0.0.1\ndir " << directory_ << "\nlogfile "
+           << directory_ << "/redis.log\nsave \"\"\nappendonly no\n"
+           << "maxmemory-policy noeviction\nslowlog-log-slower-than 0\nslowlog-max-len 4096\n";
+    config.close();
+    const char* configured = std::getenv("FLASHSALE_REDIS_SERVER");
+    const std::string executable =
+        configured != nullptr && *configured != '\0' ? configured : "redis-server";
+    const std::string config_path = directory_ + "/redis.conf";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      std::freopen("/dev/null", "w", stdout);
+      ::execlp(executable.c_str(), executable.c_str(), config_path.c_str(),
+               static_cast<char*>(nullptr));
+      std::_Exit(127);
+    }
+    if (pid_ < 0) {
+      throw std::runtime_error("fork failed");
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        StandaloneClient probe(connection_options(), flashsale::PoolOptions{1, 200ms});
+        probe.execute({{"PING"}, {}, {}});
+        return;
+      } catch (const flashsale::Error&) {
+        std::this_thread::sleep_for(20ms);
+      }
+    }
+    throw std::runtime_error("redis-server did not start; see " + directory_ + "/redis.log");
+  }
+
+  ~PrivateRedis() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
+  }
+
+  flashsale::ConnectionOptions connection_options() const {
+    flashsale::ConnectionOptions options;
+    options.port = port_;
+    options.command_timeout = 120s;  // a Union refresh at 500k members takes a while
+    return options;
+  }
+
+ private:
+  static int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("no free loopback port");
+    }
+    ::close(fd);
+    return ntohs(address.sin_port);
+  }
+
+  std::string directory_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// One data set per size, loaded into the buckets of the window ending at the
+// start of the shared clock.
+struct Workload {
+  std::shared_ptr<std::atomic<long long>> now_ms;
+  std::unique_ptr<SlidingWindowRanking> union_ranking;
+  std::unique_ptr<SlidingWindowRanking> incremental_ranking;
+  double union_server_us = 0;  // median of the Union refresh's server time
+};
+
+struct Environment {
+  PrivateRedis server;
+  StandaloneClient client{server.connection_options(), flashsale::PoolOptions{2, 10s}};
+  std::map<long long, Workload> workloads;
+};
+
+Environment& environment() {
+  static Environment instance;
+  return instance;
+}
+
+RankingOptions bench_options(long long members, RankingMode mode,
+                             std::shared_ptr<std::atomic<long long>> now_ms) {
+  RankingOptions options;
+  options.name = "bench-" + std::to_string(members);
+  options.window = 24h;
+  options.bucket = 1h;
+  options.metrics = {{"sales", 1.0}, {"revenue", 0.001}};
+  options.mode = mode;
+  options.incremental_chunk = 1000;
+  options.clock = [now_ms] { return RankingTime(std::chrono::milliseconds(now_ms->load())); };
+  return options;
+}
+
+Workload& workload(long long members) {
+  auto& env = environment();
+  auto found = env.workloads.find(members);
+  if (found != env.workloads.end()) {
+    return found->second;
+  }
+  // One size at a time in memory.
+  env.client.execute({{"FLUSHALL"}, {}, {}});
+  env.workloads.clear();
+  Workload& load = env.workloads[members];
+  const long long hour = 3'600'000;
+  const long long real_now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  load.now_ms = std::make_shared<std::atomic<long long>>(real_now - real_now % hour + hour / 2);
+  load.union_ranking = std::make_unique<SlidingWindowRanking>(
+      env.client, bench_options(members, RankingMode::Union, load.now_ms));
+  load.incremental_ranking = std::make_unique<SlidingWindowRanking>(
+      env.client, bench_options(members, RankingMode::Incremental, load.now_ms));
+
+  std::mt19937_64 random(static_cast<std::uint64_t>(members));
+  const long long per_bucket = members / kMembersPerBucketDivisor;
+  const long long current = load.now_ms->load() - load.now_ms->load() % hour;
+  std::vector<Command> batch;
+  for (int bucket = 0; bucket < kBuckets; ++bucket) {
+    const RankingTime at{std::chrono::milliseconds(current - bucket * hour)};
+    for (const char* metric : {"sales", "revenue"}) {
+      const std::string key = load.union_ranking->bucket_key(metric, at);
+      Command command{{"ZADD", key}, key, {}};
+      for (long long i = 0; i < per_bucket; ++i) {
+        command.arguments.push_back(std::to_string(1 + random() % 50));
+        command.arguments.push_back("product-" + std::to_string(random() % members));
+        if (command.arguments.size() >= 2 + 2 * 1000 || i + 1 == per_bucket) {
+          batch.push_back(std::move(command));
+          command = Command{{"ZADD", key}, key, {}};
+        }
+        if (batch.size() == 64) {
+          env.client.execute_pipeline(batch);
+          batch.clear();
+        }
+      }
+    }
+  }
+  if (!batch.empty()) {
+    env.client.execute_pipeline(batch);
+  }
+  // Load both scripts now, so no measured call meets NOSCRIPT.
+  load.union_ranking->refresh();
+  load.incremental_ranking->refresh();
+  return load;
+}
+
+// Server-side durations (µs) of the SLOWLOG entries that ran `script`.
+std::vector<long long> script_durations_us(const flashsale::Script& script) {
+  auto& client = environment().client;
+  const auto entries = client.execute({{"SLOWLOG", "GET", "4096"}, {}, {}});
+  std::vector<long long> durations;
+  for (const auto& entry : entries.as_array()) {
+    const auto& fields = entry.as_array();
+    const auto& arguments = fields.at(3).as_array();
+    if (arguments.size() >= 2 && arguments[1].as_string() == script.sha1) {
+      durations.push_back(fields.at(2).as_integer());
+    }
+  }
+  return durations;
+}
+
+void slowlog_reset() {
+  environment().client.execute({{"SLOWLOG", "RESET"}, {}, {}});
+}
+
+void union_refresh(benchmark::State& state) {
+  const long long members = state.range(0);
+  Workload& load = workload(members);
+  const auto& script = flashsale::bundled_script("ranking_aggregate_window");
+  std::vector<long long> server_us;
+  for (auto _ : state) {
+    state.PauseTiming();
+    load.union_ranking->record("fresh-sale", "sales", 1);  // so refresh() has work to do
+    slowlog_reset();
+    state.ResumeTiming();
+    const auto result = load.union_ranking->refresh();
+    state.PauseTiming();
+    if (result.status != flashsale::RefreshStatus::Refreshed) {
+      state.SkipWithError("refresh() did not aggregate");
+      break;
+    }
+    const auto durations = script_durations_us(script);
+    if (durations.size() != 1) {
+      state.SkipWithError("expected one aggregation call in SLOWLOG");
+      break;
+    }
+    server_us.push_back(durations.front());
+    state.ResumeTiming();
+  }
+  std::sort(server_us.begin(), server_us.end());
+  load.union_server_us =
+      server_us.empty() ? 0 : static_cast<double>(server_us[server_us.size() / 2]);
+  const auto aggregate = load.union_ranking->aggregate_key();
+  state.counters["members"] = static_cast<double>(
+      environment().client.execute({{"ZCARD", aggregate}, aggregate, {}}).as_integer());
+  state.counters["server_ms"] = load.union_server_us / 1000.0;
+}
+
+void incremental_expire(benchmark::State& state) {
+  const long long members = state.range(0);
+  Workload& load = workload(members);
+  const auto& script = flashsale::bundled_script("ranking_subtract_expired");
+  load.incremental_ranking
+      ->rebuild();  // the aggregate and frontier of the window, as records would leave them
+  std::vector<long long> call_us;
+  std::size_t calls = 0;
+  std::size_t subtracted = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    *load.now_ms += 3'600'000;  // the oldest bucket leaves the window
+    slowlog_reset();
+    state.ResumeTiming();
+    const auto result = load.incremental_ranking->refresh();
+    state.PauseTiming();
+    if (result.status != flashsale::RefreshStatus::Refreshed) {
+      state.SkipWithError("refresh() did not subtract incrementally");
+      break;
+    }
+    calls += result.calls;
+    subtracted += result.members_subtracted;
+    const auto durations = script_durations_us(script);
+    call_us.insert(call_us.end(), durations.begin(), durations.end());
+    state.ResumeTiming();
+  }
+  std::sort(call_us.begin(), call_us.end());
+  const long long longest_us = call_us.empty() ? 0 : call_us.back();
+  state.counters["longest_call_us"] = static_cast<double>(longest_us);
+  state.counters["median_call_us"] =
+      call_us.empty() ? 0 : static_cast<double>(call_us[call_us.size() / 2]);
+  state.counters["calls"] = static_cast<double>(calls);
+  state.counters["subtracted"] = static_cast<double>(subtracted);
+  if (load.union_server_us > 0) {
+    state.counters["longest_to_union"] = static_cast<double>(longest_us) / load.union_server_us;
+  }
+}
+
+void register_benchmarks() {
+  for (const long long members : {10'000LL, 100'000LL, 500'000LL}) {
+    benchmark::RegisterBenchmark("union_refresh", union_refresh)
+        ->Arg(members)
+        ->Iterations(5)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("incremental_expire", incremental_expire)
+        ->Arg(members)
+        ->Iterations(3)
+        ->Unit(benchmark::kMillisecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,76 @@
+-- ranking_record: adds one event to its time bucket and, in Incremental mode,
+-- its weighted delta to the aggregate.
+-- KEYS[1] the bucket zset   <prefix>:rank:{R}:<metric>:<bucket-start-ms>
+-- KEYS[2] the state hash    <prefix>:rank:{R}:state
+-- KEYS[3] the aggregate     <prefix>:rank:{R}:agg
+-- ARGV[1] member            ARGV[2] delta (finite, > 0)   ARGV[3] metric weight (finite, > 0)
+-- ARGV[4] mode: "union" or "incremental"
+-- ARGV[5] start of the bucket KEYS[1] belongs to, ms since the epoch
+-- ARGV[6] "1" when the event happens now: KEYS[1] must be the current bucket
+-- ARGV[7] now in ms, or "" for the server clock
+-- ARGV[8] window ms         ARGV[9] bucket ms (the window is a multiple of it)
+-- Reply: {status, bucket start ms, now ms}. status 1: recorded. 0: the bucket
+--   is outside the window (nothing written). -1: KEYS[1] is not the current
+--   bucket (nothing written); the second element is the current bucket.
+-- Invariant, Incremental mode: :agg holds, per member, the sum of weight x
+--   score over the bucket keys from the state's `frontier` bucket on; only
+--   buckets in the window are written, and the frontier is never after one.
+local member = ARGV[1]
+local delta = tonumber(ARGV[2])
+local weight = tonumber(ARGV[3])
+local mode = ARGV[4]
+local bucket_start = tonumber(ARGV[5])
+local window = tonumber(ARGV[8])
+local bucket = tonumber(ARGV[9])
+if member == nil or member == '' then
+  return redis.error_reply('ERR ranking_record: empty member')
+end
+if delta == nil or delta ~= delta or delta <= 0 or delta == math.huge then
+  return redis.error_reply('ERR ranking_record: delta must be finite and > 0')
+end
+if weight == nil or weight ~= weight or weight <= 0 or weight == math.huge then
+  return redis.error_reply('ERR ranking_record: weight must be finite and > 0')
+end
+if mode ~= 'union' and mode ~= 'incremental' then
+  return redis.error_reply('ERR ranking_record: unknown mode')
+end
+if bucket == nil or bucket < 1 or window == nil or window < bucket or window % bucket ~= 0 then
+  return redis.error_reply('ERR ranking_record: bad window or bucket')
+end
+if bucket_start == nil or bucket_start < 0 or bucket_start % bucket ~= 0 then
+  return redis.error_reply('ERR ranking_record: bad bucket start')
+end
+local now = tonumber(ARGV[7])
+if ARGV[7] == '' then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+elseif now == nil or now < 0 then
+  return redis.error_reply('ERR ranking_record: bad now')
+end
+
+local current = now - now % bucket
+if ARGV[6] == '1' and bucket_start ~= current then
+  return {-1, current, now}
+end
+if bucket_start > current or bucket_start <= current - window then
+  return {0, bucket_start, now}
+end
+
+redis.call('ZINCRBY', KEYS[1], delta, member)
+redis.call('PEXPIRE', KEYS[1], bucket_start + window + bucket - now)
+if mode == 'incremental' then
+  -- The frontier only ever trails the window start, except right after the
+  -- first record: then it is the oldest bucket written so far, so the first
+  -- subtraction starts where data starts. Lowering it to a bucket in the
+  -- window is safe: buckets in the window are never subtracted.
+  local frontier = tonumber(redis.call('HGET', KEYS[2], 'frontier'))
+  if frontier == nil or bucket_start < frontier then
+    redis.call('HSET', KEYS[2], 'frontier', bucket_start)
+  end
+  redis.call('ZINCRBY', KEYS[3], delta * weight, member)
+  redis.call('PEXPIRE', KEYS[3], window + bucket)
+else
+  redis.call('HINCRBY', KEYS[2], 'version', 1)
+end
+redis.call('PEXPIRE', KEYS[2], window + bucket)
+return {1, bucket_start, now}

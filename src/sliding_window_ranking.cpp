@@ -1,0 +1,451 @@
+#include "flashsale/sliding_window_ranking.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+
+#include "flashsale/error.hpp"
+#include "flashsale/key_space.hpp"
+#include "flashsale/script.hpp"
+
+namespace flashsale {
+
+namespace {
+
+// Largest number of bucket keys one window spans (buckets x metrics): the
+// aggregation script passes them all to one ZUNIONSTORE, and Lua's unpack()
+// is limited to a few thousand values.
+constexpr std::size_t kMaxWindowKeys = 3000;
+constexpr std::size_t kMaxIncrementalChunk = 100'000;
+// A script finds the window moved (a bucket boundary passed, or the guess of
+// the server clock was off) at most a few times in a row.
+constexpr int kMaxWindowAttempts = 5;
+
+const Script& record_script() {
+  static const Script& script = bundled_script("ranking_record");
+  return script;
+}
+const Script& aggregate_script() {
+  static const Script& script = bundled_script("ranking_aggregate_window");
+  return script;
+}
+const Script& subtract_script() {
+  static const Script& script = bundled_script("ranking_subtract_expired");
+  return script;
+}
+
+long long to_ms(RankingTime time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+RankingTime from_ms(long long ms) {
+  return RankingTime(std::chrono::milliseconds(ms));
+}
+
+long long local_now_ms() {
+  return to_ms(std::chrono::system_clock::now());
+}
+
+// Shortest text that reads back as the same double (Lua's tonumber and
+// Redis's score parsing are exact on it).
+std::string number_text(double value) {
+  return fmt::format("{}", value);
+}
+
+bool positive_finite(double value) {
+  return std::isfinite(value) && value > 0;
+}
+
+void validate_member(std::string_view member) {
+  validate_member_id(member, "ranking member", kMaxRankingMemberBytes);
+}
+
+void validate_options(const RankingOptions& options) {
+  validate_key_id(options.name, "ranking name");
+  using std::chrono::milliseconds;
+  if (options.bucket <= milliseconds::zero()) {
+    throw InvalidArgument(
+        fmt::format("ranking bucket must be positive, got {} ms", options.bucket.count()));
+  }
+  if (options.window <= milliseconds::zero()) {
+    throw InvalidArgument(
+        fmt::format("ranking window must be positive, got {} ms", options.window.count()));
+  }
+  if (options.window % options.bucket != milliseconds::zero()) {
+    throw InvalidArgument(
+        fmt::format("ranking window ({} ms) must be a multiple of the bucket ({} ms)",
+                    options.window.count(), options.bucket.count()));
+  }
+  if (options.metrics.empty()) {
+    throw InvalidArgument("a ranking needs at least one metric");
+  }
+  std::set<std::string_view> names;
+  for (const auto& metric : options.metrics) {
+    validate_key_id(metric.name, "ranking metric name");
+    if (metric.name.find(':') != std::string::npos) {
+      throw InvalidArgument(fmt::format("ranking metric name \"{}\" contains ':'", metric.name));
+    }
+    if (!names.insert(metric.name).second) {
+      throw InvalidArgument(fmt::format("ranking metric \"{}\" is listed twice", metric.name));
+    }
+    if (!positive_finite(metric.weight)) {
+      throw InvalidArgument(
+          fmt::format("weight of ranking metric \"{}\" must be finite and > 0, got {}", metric.name,
+                      metric.weight));
+    }
+  }
+  const auto buckets = static_cast<std::size_t>(options.window / options.bucket);
+  if (buckets > kMaxWindowKeys / options.metrics.size()) {
+    throw InvalidArgument(fmt::format(
+        "a ranking window may span at most {} bucket keys (buckets x metrics), got {} x {}",
+        kMaxWindowKeys, buckets, options.metrics.size()));
+  }
+  if (options.incremental_chunk < 1 || options.incremental_chunk > kMaxIncrementalChunk) {
+    throw InvalidArgument(fmt::format("ranking incremental_chunk must be 1..{}, got {}",
+                                      kMaxIncrementalChunk, options.incremental_chunk));
+  }
+  if (!std::isfinite(options.zero_epsilon) || options.zero_epsilon < 0) {
+    throw InvalidArgument(
+        fmt::format("ranking zero_epsilon must be finite and >= 0, got {}", options.zero_epsilon));
+  }
+}
+
+// The reply of every ranking script: {status, time in ms, time or count}.
+struct ScriptReply {
+  long long status = 0;
+  long long first = 0;
+  long long second = 0;
+};
+
+ScriptReply parse_script_reply(const Reply& reply) {
+  const auto& elements = reply.as_array();
+  if (elements.size() != 3) {
+    throw ProtocolError("ranking script replied " + reply.describe());
+  }
+  return {elements[0].as_integer(), elements[1].as_integer(), elements[2].as_integer()};
+}
+
+std::vector<RankedMember> parse_ranked(const Reply& reply) {
+  const auto& elements = reply.as_array();
+  if (elements.size() % 2 != 0) {
+    throw ProtocolError("ZREVRANGE WITHSCORES replied " + reply.describe());
+  }
+  std::vector<RankedMember> members;
+  members.reserve(elements.size() / 2);
+  for (std::size_t i = 0; i < elements.size(); i += 2) {
+    members.push_back({elements[i].as_string(), elements[i + 1].as_double()});
+  }
+  return members;
+}
+
+void validate_top_n(std::size_t n) {
+  if (n > kMaxRankingTopN) {
+    throw InvalidArgument(fmt::format("top n must be at most {}, got {}", kMaxRankingTopN, n));
+  }
+}
+
+}  // namespace
+
+SlidingWindowRanking::SlidingWindowRanking(Client& client, RankingOptions options)
+    : client_(client), options_(std::move(options)) {
+  validate_options(options_);
+  tagged_ = KeySpace(options_.prefix).tagged("rank", options_.name);
+  aggregate_key_ = tagged_ + ":agg";
+  staging_key_ = tagged_ + ":agg:tmp";
+  state_key_ = tagged_ + ":state";
+  window_ms_ = options_.window.count();
+  bucket_ms_ = options_.bucket.count();
+  check_eviction_policy(client_, options_.eviction_check);
+}
+
+std::size_t SlidingWindowRanking::metric_index(std::string_view metric) const {
+  for (std::size_t i = 0; i < options_.metrics.size(); ++i) {
+    if (options_.metrics[i].name == metric) {
+      return i;
+    }
+  }
+  throw InvalidArgument(
+      fmt::format("ranking \"{}\" has no metric \"{}\"", options_.name, std::string(metric)));
+}
+
+long long SlidingWindowRanking::bucket_start_ms(long long time_ms) const {
+  return time_ms - time_ms % bucket_ms_;
+}
+
+std::string SlidingWindowRanking::bucket_key_at(std::size_t metric, long long bucket_ms) const {
+  return fmt::format("{}:{}:{}", tagged_, options_.metrics[metric].name, bucket_ms);
+}
+
+std::string SlidingWindowRanking::bucket_key(std::string_view metric, RankingTime at) const {
+  const long long at_ms = to_ms(at);
+  if (at_ms < 0) {
+    throw InvalidArgument("ranking time before the Unix epoch");
+  }
+  return bucket_key_at(metric_index(metric), bucket_start_ms(at_ms));
+}
+
+std::optional<long long> SlidingWindowRanking::clock_now_ms() const {
+  if (!options_.clock) {
+    return std::nullopt;
+  }
+  return to_ms(options_.clock());
+}
+
+long long SlidingWindowRanking::estimated_now_ms() const {
+  return local_now_ms() + server_offset_ms_.load(std::memory_order_relaxed);
+}
+
+void SlidingWindowRanking::learn_server_time(long long server_now_ms) {
+  if (!options_.clock) {
+    server_offset_ms_.store(server_now_ms - local_now_ms(), std::memory_order_relaxed);
+  }
+}
+
+ScriptCall SlidingWindowRanking::record_call(std::size_t metric, const std::string& member,
+                                             double delta, long long bucket_ms,
+                                             bool bucket_is_current) const {
+  const auto now = clock_now_ms();
+  return ScriptCall{
+      &record_script(),
+      {bucket_key_at(metric, bucket_ms), state_key_, aggregate_key_},
+      {member, number_text(delta), number_text(options_.metrics[metric].weight),
+       options_.mode == RankingMode::Union ? "union" : "incremental", std::to_string(bucket_ms),
+       bucket_is_current ? "1" : "0", now ? std::to_string(*now) : std::string(),
+       std::to_string(window_ms_), std::to_string(bucket_ms_)}};
+}
+
+RecordResult SlidingWindowRanking::record(std::string_view member, std::string_view metric,
+                                          double delta, std::optional<RankingTime> at) {
+  return record_many({RankingEvent{std::string(member), std::string(metric), delta, at}}).front();
+}
+
+std::vector<RecordResult> SlidingWindowRanking::record_many(
+    const std::vector<RankingEvent>& events) {
+  struct Pending {
+    std::size_t metric;
+    long long bucket_ms;
+    bool is_current;
+  };
+  std::vector<Pending> pending;
+  pending.reserve(events.size());
+  for (const auto& event : events) {
+    validate_member(event.member);
+    const std::size_t metric = metric_index(event.metric);
+    if (!positive_finite(event.delta)) {
+      throw InvalidArgument(
+          fmt::format("ranking delta must be finite and > 0, got {}", event.delta));
+    }
+    if (event.at) {
+      const long long at_ms = to_ms(*event.at);
+      if (at_ms < 0) {
+        throw InvalidArgument("ranking event time before the Unix epoch");
+      }
+      pending.push_back({metric, bucket_start_ms(at_ms), false});
+    } else {
+      const auto now = clock_now_ms();
+      pending.push_back({metric, bucket_start_ms(now ? *now : estimated_now_ms()), true});
+    }
+  }
+
+  std::vector<RecordResult> results(events.size());
+  std::vector<std::size_t> todo(events.size());
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    todo[i] = i;
+  }
+  for (int attempt = 0; !todo.empty(); ++attempt) {
+    if (attempt == kMaxWindowAttempts) {
+      throw Error("ranking record: the current bucket kept moving; is the server clock jumping?");
+    }
+    std::vector<ScriptCall> calls;
+    calls.reserve(todo.size());
+    for (const std::size_t i : todo) {
+      calls.push_back(record_call(pending[i].metric, events[i].member, events[i].delta,
+                                  pending[i].bucket_ms, pending[i].is_current));
+    }
+    const auto replies = client_.run_script_pipeline(calls);
+    std::vector<std::size_t> stale;
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+      const std::size_t i = todo[k];
+      const ScriptReply reply = parse_script_reply(replies.at(k));
+      learn_server_time(reply.second);
+      if (reply.status == -1) {
+        pending[i].bucket_ms = reply.first;  // the server's current bucket
+        stale.push_back(i);
+        continue;
+      }
+      results[i].status = reply.status == 1 ? RecordStatus::Recorded : RecordStatus::OutsideWindow;
+      results[i].bucket_start = from_ms(pending[i].bucket_ms);
+    }
+    todo = std::move(stale);
+  }
+  return results;
+}
+
+RefreshResult SlidingWindowRanking::refresh() {
+  std::lock_guard<std::mutex> lock(refresh_mutex_);
+  return options_.mode == RankingMode::Union ? run_union(true) : run_subtraction();
+}
+
+RefreshResult SlidingWindowRanking::rebuild() {
+  std::lock_guard<std::mutex> lock(refresh_mutex_);
+  return run_union(false);
+}
+
+RefreshResult SlidingWindowRanking::run_union(bool skip_if_unchanged) {
+  RefreshResult result;
+  const auto now = clock_now_ms();
+  long long current = bucket_start_ms(now ? *now : estimated_now_ms());
+  for (int attempt = 0; attempt < kMaxWindowAttempts; ++attempt) {
+    ScriptCall call{&aggregate_script(), {aggregate_key_, staging_key_, state_key_}, {}};
+    call.arguments = {std::to_string(current),
+                      now ? std::to_string(*now) : std::string(),
+                      std::to_string(window_ms_),
+                      std::to_string(bucket_ms_),
+                      number_text(options_.zero_epsilon),
+                      skip_if_unchanged ? "1" : "0",
+                      options_.mode == RankingMode::Union ? "union" : "incremental"};
+    for (long long bucket = current - window_ms_ + bucket_ms_; bucket <= current;
+         bucket += bucket_ms_) {
+      for (std::size_t metric = 0; metric < options_.metrics.size(); ++metric) {
+        call.keys.push_back(bucket_key_at(metric, bucket));
+        call.arguments.push_back(number_text(options_.metrics[metric].weight));
+      }
+    }
+    const ScriptReply reply = parse_script_reply(client_.run_script(call));
+    ++result.calls;
+    learn_server_time(reply.second);
+    if (reply.status == -1) {
+      current = reply.first;
+      continue;
+    }
+    result.status = reply.status == 1 ? RefreshStatus::Refreshed : RefreshStatus::Unchanged;
+    if (options_.mode == RankingMode::Incremental) {
+      frontier_ms_ = current - window_ms_ + bucket_ms_;
+    }
+    return result;
+  }
+  throw Error("ranking refresh: the window kept moving; is the server clock jumping?");
+}
+
+RefreshResult SlidingWindowRanking::run_subtraction() {
+  RefreshResult result;
+  int stale_in_a_row = 0;
+  while (true) {
+    ScriptCall call{&subtract_script(), {state_key_, aggregate_key_}, {}};
+    const auto now = clock_now_ms();
+    call.arguments = {frontier_ms_ ? std::to_string(*frontier_ms_) : std::string(),
+                      now ? std::to_string(*now) : std::string(),
+                      std::to_string(window_ms_),
+                      std::to_string(bucket_ms_),
+                      std::to_string(options_.incremental_chunk),
+                      number_text(options_.zero_epsilon)};
+    if (frontier_ms_) {
+      for (std::size_t metric = 0; metric < options_.metrics.size(); ++metric) {
+        call.keys.push_back(bucket_key_at(metric, *frontier_ms_));
+        call.arguments.push_back(number_text(options_.metrics[metric].weight));
+      }
+    }
+    const ScriptReply reply = parse_script_reply(client_.run_script(call));
+    ++result.calls;
+    switch (reply.status) {
+      case 0:
+        frontier_ms_ = reply.first;
+        result.status = RefreshStatus::Refreshed;
+        return result;
+      case 1:
+        frontier_ms_ = reply.first;
+        result.members_subtracted += static_cast<std::size_t>(reply.second);
+        stale_in_a_row = 0;
+        break;
+      case -1:
+        frontier_ms_ = reply.first;
+        if (++stale_in_a_row == kMaxWindowAttempts) {
+          throw Error("ranking refresh: the frontier kept moving under concurrent refreshes");
+        }
+        break;
+      case -2: {
+        const RefreshResult rebuilt = run_union(false);
+        result.calls += rebuilt.calls;
+        result.status = RefreshStatus::Rebuilt;
+        return result;
+      }
+      default:
+        throw ProtocolError(
+            fmt::format("ranking_subtract_expired replied status {}", reply.status));
+    }
+  }
+}
+
+std::vector<RankedMember> SlidingWindowRanking::top(std::size_t n) {
+  validate_top_n(n);
+  if (n == 0) {
+    return {};
+  }
+  return parse_ranked(
+      client_.execute({{"ZREVRANGE", aggregate_key_, "0", std::to_string(n - 1), "WITHSCORES"},
+                       aggregate_key_,
+                       {}}));
+}
+
+std::optional<std::size_t> SlidingWindowRanking::rank(std::string_view member) {
+  validate_member(member);
+  const Reply reply =
+      client_.execute({{"ZREVRANK", aggregate_key_, std::string(member)}, aggregate_key_, {}});
+  if (reply.is_nil()) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(reply.as_integer());
+}
+
+std::optional<double> SlidingWindowRanking::score(std::string_view member) {
+  validate_member(member);
+  const Reply reply =
+      client_.execute({{"ZSCORE", aggregate_key_, std::string(member)}, aggregate_key_, {}});
+  if (reply.is_nil()) {
+    return std::nullopt;
+  }
+  return reply.as_double();
+}
+
+RankingSnapshot SlidingWindowRanking::snapshot(std::size_t n) {
+  validate_top_n(n);
+  RankingSnapshot snapshot;
+  if (const auto now = clock_now_ms()) {
+    snapshot.taken_at = from_ms(*now);
+    snapshot.members = top(n);
+    return snapshot;
+  }
+  // TIME and the read in one pipeline: the time is the server's, taken just
+  // before the ranking was read.
+  std::vector<Command> commands{{{"TIME"}, aggregate_key_, {}}};
+  if (n > 0) {
+    commands.push_back({{"ZREVRANGE", aggregate_key_, "0", std::to_string(n - 1), "WITHSCORES"},
+                        aggregate_key_,
+                        {}});
+  }
+  const auto replies = client_.execute_pipeline(commands);
+  const auto& time = replies.at(0).as_array();
+  if (time.size() != 2) {
+    throw ProtocolError("TIME replied " + replies.at(0).describe());
+  }
+  snapshot.taken_at = from_ms(time[0].as_integer() * 1000 + time[1].as_integer() / 1000);
+  if (n > 0) {
+    snapshot.members = parse_ranked(replies.at(1));
+  }
+  return snapshot;
+}
+
+RankingView SlidingWindowRanking::top_or_fallback(std::size_t n, const RankingFallback& fallback) {
+  validate_top_n(n);
+  if (!fallback) {
+    throw InvalidArgument("top_or_fallback needs a fallback");
+  }
+  try {
+    return {top(n), RankingSource::Redis};
+  } catch (const ConnectionError&) {
+    return {fallback(n), RankingSource::Fallback};
+  }
+}
+
+}  // namespace flashsale
