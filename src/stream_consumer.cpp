@@ -1,0 +1,634 @@
+#include "flashsale/stream_consumer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "flashsale/error.hpp"
+#include "flashsale/key_space.hpp"
+#include "flashsale/log.hpp"
+#include "flashsale/script.hpp"
+
+namespace flashsale {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::size_t kMaxBatchSize = 10000;
+constexpr std::size_t kMaxNameBytes = 512;
+// Pause of run() after a ConnectionError before it polls again.
+constexpr milliseconds kReconnectPause{200};
+
+const Script& dead_letter_script() {
+  static const Script& script = bundled_script("dead_letter_message");
+  return script;
+}
+
+const Script& delete_idle_consumer_script() {
+  static const Script& script = bundled_script("delete_idle_consumer");
+  return script;
+}
+
+std::string milliseconds_text(milliseconds value) {
+  return std::to_string(value.count());
+}
+
+void validate_options(const StreamConsumerOptions& options) {
+  if (options.streams.empty()) {
+    throw InvalidArgument("stream consumer: at least one stream is required");
+  }
+  std::set<std::string> seen;
+  for (const auto& stream : options.streams) {
+    validate_member_id(stream, "stream name", kMaxNameBytes);
+    if (!seen.insert(stream).second) {
+      throw InvalidArgument("stream consumer: stream listed twice: " + stream);
+    }
+  }
+  validate_member_id(options.group, "consumer group name", kMaxNameBytes);
+  validate_member_id(options.consumer, "consumer name", kMaxNameBytes);
+  validate_member_id(options.start_id, "start id", kMaxNameBytes);
+  if (options.start_id == ">") {
+    throw InvalidArgument("stream consumer: start id must be an entry id, \"0\" or \"$\"");
+  }
+  if (options.batch_size < 1 || options.batch_size > kMaxBatchSize) {
+    throw InvalidArgument(fmt::format("stream consumer: batch size must be 1..{}, got {}",
+                                      kMaxBatchSize, options.batch_size));
+  }
+  if (options.block_timeout <= milliseconds::zero()) {
+    throw InvalidArgument("stream consumer: block timeout must be positive");
+  }
+  if (options.claim_idle <= milliseconds::zero()) {
+    throw InvalidArgument("stream consumer: claim idle time must be positive");
+  }
+  if (options.claim_interval <= milliseconds::zero()) {
+    throw InvalidArgument("stream consumer: claim interval must be positive");
+  }
+  if (options.retry_backoff < milliseconds::zero()) {
+    throw InvalidArgument("stream consumer: retry backoff must not be negative");
+  }
+  if (options.blocking_read_margin <= milliseconds::zero()) {
+    throw InvalidArgument("stream consumer: blocking read margin must be positive");
+  }
+  if (options.max_deliveries < 1) {
+    throw InvalidArgument("stream consumer: max deliveries must be at least 1");
+  }
+  if (options.dead_letter_suffix.empty() ||
+      options.dead_letter_suffix.find_first_of("{}") != std::string::npos) {
+    throw InvalidArgument(
+        "stream consumer: dead-letter suffix must be non-empty and free of '{' and '}'");
+  }
+  for (const auto& stream : options.streams) {
+    if (seen.count(stream + options.dead_letter_suffix) != 0) {
+      throw InvalidArgument("stream consumer: a stream is another stream's dead-letter stream: " +
+                            stream + options.dead_letter_suffix);
+    }
+  }
+}
+
+bool is_reply_code(const ReplyError& error, std::string_view code) {
+  return error.code() == code;
+}
+
+// An error reply saying the stream or the group does not exist (yet).
+bool is_missing_group(std::string_view message) {
+  return message.rfind("NOGROUP", 0) == 0 || message.find("no such key") != std::string::npos;
+}
+
+// One entry of an XREADGROUP/XCLAIM/XAUTOCLAIM reply: [id, [field, value, ...]].
+// The fields are nil when the entry was deleted from the stream while pending.
+struct ParsedEntry {
+  std::string id;
+  bool deleted = false;
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
+std::vector<ParsedEntry> parse_entries(const Reply& reply) {
+  std::vector<ParsedEntry> entries;
+  for (const auto& element : reply.as_array()) {
+    if (element.is_nil()) {
+      continue;  // XCLAIM on Redis 6.2 answers nil for a deleted entry
+    }
+    const auto& pair = element.as_array();
+    if (pair.size() != 2) {
+      throw ProtocolError("stream consumer: a stream entry is not [id, fields]: " +
+                          element.describe());
+    }
+    ParsedEntry entry;
+    entry.id = pair[0].as_string();
+    if (pair[1].is_nil()) {
+      entry.deleted = true;
+    } else {
+      const auto& flat = pair[1].as_array();
+      if (flat.size() % 2 != 0) {
+        throw ProtocolError("stream consumer: odd number of field names and values");
+      }
+      entry.fields.reserve(flat.size() / 2);
+      for (std::size_t i = 0; i < flat.size(); i += 2) {
+        entry.fields.emplace_back(flat[i].as_string(), flat[i + 1].as_string());
+      }
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+// One entry of an extended XPENDING reply: [id, consumer, idle ms, deliveries].
+struct PendingEntry {
+  std::string id;
+  milliseconds idle{0};
+  std::int64_t deliveries = 0;
+};
+
+std::vector<PendingEntry> parse_pending(const Reply& reply) {
+  std::vector<PendingEntry> entries;
+  for (const auto& element : reply.as_array()) {
+    const auto& fields = element.as_array();
+    if (fields.size() != 4) {
+      throw ProtocolError("stream consumer: unexpected XPENDING entry: " + element.describe());
+    }
+    entries.push_back(
+        {fields[0].as_string(), milliseconds(fields[2].as_integer()), fields[3].as_integer()});
+  }
+  return entries;
+}
+
+// The millisecond part of an entry id "<ms>-<seq>".
+std::optional<std::int64_t> id_milliseconds(const std::string& id) {
+  const auto dash = id.find('-');
+  const std::string part = id.substr(0, dash);
+  if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos ||
+      part.size() > 18) {
+    return std::nullopt;
+  }
+  return std::stoll(part);
+}
+
+// The value of `name` in a flat [name, value, ...] reply (XINFO); nullptr when absent.
+const Reply* find_field(const std::vector<Reply>& flat, std::string_view name) {
+  for (std::size_t i = 0; i + 1 < flat.size(); i += 2) {
+    if (flat[i].as_string() == name) {
+      return &flat[i + 1];
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+StreamConsumer::StreamConsumer(Client& client, StreamConsumerOptions options)
+    : client_(client), options_(std::move(options)) {
+  validate_options(options_);
+  for (const auto& stream : options_.streams) {
+    StreamState state;
+    state.stream = stream;
+    state.dead_letter_stream = stream + options_.dead_letter_suffix;
+    states_.push_back(std::move(state));
+  }
+  check_eviction_policy(client_, options_.eviction_policy_check);
+}
+
+std::string StreamConsumer::dead_letter_stream(std::string_view stream) const {
+  return std::string(stream) + options_.dead_letter_suffix;
+}
+
+void StreamConsumer::stop() noexcept {
+  stop_requested_.store(true);
+}
+
+bool StreamConsumer::stop_requested() const noexcept {
+  return stop_requested_.load();
+}
+
+void StreamConsumer::ensure_group(const std::string& stream) {
+  try {
+    client_.execute(
+        {{"XGROUP", "CREATE", stream, options_.group, options_.start_id, "MKSTREAM"}, stream, {}});
+  } catch (const ReplyError& error) {
+    if (!is_reply_code(error, "BUSYGROUP")) {
+      throw;
+    }
+  }
+}
+
+void StreamConsumer::ensure_groups() {
+  if (groups_ready_) {
+    return;
+  }
+  for (const auto& state : states_) {
+    ensure_group(state.stream);
+  }
+  groups_ready_ = true;
+}
+
+// Runs `call`; on NOGROUP (the stream or group vanished, e.g. a restart
+// without persistence) creates the group and runs it once more.
+template <typename Call>
+auto StreamConsumer::with_group(const std::string& stream, Call call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const ReplyError& error) {
+    if (!is_reply_code(error, "NOGROUP")) {
+      throw;
+    }
+  }
+  log_message(LogLevel::Warning,
+              fmt::format("stream consumer {}: group {} of {} is missing; creating it again",
+                          options_.consumer, options_.group, stream));
+  ensure_group(stream);
+  for (auto& state : states_) {
+    if (state.stream == stream) {
+      state.own_pending_possible = true;
+    }
+  }
+  return call();
+}
+
+std::size_t StreamConsumer::poll_once(const StreamHandler& handler) {
+  if (!handler) {
+    throw InvalidArgument("stream consumer: the handler is empty");
+  }
+  ensure_groups();
+  std::size_t handled = 0;
+  const auto now = Clock::now();
+  milliseconds next_work_in = options_.block_timeout;
+
+  for (std::size_t index = 0; index < states_.size(); ++index) {
+    auto& state = states_[index];
+    if (!state.sweep_running && now >= state.next_sweep_at) {
+      state.sweep_running = true;
+      state.sweep_cursor = "0-0";
+    }
+    if (state.sweep_running) {
+      handled += recover(index, handler);
+    }
+    if (state.sweep_running) {
+      next_work_in = milliseconds::zero();
+    } else {
+      next_work_in =
+          std::min(next_work_in,
+                   std::chrono::duration_cast<milliseconds>(state.next_sweep_at - Clock::now()));
+    }
+    if (state.own_pending_possible) {
+      milliseconds next_retry_in = options_.block_timeout;
+      handled += retry_due(index, handler, next_retry_in);
+      next_work_in = std::min(next_work_in, next_retry_in);
+    }
+  }
+
+  std::size_t fresh = 0;
+  for (std::size_t index = 0; index < states_.size(); ++index) {
+    fresh += read_new(index, handler, milliseconds::zero());
+  }
+  handled += fresh;
+
+  if (handled == 0 && !stop_requested()) {
+    // Nothing to do: wait for new entries on one stream, but not past the
+    // next due retry or recovery sweep.
+    milliseconds block = options_.block_timeout / static_cast<long>(states_.size());
+    block = std::min(block, next_work_in);
+    if (block >= milliseconds(1)) {
+      const std::size_t index = block_rotation_++ % states_.size();
+      handled += read_new(index, handler, block);
+    }
+  }
+  return handled;
+}
+
+void StreamConsumer::run(const StreamHandler& handler) {
+  if (!handler) {
+    throw InvalidArgument("stream consumer: the handler is empty");
+  }
+  while (!stop_requested()) {
+    try {
+      poll_once(handler);
+    } catch (const ConnectionError& error) {
+      log_message(LogLevel::Warning,
+                  fmt::format("stream consumer {}: {}; retrying", options_.consumer, error.what()));
+      groups_ready_ = false;
+      const auto until = Clock::now() + kReconnectPause;
+      while (!stop_requested() && Clock::now() < until) {
+        std::this_thread::sleep_for(milliseconds(10));
+      }
+    }
+  }
+}
+
+std::size_t StreamConsumer::read_new(std::size_t index, const StreamHandler& handler,
+                                     milliseconds block) {
+  const auto& stream = states_[index].stream;
+  Command command;
+  command.arguments = {"XREADGROUP",      "GROUP", options_.group,
+                       options_.consumer, "COUNT", std::to_string(options_.batch_size)};
+  if (block > milliseconds::zero()) {
+    command.arguments.push_back("BLOCK");
+    command.arguments.push_back(milliseconds_text(block));
+    command.timeout = block + options_.blocking_read_margin;
+  }
+  command.arguments.insert(command.arguments.end(), {"STREAMS", stream, ">"});
+  command.routing_key = stream;
+
+  const Reply reply = with_group(stream, [&] { return client_.execute(command); });
+  std::vector<StreamMessage> messages;
+  for (const auto& stream_reply : reply.as_array()) {
+    const auto& pair = stream_reply.as_array();
+    if (pair.size() != 2) {
+      throw ProtocolError("stream consumer: unexpected XREADGROUP reply: " + reply.describe());
+    }
+    for (auto& entry : parse_entries(pair[1])) {
+      messages.push_back({stream, std::move(entry.id), std::move(entry.fields), 1});
+    }
+  }
+  return handle_batch(stream, std::move(messages), handler);
+}
+
+std::size_t StreamConsumer::retry_due(std::size_t index, const StreamHandler& handler,
+                                      milliseconds& next_retry_in) {
+  auto& state = states_[index];
+  const auto& stream = state.stream;
+  const auto own = parse_pending(with_group(stream, [&] {
+    return client_.execute({{"XPENDING", stream, options_.group, "-", "+",
+                             std::to_string(options_.batch_size), options_.consumer},
+                            stream,
+                            {}});
+  }));
+  if (own.empty()) {
+    state.own_pending_possible = false;
+    return 0;
+  }
+  std::vector<std::string> due_ids;
+  std::unordered_map<std::string, std::int64_t> deliveries;
+  for (const auto& entry : own) {
+    if (entry.idle >= options_.retry_backoff) {
+      due_ids.push_back(entry.id);
+      deliveries[entry.id] = entry.deliveries;
+    } else {
+      next_retry_in = std::min(next_retry_in, options_.retry_backoff - entry.idle);
+    }
+  }
+  if (due_ids.empty()) {
+    return 0;
+  }
+  // XCLAIM with the backoff as minimum idle time takes only entries nobody
+  // touched since we listed them, and counts this delivery in the PEL.
+  Command claim;
+  claim.arguments = {"XCLAIM", stream, options_.group, options_.consumer,
+                     milliseconds_text(options_.retry_backoff)};
+  claim.arguments.insert(claim.arguments.end(), due_ids.begin(), due_ids.end());
+  claim.routing_key = stream;
+  const Reply reply = client_.execute(claim);
+  std::vector<StreamMessage> messages;
+  for (auto& entry : parse_entries(reply)) {
+    if (entry.deleted) {
+      // Redis 6.2 keeps a deleted entry in the PEL: acknowledge it away.
+      client_.execute({{"XACK", stream, options_.group, entry.id}, stream, {}});
+      deleted_while_pending_.fetch_add(1);
+      continue;
+    }
+    const auto found = deliveries.find(entry.id);
+    const std::int64_t count = found == deliveries.end() ? 1 : found->second + 1;
+    messages.push_back({stream, std::move(entry.id), std::move(entry.fields), count});
+  }
+  return handle_batch(stream, std::move(messages), handler);
+}
+
+std::size_t StreamConsumer::recover(std::size_t index, const StreamHandler& handler) {
+  auto& state = states_[index];
+  const auto& stream = state.stream;
+  const Reply reply = with_group(stream, [&] {
+    return client_.execute({{"XAUTOCLAIM", stream, options_.group, options_.consumer,
+                             milliseconds_text(options_.claim_idle), state.sweep_cursor, "COUNT",
+                             std::to_string(options_.batch_size)},
+                            stream,
+                            {}});
+  });
+  const auto& parts = reply.as_array();
+  if (parts.size() < 2) {
+    throw ProtocolError("stream consumer: unexpected XAUTOCLAIM reply: " + reply.describe());
+  }
+  state.sweep_cursor = parts[0].as_string();
+  if (state.sweep_cursor == "0-0") {
+    state.sweep_running = false;
+    state.next_sweep_at = Clock::now() + options_.claim_interval;
+  }
+  if (parts.size() >= 3) {
+    // Redis 7.0+: ids of pending entries no longer in the stream, already
+    // dropped from the PEL by XAUTOCLAIM.
+    deleted_while_pending_.fetch_add(static_cast<std::int64_t>(parts[2].as_array().size()));
+  }
+
+  std::vector<ParsedEntry> claimed;
+  std::vector<std::string> deleted_ids;
+  for (auto& entry : parse_entries(parts[1])) {
+    if (entry.deleted) {
+      deleted_ids.push_back(std::move(entry.id));
+    } else {
+      claimed.push_back(std::move(entry));
+    }
+  }
+  if (!deleted_ids.empty()) {
+    // Redis 6.2 returns deleted entries with nil fields and keeps them pending.
+    Command ack{{"XACK", stream, options_.group}, stream, {}};
+    ack.arguments.insert(ack.arguments.end(), deleted_ids.begin(), deleted_ids.end());
+    client_.execute(ack);
+    deleted_while_pending_.fetch_add(static_cast<std::int64_t>(deleted_ids.size()));
+  }
+  if (claimed.empty()) {
+    return 0;
+  }
+  reclaimed_.fetch_add(static_cast<std::int64_t>(claimed.size()));
+
+  // XAUTOCLAIM does not report delivery counts; the PEL has them.
+  std::vector<Command> lookups;
+  lookups.reserve(claimed.size());
+  for (const auto& entry : claimed) {
+    lookups.push_back(
+        {{"XPENDING", stream, options_.group, entry.id, entry.id, "1", options_.consumer},
+         stream,
+         {}});
+  }
+  const auto pending_replies = client_.execute_pipeline(lookups);
+  std::vector<StreamMessage> messages;
+  for (std::size_t i = 0; i < claimed.size(); ++i) {
+    const auto pending = parse_pending(pending_replies.at(i));
+    if (pending.empty()) {
+      continue;  // taken by another consumer in between: it is theirs now
+    }
+    messages.push_back(
+        {stream, std::move(claimed[i].id), std::move(claimed[i].fields), pending[0].deliveries});
+  }
+  return handle_batch(stream, std::move(messages), handler);
+}
+
+std::size_t StreamConsumer::handle_batch(const std::string& stream,
+                                         std::vector<StreamMessage> messages,
+                                         const StreamHandler& handler) {
+  if (messages.empty()) {
+    return 0;
+  }
+  std::vector<std::string> ack_ids;
+  std::vector<std::pair<const StreamMessage*, std::string>> dead;
+  bool retried_any = false;
+  for (const auto& message : messages) {
+    delivered_.fetch_add(1);
+    if (message.delivery_count > options_.max_deliveries) {
+      // Taken over after its last allowed delivery (its consumer died in it).
+      dead.emplace_back(&message, fmt::format("delivered {} times without an acknowledgement",
+                                              message.delivery_count - 1));
+      continue;
+    }
+    HandlerResult result = HandlerResult::Retry;
+    std::string error = "the handler asked for a retry";
+    try {
+      result = handler(message);
+    } catch (const std::exception& exception) {
+      error = exception.what();
+    } catch (...) {
+      error = "the handler threw a non-standard exception";
+    }
+    switch (result) {
+      case HandlerResult::Ack:
+        ack_ids.push_back(message.id);
+        break;
+      case HandlerResult::DeadLetter:
+        dead.emplace_back(&message, "the handler rejected the message");
+        break;
+      case HandlerResult::Retry:
+        if (message.delivery_count >= options_.max_deliveries) {
+          dead.emplace_back(&message, std::move(error));
+        } else {
+          retried_.fetch_add(1);
+          retried_any = true;
+        }
+        break;
+    }
+  }
+  if (!ack_ids.empty()) {
+    Command ack{{"XACK", stream, options_.group}, stream, {}};
+    ack.arguments.insert(ack.arguments.end(), ack_ids.begin(), ack_ids.end());
+    client_.execute(ack);
+    acked_.fetch_add(static_cast<std::int64_t>(ack_ids.size()));
+  }
+  for (const auto& [message, error] : dead) {
+    if (dead_letter(*message, error)) {
+      dead_lettered_.fetch_add(1);
+    }
+  }
+  if (retried_any) {
+    for (auto& state : states_) {
+      if (state.stream == stream) {
+        state.own_pending_possible = true;
+      }
+    }
+  }
+  return messages.size();
+}
+
+bool StreamConsumer::dead_letter(const StreamMessage& message, const std::string& last_error) {
+  const std::string dead_stream = dead_letter_stream(message.stream);
+  const Reply reply =
+      client_.run_script({&dead_letter_script(),
+                          {message.stream, dead_stream},
+                          {options_.group, options_.consumer, message.id, last_error}});
+  const auto& parts = reply.as_array();
+  if (parts.size() != 2) {
+    throw ProtocolError("stream consumer: unexpected dead_letter_message reply: " +
+                        reply.describe());
+  }
+  return parts[0].as_integer() == 1;
+}
+
+StreamConsumerMetrics StreamConsumer::metrics() {
+  StreamConsumerMetrics metrics;
+  metrics.delivered = delivered_.load();
+  metrics.acked = acked_.load();
+  metrics.retried = retried_.load();
+  metrics.reclaimed = reclaimed_.load();
+  metrics.dead_lettered = dead_lettered_.load();
+  metrics.deleted_while_pending = deleted_while_pending_.load();
+
+  std::optional<std::int64_t> lag = 0;
+  std::optional<std::int64_t> oldest_id_ms;
+  for (const auto& stream : options_.streams) {
+    const auto replies =
+        client_.execute_pipeline({{{"XPENDING", stream, options_.group}, stream, {}},
+                                  {{"XINFO", "GROUPS", stream}, stream, {}}});
+    if (replies.at(0).is_error() && is_missing_group(replies[0].error_message())) {
+      lag = std::nullopt;  // no group yet (before the first poll): nothing pending
+      continue;
+    }
+    // XPENDING summary: [count, smallest id, greatest id, [[consumer, count]...]].
+    const auto& summary = replies.at(0).as_array();
+    if (summary.size() != 4) {
+      throw ProtocolError("stream consumer: unexpected XPENDING summary: " + replies[0].describe());
+    }
+    const std::int64_t pending = summary[0].as_integer();
+    metrics.pending += pending;
+    if (pending > 0) {
+      if (const auto ms = id_milliseconds(summary[1].as_string())) {
+        oldest_id_ms = oldest_id_ms ? std::min(*oldest_id_ms, *ms) : *ms;
+      }
+    }
+
+    std::optional<std::int64_t> stream_lag;
+    for (const auto& group : replies.at(1).as_array()) {
+      const auto& fields = group.as_array();
+      const Reply* name = find_field(fields, "name");
+      if (name == nullptr || name->as_string() != options_.group) {
+        continue;
+      }
+      const Reply* group_lag = find_field(fields, "lag");
+      if (group_lag != nullptr && !group_lag->is_nil()) {
+        stream_lag = group_lag->as_integer();
+      }
+    }
+    lag = (lag && stream_lag) ? std::optional<std::int64_t>(*lag + *stream_lag) : std::nullopt;
+  }
+  metrics.lag = lag;
+
+  if (oldest_id_ms) {
+    const Reply time_reply = client_.execute({{"TIME"}, options_.streams.front(), {}});
+    const auto& time = time_reply.as_array();
+    if (time.size() != 2) {
+      throw ProtocolError("stream consumer: unexpected TIME reply");
+    }
+    const std::int64_t now_ms = time[0].as_integer() * 1000 + time[1].as_integer() / 1000;
+    metrics.oldest_pending_age = milliseconds(std::max<std::int64_t>(0, now_ms - *oldest_id_ms));
+  }
+  return metrics;
+}
+
+std::vector<std::string> StreamConsumer::remove_idle_consumers(milliseconds min_idle) {
+  if (min_idle < milliseconds::zero()) {
+    throw InvalidArgument("stream consumer: minimum idle time must not be negative");
+  }
+  std::vector<std::string> removed;
+  for (const auto& stream : options_.streams) {
+    const Reply consumers =
+        client_.execute({{"XINFO", "CONSUMERS", stream, options_.group}, stream, {}});
+    for (const auto& consumer : consumers.as_array()) {
+      const auto& fields = consumer.as_array();
+      const Reply* name = find_field(fields, "name");
+      const Reply* pending = find_field(fields, "pending");
+      if (name == nullptr || pending == nullptr) {
+        throw ProtocolError("stream consumer: unexpected XINFO CONSUMERS reply");
+      }
+      if (name->as_string() == options_.consumer || pending->as_integer() != 0) {
+        continue;
+      }
+      const Reply deleted =
+          client_.run_script({&delete_idle_consumer_script(),
+                              {stream},
+                              {options_.group, name->as_string(), milliseconds_text(min_idle)}});
+      if (deleted.as_integer() == 1) {
+        removed.push_back(name->as_string());
+      }
+    }
+  }
+  return removed;
+}
+
+}  // namespace flashsale
