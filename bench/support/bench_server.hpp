@@ -1,0 +1,40 @@
+// The Redis server a benchmark measures against: FLASHSALE_BENCH_REDIS=host:port
+// when set, else a private redis-server on a free loopback port.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "flashsale/connection_options.hpp"
+#include "flashsale/standalone_client.hpp"
+
+namespace flashsale::testing {
+class RedisServer;
+}
+
+namespace bench {
+
+// Not thread-safe; one per benchmark program.
+class BenchServer {
+ public:
+  BenchServer();
+  ~BenchServer();
+
+  const std::string& host() const noexcept { return host_; }
+  int port() const noexcept { return port_; }
+  flashsale::ConnectionOptions connection_options() const;
+  std::unique_ptr<flashsale::StandaloneClient> make_client(std::size_t pool_size) const;
+  // Deletes every key (FLUSHALL), so rounds start equal.
+  void flush();
+
+ private:
+  std::unique_ptr<flashsale::testing::RedisServer> private_server_;
+  std::string host_ = "127.0.0.1";
+  int port_ = 0;
+};
+
+// True when argv holds --smoke (tiny sizes for the CTest smoke run); the flag
+// is removed so Google Benchmark does not see it.
+bool take_smoke_flag(int& argc, char** argv);
+
+}  // namespace bench
