@@ -12,6 +12,7 @@
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "script_call.hpp"
+#include "script_fallback.hpp"
 #include "slot_map.hpp"
 
 namespace flashsale {
@@ -176,6 +177,18 @@ std::vector<Reply> ClusterClient::Impl::run(
     }
     generation = slot_map_.generation();
     std::vector<Entry> again;
+    // For a node that could not be used: the current exception is kept, the
+    // map reloaded and its entries sent again after a backoff.
+    const auto retry_unanswered = [&](std::vector<Entry>& entries) {
+      last_failure = std::current_exception();
+      reload = true;
+      wait = true;
+      for (auto& entry : entries) {
+        entry.ask_target = nullptr;
+        entry.answered = false;
+        again.push_back(std::move(entry));
+      }
+    };
 
     // Group by node, keeping the callers' order within each group.
     std::vector<std::pair<std::shared_ptr<detail::ClusterNode>, std::vector<Entry>>> groups;
@@ -220,14 +233,7 @@ std::vector<Reply> ClusterClient::Impl::run(
         connection.emplace(node->pool.acquire());
       } catch (const ConnectionError&) {
         // Nothing was sent: safe to retry anywhere.
-        last_failure = std::current_exception();
-        reload = true;
-        wait = true;
-        for (auto& entry : entries) {
-          entry.ask_target = nullptr;
-          entry.answered = false;
-          again.push_back(std::move(entry));
-        }
+        retry_unanswered(entries);
         continue;
       }
 
@@ -247,14 +253,7 @@ std::vector<Reply> ClusterClient::Impl::run(
                           "so it may have run and is not retried)",
                           node->address.text()));
         }
-        last_failure = std::current_exception();
-        reload = true;
-        wait = true;
-        for (auto& entry : entries) {
-          entry.ask_target = nullptr;
-          entry.answered = false;
-          again.push_back(std::move(entry));
-        }
+        retry_unanswered(entries);
         continue;
       }
       connection.reset();
@@ -349,14 +348,7 @@ std::vector<Reply> ClusterClient::execute_pipeline(const std::vector<Command>& c
 }
 
 Reply ClusterClient::run_script(const ScriptCall& call) {
-  const auto evalsha = detail::evalsha_arguments(call);
-  const auto slot = call.keys.empty() ? std::nullopt : slot_of(call.keys.front());
-  Reply reply = std::move(impl_->run({&evalsha}, {slot}, milliseconds{0}).front());
-  if (detail::is_noscript(reply)) {
-    // EVAL carries the source and caches it on the node that runs it.
-    const auto eval = detail::eval_arguments(call);
-    reply = std::move(impl_->run({&eval}, {slot}, milliseconds{0}).front());
-  }
+  Reply reply = std::move(run_script_pipeline({call}).front());
   reply.throw_if_error();
   return reply;
 }
@@ -365,46 +357,17 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
   if (calls.empty()) {
     return {};
   }
-  std::vector<std::vector<std::string>> evalsha;
-  std::vector<std::optional<std::uint16_t>> slots;
-  evalsha.reserve(calls.size());
-  slots.reserve(calls.size());
-  for (const auto& call : calls) {
-    evalsha.push_back(detail::evalsha_arguments(call));
-    slots.push_back(call.keys.empty() ? std::nullopt : slot_of(call.keys.front()));
-  }
-  std::vector<const std::vector<std::string>*> pointers;
-  pointers.reserve(calls.size());
-  for (const auto& arguments : evalsha) {
-    pointers.push_back(&arguments);
-  }
-  std::vector<Reply> replies = impl_->run(pointers, slots, milliseconds{0});
-
-  std::vector<std::size_t> missing;
-  for (std::size_t index = 0; index < replies.size(); ++index) {
-    if (detail::is_noscript(replies[index])) {
-      missing.push_back(index);
-    }
-  }
-  if (missing.empty()) {
-    return replies;
-  }
-  std::vector<std::vector<std::string>> eval;
-  std::vector<std::optional<std::uint16_t>> eval_slots;
-  eval.reserve(missing.size());
-  for (const auto index : missing) {
-    eval.push_back(detail::eval_arguments(calls[index]));
-    eval_slots.push_back(slots[index]);
-  }
-  pointers.clear();
-  for (const auto& arguments : eval) {
-    pointers.push_back(&arguments);
-  }
-  std::vector<Reply> retried = impl_->run(pointers, eval_slots, milliseconds{0});
-  for (std::size_t position = 0; position < missing.size(); ++position) {
-    replies[missing[position]] = std::move(retried[position]);
-  }
-  return replies;
+  return detail::run_scripts_with_eval_fallback(
+      calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
+                 const std::vector<std::size_t>& call_indices) {
+        std::vector<std::optional<std::uint16_t>> slots;
+        slots.reserve(call_indices.size());
+        for (const auto index : call_indices) {
+          const auto& keys = calls[index].keys;
+          slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
+        }
+        return impl_->run(arguments, slots, milliseconds{0});
+      });
 }
 
 ServerInfo ClusterClient::server_info() {
