@@ -130,13 +130,20 @@ void ClusterClient::Impl::refresh(std::uint64_t seen_generation) {
       auto node = slot_map_.node(address);
       auto connection = node->pool.acquire();
       const Reply reply = connection->execute({"CLUSTER", "SLOTS"});
-      reply.throw_if_error();
+      if (detail::is_transient_cluster_error(reply)) {
+        failures += fmt::format("; {}: {}", address.text(), reply.error_message());
+        continue;
+      }
       auto ranges = detail::parse_cluster_slots(reply, address.host);
       if (ranges.empty()) {
         throw ProtocolError("no slot is assigned");
       }
       slot_map_.replace(ranges);
       return;
+    } catch (const ReplyError& error) {
+      // Refused authentication, or not a cluster node: retrying cannot help.
+      throw ReplyError(
+          fmt::format("{} (loading the cluster slot map from {})", error.what(), address.text()));
     } catch (const Error& error) {
       failures += fmt::format("; {}: {}", address.text(), error.what());
     }

@@ -320,6 +320,23 @@ TEST_CASE("cluster options that cannot work are refused before connecting", "[cl
   CHECK_THROWS_AS(ClusterClient(options), flashsale::InvalidArgument);
 }
 
+TEST_CASE("a seed that is not a cluster node is refused with the server's error at once",
+          "[cluster]") {
+  flashsale::testing::RedisServer standalone;
+  ClusterOptions options;
+  options.seeds = {"127.0.0.1:" + std::to_string(standalone.port())};
+  ClusterClient client(options);
+  try {
+    client.execute(command({"GET", "k"}, "k"));
+    FAIL("no exception");
+  } catch (const flashsale::ReplyError& error) {
+    const std::string message = error.what();
+    INFO(message);
+    CHECK(message.find("cluster support disabled") != std::string::npos);
+    CHECK(message.find(std::to_string(standalone.port())) != std::string::npos);
+  }
+}
+
 TEST_CASE("with no reachable seed a call fails with ConnectionError once the budget is spent",
           "[cluster]") {
   ClusterOptions options;
