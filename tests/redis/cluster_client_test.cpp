@@ -13,6 +13,7 @@
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
+#include "flashsale/standalone_client.hpp"
 #include "redis_cluster.hpp"
 
 using namespace std::chrono_literals;
@@ -318,6 +319,45 @@ TEST_CASE("cluster options that cannot work are refused before connecting", "[cl
   options.connection.unix_socket.clear();
   options.pool.size = 0;
   CHECK_THROWS_AS(ClusterClient(options), flashsale::InvalidArgument);
+}
+
+TEST_CASE("a command that timed out surfaces TimeoutError and is not sent again", "[cluster]") {
+  RedisCluster cluster;
+  auto options = cluster.client_options(2);
+  options.connection.command_timeout = 100ms;
+  options.retry_after_connection_loss = true;  // even so: a timeout is never retried
+  ClusterClient client(options);
+  const std::string key = "fs:test:{" + cluster.tag_on_node(1, "slow") + "}:count";
+  CHECK(client.execute(command({"INCR", key}, key)).as_integer() == 1);
+
+  auto sleeper = std::async(std::launch::async, [&] {
+    flashsale::StandaloneClient admin(cluster.node(1).connection_options());
+    admin.execute(Command{{"DEBUG", "SLEEP", "1"}, {}, {}});
+  });
+  // Wait until master 1 is busy sleeping: a short PING to it times out.
+  auto probe_options = cluster.node(1).connection_options();
+  probe_options.command_timeout = 20ms;
+  flashsale::StandaloneClient probe(probe_options);
+  for (bool sleeping = false; !sleeping;) {
+    try {
+      probe.execute(command({"PING"}, {}));
+      std::this_thread::sleep_for(5ms);
+    } catch (const flashsale::TimeoutError&) {
+      sleeping = true;
+    }
+  }
+  try {
+    client.execute(command({"INCR", key}, key));
+    FAIL("no timeout");
+  } catch (const flashsale::TimeoutError& error) {
+    const std::string message = error.what();
+    INFO(message);
+    CHECK(message.find("may have run") != std::string::npos);
+  }
+  sleeper.get();
+  // The timed-out INCR ran once, after the sleep; nothing re-sent it.
+  CHECK(admin(cluster, 1, {"GET", key}).as_string() == "2");
+  CHECK(client.execute(command({"INCR", key}, key)).as_integer() == 3);
 }
 
 TEST_CASE("a seed that is not a cluster node is refused with the server's error at once",
