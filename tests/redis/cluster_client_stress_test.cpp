@@ -334,3 +334,70 @@ TEST_CASE(
           members_sent[node].load());
   }
 }
+
+TEST_CASE(
+    "script pipelines over every master from many threads survive repeated SCRIPT FLUSH "
+    "with no error",
+    "[cluster][stress]") {
+  RedisCluster cluster;
+  auto client = cluster.make_client(8);
+  const auto& time_script = flashsale::bundled_script("server_time_ms");
+  std::vector<ScriptCall> calls;
+  for (std::size_t node = 0; node < cluster.size(); ++node) {
+    for (int repeat = 0; repeat < 4; ++repeat) {
+      calls.push_back(ScriptCall{
+          &time_script,
+          {"fs:test:{" + cluster.tag_on_node(node, "flush-" + std::to_string(repeat)) + "}:k"},
+          {}});
+    }
+  }
+
+  constexpr int kThreads = 8;
+  std::atomic<bool> stop{false};
+  std::atomic<long long> operations{0};
+  std::atomic<long long> errors{0};
+  std::atomic<long long> bad_replies{0};
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < kThreads; ++thread) {
+    threads.emplace_back([&, thread] {
+      for (long long step = 0; !stop; ++step) {
+        try {
+          if ((step + thread) % 2 == 0) {
+            for (const auto& reply : client->run_script_pipeline(calls)) {
+              bad_replies += reply.as_integer() > 0 ? 0 : 1;
+            }
+          } else {
+            const auto& call = calls[static_cast<std::size_t>(step) % calls.size()];
+            bad_replies += client->run_script(call).as_integer() > 0 ? 0 : 1;
+          }
+        } catch (const flashsale::Error&) {
+          ++errors;
+        }
+        ++operations;
+      }
+    });
+  }
+  for (int flush = 0; flush < 30; ++flush) {
+    wait_for_progress(operations, 20);
+    cluster.node(static_cast<std::size_t>(flush) % cluster.size())
+        .admin()
+        .execute(command({"SCRIPT", "FLUSH"}, {}));
+  }
+  stop = true;
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  CAPTURE(operations.load());
+  CHECK(errors.load() == 0);
+  CHECK(bad_replies.load() == 0);
+  // The masters did answer NOSCRIPT (INFO errorstats), so the fallback ran.
+  long long noscript_replies = 0;
+  for (std::size_t node = 0; node < cluster.size(); ++node) {
+    const std::string stats =
+        cluster.node(node).admin().execute(command({"INFO", "errorstats"}, {})).as_string();
+    const std::string field = "errorstat_NOSCRIPT:count=";
+    const auto at = stats.find(field);
+    noscript_replies += at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+  }
+  CHECK(noscript_replies > 0);
+}
