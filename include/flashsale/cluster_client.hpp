@@ -24,8 +24,9 @@ struct ClusterOptions {
   PoolOptions pool;
   // Longest time one call spends retrying (redirects, TRYAGAIN, CLUSTERDOWN,
   // LOADING, MASTERDOWN, unreachable nodes) before the last error surfaces.
-  // Zero retries only redirects. Measured from the start of the call; a
-  // command already sent is always waited for (up to its command timeout).
+  // Zero retries only redirects. Measured from the start of the call and
+  // checked between rounds, so one call can take up to the budget plus one
+  // connect or pool wait plus one command timeout.
   std::chrono::milliseconds retry_budget{5000};
   // Most MOVED/ASK redirects one command follows within a call.
   int max_redirects = 16;
