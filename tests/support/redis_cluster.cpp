@@ -1,0 +1,273 @@
+#include "redis_cluster.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+#include "flashsale/error.hpp"
+#include "flashsale/hash_slot.hpp"
+#include "slot_map.hpp"
+
+namespace flashsale::testing {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A port for the cluster bus: the default (port + 10000) can exceed 65535
+// for the ephemeral ports the servers get.
+int free_bus_port() {
+  const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (socket_fd < 0) {
+    throw std::runtime_error("socket() failed");
+  }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  const bool bound = ::bind(socket_fd, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+                     ::getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(socket_fd);
+  if (!bound) {
+    throw std::runtime_error("cannot find a free loopback port for the cluster bus");
+  }
+  return ntohs(address.sin_port);
+}
+
+Reply admin_command(RedisServer& server, std::vector<std::string> arguments) {
+  return server.admin().execute(Command{std::move(arguments), {}, {}});
+}
+
+std::string info_field(const std::string& info, const std::string& name) {
+  const auto at = info.find(name + ":");
+  if (at == std::string::npos) {
+    return {};
+  }
+  const auto start = at + name.size() + 1;
+  return info.substr(start, info.find_first_of("\r\n", start) - start);
+}
+
+std::vector<detail::SlotRange> sorted_slots(RedisServer& server) {
+  auto ranges = detail::parse_cluster_slots(admin_command(server, {"CLUSTER", "SLOTS"}), "");
+  std::sort(ranges.begin(), ranges.end(),
+            [](const auto& left, const auto& right) { return left.first < right.first; });
+  return ranges;
+}
+
+bool same_ranges(const std::vector<detail::SlotRange>& left,
+                 const std::vector<detail::SlotRange>& right) {
+  return std::equal(
+      left.begin(), left.end(), right.begin(), right.end(), [](const auto& a, const auto& b) {
+        return a.first == b.first && a.last == b.last && a.master.port == b.master.port;
+      });
+}
+
+}  // namespace
+
+RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(options)) {
+  if (options_.masters == 0) {
+    throw std::invalid_argument("a cluster needs at least one master");
+  }
+  for (std::size_t index = 0; index < options_.masters; ++index) {
+    constexpr int kAttempts = 5;
+    for (int attempt = 1;; ++attempt) {
+      const int bus_port = free_bus_port();
+      RedisServerOptions server_options;
+      server_options.config_lines = {
+          "cluster-enabled yes",
+          "cluster-config-file nodes.conf",
+          "cluster-node-timeout " + std::to_string(options_.node_timeout.count()),
+          "cluster-port " + std::to_string(bus_port),
+      };
+      server_options.config_lines.insert(server_options.config_lines.end(),
+                                         options_.config_lines.begin(),
+                                         options_.config_lines.end());
+      try {
+        nodes_.push_back(std::make_unique<RedisServer>(server_options));
+        bus_ports_.push_back(bus_port);
+        break;
+      } catch (const std::runtime_error&) {
+        if (attempt == kAttempts) {
+          throw;  // the bus port was taken each time
+        }
+      }
+    }
+    node_ids_.push_back(admin_command(*nodes_.back(), {"CLUSTER", "MYID"}).as_string());
+  }
+
+  const std::size_t count = nodes_.size();
+  for (std::size_t index = 0; index < count; ++index) {
+    RedisServer& server = *nodes_[index];
+    // Distinct epochs up front, as redis-cli --cluster create does, so no
+    // collision has to be resolved before the cluster agrees.
+    admin_command(server, {"CLUSTER", "SET-CONFIG-EPOCH", std::to_string(index + 1)});
+    std::vector<std::string> add_slots{"CLUSTER", "ADDSLOTS"};  // ADDSLOTSRANGE is 7.0+
+    const std::size_t first = index * kClusterSlotCount / count;
+    const std::size_t last = (index + 1) * kClusterSlotCount / count;
+    for (std::size_t slot = first; slot < last; ++slot) {
+      add_slots.push_back(std::to_string(slot));
+    }
+    admin_command(server, std::move(add_slots));
+  }
+  for (std::size_t index = 1; index < count; ++index) {
+    admin_command(*nodes_[0],
+                  {"CLUSTER", "MEET", "127.0.0.1", std::to_string(nodes_[index]->port()),
+                   std::to_string(bus_ports_[index])});
+  }
+  wait_until_healthy();
+}
+
+RedisCluster::~RedisCluster() = default;
+
+std::vector<std::string> RedisCluster::seeds() const {
+  std::vector<std::string> seeds;
+  for (const auto& node : nodes_) {
+    seeds.push_back("127.0.0.1:" + std::to_string(node->port()));
+  }
+  return seeds;
+}
+
+ClusterOptions RedisCluster::client_options(std::size_t pool_size) const {
+  ClusterOptions options;
+  options.seeds = seeds();
+  options.connection.command_timeout = 10s;
+  options.pool.size = pool_size;
+  options.pool.wait_timeout = 30s;
+  options.retry_budget = 20s;
+  return options;
+}
+
+std::unique_ptr<ClusterClient> RedisCluster::make_client(std::size_t pool_size) const {
+  return std::make_unique<ClusterClient>(client_options(pool_size));
+}
+
+std::size_t RedisCluster::index_of_port(int port) const {
+  for (std::size_t index = 0; index < nodes_.size(); ++index) {
+    if (nodes_[index]->port() == port) {
+      return index;
+    }
+  }
+  throw std::runtime_error("no node of this cluster listens on port " + std::to_string(port));
+}
+
+std::size_t RedisCluster::master_of_slot(std::uint16_t slot) {
+  for (const auto& range : sorted_slots(*nodes_[0])) {
+    if (range.first <= slot && slot <= range.last) {
+      return index_of_port(range.master.port);
+    }
+  }
+  throw std::runtime_error("slot " + std::to_string(slot) + " is not served");
+}
+
+std::string RedisCluster::tag_on_node(std::size_t index, std::string_view stem) {
+  const auto ranges = sorted_slots(*nodes_[0]);
+  const int port = nodes_.at(index)->port();
+  for (int suffix = 0; suffix < 100000; ++suffix) {
+    std::string tag = std::string(stem) + "-" + std::to_string(suffix);
+    const std::uint16_t slot = hash_slot(tag);
+    for (const auto& range : ranges) {
+      if (range.first <= slot && slot <= range.last && range.master.port == port) {
+        return tag;
+      }
+    }
+  }
+  throw std::runtime_error("node " + std::to_string(index) + " serves no slot");
+}
+
+void RedisCluster::begin_migration(std::uint16_t slot, std::size_t from, std::size_t to) {
+  const std::string slot_text = std::to_string(slot);
+  admin_command(node(to), {"CLUSTER", "SETSLOT", slot_text, "IMPORTING", node_id(from)});
+  admin_command(node(from), {"CLUSTER", "SETSLOT", slot_text, "MIGRATING", node_id(to)});
+}
+
+std::size_t RedisCluster::move_keys(std::uint16_t slot, std::size_t from, std::size_t to,
+                                    std::size_t batch_size) {
+  const Reply keys = admin_command(
+      node(from), {"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), std::to_string(batch_size)});
+  if (keys.as_array().empty()) {
+    return 0;
+  }
+  std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(node(to).port()), "", "0",
+                                   "10000",   "KEYS"};
+  for (const auto& key : keys.as_array()) {
+    migrate.push_back(key.as_string());
+  }
+  admin_command(node(from), std::move(migrate));
+  return keys.as_array().size();
+}
+
+void RedisCluster::finish_migration(std::uint16_t slot, std::size_t from, std::size_t to) {
+  // The target first, then the source, as the cluster specification advises:
+  // the slot is never left without an owner that accepts it.
+  std::vector<std::size_t> order{to, from};
+  for (std::size_t index = 0; index < nodes_.size(); ++index) {
+    if (index != to && index != from) {
+      order.push_back(index);
+    }
+  }
+  for (const auto index : order) {
+    admin_command(node(index), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", node_id(to)});
+  }
+}
+
+void RedisCluster::migrate_slot(std::uint16_t slot, std::size_t to, std::size_t batch_size,
+                                const std::function<void()>& between_batches) {
+  const std::size_t from = master_of_slot(slot);
+  if (from == to) {
+    return;
+  }
+  begin_migration(slot, from, to);
+  while (move_keys(slot, from, to, batch_size) > 0) {
+    if (between_batches) {
+      between_batches();
+    }
+  }
+  finish_migration(slot, from, to);
+}
+
+void RedisCluster::restart_node(std::size_t index) {
+  node(index).restart();
+  wait_until_healthy();
+}
+
+void RedisCluster::wait_until_healthy(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string last_problem;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      bool healthy = true;
+      std::vector<detail::SlotRange> reference;
+      for (std::size_t index = 0; index < nodes_.size() && healthy; ++index) {
+        const std::string info = admin_command(*nodes_[index], {"CLUSTER", "INFO"}).as_string();
+        if (info_field(info, "cluster_state") != "ok" ||
+            info_field(info, "cluster_known_nodes") != std::to_string(nodes_.size()) ||
+            info_field(info, "cluster_slots_assigned") != std::to_string(kClusterSlotCount)) {
+          last_problem = "node " + std::to_string(index) + ": " + info.substr(0, 200);
+          healthy = false;
+          break;
+        }
+        auto ranges = sorted_slots(*nodes_[index]);
+        if (index == 0) {
+          reference = std::move(ranges);
+        } else if (!same_ranges(reference, ranges)) {
+          last_problem = "node " + std::to_string(index) + " has another slot map";
+          healthy = false;
+        }
+      }
+      if (healthy) {
+        return;
+      }
+    } catch (const Error& error) {
+      last_problem = error.what();
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  throw std::runtime_error("the cluster did not become healthy: " + last_problem);
+}
+
+}  // namespace flashsale::testing
