@@ -3,7 +3,7 @@
 // mode's subtraction of an expired bucket, at 10k, 100k and 500k members.
 //
 // Starts a private redis-server (or uses FLASHSALE_BENCH_REDIS=host:port) and
-// sets SLOWLOG to record every command,
+// reads every script call's duration from the slowlog (bench::ScriptTimer),
 // so the figures are the server's own execution times: how long each call
 // blocked Redis. Per size, each of 2 metrics (sales x 1, revenue x 0.001)
 // holds members/8 random members in each of the 24 buckets (6 x members
@@ -39,6 +39,7 @@
 #include "flashsale/script.hpp"
 #include "flashsale/sliding_window_ranking.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "script_timer.hpp"
 
 namespace {
 
@@ -72,12 +73,7 @@ struct Environment {
   bench::BenchServer server;
   StandaloneClient client{patient(server.connection_options()), flashsale::PoolOptions{2, 10s}};
   std::map<long long, Workload> workloads;
-
-  Environment() {
-    // Record every command's server-side duration.
-    client.execute({{"CONFIG", "SET", "slowlog-log-slower-than", "0"}, {}, {}});
-    client.execute({{"CONFIG", "SET", "slowlog-max-len", "4096"}, {}, {}});
-  }
+  bench::ScriptTimer timer{server};
 };
 
 Environment& environment() {
@@ -151,25 +147,6 @@ Workload& workload(long long members) {
   return load;
 }
 
-// Server-side durations (µs) of the SLOWLOG entries that ran `script`.
-std::vector<long long> script_durations_us(const flashsale::Script& script) {
-  auto& client = environment().client;
-  const auto entries = client.execute({{"SLOWLOG", "GET", "4096"}, {}, {}});
-  std::vector<long long> durations;
-  for (const auto& entry : entries.as_array()) {
-    const auto& fields = entry.as_array();
-    const auto& arguments = fields.at(3).as_array();
-    if (arguments.size() >= 2 && arguments[1].as_string() == script.sha1) {
-      durations.push_back(fields.at(2).as_integer());
-    }
-  }
-  return durations;
-}
-
-void slowlog_reset() {
-  environment().client.execute({{"SLOWLOG", "RESET"}, {}, {}});
-}
-
 void union_refresh(benchmark::State& state) {
   const long long members = state.range(0);
   Workload& load = workload(members);
@@ -178,15 +155,16 @@ void union_refresh(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     load.union_ranking->record("fresh-sale", "sales", 1);  // so refresh() has work to do
-    slowlog_reset();
-    state.ResumeTiming();
-    const auto result = load.union_ranking->refresh();
-    state.PauseTiming();
+    flashsale::RefreshResult result;
+    const auto durations = environment().timer.time(script, [&] {
+      state.ResumeTiming();
+      result = load.union_ranking->refresh();
+      state.PauseTiming();
+    });
     if (result.status != flashsale::RefreshStatus::Refreshed) {
       state.SkipWithError("refresh() did not aggregate");
       break;
     }
-    const auto durations = script_durations_us(script);
     if (durations.size() != 1) {
       state.SkipWithError("expected one aggregation call in SLOWLOG");
       break;
@@ -220,17 +198,18 @@ void incremental_expire(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     *load.now_ms += 3'600'000;  // the oldest bucket leaves the window
-    slowlog_reset();
-    state.ResumeTiming();
-    const auto result = ranking.refresh();
-    state.PauseTiming();
+    flashsale::RefreshResult result;
+    const auto durations = environment().timer.time(script, [&] {
+      state.ResumeTiming();
+      result = ranking.refresh();
+      state.PauseTiming();
+    });
     if (result.status != flashsale::RefreshStatus::Refreshed) {
       state.SkipWithError("refresh() did not subtract incrementally");
       break;
     }
     calls += result.calls;
     subtracted += result.members_subtracted;
-    const auto durations = script_durations_us(script);
     call_us.insert(call_us.end(), durations.begin(), durations.end());
     state.ResumeTiming();
   }

@@ -3,12 +3,10 @@
 //
 //   script_time_bench [--smoke]
 //
-// The program sets `slowlog-log-slower-than 0` (every command is logged) and
-// a long slowlog, drains the slowlog while each case runs (see ServerTimer),
-// and keeps the durations (µs, the server's execution time of the command,
-// without network or queueing) of the EVALSHA / EVAL entries of the case's
-// script. Every script is loaded before the runs, so the calls are EVALSHA.
-// The previous slowlog settings are restored at the end.
+// bench::ScriptTimer (support/script_timer.hpp) reads the durations of every
+// call of the case's script from the server's slowlog: µs of the server's
+// execution time, without network or queueing. Every script is loaded before
+// the runs, so the calls are EVALSHA.
 //
 // Cases (calls per case in brackets; --smoke runs 1..3 of each on smaller data):
 //   issue_coupon              one issue() [1000]
@@ -40,7 +38,6 @@
 // longest call of all. Nothing is asserted.
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,115 +55,13 @@
 #include "flashsale/sliding_window_ranking.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
+#include "script_timer.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using flashsale::Command;
 using flashsale::StandaloneClient;
-
-// Redis 7 also logs every command a script runs (redis.call) in the slowlog,
-// right before the script's own EVALSHA entry, so one reclaim of 1000 holds
-// adds some 70,000 entries. The timer therefore drains the slowlog (GET and
-// RESET in one MULTI/EXEC, nothing lost in between) from its own connection
-// every few hundred microseconds while a case runs; the log only has to hold
-// what a few script calls add between two drains.
-constexpr const char* kSlowlogLength = "400000";
-
-// Collects the server-side durations of one script's calls; restores the
-// server's slowlog settings when destroyed.
-class ServerTimer {
- public:
-  explicit ServerTimer(const bench::BenchServer& server) : client_(server.make_client(1)) {
-    threshold_ = config_get("slowlog-log-slower-than");
-    length_ = config_get("slowlog-max-len");
-    client_->execute({{"CONFIG", "SET", "slowlog-log-slower-than", "0"}, {}, {}});
-    client_->execute({{"CONFIG", "SET", "slowlog-max-len", kSlowlogLength}, {}, {}});
-  }
-  ~ServerTimer() {
-    try {
-      client_->execute({{"CONFIG", "SET", "slowlog-log-slower-than", threshold_}, {}, {}});
-      client_->execute({{"CONFIG", "SET", "slowlog-max-len", length_}, {}, {}});
-      client_->execute({{"SLOWLOG", "RESET"}, {}, {}});
-    } catch (const std::exception& error) {
-      std::fprintf(stderr, "script_time_bench: could not restore the slowlog: %s\n", error.what());
-    }
-  }
-  ServerTimer(const ServerTimer&) = delete;
-  ServerTimer& operator=(const ServerTimer&) = delete;
-
-  // Durations (µs) of the calls of `script` made while `operation` ran.
-  std::vector<long long> time(const flashsale::Script& script,
-                              const std::function<void()>& operation) {
-    std::vector<long long> durations;
-    drain(script, nullptr);  // forget what came before
-    std::atomic<bool> done{false};
-    std::exception_ptr drain_error;
-    std::thread drainer([&] {
-      try {
-        while (!done.load()) {
-          drain(script, &durations);
-          std::this_thread::sleep_for(200us);
-        }
-      } catch (...) {
-        drain_error = std::current_exception();
-      }
-    });
-    try {
-      operation();
-    } catch (...) {
-      done = true;
-      drainer.join();
-      throw;
-    }
-    done = true;
-    drainer.join();
-    if (drain_error) {
-      std::rethrow_exception(drain_error);
-    }
-    drain(script, &durations);
-    return durations;
-  }
-
- private:
-  // Takes the logged entries out of the slowlog atomically; appends the
-  // durations of `script`'s calls to `durations` when given.
-  void drain(const flashsale::Script& script, std::vector<long long>* durations) {
-    const auto replies = client_->execute_pipeline({{{"MULTI"}, {}, {}},
-                                                    {{"SLOWLOG", "GET", kSlowlogLength}, {}, {}},
-                                                    {{"SLOWLOG", "RESET"}, {}, {}},
-                                                    {{"EXEC"}, {}, {}}});
-    if (durations == nullptr) {
-      return;
-    }
-    const std::string source_start(script.source.substr(0, 64));
-    for (const auto& entry : replies.back().as_array().at(0).as_array()) {
-      const auto& fields = entry.as_array();
-      const auto& arguments = fields.at(3).as_array();
-      if (arguments.size() < 2) {
-        continue;
-      }
-      std::string command = arguments[0].as_string();
-      std::transform(command.begin(), command.end(), command.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-      const std::string first = arguments[1].as_string();
-      const bool by_sha = command == "EVALSHA" && first == script.sha1;
-      const bool by_source = command == "EVAL" && first.rfind(source_start, 0) == 0;
-      if (by_sha || by_source) {
-        durations->push_back(fields.at(2).as_integer());
-      }
-    }
-  }
-
-  std::string config_get(const char* name) {
-    const auto reply = client_->execute({{"CONFIG", "GET", name}, {}, {}});
-    return reply.as_array().at(1).as_string();
-  }
-
-  std::unique_ptr<StandaloneClient> client_;
-  std::string threshold_;
-  std::string length_;
-};
 
 struct Row {
   std::string name;
@@ -180,7 +75,7 @@ struct Row {
 std::vector<Row> rows;
 
 // Runs `operation` between a SLOWLOG reset and read, and prints its row.
-void measure(ServerTimer& timer, const std::string& name, const char* script_name,
+void measure(bench::ScriptTimer& timer, const std::string& name, const char* script_name,
              const std::function<std::string()>& operation) {
   std::string note;
   auto durations = timer.time(flashsale::bundled_script(script_name), [&] { note = operation(); });
@@ -254,7 +149,7 @@ void load_every_script(StandaloneClient& client) {
   }
 }
 
-void coupon_cases(ServerTimer& timer, StandaloneClient& client, const Sizes& sizes) {
+void coupon_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
   flashsale::CouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(client, options);
@@ -293,7 +188,7 @@ void make_expired_holds(flashsale::StockReserver& reserver, const std::string& s
   std::this_thread::sleep_for(20ms);
 }
 
-void reserve_case(ServerTimer& timer, StandaloneClient& client, std::size_t cart_skus,
+void reserve_case(bench::ScriptTimer& timer, StandaloneClient& client, std::size_t cart_skus,
                   long long reserves, long long confirms) {
   flashsale::StockReserverOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
@@ -333,7 +228,7 @@ void reserve_case(ServerTimer& timer, StandaloneClient& client, std::size_t cart
   });
 }
 
-void reclaim_case(ServerTimer& timer, StandaloneClient& client, const Sizes& sizes) {
+void reclaim_case(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
   flashsale::StockReserverOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::StockReserver reserver(client, options);
@@ -356,7 +251,7 @@ void reclaim_case(ServerTimer& timer, StandaloneClient& client, const Sizes& siz
   });
 }
 
-void scope_cases(ServerTimer& timer, StandaloneClient& client, const Sizes& sizes) {
+void scope_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
   flashsale::StockReserverOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::StockReserver reserver(client, options);
@@ -378,7 +273,7 @@ void scope_cases(ServerTimer& timer, StandaloneClient& client, const Sizes& size
   });
 }
 
-void ranking_cases(ServerTimer& timer, StandaloneClient& client, const Sizes& sizes) {
+void ranking_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
   {
     flashsale::RankingOptions options;
     options.name = "script-time-record";
@@ -438,7 +333,8 @@ void ranking_cases(ServerTimer& timer, StandaloneClient& client, const Sizes& si
   }
 }
 
-void dead_letter_case(ServerTimer& timer, StandaloneClient& client, long long entries, int fields) {
+void dead_letter_case(bench::ScriptTimer& timer, StandaloneClient& client, long long entries,
+                      int fields) {
   const std::string stream = "fs:bench:{dead-letter-" + std::to_string(fields) + "}";
   std::vector<Command> batch;
   for (long long entry = 0; entry < entries; ++entry) {
@@ -466,7 +362,7 @@ void dead_letter_case(ServerTimer& timer, StandaloneClient& client, long long en
   });
 }
 
-void outbox_cases(ServerTimer& timer, StandaloneClient& client, const Sizes& sizes) {
+void outbox_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
   flashsale::RedisStreamPublisherOptions keep;
   keep.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::RedisStreamPublisher publisher(client, keep);
@@ -512,7 +408,7 @@ int main(int argc, char** argv) {
     server.flush();
     auto client = server.make_client(2);
     load_every_script(*client);
-    ServerTimer timer(server);
+    bench::ScriptTimer timer(server);
     std::printf("%-26s %-24s %6s %9s %10s  %s\n", "case", "script", "calls", "max_us", "median_us",
                 "note");
     coupon_cases(timer, *client, sizes);
