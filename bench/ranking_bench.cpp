@@ -14,7 +14,8 @@
 //   incremental_expire/N/C: with incremental_chunk C (250, the default, and 1000),
 //                          one bucket leaves the window per iteration and
 //                          refresh() subtracts it; counters longest_call_us
-//                          and median_call_us (by SLOWLOG), calls, subtracted,
+//                          and median_call_us (by SLOWLOG), calls, timed_calls
+//                          (calls found in SLOWLOG: equals calls), subtracted,
 //                          longest_to_union = longest_call_us / union server time
 //
 // Run: build/ci/bench/ranking_bench   (about 2 minutes; ~1 GB of Redis memory)
@@ -219,6 +220,7 @@ void incremental_expire(benchmark::State& state) {
   state.counters["median_call_us"] =
       call_us.empty() ? 0 : static_cast<double>(call_us[call_us.size() / 2]);
   state.counters["calls"] = static_cast<double>(calls);
+  state.counters["timed_calls"] = static_cast<double>(call_us.size());
   state.counters["subtracted"] = static_cast<double>(subtracted);
   if (load.union_server_us > 0) {
     state.counters["longest_to_union"] = static_cast<double>(longest_us) / load.union_server_us;
