@@ -74,7 +74,8 @@ struct Row {
 
 std::vector<Row> rows;
 
-// Runs `operation` between a SLOWLOG reset and read, and prints its row.
+// Runs `operation`, times its calls of `script_name` by the slowlog and
+// prints the case's row.
 void measure(bench::ScriptTimer& timer, const std::string& name, const char* script_name,
              const std::function<std::string()>& operation) {
   std::string note;
