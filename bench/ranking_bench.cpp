@@ -3,7 +3,7 @@
 // mode's subtraction of an expired bucket, at 10k, 100k and 500k members.
 //
 // Starts a private redis-server (or uses FLASHSALE_BENCH_REDIS=host:port) and
-// sets SLOWLOG to record every command,
+// reads every script call's duration from the slowlog (bench::ScriptTimer),
 // so the figures are the server's own execution times: how long each call
 // blocked Redis. Per size, each of 2 metrics (sales x 1, revenue x 0.001)
 // holds members/8 random members in each of the 24 buckets (6 x members
@@ -14,7 +14,8 @@
 //   incremental_expire/N/C: with incremental_chunk C (250, the default, and 1000),
 //                          one bucket leaves the window per iteration and
 //                          refresh() subtracts it; counters longest_call_us
-//                          and median_call_us (by SLOWLOG), calls, subtracted,
+//                          and median_call_us (by SLOWLOG), calls, timed_calls
+//                          (calls found in SLOWLOG: equals calls), subtracted,
 //                          longest_to_union = longest_call_us / union server time
 //
 // Run: build/ci/bench/ranking_bench   (about 2 minutes; ~1 GB of Redis memory)
@@ -39,6 +40,7 @@
 #include "flashsale/script.hpp"
 #include "flashsale/sliding_window_ranking.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "script_timer.hpp"
 
 namespace {
 
@@ -72,12 +74,7 @@ struct Environment {
   bench::BenchServer server;
   StandaloneClient client{patient(server.connection_options()), flashsale::PoolOptions{2, 10s}};
   std::map<long long, Workload> workloads;
-
-  Environment() {
-    // Record every command's server-side duration.
-    client.execute({{"CONFIG", "SET", "slowlog-log-slower-than", "0"}, {}, {}});
-    client.execute({{"CONFIG", "SET", "slowlog-max-len", "4096"}, {}, {}});
-  }
+  bench::ScriptTimer timer{server};
 };
 
 Environment& environment() {
@@ -151,25 +148,6 @@ Workload& workload(long long members) {
   return load;
 }
 
-// Server-side durations (µs) of the SLOWLOG entries that ran `script`.
-std::vector<long long> script_durations_us(const flashsale::Script& script) {
-  auto& client = environment().client;
-  const auto entries = client.execute({{"SLOWLOG", "GET", "4096"}, {}, {}});
-  std::vector<long long> durations;
-  for (const auto& entry : entries.as_array()) {
-    const auto& fields = entry.as_array();
-    const auto& arguments = fields.at(3).as_array();
-    if (arguments.size() >= 2 && arguments[1].as_string() == script.sha1) {
-      durations.push_back(fields.at(2).as_integer());
-    }
-  }
-  return durations;
-}
-
-void slowlog_reset() {
-  environment().client.execute({{"SLOWLOG", "RESET"}, {}, {}});
-}
-
 void union_refresh(benchmark::State& state) {
   const long long members = state.range(0);
   Workload& load = workload(members);
@@ -178,15 +156,16 @@ void union_refresh(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     load.union_ranking->record("fresh-sale", "sales", 1);  // so refresh() has work to do
-    slowlog_reset();
-    state.ResumeTiming();
-    const auto result = load.union_ranking->refresh();
-    state.PauseTiming();
+    flashsale::RefreshResult result;
+    const auto durations = environment().timer.time(script, [&] {
+      state.ResumeTiming();
+      result = load.union_ranking->refresh();
+      state.PauseTiming();
+    });
     if (result.status != flashsale::RefreshStatus::Refreshed) {
       state.SkipWithError("refresh() did not aggregate");
       break;
     }
-    const auto durations = script_durations_us(script);
     if (durations.size() != 1) {
       state.SkipWithError("expected one aggregation call in SLOWLOG");
       break;
@@ -220,17 +199,18 @@ void incremental_expire(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     *load.now_ms += 3'600'000;  // the oldest bucket leaves the window
-    slowlog_reset();
-    state.ResumeTiming();
-    const auto result = ranking.refresh();
-    state.PauseTiming();
+    flashsale::RefreshResult result;
+    const auto durations = environment().timer.time(script, [&] {
+      state.ResumeTiming();
+      result = ranking.refresh();
+      state.PauseTiming();
+    });
     if (result.status != flashsale::RefreshStatus::Refreshed) {
       state.SkipWithError("refresh() did not subtract incrementally");
       break;
     }
     calls += result.calls;
     subtracted += result.members_subtracted;
-    const auto durations = script_durations_us(script);
     call_us.insert(call_us.end(), durations.begin(), durations.end());
     state.ResumeTiming();
   }
@@ -240,6 +220,7 @@ void incremental_expire(benchmark::State& state) {
   state.counters["median_call_us"] =
       call_us.empty() ? 0 : static_cast<double>(call_us[call_us.size() / 2]);
   state.counters["calls"] = static_cast<double>(calls);
+  state.counters["timed_calls"] = static_cast<double>(call_us.size());
   state.counters["subtracted"] = static_cast<double>(subtracted);
   if (load.union_server_us > 0) {
     state.counters["longest_to_union"] = static_cast<double>(longest_us) / load.union_server_us;
