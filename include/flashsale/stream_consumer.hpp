@@ -49,7 +49,7 @@
 // most about one block_timeout.
 //
 // Thread-safety: poll_once() and run() are for one thread at a time (one
-// consumer is one reader). stop() and metrics() may be called from any thread
+// consumer is one reader). stop() and stats() may be called from any thread
 // while run() is going, provided the client is thread-safe (StandaloneClient
 // is).
 //
@@ -108,7 +108,8 @@ struct StreamConsumerOptions {
   // Extra time allowed to a blocking XREADGROUP beyond block_timeout before
   // the transport gives up with TimeoutError.
   std::chrono::milliseconds blocking_read_margin{2000};
-  EvictionPolicyCheck eviction_policy_check = EvictionPolicyCheck::Warn;
+  // What the constructor does when the server may evict keys (preflight.hpp).
+  EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
 
 // One stream entry as the handler sees it.
@@ -133,7 +134,7 @@ using StreamHandler = std::function<HandlerResult(const StreamMessage&)>;
 
 // Counters are of this StreamConsumer object since construction; pending, lag
 // and oldest_pending_age are the group's, summed over all streams.
-struct StreamConsumerMetrics {
+struct StreamConsumerStats {
   std::int64_t pending = 0;  // entries delivered and not yet acknowledged (XPENDING)
   // Entries not yet delivered to the group (XINFO GROUPS lag, Redis 7.0+).
   // nullopt when Redis cannot tell (before 7.0, or after deletions / an
@@ -177,7 +178,7 @@ class StreamConsumer {
   // Counters plus a few reads (XPENDING, XINFO GROUPS, TIME) per stream. A
   // stream whose group does not exist yet counts as nothing pending and lag
   // unknown.
-  StreamConsumerMetrics metrics();
+  StreamConsumerStats stats();
 
   // Deletes the group's consumers (other than this one) that have nothing
   // pending and have been idle at least `min_idle`, each checked and deleted

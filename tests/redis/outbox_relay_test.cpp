@@ -121,7 +121,7 @@ TEST_CASE("records are routed by aggregate type, or all to a fixed stream", "[ou
   CHECK(key_count(server.admin(), "XLEN", "fs:outbox:{coupon}") == 1);
 
   RedisStreamPublisherOptions options;
-  options.prefix = "shop";
+  options.key_prefix = "shop";
   options.fixed_stream = "all-events";
   RedisStreamPublisher fixed(*client, options);
   CHECK(fixed.stream_for("coupon") == "shop:outbox:{all-events}");
@@ -178,7 +178,7 @@ TEST_CASE("bad records and options are refused before anything is sent", "[outbo
   bad_stream.fixed_stream = "with space";
   CHECK_THROWS_AS(RedisStreamPublisher(*client, bad_stream), InvalidArgument);
   RedisStreamPublisherOptions bad_prefix;
-  bad_prefix.prefix = "";
+  bad_prefix.key_prefix = "";
   CHECK_THROWS_AS(RedisStreamPublisher(*client, bad_prefix), InvalidArgument);
 }
 

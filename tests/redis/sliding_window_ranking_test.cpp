@@ -462,7 +462,7 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   with([](RankingOptions& o) { o.incremental_chunk = 0; });
   with([&](RankingOptions& o) { o.zero_epsilon = nan; });
   with([](RankingOptions& o) { o.zero_epsilon = -1; });
-  with([](RankingOptions& o) { o.prefix = "a b"; });
+  with([](RankingOptions& o) { o.key_prefix = "a b"; });
   with([](RankingOptions& o) {
     o.window = 24h;
     o.bucket = 1s;  // 86,400 buckets: too many keys for one window

@@ -1,5 +1,5 @@
 // StreamConsumer against a real redis-server: acknowledgement, retries,
-// recovery of a crashed consumer's entries, dead letters, stop, metrics.
+// recovery of a crashed consumer's entries, dead letters, stop, stats.
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -156,12 +156,12 @@ TEST_CASE("entries are handled and acknowledged; an existing group is never rese
   REQUIRE(poll_until(first, handler, [&] { return seen.size() == ids.size(); }));
   CHECK(seen == ids);
   CHECK(pending_count(*client, kStream) == 0);
-  const auto metrics = first.metrics();
-  CHECK(metrics.delivered == 25);
-  CHECK(metrics.acked == 25);
-  CHECK(metrics.pending == 0);
-  REQUIRE(metrics.lag.has_value());
-  CHECK(*metrics.lag == 0);
+  const auto stats = first.stats();
+  CHECK(stats.delivered == 25);
+  CHECK(stats.acked == 25);
+  CHECK(stats.pending == 0);
+  REQUIRE(stats.lag.has_value());
+  CHECK(*stats.lag == 0);
 
   // A second consumer asking for start id 0 joins the existing group: it does
   // not see the old entries again, only new ones.
@@ -190,11 +190,11 @@ TEST_CASE("a failed entry is retried after the backoff with its delivery count f
   REQUIRE(poll_until(consumer, handler, [&] { return deliveries.size() == 3; }));
   CHECK(deliveries == std::vector<std::int64_t>{1, 2, 3});
   CHECK(pending_count(*client, kStream) == 0);
-  const auto metrics = consumer.metrics();
-  CHECK(metrics.retried == 2);
-  CHECK(metrics.acked == 1);
-  CHECK(metrics.delivered == 3);
-  CHECK(metrics.dead_lettered == 0);
+  const auto stats = consumer.stats();
+  CHECK(stats.retried == 2);
+  CHECK(stats.acked == 1);
+  CHECK(stats.delivered == 3);
+  CHECK(stats.dead_lettered == 0);
 }
 
 TEST_CASE("a poison message is dead-lettered after exactly max_deliveries while others flow",
@@ -236,10 +236,10 @@ TEST_CASE("a poison message is dead-lettered after exactly max_deliveries while 
   CHECK(fields.at("deliveries") == "3");
   CHECK(fields.at("last_error") == "cannot parse coupon");
   CHECK(fields.at("field:poison") == "1");
-  const auto metrics = consumer.metrics();
-  CHECK(metrics.dead_lettered == 1);
-  CHECK(metrics.retried == 2);
-  CHECK(metrics.acked == 20);
+  const auto stats = consumer.stats();
+  CHECK(stats.dead_lettered == 1);
+  CHECK(stats.retried == 2);
+  CHECK(stats.acked == 20);
 
   // Nothing more happens to it: polling again neither delivers nor duplicates.
   consumer.poll_once(handler);
@@ -272,7 +272,7 @@ TEST_CASE("a DeadLetter result moves the entry at once, also after SCRIPT FLUSH 
     CHECK(fields.at("last_error") == "the handler rejected the message");
   }
   CHECK(pending_count(*client, kStream) == 0);
-  CHECK(one_at_a_time.metrics().dead_lettered == 2);
+  CHECK(one_at_a_time.stats().dead_lettered == 2);
 }
 
 TEST_CASE(
@@ -303,10 +303,10 @@ TEST_CASE(
   for (const auto& [id, count] : deliveries) {
     CHECK(count == 2);
   }
-  const auto metrics = consumer.metrics();
-  CHECK(metrics.reclaimed == 7);
-  CHECK(metrics.deleted_while_pending == 3);
-  CHECK(metrics.acked == 7);
+  const auto stats = consumer.stats();
+  CHECK(stats.reclaimed == 7);
+  CHECK(stats.deleted_while_pending == 3);
+  CHECK(stats.acked == 7);
 }
 
 TEST_CASE("an entry taken over after its last allowed delivery is dead-lettered unhandled",
@@ -433,35 +433,35 @@ TEST_CASE("stop() while run() is blocked in XREADGROUP returns within the block 
   CHECK(consumer.stop_requested());
 }
 
-TEST_CASE("metrics report lag as a value when Redis knows it and as unknown when it does not",
+TEST_CASE("stats report lag as a value when Redis knows it and as unknown when it does not",
           "[stream]") {
   RedisServer server;
   auto client = server.make_client(2);
   StreamConsumer consumer(*client, consumer_options("c1"));
-  auto before = consumer.metrics();  // no group yet
+  auto before = consumer.stats();  // no group yet
   CHECK(before.pending == 0);
   CHECK_FALSE(before.lag.has_value());
   CHECK_FALSE(before.oldest_pending_age.has_value());
 
   consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });
   const auto ids = add_entries(*client, kStream, 5);
-  auto metrics = consumer.metrics();
-  REQUIRE(metrics.lag.has_value());
-  CHECK(*metrics.lag == 5);
+  auto stats = consumer.stats();
+  REQUIRE(stats.lag.has_value());
+  CHECK(*stats.lag == 5);
 
   deliver_to_ghost(*client, "ghost", 2);
-  metrics = consumer.metrics();
-  REQUIRE(metrics.lag.has_value());
-  CHECK(*metrics.lag == 3);
-  CHECK(metrics.pending == 2);
-  REQUIRE(metrics.oldest_pending_age.has_value());
-  CHECK(metrics.oldest_pending_age->count() >= 0);
+  stats = consumer.stats();
+  REQUIRE(stats.lag.has_value());
+  CHECK(*stats.lag == 3);
+  CHECK(stats.pending == 2);
+  REQUIRE(stats.oldest_pending_age.has_value());
+  CHECK(stats.oldest_pending_age->count() >= 0);
 
   // Deleting an undelivered entry leaves Redis unable to count: unknown, not 0.
   client->execute({{"XDEL", kStream, ids[3]}, kStream, {}});
-  metrics = consumer.metrics();
-  CHECK_FALSE(metrics.lag.has_value());
-  CHECK(metrics.pending == 2);
+  stats = consumer.stats();
+  CHECK_FALSE(stats.lag.has_value());
+  CHECK(stats.pending == 2);
 }
 
 TEST_CASE("removing idle consumers deletes only those with nothing pending", "[stream]") {
@@ -535,7 +535,7 @@ TEST_CASE("run() rides out a server restart: it logs, reconnects and goes on han
   std::atomic<int> warnings{0};
   flashsale::set_log_sink([&](flashsale::LogLevel, std::string_view) { ++warnings; });
   auto options = consumer_options("c1");
-  options.eviction_policy_check = flashsale::EvictionPolicyCheck::Skip;
+  options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   StreamConsumer consumer(*client, options);
   std::atomic<int> handled{0};
   std::thread runner([&] {
