@@ -14,6 +14,7 @@
 #include "flashsale/standalone_client.hpp"
 #include "flashsale/stream_consumer.hpp"
 #include "redis_server.hpp"
+#include "redis_test_helpers.hpp"
 #include "stream_worker_process.hpp"
 
 using namespace std::chrono_literals;
@@ -22,6 +23,7 @@ using flashsale::HandlerResult;
 using flashsale::StreamConsumer;
 using flashsale::StreamConsumerOptions;
 using flashsale::StreamMessage;
+using flashsale::testing::read_stream;
 using flashsale::testing::RedisServer;
 
 namespace {
@@ -71,19 +73,6 @@ bool poll_until(StreamConsumer& consumer, const flashsale::StreamHandler& handle
     consumer.poll_once(handler);
   }
   return true;
-}
-
-std::map<std::string, std::string> field_map(const flashsale::Reply& entry) {
-  std::map<std::string, std::string> fields;
-  const auto& flat = entry.as_array().at(1).as_array();
-  for (std::size_t i = 0; i + 1 < flat.size(); i += 2) {
-    fields[flat[i].as_string()] = flat[i + 1].as_string();
-  }
-  return fields;
-}
-
-std::vector<flashsale::Reply> read_stream(Client& client, const std::string& stream) {
-  return client.execute({{"XRANGE", stream, "-", "+"}, stream, {}}).as_array();
 }
 
 // Delivers up to `count` new entries to a consumer that then does nothing,
@@ -228,7 +217,7 @@ TEST_CASE("a poison message is dead-lettered after exactly max_deliveries while 
   CHECK(pending_count(*client, kStream) == 0);
 
   const auto dead = read_stream(*client, dead_stream);
-  const auto fields = field_map(dead.at(0));
+  const auto& fields = dead.at(0).fields;
   CHECK(fields.at("original_id") == poison_id);
   CHECK(fields.at("stream") == kStream);
   CHECK(fields.at("group") == kGroup);
@@ -267,7 +256,7 @@ TEST_CASE("a DeadLetter result moves the entry at once, also after SCRIPT FLUSH 
   const auto dead = read_stream(*client, kStream + ":dead");
   REQUIRE(dead.size() == 2);
   for (const auto& entry : dead) {
-    const auto fields = field_map(entry);
+    const auto& fields = entry.fields;
     CHECK(fields.at("deliveries") == "1");
     CHECK(fields.at("last_error") == "the handler rejected the message");
   }
@@ -331,7 +320,7 @@ TEST_CASE("an entry taken over after its last allowed delivery is dead-lettered 
   CHECK(calls == 0);
   const auto dead = read_stream(*client, kStream + ":dead");
   REQUIRE(dead.size() == 1);
-  const auto fields = field_map(dead[0]);
+  const auto& fields = dead[0].fields;
   CHECK(fields.at("original_id") == ids.at(0));
   CHECK(fields.at("deliveries") == "2");
   CHECK(fields.at("last_error") == "delivered 1 times without an acknowledgement");
