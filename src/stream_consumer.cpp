@@ -19,7 +19,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxBatchSize = 10000;
-constexpr std::size_t kMaxNameBytes = 512;
 // Pause of run() after a ConnectionError before it polls again.
 constexpr milliseconds kReconnectPause{200};
 
@@ -43,14 +42,14 @@ void validate_options(const StreamConsumerOptions& options) {
   }
   std::set<std::string> seen;
   for (const auto& stream : options.streams) {
-    validate_member_id(stream, "stream name", kMaxNameBytes);
+    validate_member_id(stream, "stream name", kMaxStreamNameBytes);
     if (!seen.insert(stream).second) {
       throw InvalidArgument("stream consumer: stream listed twice: " + stream);
     }
   }
-  validate_member_id(options.group, "consumer group name", kMaxNameBytes);
-  validate_member_id(options.consumer, "consumer name", kMaxNameBytes);
-  validate_member_id(options.start_id, "start id", kMaxNameBytes);
+  validate_member_id(options.group, "consumer group name", kMaxStreamNameBytes);
+  validate_member_id(options.consumer, "consumer name", kMaxStreamNameBytes);
+  validate_member_id(options.start_id, "start id", kMaxStreamNameBytes);
   if (options.start_id == ">") {
     throw InvalidArgument("stream consumer: start id must be an entry id, \"0\" or \"$\"");
   }

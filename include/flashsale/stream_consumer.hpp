@@ -75,8 +75,11 @@
 
 namespace flashsale {
 
+// Longest stream, group or consumer name and start id, in bytes (any bytes).
+inline constexpr std::size_t kMaxStreamNameBytes = 512;
+
 struct StreamConsumerOptions {
-  // One or more stream keys, read through the same group name.
+  // One or more distinct stream keys, read through the same group name.
   std::vector<std::string> streams;
   // Consumer group name; created with XGROUP CREATE ... MKSTREAM when missing.
   std::string group;
@@ -93,9 +96,9 @@ struct StreamConsumerOptions {
   // Where a newly created group starts: "0" delivers what the stream already
   // holds, "$" only entries added later. An existing group is never reset.
   std::string start_id = "0";
-  // Entries idle longer than this in any consumer's PEL are taken over.
+  // Entries idle longer than this in any consumer's PEL are taken over (> 0).
   std::chrono::milliseconds claim_idle{30000};
-  // Pause between two recovery sweeps.
+  // Pause between two recovery sweeps (> 0).
   std::chrono::milliseconds claim_interval{5000};
   // Deliveries an entry gets before it is moved to the dead-letter stream (>= 1).
   std::int64_t max_deliveries = 5;
@@ -106,7 +109,7 @@ struct StreamConsumerOptions {
   // this consumer again (>= 0).
   std::chrono::milliseconds retry_backoff{1000};
   // Extra time allowed to a blocking XREADGROUP beyond block_timeout before
-  // the transport gives up with TimeoutError.
+  // the transport gives up with TimeoutError (> 0).
   std::chrono::milliseconds blocking_read_margin{2000};
   // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
