@@ -187,10 +187,10 @@ int main(int argc, char** argv) {
       std::rethrow_exception(failure);
     }
 
-    const auto metrics = consumer.metrics();
+    const auto stats = consumer.stats();
     std::printf("inserted %lld, already present %lld, dead-lettered %lld, pending %lld\n", inserted,
-                already_present, static_cast<long long>(metrics.dead_lettered),
-                static_cast<long long>(metrics.pending));
+                already_present, static_cast<long long>(stats.dead_lettered),
+                static_cast<long long>(stats.pending));
     return 0;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "stream_consumer: %s\n", error.what());

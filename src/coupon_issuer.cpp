@@ -10,19 +10,18 @@
 
 #include "flashsale/error.hpp"
 #include "flashsale/script.hpp"
+#include "status_words.hpp"
+#include "time_conversion.hpp"
 
 namespace flashsale {
+
+using detail::status_from_word;
+using detail::StatusWord;
+using detail::to_epoch_ms;
 
 namespace {
 
 constexpr std::string_view kComponent = "coupon";
-// Longest user id the options may allow: Redis arguments are binary-safe, but
-// a user id is stored in two keys per issue and in every event.
-constexpr std::size_t kMaxUserIdBytesLimit = 64 * 1024;
-
-std::int64_t to_epoch_ms(std::chrono::system_clock::time_point point) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(point.time_since_epoch()).count();
-}
 
 void validate_epoch_ms(std::int64_t milliseconds, std::string_view what) {
   if (milliseconds < 0 || milliseconds > kMaxQuantity) {
@@ -48,12 +47,6 @@ void validate_template(const CouponTemplate& coupon) {
   }
 }
 
-template <typename Status>
-struct StatusWord {
-  std::string_view word;
-  Status status;
-};
-
 // The replies of issue_coupon, register_coupon and revoke_coupon are all
 // {status word, number, number}; `words` maps the word to the enum.
 template <typename Status, std::size_t kCount>
@@ -64,13 +57,8 @@ std::tuple<Status, std::int64_t, std::int64_t> parse_outcome(
     throw ProtocolError(
         fmt::format("{} replied with {} elements, expected 3", script, elements.size()));
   }
-  const std::string& word = elements[0].as_string();
-  for (const auto& candidate : words) {
-    if (candidate.word == word) {
-      return {candidate.status, elements[1].as_integer(), elements[2].as_integer()};
-    }
-  }
-  throw ProtocolError(fmt::format("{} replied with the unknown status \"{}\"", script, word));
+  return {status_from_word(script, elements[0].as_string(), words), elements[1].as_integer(),
+          elements[2].as_integer()};
 }
 
 IssueResult parse_issue_reply(const Reply& reply) {
@@ -143,21 +131,21 @@ struct FirstComeCouponIssuer::CouponKeys {
 };
 
 FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, CouponIssuerOptions options)
-    : client_(client), options_(std::move(options)) {
+    : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
   if (options_.events_max_length < 0) {
     throw InvalidArgument(
         fmt::format("events_max_length must not be negative, got {}", options_.events_max_length));
   }
-  if (options_.max_user_id_bytes < 1 || options_.max_user_id_bytes > kMaxUserIdBytesLimit) {
+  if (options_.max_user_id_bytes < 1 || options_.max_user_id_bytes > kMaxMemberIdBytesLimit) {
     throw InvalidArgument(fmt::format("max_user_id_bytes must be between 1 and {}, got {}",
-                                      kMaxUserIdBytesLimit, options_.max_user_id_bytes));
+                                      kMaxMemberIdBytesLimit, options_.max_user_id_bytes));
   }
   check_eviction_policy(client_, options_.eviction_check);
 }
 
 FirstComeCouponIssuer::CouponKeys FirstComeCouponIssuer::keys_for(
     std::string_view coupon_id) const {
-  const std::string base = options_.key_space.tagged(kComponent, coupon_id);
+  const std::string base = key_space_.tagged(kComponent, coupon_id);
   return CouponKeys{base + ":meta", base + ":stock",   base + ":issued", base + ":queue",
                     base + ":seq",  base + ":revoked", base + ":events"};
 }

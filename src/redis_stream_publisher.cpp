@@ -4,8 +4,11 @@
 
 #include "flashsale/error.hpp"
 #include "flashsale/script.hpp"
+#include "time_conversion.hpp"
 
 namespace flashsale {
+
+using detail::to_epoch_ms;
 
 namespace {
 
@@ -19,7 +22,7 @@ const Script& publish_script() {
 }  // namespace
 
 RedisStreamPublisher::RedisStreamPublisher(Client& client, RedisStreamPublisherOptions options)
-    : client_(client), options_(std::move(options)), keys_(options_.prefix) {
+    : client_(client), options_(std::move(options)), keys_(options_.key_prefix) {
   if (!options_.fixed_stream.empty()) {
     validate_key_id(options_.fixed_stream, "outbox fixed stream");
   }
@@ -44,9 +47,7 @@ PublishedEntry RedisStreamPublisher::publish_entry(const OutboxRecord& record) {
   validate_outbox_record(
       {record.aggregate_type, record.aggregate_id, record.event_type, record.payload});
   std::string stream = stream_for(record.aggregate_type);
-  const auto created_at_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(record.created_at.time_since_epoch())
-          .count();
+  const std::int64_t created_at_ms = to_epoch_ms(record.created_at);
   ScriptCall call{
       &publish_script(),
       {stream, stream + ":published", stream + ":published-at"},

@@ -8,8 +8,12 @@
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/script.hpp"
+#include "time_conversion.hpp"
 
 namespace flashsale {
+
+using detail::from_epoch_ms;
+using detail::to_epoch_ms;
 
 namespace {
 
@@ -34,16 +38,8 @@ const Script& subtract_script() {
   return script;
 }
 
-long long to_ms(RankingTime time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
-
-RankingTime from_ms(long long ms) {
-  return RankingTime(std::chrono::milliseconds(ms));
-}
-
 long long local_now_ms() {
-  return to_ms(std::chrono::system_clock::now());
+  return to_epoch_ms(std::chrono::system_clock::now());
 }
 
 // Shortest text that reads back as the same double (Lua's tonumber and
@@ -152,7 +148,7 @@ void validate_top_n(std::size_t n) {
 SlidingWindowRanking::SlidingWindowRanking(Client& client, RankingOptions options)
     : client_(client), options_(std::move(options)) {
   validate_options(options_);
-  tagged_ = KeySpace(options_.prefix).tagged("rank", options_.name);
+  tagged_ = KeySpace(options_.key_prefix).tagged("rank", options_.name);
   aggregate_key_ = tagged_ + ":agg";
   staging_key_ = tagged_ + ":agg:tmp";
   state_key_ = tagged_ + ":state";
@@ -180,7 +176,7 @@ std::string SlidingWindowRanking::bucket_key_at(std::size_t metric, long long bu
 }
 
 std::string SlidingWindowRanking::bucket_key(std::string_view metric, RankingTime at) const {
-  const long long at_ms = to_ms(at);
+  const long long at_ms = to_epoch_ms(at);
   if (at_ms < 0) {
     throw InvalidArgument("ranking time before the Unix epoch");
   }
@@ -191,7 +187,7 @@ std::optional<long long> SlidingWindowRanking::clock_now_ms() const {
   if (!options_.clock) {
     return std::nullopt;
   }
-  return to_ms(options_.clock());
+  return to_epoch_ms(options_.clock());
 }
 
 long long SlidingWindowRanking::estimated_now_ms() const {
@@ -245,7 +241,7 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
       validate_member_id(event.event_id, "ranking event id", kMaxRankingEventIdBytes);
     }
     if (event.at) {
-      const long long at_ms = to_ms(*event.at);
+      const long long at_ms = to_epoch_ms(*event.at);
       if (at_ms < 0) {
         throw InvalidArgument("ranking event time before the Unix epoch");
       }
@@ -285,7 +281,7 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
       results[i].status = reply.status == 1   ? RecordStatus::Recorded
                           : reply.status == 2 ? RecordStatus::Duplicate
                                               : RecordStatus::OutsideWindow;
-      results[i].bucket_start = from_ms(pending[i].bucket_ms);
+      results[i].bucket_start = from_epoch_ms(pending[i].bucket_ms);
     }
     todo = std::move(stale);
   }
@@ -422,7 +418,7 @@ RankingSnapshot SlidingWindowRanking::snapshot(std::size_t n) {
   validate_top_n(n);
   RankingSnapshot snapshot;
   if (const auto now = clock_now_ms()) {
-    snapshot.taken_at = from_ms(*now);
+    snapshot.taken_at = from_epoch_ms(*now);
     snapshot.members = top(n);
     return snapshot;
   }
@@ -439,7 +435,7 @@ RankingSnapshot SlidingWindowRanking::snapshot(std::size_t n) {
   if (time.size() != 2) {
     throw ProtocolError("TIME replied " + replies.at(0).describe());
   }
-  snapshot.taken_at = from_ms(time[0].as_integer() * 1000 + time[1].as_integer() / 1000);
+  snapshot.taken_at = from_epoch_ms(time[0].as_integer() * 1000 + time[1].as_integer() / 1000);
   if (n > 0) {
     snapshot.members = parse_ranked(replies.at(1));
   }

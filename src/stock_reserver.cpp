@@ -8,8 +8,14 @@
 
 #include "flashsale/error.hpp"
 #include "flashsale/script.hpp"
+#include "status_words.hpp"
+#include "time_conversion.hpp"
 
 namespace flashsale {
+
+using detail::from_epoch_ms;
+using detail::status_from_word;
+using detail::StatusWord;
 
 namespace {
 
@@ -48,7 +54,7 @@ std::optional<std::chrono::system_clock::time_point> time_point_from_ms(long lon
   if (ms <= 0) {
     return std::nullopt;
   }
-  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+  return from_epoch_ms(ms);
 }
 
 std::optional<std::string> non_empty(const std::string& text) {
@@ -73,56 +79,35 @@ StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
   return {elements[0].as_string(), elements[1].as_integer(), elements[2].as_string()};
 }
 
-[[noreturn]] void throw_unexpected(std::string_view script, std::string_view status) {
-  throw ProtocolError(fmt::format("{} replied an unknown status \"{}\"", script, status));
-}
-
 // How each script names the outcomes it replies.
-template <typename Status>
-struct NamedStatus {
-  std::string_view name;
-  Status status;
-};
-
-constexpr NamedStatus<LoadStatus> kLoadStatuses[] = {{"loaded", LoadStatus::Loaded},
-                                                     {"already_loaded", LoadStatus::AlreadyLoaded}};
-constexpr NamedStatus<ReserveStatus> kReserveStatuses[] = {
+constexpr StatusWord<LoadStatus> kLoadStatuses[] = {{"loaded", LoadStatus::Loaded},
+                                                    {"already_loaded", LoadStatus::AlreadyLoaded}};
+constexpr StatusWord<ReserveStatus> kReserveStatuses[] = {
     {"reserved", ReserveStatus::Reserved},
     {"already_reserved", ReserveStatus::AlreadyReserved},
     {"insufficient_stock", ReserveStatus::InsufficientStock},
     {"sale_closed", ReserveStatus::SaleClosed},
     {"unknown_sku", ReserveStatus::UnknownSku}};
-constexpr NamedStatus<ConfirmStatus> kConfirmStatuses[] = {
+constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"confirmed", ConfirmStatus::Confirmed},
     {"already_confirmed", ConfirmStatus::AlreadyConfirmed},
     {"reacquired", ConfirmStatus::Reacquired},
     {"expired", ConfirmStatus::Expired},
     {"released", ConfirmStatus::Released},
     {"unknown_hold", ConfirmStatus::UnknownHold}};
-constexpr NamedStatus<ReleaseStatus> kReleaseStatuses[] = {
+constexpr StatusWord<ReleaseStatus> kReleaseStatuses[] = {
     {"released", ReleaseStatus::Released},
     {"already_released", ReleaseStatus::AlreadyReleased},
     {"expired", ReleaseStatus::Expired},
     {"not_releasable", ReleaseStatus::NotReleasable},
     {"unknown_hold", ReleaseStatus::UnknownHold}};
-constexpr NamedStatus<ExtendStatus> kExtendStatuses[] = {
+constexpr StatusWord<ExtendStatus> kExtendStatuses[] = {
     {"extended", ExtendStatus::Extended},
     {"expired", ExtendStatus::Expired},
     {"not_extendable", ExtendStatus::NotExtendable},
     {"unknown_hold", ExtendStatus::UnknownHold}};
-constexpr NamedStatus<SaleState> kSaleStates[] = {
+constexpr StatusWord<SaleState> kSaleStates[] = {
     {"not_loaded", SaleState::NotLoaded}, {"open", SaleState::Open}, {"closed", SaleState::Closed}};
-
-template <typename Status, std::size_t kCount>
-Status status_named(std::string_view script, std::string_view name,
-                    const NamedStatus<Status> (&statuses)[kCount]) {
-  for (const auto& entry : statuses) {
-    if (entry.name == name) {
-      return entry.status;
-    }
-  }
-  throw_unexpected(script, name);
-}
 
 }  // namespace
 
@@ -145,8 +130,9 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
   if (options_.events_max_length < 1) {
     throw InvalidArgument("events_max_length must be at least 1");
   }
-  if (options_.max_hold_id_bytes < 1) {
-    throw InvalidArgument("max_hold_id_bytes must be at least 1");
+  if (options_.max_hold_id_bytes < 1 || options_.max_hold_id_bytes > kMaxMemberIdBytesLimit) {
+    throw InvalidArgument(fmt::format("max_hold_id_bytes must be between 1 and {}, got {}",
+                                      kMaxMemberIdBytesLimit, options_.max_hold_id_bytes));
   }
   check_eviction_policy(client_, options_.eviction_check);
 }
@@ -178,7 +164,7 @@ LoadStatus StockReserver::load(std::string_view scope, const std::vector<StockIt
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
                     std::to_string(options_.events_max_length)};
   append_items(stock, kMaxSkusPerScope, "stock to load", call.arguments);
-  return status_named("load_stock", client_.run_script(call).as_string(), kLoadStatuses);
+  return status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses);
 }
 
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
@@ -196,7 +182,7 @@ ReserveResult StockReserver::reserve(std::string_view scope, std::string_view ho
   ReserveResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.short_sku = non_empty(reply.sku);
-  result.status = status_named("reserve_stock", reply.status, kReserveStatuses);
+  result.status = status_from_word("reserve_stock", reply.status, kReserveStatuses);
   return result;
 }
 
@@ -215,14 +201,14 @@ ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view ho
       settle("confirm", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
   ConfirmResult result;
   result.short_sku = non_empty(reply.sku);
-  result.status = status_named("settle_hold", reply.status, kConfirmStatuses);
+  result.status = status_from_word("settle_hold", reply.status, kConfirmStatuses);
   return result;
 }
 
 ReleaseStatus StockReserver::release(std::string_view scope, std::string_view hold_id) {
   const StatusReply reply = parse_status_reply(
       settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
-  return status_named("settle_hold", reply.status, kReleaseStatuses);
+  return status_from_word("settle_hold", reply.status, kReleaseStatuses);
 }
 
 ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold_id,
@@ -232,7 +218,7 @@ ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold
       parse_status_reply(settle("extend", scope, hold_id, ttl), "settle_hold");
   ExtendResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
-  result.status = status_named("settle_hold", reply.status, kExtendStatuses);
+  result.status = status_from_word("settle_hold", reply.status, kExtendStatuses);
   return result;
 }
 
@@ -270,7 +256,7 @@ StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_v
     throw ProtocolError(fmt::format("stock_snapshot replied {}", reply.describe()));
   }
   StockSnapshot snapshot;
-  snapshot.state = status_named("stock_snapshot", elements[0].as_string(), kSaleStates);
+  snapshot.state = status_from_word("stock_snapshot", elements[0].as_string(), kSaleStates);
   snapshot.active_holds = static_cast<std::size_t>(elements[1].as_integer());
   for (std::size_t i = 2; i < elements.size(); i += 5) {
     snapshot.skus.push_back({elements[i].as_string(), elements[i + 1].as_integer(),

@@ -19,7 +19,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxBatchSize = 10000;
-constexpr std::size_t kMaxNameBytes = 512;
 // Pause of run() after a ConnectionError before it polls again.
 constexpr milliseconds kReconnectPause{200};
 
@@ -43,14 +42,14 @@ void validate_options(const StreamConsumerOptions& options) {
   }
   std::set<std::string> seen;
   for (const auto& stream : options.streams) {
-    validate_member_id(stream, "stream name", kMaxNameBytes);
+    validate_member_id(stream, "stream name", kMaxStreamNameBytes);
     if (!seen.insert(stream).second) {
       throw InvalidArgument("stream consumer: stream listed twice: " + stream);
     }
   }
-  validate_member_id(options.group, "consumer group name", kMaxNameBytes);
-  validate_member_id(options.consumer, "consumer name", kMaxNameBytes);
-  validate_member_id(options.start_id, "start id", kMaxNameBytes);
+  validate_member_id(options.group, "consumer group name", kMaxStreamNameBytes);
+  validate_member_id(options.consumer, "consumer name", kMaxStreamNameBytes);
+  validate_member_id(options.start_id, "start id", kMaxStreamNameBytes);
   if (options.start_id == ">") {
     throw InvalidArgument("stream consumer: start id must be an entry id, \"0\" or \"$\"");
   }
@@ -188,7 +187,7 @@ StreamConsumer::StreamConsumer(Client& client, StreamConsumerOptions options)
     state.dead_letter_stream = stream + options_.dead_letter_suffix;
     states_.push_back(std::move(state));
   }
-  check_eviction_policy(client_, options_.eviction_policy_check);
+  check_eviction_policy(client_, options_.eviction_check);
 }
 
 std::string StreamConsumer::dead_letter_stream(std::string_view stream) const {
@@ -541,14 +540,14 @@ bool StreamConsumer::dead_letter(const StreamMessage& message, const std::string
   return parts[0].as_integer() == 1;
 }
 
-StreamConsumerMetrics StreamConsumer::metrics() {
-  StreamConsumerMetrics metrics;
-  metrics.delivered = delivered_.load();
-  metrics.acked = acked_.load();
-  metrics.retried = retried_.load();
-  metrics.reclaimed = reclaimed_.load();
-  metrics.dead_lettered = dead_lettered_.load();
-  metrics.deleted_while_pending = deleted_while_pending_.load();
+StreamConsumerStats StreamConsumer::stats() {
+  StreamConsumerStats stats;
+  stats.delivered = delivered_.load();
+  stats.acked = acked_.load();
+  stats.retried = retried_.load();
+  stats.reclaimed = reclaimed_.load();
+  stats.dead_lettered = dead_lettered_.load();
+  stats.deleted_while_pending = deleted_while_pending_.load();
 
   std::optional<std::int64_t> lag = 0;
   std::optional<std::int64_t> oldest_id_ms;
@@ -566,7 +565,7 @@ StreamConsumerMetrics StreamConsumer::metrics() {
       throw ProtocolError("stream consumer: unexpected XPENDING summary: " + replies[0].describe());
     }
     const std::int64_t pending = summary[0].as_integer();
-    metrics.pending += pending;
+    stats.pending += pending;
     if (pending > 0) {
       if (const auto ms = id_milliseconds(summary[1].as_string())) {
         oldest_id_ms = oldest_id_ms ? std::min(*oldest_id_ms, *ms) : *ms;
@@ -587,7 +586,7 @@ StreamConsumerMetrics StreamConsumer::metrics() {
     }
     lag = (lag && stream_lag) ? std::optional<std::int64_t>(*lag + *stream_lag) : std::nullopt;
   }
-  metrics.lag = lag;
+  stats.lag = lag;
 
   if (oldest_id_ms) {
     const Reply time_reply = client_.execute({{"TIME"}, options_.streams.front(), {}});
@@ -596,9 +595,9 @@ StreamConsumerMetrics StreamConsumer::metrics() {
       throw ProtocolError("stream consumer: unexpected TIME reply");
     }
     const std::int64_t now_ms = time[0].as_integer() * 1000 + time[1].as_integer() / 1000;
-    metrics.oldest_pending_age = milliseconds(std::max<std::int64_t>(0, now_ms - *oldest_id_ms));
+    stats.oldest_pending_age = milliseconds(std::max<std::int64_t>(0, now_ms - *oldest_id_ms));
   }
-  return metrics;
+  return stats;
 }
 
 std::vector<std::string> StreamConsumer::remove_idle_consumers(milliseconds min_idle) {

@@ -7,7 +7,8 @@
 // sequence (1, 2, 3 ... per coupon) and appends an `issued` event to the
 // coupon's own stream. Many app servers can share one coupon without locks.
 //
-// Keys (prefix from KeySpace, default "fs"; T is the coupon id, its hash tag):
+// Keys (prefix from CouponIssuerOptions::key_prefix, default "fs"; T is the
+// coupon id, its hash tag):
 //   <prefix>:coupon:{T}:meta     hash   total, opens_at_ms, closes_at_ms, per_user_limit
 //   <prefix>:coupon:{T}:stock    string units left to issue
 //   <prefix>:coupon:{T}:issued   hash   user -> the sequences the user holds,
@@ -75,17 +76,19 @@ struct CouponTemplate {
 };
 
 struct CouponIssuerOptions {
-  KeySpace key_space{};  // key prefix, default "fs"
+  // First part of every key (see key_space.hpp: ":" allowed inside).
+  std::string key_prefix = "fs";
   // Cap of each coupon's events stream, applied with `XADD MAXLEN ~`: Redis
   // trims whole stream nodes only, so the stream holds at least this many
   // entries (a little more at times) and the oldest go first. Events not yet
   // read by the host's consumer are lost when trimmed, so keep the cap well
   // above what the consumer may lag behind. 0 means no cap.
   std::int64_t events_max_length = 1'000'000;
-  // Longest user id, in bytes, 1..65,536 (user ids travel as ARGV and may
-  // hold any bytes; each is stored twice per holder and in every event).
+  // Longest user id, in bytes, 1..kMaxMemberIdBytesLimit (user ids travel as
+  // ARGV and may hold any bytes; each is stored twice per holder and in every
+  // event).
   std::size_t max_user_id_bytes = 256;
-  // What the constructor does when the server may evict keys.
+  // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
 
@@ -210,6 +213,7 @@ class FirstComeCouponIssuer {
 
   Client& client_;
   CouponIssuerOptions options_;
+  KeySpace key_space_;
 };
 
 }  // namespace flashsale

@@ -15,6 +15,10 @@ namespace flashsale {
 inline constexpr std::size_t kMaxKeyIdBytes = 128;
 // Largest quantity: Lua numbers are doubles, exact up to 2^53.
 inline constexpr std::int64_t kMaxQuantity = std::int64_t{1} << 53;
+// Largest limit the options of a component accept for member ids
+// (max_user_id_bytes, max_hold_id_bytes): Redis arguments are binary-safe,
+// but a member id is stored in keys and in every event about it.
+inline constexpr std::size_t kMaxMemberIdBytesLimit = 64 * 1024;
 
 // Throws InvalidArgument unless `id` is 1..128 bytes with no `{`, `}`,
 // whitespace or control character (NUL included). `what` names the value in

@@ -6,6 +6,11 @@
 // An aggregate is identified by the pair (aggregate_type, aggregate_id).
 // Records of one aggregate are published in id order; records of different
 // aggregates are independent of each other.
+//
+// The record structs are plain values. The interfaces say nothing about
+// threads themselves: the relay calls its store and its publisher from one
+// thread at a time, and each implementation documents whether it may be
+// shared beyond that (SqliteOutboxStore and RedisStreamPublisher may).
 #pragma once
 
 #include <chrono>
@@ -93,7 +98,8 @@ class OutboxStore {
   virtual bool unblock(std::int64_t id) = 0;
 };
 
-// Where the relay sends records.
+// Where the relay sends records. Implementations document the exceptions
+// they throw; the relay treats every std::exception as a failed attempt.
 class OutboxPublisher {
  public:
   virtual ~OutboxPublisher() = default;

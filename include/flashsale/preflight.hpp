@@ -18,6 +18,7 @@ enum class EvictionPolicyCheck {
 
 // Reads the policy through client.server_info(). Throws ConfigurationError
 // under Refuse when the policy is not noeviction; transport errors propagate.
+// Thread-safe when the client is.
 void check_eviction_policy(Client& client, EvictionPolicyCheck mode);
 
 }  // namespace flashsale

@@ -37,7 +37,8 @@
 namespace flashsale {
 
 struct RedisStreamPublisherOptions {
-  std::string prefix = "fs";
+  // First part of every key (see key_space.hpp: ":" allowed inside).
+  std::string key_prefix = "fs";
   // Empty: one stream per aggregate type. Otherwise every record goes to
   // <prefix>:outbox:{<fixed_stream>} (a key id: 1..128 bytes, no braces or
   // whitespace).
@@ -47,6 +48,7 @@ struct RedisStreamPublisherOptions {
   // Approximate cap on each stream's length (XADD MAXLEN ~); zero: no cap.
   // Consumers that fall further behind than the cap lose entries.
   std::size_t max_stream_length = 0;
+  // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
 

@@ -1,5 +1,8 @@
 // A Redis reply as a value type. Components turn replies into typed results;
 // no hiredis type ever leaves the transport layer.
+//
+// A plain value: copies are independent, and const access from many threads
+// at once is safe.
 #pragma once
 
 #include <optional>

@@ -1,6 +1,7 @@
 // The Lua scripts bundled into the library at build time, one per file of
 // lua/. Their SHA1 is computed at build time, so EVALSHA needs no round trip
-// to learn it, and nothing is looked up on disk at run time.
+// to learn it, and nothing is looked up on disk at run time. The registry is
+// immutable static data: thread-safe.
 #pragma once
 
 #include <string_view>

@@ -4,7 +4,8 @@
 // product id) and metric into time buckets; the ranking is the weighted sum of
 // every metric over the buckets of the window, highest first.
 //
-// Keys (all share the hash tag {R}, R = RankingOptions::name; prefix "fs"):
+// Keys (all share the hash tag {R}, R = RankingOptions::name; "fs" is
+// RankingOptions::key_prefix):
 //   fs:rank:{R}:<metric>:<bucket-start-ms>  zset member -> sum of deltas in that bucket
 //   fs:rank:{R}:agg                         zset member -> weighted score (what readers read)
 //   fs:rank:{R}:agg:tmp                     Union mode: staging key, RENAMEd onto :agg
@@ -109,7 +110,8 @@ struct RankingOptions {
   std::chrono::milliseconds bucket{std::chrono::hours(1)};  // window is a multiple of it
   std::vector<RankingMetric> metrics;                       // at least one, unique names
   RankingMode mode = RankingMode::Union;
-  std::string prefix = "fs";
+  // First part of every key (see key_space.hpp: ":" allowed inside).
+  std::string key_prefix = "fs";
   // Incremental mode: most bucket members one subtraction call handles
   // (1..100,000).
   std::size_t incremental_chunk = 250;
@@ -119,6 +121,7 @@ struct RankingOptions {
   // app servers with skewed clocks agree). Set it for replays and tests; the
   // bucket keys' TTLs are then computed relative to it.
   std::function<RankingTime()> clock;
+  // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
 

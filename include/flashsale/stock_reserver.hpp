@@ -60,6 +60,7 @@ inline constexpr std::size_t kMaxSkusPerScope = 10000;
 inline constexpr std::size_t kMaxReclaimPerCallLimit = 10000;
 
 struct StockReserverOptions {
+  // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
   // Most distinct SKUs in one reserve (1..kMaxSkusPerCartLimit).
   std::size_t max_skus_per_cart = 32;
@@ -72,8 +73,10 @@ struct StockReserverOptions {
   // Approximate cap (XADD MAXLEN ~) of the events stream; the host's consumer
   // must keep up or it misses the oldest events.
   std::size_t events_max_length = 1000000;
-  // Longest hold id in bytes. Hold ids may hold any bytes.
+  // Longest hold id, in bytes, 1..kMaxMemberIdBytesLimit (hold ids travel as
+  // ARGV and may hold any bytes).
   std::size_t max_hold_id_bytes = 256;
+  // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
 

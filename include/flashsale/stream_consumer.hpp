@@ -49,7 +49,7 @@
 // most about one block_timeout.
 //
 // Thread-safety: poll_once() and run() are for one thread at a time (one
-// consumer is one reader). stop() and metrics() may be called from any thread
+// consumer is one reader). stop() and stats() may be called from any thread
 // while run() is going, provided the client is thread-safe (StandaloneClient
 // is).
 //
@@ -75,8 +75,11 @@
 
 namespace flashsale {
 
+// Longest stream, group or consumer name and start id, in bytes (any bytes).
+inline constexpr std::size_t kMaxStreamNameBytes = 512;
+
 struct StreamConsumerOptions {
-  // One or more stream keys, read through the same group name.
+  // One or more distinct stream keys, read through the same group name.
   std::vector<std::string> streams;
   // Consumer group name; created with XGROUP CREATE ... MKSTREAM when missing.
   std::string group;
@@ -93,9 +96,9 @@ struct StreamConsumerOptions {
   // Where a newly created group starts: "0" delivers what the stream already
   // holds, "$" only entries added later. An existing group is never reset.
   std::string start_id = "0";
-  // Entries idle longer than this in any consumer's PEL are taken over.
+  // Entries idle longer than this in any consumer's PEL are taken over (> 0).
   std::chrono::milliseconds claim_idle{30000};
-  // Pause between two recovery sweeps.
+  // Pause between two recovery sweeps (> 0).
   std::chrono::milliseconds claim_interval{5000};
   // Deliveries an entry gets before it is moved to the dead-letter stream (>= 1).
   std::int64_t max_deliveries = 5;
@@ -106,9 +109,10 @@ struct StreamConsumerOptions {
   // this consumer again (>= 0).
   std::chrono::milliseconds retry_backoff{1000};
   // Extra time allowed to a blocking XREADGROUP beyond block_timeout before
-  // the transport gives up with TimeoutError.
+  // the transport gives up with TimeoutError (> 0).
   std::chrono::milliseconds blocking_read_margin{2000};
-  EvictionPolicyCheck eviction_policy_check = EvictionPolicyCheck::Warn;
+  // What the constructor does when the server may evict keys (preflight.hpp).
+  EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
 
 // One stream entry as the handler sees it.
@@ -133,7 +137,7 @@ using StreamHandler = std::function<HandlerResult(const StreamMessage&)>;
 
 // Counters are of this StreamConsumer object since construction; pending, lag
 // and oldest_pending_age are the group's, summed over all streams.
-struct StreamConsumerMetrics {
+struct StreamConsumerStats {
   std::int64_t pending = 0;  // entries delivered and not yet acknowledged (XPENDING)
   // Entries not yet delivered to the group (XINFO GROUPS lag, Redis 7.0+).
   // nullopt when Redis cannot tell (before 7.0, or after deletions / an
@@ -177,7 +181,7 @@ class StreamConsumer {
   // Counters plus a few reads (XPENDING, XINFO GROUPS, TIME) per stream. A
   // stream whose group does not exist yet counts as nothing pending and lag
   // unknown.
-  StreamConsumerMetrics metrics();
+  StreamConsumerStats stats();
 
   // Deletes the group's consumers (other than this one) that have nothing
   // pending and have been idle at least `min_idle`, each checked and deleted

@@ -10,8 +10,12 @@
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
+#include "time_conversion.hpp"
 
 namespace flashsale {
+
+using detail::from_epoch_ms;
+using detail::to_epoch_ms;
 
 namespace {
 
@@ -80,16 +84,6 @@ void execute_script(sqlite3* db, const char* sql, std::string_view action) {
   if (code != SQLITE_OK) {
     throw_sqlite_error(db, code, action);
   }
-}
-
-std::int64_t to_ms(std::chrono::system_clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
-
-std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::milliseconds(ms)));
 }
 
 std::int64_t sql_limit(std::size_t limit) {
@@ -183,7 +177,7 @@ OutboxRecord read_record(const Statement& row) {
   record.aggregate_id = row.text(2);
   record.event_type = row.text(3);
   record.payload = row.text(4);
-  record.created_at = from_ms(row.integer(5));
+  record.created_at = from_epoch_ms(row.integer(5));
   record.attempts = static_cast<int>(row.integer(6));
   return record;
 }
@@ -245,7 +239,7 @@ std::int64_t SqliteOutboxStore::append(sqlite3* db, const NewOutboxRecord& recor
       .bind_text(2, record.aggregate_id)
       .bind_text(3, record.event_type)
       .bind_blob(4, record.payload)
-      .bind(5, to_ms(std::chrono::system_clock::now()));
+      .bind(5, to_epoch_ms(std::chrono::system_clock::now()));
   insert.run();
   return sqlite3_last_insert_rowid(db);
 }
@@ -255,7 +249,7 @@ std::vector<OutboxRecord> SqliteOutboxStore::fetch_due(std::size_t limit,
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement select(impl_->db(), fmt::format("SELECT {} FROM flashsale_outbox AS o {}",
                                             kRecordColumns, kFetchDueWhere));
-  select.bind(1, to_ms(now)).bind(2, sql_limit(limit));
+  select.bind(1, to_epoch_ms(now)).bind(2, sql_limit(limit));
   std::vector<OutboxRecord> records;
   while (select.step()) {
     records.push_back(read_record(select));
@@ -269,7 +263,7 @@ void SqliteOutboxStore::mark_published(std::int64_t id) {
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET state = 1, published_at_ms = ?2 "
                    "WHERE id = ?1 AND state = 0");
-  update.bind(1, id).bind(2, to_ms(std::chrono::system_clock::now())).run();
+  update.bind(1, id).bind(2, to_epoch_ms(std::chrono::system_clock::now())).run();
 }
 
 void SqliteOutboxStore::mark_failed(std::int64_t id, std::string_view error,
@@ -279,7 +273,7 @@ void SqliteOutboxStore::mark_failed(std::int64_t id, std::string_view error,
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET attempts = attempts + 1, last_error = ?2, "
                    "next_attempt_at_ms = ?3 WHERE id = ?1 AND state = 0");
-  update.bind(1, id).bind_text(2, error).bind(3, to_ms(next_attempt_at)).run();
+  update.bind(1, id).bind_text(2, error).bind(3, to_epoch_ms(next_attempt_at)).run();
 }
 
 void SqliteOutboxStore::mark_blocked(std::int64_t id, std::string_view error) {
@@ -330,9 +324,9 @@ std::optional<OutboxRecordStatus> SqliteOutboxStore::status(std::int64_t id) {
                  : state == 2 ? OutboxRecordState::Blocked
                               : OutboxRecordState::Pending;
   status.last_error = select.text(8);
-  status.next_attempt_at = from_ms(select.integer(9));
+  status.next_attempt_at = from_epoch_ms(select.integer(9));
   if (!select.is_null(10)) {
-    status.published_at = from_ms(select.integer(10));
+    status.published_at = from_epoch_ms(select.integer(10));
   }
   return status;
 }
@@ -361,7 +355,8 @@ std::size_t SqliteOutboxStore::purge_published(std::chrono::system_clock::time_p
   Statement purge(impl_->db(),
                   "DELETE FROM flashsale_outbox WHERE id IN (SELECT id FROM flashsale_outbox "
                   "WHERE state = 1 AND published_at_ms < ?1 ORDER BY published_at_ms LIMIT ?2)");
-  return static_cast<std::size_t>(purge.bind(1, to_ms(before)).bind(2, sql_limit(limit)).run());
+  return static_cast<std::size_t>(
+      purge.bind(1, to_epoch_ms(before)).bind(2, sql_limit(limit)).run());
 }
 
 }  // namespace flashsale

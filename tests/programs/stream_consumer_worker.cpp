@@ -8,7 +8,7 @@
 // handled and the counter minus SCARD the number of duplicate handlings. An
 // entry with the field crash=1 makes the process exit abruptly after its
 // effect and before the acknowledgement, on its first delivery only.
-// SIGTERM stops the consumer; it then prints its metrics and exits 0.
+// SIGTERM stops the consumer; it then prints its stats and exits 0.
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -99,9 +99,9 @@ int main(int argc, char** argv) {
   }
   signal_waiter.join();
 
-  const auto metrics = consumer.metrics();
+  const auto stats = consumer.stats();
   std::printf("%s delivered=%lld acked=%lld reclaimed=%lld\n", options.consumer.c_str(),
-              static_cast<long long>(metrics.delivered), static_cast<long long>(metrics.acked),
-              static_cast<long long>(metrics.reclaimed));
+              static_cast<long long>(stats.delivered), static_cast<long long>(stats.acked),
+              static_cast<long long>(stats.reclaimed));
   return 0;
 }

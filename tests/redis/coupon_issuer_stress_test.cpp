@@ -16,15 +16,17 @@
 #include "catch.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
-#include "flashsale/script.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "redis_server.hpp"
+#include "redis_test_helpers.hpp"
 
 using namespace std::chrono_literals;
 using flashsale::FirstComeCouponIssuer;
 using flashsale::IssueResult;
 using flashsale::IssueStatus;
 using flashsale::testing::RedisServer;
+using flashsale::testing::server_now;
+using flashsale::testing::wait_until_loaded;
 
 namespace {
 
@@ -44,24 +46,14 @@ std::string user_name(int user) {
 // The stock, read once the server has loaded its data (after a restart with
 // AOF it answers -LOADING for a while).
 long long stock_once_loaded(RedisServer& server) {
-  for (int attempt = 0; attempt < 500; ++attempt) {
-    try {
-      return server.admin().execute({{"GET", kStockKey}, kStockKey, {}}).as_integer();
-    } catch (const flashsale::ReplyError& error) {
-      REQUIRE(error.code() == "LOADING");
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  FAIL("redis-server still loading its AOF after 5 s");
-  return -1;
+  wait_until_loaded(server.admin());
+  return server.admin().execute({{"GET", kStockKey}, kStockKey, {}}).as_integer();
 }
 
 // Registers kCoupon with `total` units, open by the server clock for a day.
 void register_race_coupon(flashsale::Client& client, FirstComeCouponIssuer& issuer,
                           std::int64_t total) {
-  const auto& time_script = flashsale::bundled_script("server_time_ms");
-  const auto now = std::chrono::system_clock::time_point(
-      std::chrono::milliseconds(client.run_script({&time_script, {}, {}}).as_integer()));
+  const auto now = server_now(client);
   flashsale::CouponTemplate coupon;
   coupon.id = kCoupon;
   coupon.total = total;

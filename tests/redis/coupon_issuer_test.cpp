@@ -13,9 +13,9 @@
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"
-#include "flashsale/script.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "redis_server.hpp"
+#include "redis_test_helpers.hpp"
 
 using namespace std::chrono_literals;
 using flashsale::CouponTemplate;
@@ -23,17 +23,15 @@ using flashsale::FirstComeCouponIssuer;
 using flashsale::IssueStatus;
 using flashsale::RegisterStatus;
 using flashsale::RevokeStatus;
+using flashsale::testing::read_stream;
 using flashsale::testing::RedisServer;
+using flashsale::testing::server_now;
+using flashsale::testing::StreamEntry;
+using flashsale::testing::wait_until_loaded;
 
 namespace {
 
 using Clock = std::chrono::system_clock;
-
-Clock::time_point server_now(flashsale::Client& client) {
-  const auto& script = flashsale::bundled_script("server_time_ms");
-  const long long milliseconds = client.run_script({&script, {}, {}}).as_integer();
-  return Clock::time_point(std::chrono::milliseconds(milliseconds));
-}
 
 // A coupon open from an hour ago (by the server clock) for a day.
 CouponTemplate open_coupon(flashsale::Client& client, std::string id, std::int64_t total,
@@ -48,39 +46,13 @@ CouponTemplate open_coupon(flashsale::Client& client, std::string id, std::int64
   return coupon;
 }
 
-struct Event {
-  std::map<std::string, std::string> fields;
-};
-
-std::vector<Event> read_events(flashsale::Client& client, const std::string& coupon_id) {
-  const std::string key = "fs:coupon:{" + coupon_id + "}:events";
-  const auto reply = client.execute({{"XRANGE", key, "-", "+"}, key, {}});
-  std::vector<Event> events;
-  for (const auto& entry : reply.as_array()) {
-    const auto& values = entry.as_array().at(1).as_array();
-    Event event;
-    for (std::size_t index = 0; index + 1 < values.size(); index += 2) {
-      event.fields[values[index].as_string()] = values[index + 1].as_string();
-    }
-    events.push_back(std::move(event));
-  }
-  return events;
+std::vector<StreamEntry> read_events(flashsale::Client& client, const std::string& coupon_id) {
+  return read_stream(client, "fs:coupon:{" + coupon_id + "}:events");
 }
 
-// RedisServer::restart() returns once the server answers at all; with AOF it
-// first answers -LOADING while it reads the file back.
 void restart_and_wait_for_data(RedisServer& server) {
   server.restart();
-  for (int attempt = 0; attempt < 500; ++attempt) {
-    try {
-      server.admin().execute({{"PING"}, {}, {}});
-      return;
-    } catch (const flashsale::ReplyError& error) {
-      REQUIRE(error.code() == "LOADING");
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  FAIL("redis-server still loading its AOF after 5 s");
+  wait_until_loaded(server.admin());
 }
 
 std::string dataset_digest(RedisServer& server) {

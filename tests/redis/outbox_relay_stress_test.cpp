@@ -21,6 +21,7 @@
 #include "redis_server.hpp"
 
 using flashsale::testing::HostDatabase;
+using flashsale::testing::outbox_id_of;
 using flashsale::testing::read_stream;
 using flashsale::testing::RedisServer;
 using flashsale::testing::TemporaryDirectory;
@@ -143,16 +144,16 @@ TEST_CASE("relay processes killed at every point lose, duplicate and reorder not
   for (const auto& type : kTypes) {
     std::map<std::string, std::int64_t> last_id_of_aggregate;
     for (const auto& entry : read_stream(server.admin(), "fs:outbox:{" + type + "}")) {
-      ++occurrences[entry.outbox_id()];
+      ++occurrences[outbox_id_of(entry)];
       CHECK(entry.fields.at("aggregate_type") == type);
       if (entry.fields.at("payload").rfind("rolled-back-", 0) == 0) {
         ++rolled_back_published;
       }
       auto& last = last_id_of_aggregate[entry.fields.at("aggregate_id")];
-      if (entry.outbox_id() <= last) {
+      if (outbox_id_of(entry) <= last) {
         ++inversions;
       }
-      last = entry.outbox_id();
+      last = outbox_id_of(entry);
     }
   }
   long long lost = 0;

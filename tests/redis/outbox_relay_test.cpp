@@ -24,6 +24,7 @@ using flashsale::RedisStreamPublisher;
 using flashsale::RedisStreamPublisherOptions;
 using flashsale::SqliteOutboxStore;
 using flashsale::testing::HostDatabase;
+using flashsale::testing::outbox_id_of;
 using flashsale::testing::read_stream;
 using flashsale::testing::RedisServer;
 using flashsale::testing::TemporaryDirectory;
@@ -81,7 +82,7 @@ TEST_CASE("a published record appears once in its aggregate type's stream with e
 
   const auto entries = read_stream(server.admin(), "fs:outbox:{order}");
   REQUIRE(entries.size() == 1);
-  CHECK(entries[0].entry_id == entry.entry_id);
+  CHECK(entries[0].id == entry.entry_id);
   CHECK(entries[0].fields.at("outbox_id") == "7");
   CHECK(entries[0].fields.at("aggregate_type") == "order");
   CHECK(entries[0].fields.at("aggregate_id") == "o-1");
@@ -106,9 +107,9 @@ TEST_CASE("publishing an outbox id again returns the first entry and adds nothin
   publisher.publish(make_record(2));
   const auto entries = read_stream(server.admin(), "fs:outbox:{order}");
   REQUIRE(entries.size() == 2);
-  CHECK(entries[0].outbox_id() == 1);
+  CHECK(outbox_id_of(entries[0]) == 1);
   CHECK(entries[0].fields.at("payload") == make_record(1).payload);
-  CHECK(entries[1].outbox_id() == 2);
+  CHECK(outbox_id_of(entries[1]) == 2);
 }
 
 TEST_CASE("records are routed by aggregate type, or all to a fixed stream", "[outbox]") {
@@ -121,7 +122,7 @@ TEST_CASE("records are routed by aggregate type, or all to a fixed stream", "[ou
   CHECK(key_count(server.admin(), "XLEN", "fs:outbox:{coupon}") == 1);
 
   RedisStreamPublisherOptions options;
-  options.prefix = "shop";
+  options.key_prefix = "shop";
   options.fixed_stream = "all-events";
   RedisStreamPublisher fixed(*client, options);
   CHECK(fixed.stream_for("coupon") == "shop:outbox:{all-events}");
@@ -145,7 +146,7 @@ TEST_CASE("the publisher keeps publishing after SCRIPT FLUSH and after a server 
   CHECK(publisher.publish_entry(make_record(3)).added);
   const auto entries = read_stream(server.admin(), "fs:outbox:{order}");
   REQUIRE(entries.size() == 1);  // the restart lost the data (no persistence)
-  CHECK(entries[0].outbox_id() == 3);
+  CHECK(outbox_id_of(entries[0]) == 3);
 
   server.kill();
   CHECK_THROWS_AS(publisher.publish(make_record(4)), flashsale::ConnectionError);
@@ -178,7 +179,7 @@ TEST_CASE("bad records and options are refused before anything is sent", "[outbo
   bad_stream.fixed_stream = "with space";
   CHECK_THROWS_AS(RedisStreamPublisher(*client, bad_stream), InvalidArgument);
   RedisStreamPublisherOptions bad_prefix;
-  bad_prefix.prefix = "";
+  bad_prefix.key_prefix = "";
   CHECK_THROWS_AS(RedisStreamPublisher(*client, bad_prefix), InvalidArgument);
 }
 
@@ -293,9 +294,9 @@ TEST_CASE("the relay publishes committed records from SQLite to Redis, never rol
   CHECK(report.published == 2);
   const auto entries = read_stream(server.admin(), "fs:outbox:{order}");
   REQUIRE(entries.size() == 2);
-  CHECK(entries[0].outbox_id() == first);
+  CHECK(outbox_id_of(entries[0]) == first);
   CHECK(entries[0].fields.at("payload") == "first");
-  CHECK(entries[1].outbox_id() == second);
+  CHECK(outbox_id_of(entries[1]) == second);
   CHECK(entries[1].fields.at("payload") == "second");
   CHECK(store.counts().published == 2);
   CHECK(store.counts().pending == 0);
@@ -348,7 +349,7 @@ TEST_CASE("a relay publisher that fails N times backs off, recovers and publishe
   const auto entries = read_stream(server.admin(), "fs:outbox:{order}");
   REQUIRE(entries.size() == ids.size());
   for (std::size_t index = 0; index < ids.size(); ++index) {
-    CHECK(entries[index].outbox_id() == ids[index]);
+    CHECK(outbox_id_of(entries[index]) == ids[index]);
   }
 }
 
@@ -388,9 +389,9 @@ TEST_CASE("a relay blocks a record at the threshold, lists it, and publishes it 
   CHECK(relay.relay_once().published == 2);
   const auto entries = read_stream(server.admin(), "fs:outbox:{order}");
   REQUIRE(entries.size() == 3);
-  CHECK(entries[0].outbox_id() == unrelated);
-  CHECK(entries[1].outbox_id() == stuck);
-  CHECK(entries[2].outbox_id() == behind);
+  CHECK(outbox_id_of(entries[0]) == unrelated);
+  CHECK(outbox_id_of(entries[1]) == stuck);
+  CHECK(outbox_id_of(entries[2]) == behind);
 }
 
 TEST_CASE("a relay process killed after publishing and before marking does not duplicate",
@@ -413,5 +414,5 @@ TEST_CASE("a relay process killed after publishing and before marking does not d
   CHECK(store.status(id)->state == flashsale::OutboxRecordState::Published);
   const auto entries = read_stream(server.admin(), "fs:outbox:{order}");
   REQUIRE(entries.size() == 1);
-  CHECK(entries[0].outbox_id() == id);
+  CHECK(outbox_id_of(entries[0]) == id);
 }

@@ -1,6 +1,6 @@
 // Shared by the outbox tests and the relay worker program: a temporary
 // directory, the host application's own SQLite connection, starting the
-// worker process, and reading an outbox stream back from Redis.
+// worker process, and the outbox id of a stream entry.
 #pragma once
 
 #include <signal.h>
@@ -11,7 +11,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,6 +18,8 @@
 #include "flashsale/client.hpp"
 #include "flashsale/sqlite_outbox_store.hpp"
 #include "forwarding_outbox_store.hpp"
+#include "redis_test_helpers.hpp"
+#include "test_program.hpp"
 
 namespace flashsale::testing {
 
@@ -92,30 +93,12 @@ class HostDatabase {
 
 // Starts tests/programs/outbox_relay_worker with `arguments`; returns its pid.
 inline pid_t start_relay_worker(const std::vector<std::string>& arguments) {
-  const std::string program = std::string(FLASHSALE_TEST_PROGRAM_DIR) + "/outbox_relay_worker";
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(program.c_str()));
-  for (const auto& argument : arguments) {
-    argv.push_back(const_cast<char*>(argument.c_str()));
-  }
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    throw std::runtime_error("fork failed");
-  }
-  if (pid == 0) {
-    ::execv(program.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
+  return start_test_program("outbox_relay_worker", arguments);
 }
 
 // Waits for a started worker; returns the raw waitpid status.
 inline int wait_for_worker(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-  }
-  return status;
+  return wait_for_exit(pid);
 }
 
 // Runs the worker to its end; returns the raw waitpid status.
@@ -131,36 +114,9 @@ inline bool exited_cleanly(int status) {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-// One entry of an outbox stream, as RedisStreamPublisher writes it.
-struct StreamEntry {
-  std::string entry_id;
-  std::map<std::string, std::string> fields;
-  std::int64_t outbox_id() const { return std::stoll(fields.at("outbox_id")); }
-};
-
-// Every entry of `stream`, in stream order (read in pages of 1000).
-inline std::vector<StreamEntry> read_stream(Client& client, const std::string& stream) {
-  std::vector<StreamEntry> entries;
-  std::string start = "-";
-  while (true) {
-    const auto reply =
-        client.execute({{"XRANGE", stream, start, "+", "COUNT", "1000"}, stream, {}});
-    const auto& page = reply.as_array();
-    for (const auto& item : page) {
-      const auto& parts = item.as_array();
-      StreamEntry entry;
-      entry.entry_id = parts.at(0).as_string();
-      const auto& fields = parts.at(1).as_array();
-      for (std::size_t field = 0; field + 1 < fields.size(); field += 2) {
-        entry.fields[fields[field].as_string()] = fields[field + 1].as_string();
-      }
-      entries.push_back(std::move(entry));
-    }
-    if (page.size() < 1000) {
-      return entries;
-    }
-    start = "(" + entries.back().entry_id;
-  }
+// The outbox id of an entry RedisStreamPublisher wrote.
+inline std::int64_t outbox_id_of(const StreamEntry& entry) {
+  return std::stoll(entry.fields.at("outbox_id"));
 }
 
 }  // namespace flashsale::testing

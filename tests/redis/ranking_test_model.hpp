@@ -14,23 +14,19 @@
 
 #include "flashsale/sliding_window_ranking.hpp"
 #include "redis_server.hpp"
+#include "redis_test_helpers.hpp"
+#include "time_conversion.hpp"
 
 namespace flashsale::testing {
 
 inline constexpr long long kBucketMs = 1000;
 inline constexpr long long kWindowMs = 10 * kBucketMs;
 
-inline RankingTime at_ms(long long ms) {
-  return RankingTime(std::chrono::milliseconds(ms));
-}
-
-inline long long ms_since_epoch(RankingTime time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
+using detail::from_epoch_ms;
+using detail::to_epoch_ms;
 
 inline long long server_now_ms(RedisServer& server) {
-  const auto time = server.admin().execute({{"TIME"}, {}, {}}).as_array();
-  return time.at(0).as_integer() * 1000 + time.at(1).as_integer() / 1000;
+  return server_time_ms(server.admin());
 }
 
 // A clock the test moves by hand, starting at the server's time, so that the
@@ -41,7 +37,7 @@ struct ManualClock {
   explicit ManualClock(long long start) : now_ms(std::make_shared<std::atomic<long long>>(start)) {}
   std::function<RankingTime()> function() const {
     auto now = now_ms;
-    return [now] { return at_ms(now->load()); };
+    return [now] { return from_epoch_ms(now->load()); };
   }
   long long now() const { return now_ms->load(); }
   void advance(long long ms) const { *now_ms += ms; }

@@ -60,9 +60,9 @@ TEST_CASE("recording threads racing refreshing threads keep both modes equal to 
         RankingEvent event{"m" + std::to_string(random() % 60), metrics[metric].name,
                            static_cast<double>(1 + random() % 4), std::nullopt};
         if (random() % 3 == 0) {  // back-fill somewhere in the window
-          event.at = at_ms(now - static_cast<long long>(random() % (kWindow - kBucket)));
+          event.at = from_epoch_ms(now - static_cast<long long>(random() % (kWindow - kBucket)));
         }
-        const long long at = event.at ? ms_since_epoch(*event.at) : now;
+        const long long at = event.at ? to_epoch_ms(*event.at) : now;
         REQUIRE(reference.record(metric, event.member, event.delta, at, now));
         batch.push_back(event);
       }

@@ -90,9 +90,10 @@ TEST_CASE("both modes agree with a reference model while the window slides acros
       if (when < 6) {
         event.at = std::nullopt;  // now
       } else if (when < 9) {
-        event.at = at_ms(now - static_cast<long long>(pick(kWindowMs + 3 * kBucketMs)));
+        event.at = from_epoch_ms(now - static_cast<long long>(pick(kWindowMs + 3 * kBucketMs)));
       } else {
-        event.at = at_ms(now + static_cast<long long>(pick(3 * kBucketMs)));  // maybe future
+        event.at =
+            from_epoch_ms(now + static_cast<long long>(pick(3 * kBucketMs)));  // maybe future
       }
       events.push_back(event);
     }
@@ -102,7 +103,7 @@ TEST_CASE("both modes agree with a reference model while the window slides acros
           std::find_if(metrics.begin(), metrics.end(),
                        [&](const auto& m) { return m.name == event.metric; }) -
           metrics.begin());
-      const long long at = event.at ? ms_since_epoch(*event.at) : now;
+      const long long at = event.at ? to_epoch_ms(*event.at) : now;
       expected_recorded.push_back(reference.record(metric, event.member, event.delta, at, now));
     }
 
@@ -209,7 +210,7 @@ TEST_CASE(
     const auto result = ranking.record("p1", "sales", 2);
     const long long after = server_now_ms(server);
     REQUIRE(result.status == RecordStatus::Recorded);
-    const long long bucket = ms_since_epoch(result.bucket_start);
+    const long long bucket = to_epoch_ms(result.bucket_start);
     CHECK(bucket >= before - before % 200);
     CHECK(bucket <= after - after % 200);
     const std::string key = ranking.bucket_key("sales", result.bucket_start);
@@ -250,7 +251,7 @@ TEST_CASE("incremental subtraction works in chunks and rebuilds when it fell beh
     events.push_back({"m" + std::to_string(i), "views", 2, std::nullopt});
   }
   ranking.record_many(events);
-  const std::string first_bucket = ranking.bucket_key("sales", at_ms(clock.now()));
+  const std::string first_bucket = ranking.bucket_key("sales", from_epoch_ms(clock.now()));
   clock.advance(kBucketMs);
   ranking.record("late", "sales", 4);
   CHECK(ranking.top(200).size() == 96);
@@ -386,7 +387,7 @@ TEST_CASE("top_or_fallback serves the host's copy when the server is down", "[ra
   ranking.refresh();
   const auto snapshot = ranking.snapshot(10);
   CHECK(describe(snapshot.members) == describe({{"b", 7}, {"a", 5}}));
-  const long long taken = ms_since_epoch(snapshot.taken_at);
+  const long long taken = to_epoch_ms(snapshot.taken_at);
   CHECK(std::llabs(taken - server_now_ms(server)) < 60'000);
 
   std::size_t asked = 0;
@@ -462,7 +463,7 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   with([](RankingOptions& o) { o.incremental_chunk = 0; });
   with([&](RankingOptions& o) { o.zero_epsilon = nan; });
   with([](RankingOptions& o) { o.zero_epsilon = -1; });
-  with([](RankingOptions& o) { o.prefix = "a b"; });
+  with([](RankingOptions& o) { o.key_prefix = "a b"; });
   with([](RankingOptions& o) {
     o.window = 24h;
     o.bucket = 1s;  // 86,400 buckets: too many keys for one window
@@ -486,7 +487,7 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   CHECK_THROWS_AS(ranking.record("p", "sales", -inf), flashsale::InvalidArgument);
   CHECK_THROWS_AS(ranking.record("p", "sales", 0), flashsale::InvalidArgument);
   CHECK_THROWS_AS(ranking.record("p", "sales", -2), flashsale::InvalidArgument);
-  CHECK_THROWS_AS(ranking.record("p", "sales", 1, at_ms(-5)), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(ranking.record("p", "sales", 1, from_epoch_ms(-5)), flashsale::InvalidArgument);
   CHECK_THROWS_AS(ranking.record("p", "sales", 1, std::nullopt, std::string(300, 'i')),
                   flashsale::InvalidArgument);
   CHECK_THROWS_AS(
@@ -499,7 +500,7 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   CHECK_THROWS_AS(ranking.rank(""), flashsale::InvalidArgument);
   CHECK_THROWS_AS(ranking.score(""), flashsale::InvalidArgument);
   CHECK_THROWS_AS(ranking.top_or_fallback(3, {}), flashsale::InvalidArgument);
-  CHECK_THROWS_AS(ranking.bucket_key("returns", at_ms(0)), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(ranking.bucket_key("returns", from_epoch_ms(0)), flashsale::InvalidArgument);
   CHECK(server.commands_processed() == before + 1);
   CHECK(server.admin().execute({{"DBSIZE"}, {}, {}}).as_integer() == keys_before);
   CHECK(describe(ranking.top(5)) == describe({{"kept", 1}}));
@@ -517,7 +518,7 @@ TEST_CASE("a window of the most bucket keys allowed refreshes in one script call
     options.window = std::chrono::seconds(flashsale::kMaxRankingWindowKeys / 3);  // 3 metrics
     SlidingWindowRanking ranking(*client, options);
     ranking.record("first", "sales", 2);
-    ranking.record("old", "views", 2, at_ms(clock.now() - 900'000));
+    ranking.record("old", "views", 2, from_epoch_ms(clock.now() - 900'000));
     const auto result = ranking.rebuild();
     CHECK(result.status == RefreshStatus::Refreshed);
     CHECK(result.calls == 1);
@@ -532,7 +533,7 @@ TEST_CASE("an event sent again with its event id is counted once", "[ranking]") 
   for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
     auto options = clocked_options("event-ids", mode, clock);
     SlidingWindowRanking ranking(*client, options);
-    const auto sold_at = at_ms(clock.now() - 2 * kBucketMs);
+    const auto sold_at = from_epoch_ms(clock.now() - 2 * kBucketMs);
     CHECK(ranking.record("a", "sales", 2, sold_at, "order-1").status == RecordStatus::Recorded);
     // The retry after a timeout: same id, same time.
     CHECK(ranking.record("a", "sales", 2, sold_at, "order-1").status == RecordStatus::Duplicate);
@@ -548,7 +549,7 @@ TEST_CASE("an event sent again with its event id is counted once", "[ranking]") 
     ranking.refresh();
     CHECK(ranking.score("a") == std::optional<double>(2 + 3 + 1));
     const std::string seen = "fs:rank:{" + options.name +
-                             "}:seen:" + std::to_string(ms_since_epoch(results[0].bucket_start));
+                             "}:seen:" + std::to_string(to_epoch_ms(results[0].bucket_start));
     CHECK(server.admin().execute({{"SCARD", seen}, seen, {}}).as_integer() == 2);
     CHECK(server.admin().execute({{"PTTL", seen}, seen, {}}).as_integer() > 0);
   }

@@ -91,7 +91,7 @@ TEST_CASE("a reserve holds every sku of the cart or none of them", "[stock]") {
   const auto reserved = reserver.reserve(kScope, "h2", {{"red", 4}, {"blue", 2}}, 60s);
   CHECK(reserved.status == ReserveStatus::Reserved);
   REQUIRE(reserved.expires_at.has_value());
-  const long long expires_ms = stock_test::to_ms(*reserved.expires_at);
+  const long long expires_ms = flashsale::detail::to_epoch_ms(*reserved.expires_at);
   CHECK(expires_ms >= now_ms + 60000);
   CHECK(expires_ms < now_ms + 120000);
   const StockSnapshot after = reserver.snapshot(kScope);

@@ -10,38 +10,20 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
-#include "flashsale/script.hpp"
 #include "flashsale/stock_reserver.hpp"
+#include "redis_test_helpers.hpp"
+#include "time_conversion.hpp"
 
 namespace flashsale::testing::stock {
 
-inline long long server_time_ms(Client& client) {
-  return client.run_script(ScriptCall{&bundled_script("server_time_ms"), {}, {}}).as_integer();
-}
-
-inline long long to_ms(std::chrono::system_clock::time_point at) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
-}
+using testing::eventually;
+using testing::server_time_ms;
 
 // Sleeps until the Redis server's clock is past `at` (expiry is judged there).
 inline void wait_for_server_time_past(Client& client, std::chrono::system_clock::time_point at) {
-  while (server_time_ms(client) <= to_ms(at)) {
+  while (server_time_ms(client) <= detail::to_epoch_ms(at)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-}
-
-// Polls `condition` until it holds or a generous limit passes (the machine is
-// shared and slow at times); returns whether it held.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::seconds limit = std::chrono::seconds(60)) {
-  const auto give_up = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
 }
 
 inline long long stream_length(Client& client, const std::string& stream) {
@@ -54,34 +36,14 @@ struct StockEvent {
   std::string items;
 };
 
-// The whole stream, oldest first, read in pages.
+// The whole stream, oldest first.
 inline std::vector<StockEvent> read_events(Client& client, const std::string& stream) {
   std::vector<StockEvent> events;
-  std::string start = "-";
-  while (true) {
-    const Reply page =
-        client.execute({{"XRANGE", stream, start, "+", "COUNT", "10000"}, stream, {}});
-    const auto& entries = page.as_array();
-    if (entries.empty()) {
-      return events;
-    }
-    for (const auto& entry : entries) {
-      const auto& fields = entry.as_array().at(1).as_array();
-      StockEvent event;
-      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        const std::string& name = fields[i].as_string();
-        if (name == "type") {
-          event.type = fields[i + 1].as_string();
-        } else if (name == "hold_id") {
-          event.hold_id = fields[i + 1].as_string();
-        } else if (name == "items") {
-          event.items = fields[i + 1].as_string();
-        }
-      }
-      events.push_back(std::move(event));
-    }
-    start = "(" + entries.back().as_array().at(0).as_string();
+  for (auto& entry : read_stream(client, stream)) {
+    events.push_back(StockEvent{std::move(entry.fields["type"]), std::move(entry.fields["hold_id"]),
+                                std::move(entry.fields["items"])});
   }
+  return events;
 }
 
 // Events of `type` for `hold_id` (any hold when empty).

@@ -196,7 +196,7 @@ TEST_CASE(
     options.consumer = "c" + std::to_string(i);
     options.batch_size = 20;
     options.block_timeout = 300ms;
-    options.eviction_policy_check = flashsale::EvictionPolicyCheck::Skip;
+    options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
     consumers.push_back(std::make_unique<StreamConsumer>(*client, options));
   }
   std::atomic<int> ready{0};
@@ -247,7 +247,7 @@ TEST_CASE(
   CHECK(client->execute({{"XINFO", "GROUPS", kStream}, kStream, {}}).as_array().size() == 1);
   std::int64_t delivered = 0;
   for (auto& consumer : consumers) {
-    delivered += consumer->metrics().delivered;
+    delivered += consumer->stats().delivered;
   }
   CHECK(delivered == kEntries);
 }

@@ -1,5 +1,5 @@
 // StreamConsumer against a real redis-server: acknowledgement, retries,
-// recovery of a crashed consumer's entries, dead letters, stop, metrics.
+// recovery of a crashed consumer's entries, dead letters, stop, stats.
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -14,6 +14,7 @@
 #include "flashsale/standalone_client.hpp"
 #include "flashsale/stream_consumer.hpp"
 #include "redis_server.hpp"
+#include "redis_test_helpers.hpp"
 #include "stream_worker_process.hpp"
 
 using namespace std::chrono_literals;
@@ -22,6 +23,7 @@ using flashsale::HandlerResult;
 using flashsale::StreamConsumer;
 using flashsale::StreamConsumerOptions;
 using flashsale::StreamMessage;
+using flashsale::testing::read_stream;
 using flashsale::testing::RedisServer;
 
 namespace {
@@ -71,19 +73,6 @@ bool poll_until(StreamConsumer& consumer, const flashsale::StreamHandler& handle
     consumer.poll_once(handler);
   }
   return true;
-}
-
-std::map<std::string, std::string> field_map(const flashsale::Reply& entry) {
-  std::map<std::string, std::string> fields;
-  const auto& flat = entry.as_array().at(1).as_array();
-  for (std::size_t i = 0; i + 1 < flat.size(); i += 2) {
-    fields[flat[i].as_string()] = flat[i + 1].as_string();
-  }
-  return fields;
-}
-
-std::vector<flashsale::Reply> read_stream(Client& client, const std::string& stream) {
-  return client.execute({{"XRANGE", stream, "-", "+"}, stream, {}}).as_array();
 }
 
 // Delivers up to `count` new entries to a consumer that then does nothing,
@@ -156,12 +145,12 @@ TEST_CASE("entries are handled and acknowledged; an existing group is never rese
   REQUIRE(poll_until(first, handler, [&] { return seen.size() == ids.size(); }));
   CHECK(seen == ids);
   CHECK(pending_count(*client, kStream) == 0);
-  const auto metrics = first.metrics();
-  CHECK(metrics.delivered == 25);
-  CHECK(metrics.acked == 25);
-  CHECK(metrics.pending == 0);
-  REQUIRE(metrics.lag.has_value());
-  CHECK(*metrics.lag == 0);
+  const auto stats = first.stats();
+  CHECK(stats.delivered == 25);
+  CHECK(stats.acked == 25);
+  CHECK(stats.pending == 0);
+  REQUIRE(stats.lag.has_value());
+  CHECK(*stats.lag == 0);
 
   // A second consumer asking for start id 0 joins the existing group: it does
   // not see the old entries again, only new ones.
@@ -190,11 +179,11 @@ TEST_CASE("a failed entry is retried after the backoff with its delivery count f
   REQUIRE(poll_until(consumer, handler, [&] { return deliveries.size() == 3; }));
   CHECK(deliveries == std::vector<std::int64_t>{1, 2, 3});
   CHECK(pending_count(*client, kStream) == 0);
-  const auto metrics = consumer.metrics();
-  CHECK(metrics.retried == 2);
-  CHECK(metrics.acked == 1);
-  CHECK(metrics.delivered == 3);
-  CHECK(metrics.dead_lettered == 0);
+  const auto stats = consumer.stats();
+  CHECK(stats.retried == 2);
+  CHECK(stats.acked == 1);
+  CHECK(stats.delivered == 3);
+  CHECK(stats.dead_lettered == 0);
 }
 
 TEST_CASE("a poison message is dead-lettered after exactly max_deliveries while others flow",
@@ -228,7 +217,7 @@ TEST_CASE("a poison message is dead-lettered after exactly max_deliveries while 
   CHECK(pending_count(*client, kStream) == 0);
 
   const auto dead = read_stream(*client, dead_stream);
-  const auto fields = field_map(dead.at(0));
+  const auto& fields = dead.at(0).fields;
   CHECK(fields.at("original_id") == poison_id);
   CHECK(fields.at("stream") == kStream);
   CHECK(fields.at("group") == kGroup);
@@ -236,10 +225,10 @@ TEST_CASE("a poison message is dead-lettered after exactly max_deliveries while 
   CHECK(fields.at("deliveries") == "3");
   CHECK(fields.at("last_error") == "cannot parse coupon");
   CHECK(fields.at("field:poison") == "1");
-  const auto metrics = consumer.metrics();
-  CHECK(metrics.dead_lettered == 1);
-  CHECK(metrics.retried == 2);
-  CHECK(metrics.acked == 20);
+  const auto stats = consumer.stats();
+  CHECK(stats.dead_lettered == 1);
+  CHECK(stats.retried == 2);
+  CHECK(stats.acked == 20);
 
   // Nothing more happens to it: polling again neither delivers nor duplicates.
   consumer.poll_once(handler);
@@ -267,12 +256,12 @@ TEST_CASE("a DeadLetter result moves the entry at once, also after SCRIPT FLUSH 
   const auto dead = read_stream(*client, kStream + ":dead");
   REQUIRE(dead.size() == 2);
   for (const auto& entry : dead) {
-    const auto fields = field_map(entry);
+    const auto& fields = entry.fields;
     CHECK(fields.at("deliveries") == "1");
     CHECK(fields.at("last_error") == "the handler rejected the message");
   }
   CHECK(pending_count(*client, kStream) == 0);
-  CHECK(one_at_a_time.metrics().dead_lettered == 2);
+  CHECK(one_at_a_time.stats().dead_lettered == 2);
 }
 
 TEST_CASE(
@@ -303,10 +292,10 @@ TEST_CASE(
   for (const auto& [id, count] : deliveries) {
     CHECK(count == 2);
   }
-  const auto metrics = consumer.metrics();
-  CHECK(metrics.reclaimed == 7);
-  CHECK(metrics.deleted_while_pending == 3);
-  CHECK(metrics.acked == 7);
+  const auto stats = consumer.stats();
+  CHECK(stats.reclaimed == 7);
+  CHECK(stats.deleted_while_pending == 3);
+  CHECK(stats.acked == 7);
 }
 
 TEST_CASE("an entry taken over after its last allowed delivery is dead-lettered unhandled",
@@ -331,7 +320,7 @@ TEST_CASE("an entry taken over after its last allowed delivery is dead-lettered 
   CHECK(calls == 0);
   const auto dead = read_stream(*client, kStream + ":dead");
   REQUIRE(dead.size() == 1);
-  const auto fields = field_map(dead[0]);
+  const auto& fields = dead[0].fields;
   CHECK(fields.at("original_id") == ids.at(0));
   CHECK(fields.at("deliveries") == "2");
   CHECK(fields.at("last_error") == "delivered 1 times without an acknowledgement");
@@ -433,35 +422,35 @@ TEST_CASE("stop() while run() is blocked in XREADGROUP returns within the block 
   CHECK(consumer.stop_requested());
 }
 
-TEST_CASE("metrics report lag as a value when Redis knows it and as unknown when it does not",
+TEST_CASE("stats report lag as a value when Redis knows it and as unknown when it does not",
           "[stream]") {
   RedisServer server;
   auto client = server.make_client(2);
   StreamConsumer consumer(*client, consumer_options("c1"));
-  auto before = consumer.metrics();  // no group yet
+  auto before = consumer.stats();  // no group yet
   CHECK(before.pending == 0);
   CHECK_FALSE(before.lag.has_value());
   CHECK_FALSE(before.oldest_pending_age.has_value());
 
   consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });
   const auto ids = add_entries(*client, kStream, 5);
-  auto metrics = consumer.metrics();
-  REQUIRE(metrics.lag.has_value());
-  CHECK(*metrics.lag == 5);
+  auto stats = consumer.stats();
+  REQUIRE(stats.lag.has_value());
+  CHECK(*stats.lag == 5);
 
   deliver_to_ghost(*client, "ghost", 2);
-  metrics = consumer.metrics();
-  REQUIRE(metrics.lag.has_value());
-  CHECK(*metrics.lag == 3);
-  CHECK(metrics.pending == 2);
-  REQUIRE(metrics.oldest_pending_age.has_value());
-  CHECK(metrics.oldest_pending_age->count() >= 0);
+  stats = consumer.stats();
+  REQUIRE(stats.lag.has_value());
+  CHECK(*stats.lag == 3);
+  CHECK(stats.pending == 2);
+  REQUIRE(stats.oldest_pending_age.has_value());
+  CHECK(stats.oldest_pending_age->count() >= 0);
 
   // Deleting an undelivered entry leaves Redis unable to count: unknown, not 0.
   client->execute({{"XDEL", kStream, ids[3]}, kStream, {}});
-  metrics = consumer.metrics();
-  CHECK_FALSE(metrics.lag.has_value());
-  CHECK(metrics.pending == 2);
+  stats = consumer.stats();
+  CHECK_FALSE(stats.lag.has_value());
+  CHECK(stats.pending == 2);
 }
 
 TEST_CASE("removing idle consumers deletes only those with nothing pending", "[stream]") {
@@ -535,7 +524,7 @@ TEST_CASE("run() rides out a server restart: it logs, reconnects and goes on han
   std::atomic<int> warnings{0};
   flashsale::set_log_sink([&](flashsale::LogLevel, std::string_view) { ++warnings; });
   auto options = consumer_options("c1");
-  options.eviction_policy_check = flashsale::EvictionPolicyCheck::Skip;
+  options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   StreamConsumer consumer(*client, options);
   std::atomic<int> handled{0};
   std::thread runner([&] {

@@ -3,15 +3,14 @@
 #pragma once
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
-extern char** environ;
+#include "test_program.hpp"
 
 namespace flashsale::testing {
 
@@ -33,26 +32,12 @@ class StreamWorkerProcess {
  public:
   StreamWorkerProcess(const StreamWorkerSettings& settings, std::string consumer)
       : consumer_(std::move(consumer)) {
-    const std::string program = std::string(FLASHSALE_TEST_PROGRAM_DIR) + "/stream_consumer_worker";
-    std::vector<std::string> arguments = {program,
-                                          std::to_string(settings.port),
-                                          settings.stream,
-                                          settings.group,
-                                          consumer_,
-                                          settings.handled_set,
-                                          settings.count_key,
-                                          std::to_string(settings.batch_size),
-                                          std::to_string(settings.claim_idle_ms),
-                                          std::to_string(settings.claim_interval_ms),
-                                          std::to_string(settings.block_ms)};
-    std::vector<char*> argv;
-    for (auto& argument : arguments) {
-      argv.push_back(argument.data());
-    }
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, program.c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
-      throw std::runtime_error("cannot start " + program);
-    }
+    pid_ = start_test_program(
+        "stream_consumer_worker",
+        {std::to_string(settings.port), settings.stream, settings.group, consumer_,
+         settings.handled_set, settings.count_key, std::to_string(settings.batch_size),
+         std::to_string(settings.claim_idle_ms), std::to_string(settings.claim_interval_ms),
+         std::to_string(settings.block_ms)});
   }
   StreamWorkerProcess(const StreamWorkerProcess&) = delete;
   StreamWorkerProcess& operator=(const StreamWorkerProcess&) = delete;
@@ -78,8 +63,7 @@ class StreamWorkerProcess {
   // Waits for the process to end by itself; returns its exit status
   // (128 + signal number when a signal ended it).
   int wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
+    const int status = wait_for_exit(pid_);
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }

@@ -13,21 +13,19 @@
 #include "flashsale/script.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "redis_server.hpp"
+#include "redis_test_helpers.hpp"
 
 using namespace std::chrono_literals;
 using flashsale::Command;
 using flashsale::ScriptCall;
 using flashsale::StandaloneClient;
 using flashsale::testing::RedisServer;
+using flashsale::testing::server_time_ms;
 
 namespace {
 
 const flashsale::Script& time_script() {
   return flashsale::bundled_script("server_time_ms");
-}
-
-long long server_time_ms(flashsale::Client& client) {
-  return client.run_script(ScriptCall{&time_script(), {}, {}}).as_integer();
 }
 
 }  // namespace

@@ -91,6 +91,6 @@ TEST_CASE("options outside their ranges are refused by the constructor", "[coupo
   options = offline_options();
   options.max_user_id_bytes = 0;
   CHECK_THROWS_AS(FirstComeCouponIssuer(client, options), InvalidArgument);
-  options.max_user_id_bytes = 1024 * 1024;
+  options.max_user_id_bytes = flashsale::kMaxMemberIdBytesLimit + 1;
   CHECK_THROWS_AS(FirstComeCouponIssuer(client, options), InvalidArgument);
 }

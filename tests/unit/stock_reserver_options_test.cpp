@@ -70,6 +70,8 @@ TEST_CASE("options outside their documented limits are refused before any call",
   refused([](StockReserverOptions& o) { o.max_hold_ttl = 0ms; });
   refused([](StockReserverOptions& o) { o.events_max_length = 0; });
   refused([](StockReserverOptions& o) { o.max_hold_id_bytes = 0; });
+  refused(
+      [](StockReserverOptions& o) { o.max_hold_id_bytes = flashsale::kMaxMemberIdBytesLimit + 1; });
   CHECK(client.calls == 0);
 
   CHECK_NOTHROW(StockReserver(client, quiet_options()));
