@@ -151,6 +151,8 @@ void RedisServer::write_config() const {
 void RedisServer::start() {
   write_config();
   const std::string config_path = directory_ + "/redis.conf";
+  // The child would otherwise write the parent's unflushed output again.
+  std::fflush(nullptr);
   const pid_t child = ::fork();
   if (child < 0) {
     throw std::runtime_error("fork failed");
