@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "flashsale/error.hpp"
+#include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
 
 namespace flashsale {
@@ -148,6 +149,7 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
   if (options_.max_hold_id_bytes < 1) {
     throw InvalidArgument("max_hold_id_bytes must be at least 1");
   }
+  require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
 
