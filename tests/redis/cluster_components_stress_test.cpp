@@ -132,6 +132,8 @@ void run_coupon_race(FirstComeCouponIssuer& issuer, CouponRace& race, bool retry
 // Per coupon: exactly kUnitsPerCoupon issued, to distinct users, sequences
 // exactly 1..N in the replies and in the events stream, stock 0.
 void check_coupon_race(flashsale::Client& client, const CouponRace& race) {
+  INFO("errors: " << race.errors.size() << ", e.g. "
+                  << (race.errors.empty() ? "" : race.errors.front()));
   REQUIRE(race.errors.empty());
   std::set<std::int64_t> one_to_n;
   for (std::int64_t sequence = 1; sequence <= kUnitsPerCoupon; ++sequence) {
@@ -264,12 +266,17 @@ TEST_CASE(
     "[cluster][coupon][stress][restart]") {
   RedisClusterOptions cluster_options;
   cluster_options.config_lines = {"appendonly yes", "appendfsync always"};
-  // Long enough that the restarted master is never marked failed: its slots
-  // just cannot be reached for a moment.
+  // Long enough that the other masters never mark the restarted one failed
+  // (with no replica the whole cluster would be down): only its slots are
+  // unreachable for a moment.
   cluster_options.node_timeout = 30s;
   RedisCluster cluster(cluster_options);
   auto options = cluster.client_options(kThreads);
-  options.retry_budget = 1s;  // so the outage reaches the callers as errors
+  // Commands sent when the node died fail at once with ConnectionError (they
+  // may have run). New calls wait out the outage within the budget: refused
+  // connections, then CLUSTERDOWN from the restarted node until it rejoins
+  // (up to 5 s, min(node timeout, 5 s)).
+  options.retry_budget = 30s;
   options.connection.command_timeout = 5s;
   ClusterClient client(options);
   FirstComeCouponIssuer issuer(client);
