@@ -102,8 +102,7 @@ class ClusterClient::Impl {
   std::vector<detail::NodeAddress> seeds_;
   detail::SlotMap slot_map_;
   std::mutex refresh_mutex_;
-  std::mutex server_info_mutex_;
-  std::optional<ServerInfo> server_info_;
+  detail::ServerInfoCache server_info_;
 
  private:
   // Reloads the slot map unless another thread did since `seen_generation`.
@@ -378,16 +377,7 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
 }
 
 ServerInfo ClusterClient::server_info() {
-  {
-    const std::lock_guard<std::mutex> lock(impl_->server_info_mutex_);
-    if (impl_->server_info_) {
-      return *impl_->server_info_;
-    }
-  }
-  ServerInfo info = detail::parse_server_info(execute({{"INFO"}, {}, {}}).as_string());
-  const std::lock_guard<std::mutex> lock(impl_->server_info_mutex_);
-  impl_->server_info_ = info;
-  return info;
+  return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
 }
 
 }  // namespace flashsale

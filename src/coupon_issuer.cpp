@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "flashsale/error.hpp"
+#include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
 #include "status_words.hpp"
 #include "time_conversion.hpp"
@@ -140,6 +141,10 @@ FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, CouponIssuerOptions
     throw InvalidArgument(fmt::format("max_user_id_bytes must be between 1 and {}, got {}",
                                       kMaxMemberIdBytesLimit, options_.max_user_id_bytes));
   }
+  const CouponKeys probe = keys_for("probe");
+  require_single_slot(
+      {probe.meta, probe.stock, probe.issued, probe.queue, probe.seq, probe.revoked, probe.events},
+      "coupon scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
+#include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
 #include "time_conversion.hpp"
 
@@ -29,6 +30,9 @@ RedisStreamPublisher::RedisStreamPublisher(Client& client, RedisStreamPublisherO
   if (options_.dedup_retention.count() < 0) {
     throw InvalidArgument("outbox dedup_retention must not be negative");
   }
+  const std::string probe = stream_for("probe");
+  require_single_slot({probe, probe + ":published", probe + ":published-at"},
+                      "publish outbox record");
   check_eviction_policy(client_, options_.eviction_check);
 }
 

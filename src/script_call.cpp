@@ -69,4 +69,17 @@ ServerInfo parse_server_info(const std::string& info_text) {
   return info;
 }
 
+ServerInfo ServerInfoCache::get(const std::function<std::string()>& read_info) {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (info_) {
+      return *info_;
+    }
+  }
+  ServerInfo info = parse_server_info(read_info());
+  const std::lock_guard<std::mutex> lock(mutex_);
+  info_ = info;
+  return info;
+}
+
 }  // namespace flashsale::detail

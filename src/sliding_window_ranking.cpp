@@ -6,6 +6,7 @@
 #include <set>
 
 #include "flashsale/error.hpp"
+#include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/script.hpp"
 #include "time_conversion.hpp"
@@ -154,6 +155,12 @@ SlidingWindowRanking::SlidingWindowRanking(Client& client, RankingOptions option
   state_key_ = tagged_ + ":state";
   window_ms_ = options_.window.count();
   bucket_ms_ = options_.bucket.count();
+  std::vector<std::string> probe_keys{state_key_, aggregate_key_, staging_key_,
+                                      fmt::format("{}:seen:0", tagged_)};
+  for (std::size_t metric = 0; metric < options_.metrics.size(); ++metric) {
+    probe_keys.push_back(bucket_key_at(metric, 0));
+  }
+  require_single_slot(probe_keys, "ranking scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
 

@@ -1,10 +1,11 @@
 #include "flashsale/standalone_client.hpp"
 
-#include <mutex>
-#include <optional>
+#include <algorithm>
+#include <chrono>
 
 #include "connection_pool.hpp"
 #include "script_call.hpp"
+#include "script_fallback.hpp"
 
 namespace flashsale {
 
@@ -13,8 +14,7 @@ class StandaloneClient::Impl {
   Impl(ConnectionOptions connection, PoolOptions pool) : pool_(std::move(connection), pool) {}
 
   detail::ConnectionPool pool_;
-  std::mutex server_info_mutex_;
-  std::optional<ServerInfo> server_info_;
+  detail::ServerInfoCache server_info_;
 };
 
 StandaloneClient::StandaloneClient(ConnectionOptions connection, PoolOptions pool)
@@ -88,14 +88,7 @@ StandaloneClient::PinnedConnection StandaloneClient::pin() {
 }
 
 Reply StandaloneClient::run_script(const ScriptCall& call) {
-  const auto evalsha = detail::evalsha_arguments(call);
-  auto connection = impl_->pool_.acquire();
-  Reply reply = connection->execute(evalsha);
-  if (detail::is_noscript(reply)) {
-    // EVAL carries the source and caches it again, so a SCRIPT FLUSH racing
-    // with this retry cannot make it fail a second time.
-    reply = connection->execute(detail::eval_arguments(call));
-  }
+  Reply reply = std::move(run_script_pipeline({call}).front());
   reply.throw_if_error();
   return reply;
 }
@@ -104,55 +97,18 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
   if (calls.empty()) {
     return {};
   }
-  std::vector<std::vector<std::string>> evalsha;
-  evalsha.reserve(calls.size());
-  for (const auto& call : calls) {
-    evalsha.push_back(detail::evalsha_arguments(call));
-  }
-  std::vector<const std::vector<std::string>*> pointers;
-  pointers.reserve(calls.size());
-  for (const auto& arguments : evalsha) {
-    pointers.push_back(&arguments);
-  }
+  // One connection for both rounds: EVAL carries the source and caches it
+  // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice.
   auto connection = impl_->pool_.acquire();
-  std::vector<Reply> replies = connection->execute_pipeline(pointers, std::chrono::milliseconds{0});
-
-  std::vector<std::size_t> missing;
-  for (std::size_t index = 0; index < replies.size(); ++index) {
-    if (detail::is_noscript(replies[index])) {
-      missing.push_back(index);
-    }
-  }
-  if (missing.empty()) {
-    return replies;
-  }
-  std::vector<std::vector<std::string>> eval;
-  eval.reserve(missing.size());
-  for (const auto index : missing) {
-    eval.push_back(detail::eval_arguments(calls[index]));
-  }
-  pointers.clear();
-  for (const auto& arguments : eval) {
-    pointers.push_back(&arguments);
-  }
-  std::vector<Reply> retried = connection->execute_pipeline(pointers, std::chrono::milliseconds{0});
-  for (std::size_t position = 0; position < missing.size(); ++position) {
-    replies[missing[position]] = std::move(retried[position]);
-  }
-  return replies;
+  return detail::run_scripts_with_eval_fallback(
+      calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
+                 const std::vector<std::size_t>&) {
+        return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
+      });
 }
 
 ServerInfo StandaloneClient::server_info() {
-  {
-    const std::lock_guard<std::mutex> lock(impl_->server_info_mutex_);
-    if (impl_->server_info_) {
-      return *impl_->server_info_;
-    }
-  }
-  ServerInfo info = detail::parse_server_info(execute({{"INFO"}, {}, {}}).as_string());
-  const std::lock_guard<std::mutex> lock(impl_->server_info_mutex_);
-  impl_->server_info_ = info;
-  return info;
+  return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
 }
 
 }  // namespace flashsale

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "flashsale/error.hpp"
+#include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
 #include "status_words.hpp"
 #include "time_conversion.hpp"
@@ -134,6 +135,7 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
     throw InvalidArgument(fmt::format("max_hold_id_bytes must be between 1 and {}, got {}",
                                       kMaxMemberIdBytesLimit, options_.max_hold_id_bytes));
   }
+  require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
 

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "flashsale/error.hpp"
+#include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
 #include "flashsale/script.hpp"
@@ -185,6 +186,7 @@ StreamConsumer::StreamConsumer(Client& client, StreamConsumerOptions options)
     StreamState state;
     state.stream = stream;
     state.dead_letter_stream = stream + options_.dead_letter_suffix;
+    require_single_slot({state.stream, state.dead_letter_stream}, "dead-letter message");
     states_.push_back(std::move(state));
   }
   check_eviction_policy(client_, options_.eviction_check);

@@ -79,7 +79,9 @@ namespace flashsale {
 inline constexpr std::size_t kMaxStreamNameBytes = 512;
 
 struct StreamConsumerOptions {
-  // One or more distinct stream keys, read through the same group name.
+  // One or more distinct stream keys, read through the same group name. Each
+  // needs a hash tag (e.g. "fs:events:{orders}") so that its dead-letter
+  // stream lands in its slot: the dead-letter script touches both.
   std::vector<std::string> streams;
   // Consumer group name; created with XGROUP CREATE ... MKSTREAM when missing.
   std::string group;
@@ -156,7 +158,9 @@ struct StreamConsumerStats {
 
 class StreamConsumer {
  public:
-  // Validates the options (InvalidArgument, nothing sent), then runs the
+  // Validates the options (InvalidArgument, nothing sent), refuses with
+  // ConfigurationError (nothing sent) a stream whose dead-letter stream hashes
+  // to another slot (Redis Cluster would answer CROSSSLOT), then runs the
   // eviction policy check. The groups are created by the first poll.
   StreamConsumer(Client& client, StreamConsumerOptions options);
   StreamConsumer(const StreamConsumer&) = delete;

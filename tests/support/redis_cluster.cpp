@@ -1,10 +1,5 @@
 #include "redis_cluster.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
@@ -18,26 +13,6 @@ namespace flashsale::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A port for the cluster bus: the default (port + 10000) can exceed 65535
-// for the ephemeral ports the servers get.
-int free_bus_port() {
-  const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (socket_fd < 0) {
-    throw std::runtime_error("socket() failed");
-  }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  const bool bound = ::bind(socket_fd, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
-                     ::getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  ::close(socket_fd);
-  if (!bound) {
-    throw std::runtime_error("cannot find a free loopback port for the cluster bus");
-  }
-  return ntohs(address.sin_port);
-}
 
 Reply admin_command(RedisServer& server, std::vector<std::string> arguments) {
   return server.admin().execute(Command{std::move(arguments), {}, {}});
@@ -76,7 +51,9 @@ RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(opt
   for (std::size_t index = 0; index < options_.masters; ++index) {
     constexpr int kAttempts = 5;
     for (int attempt = 1;; ++attempt) {
-      const int bus_port = free_bus_port();
+      // The default bus port (port + 10000) can exceed 65535 for the
+      // ephemeral ports the servers get.
+      const int bus_port = free_loopback_port();
       RedisServerOptions server_options;
       server_options.config_lines = {
           "cluster-enabled yes",

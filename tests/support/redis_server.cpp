@@ -22,25 +22,6 @@ namespace flashsale::testing {
 
 namespace {
 
-int free_loopback_port() {
-  const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (socket_fd < 0) {
-    throw std::runtime_error("socket() failed");
-  }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  if (::bind(socket_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    ::close(socket_fd);
-    throw std::runtime_error("cannot find a free loopback port");
-  }
-  ::close(socket_fd);
-  return ntohs(address.sin_port);
-}
-
 int server_major_version(const std::string& executable) {
   static int major = -1;
   if (major >= 0) {
@@ -61,6 +42,25 @@ int server_major_version(const std::string& executable) {
 }
 
 }  // namespace
+
+int free_loopback_port() {
+  const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (socket_fd < 0) {
+    throw std::runtime_error("socket() failed");
+  }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (::bind(socket_fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      ::getsockname(socket_fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ::close(socket_fd);
+    throw std::runtime_error("cannot find a free loopback port");
+  }
+  ::close(socket_fd);
+  return ntohs(address.sin_port);
+}
 
 std::string redis_server_executable() {
   const char* configured = std::getenv("FLASHSALE_REDIS_SERVER");

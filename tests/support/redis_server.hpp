@@ -14,6 +14,10 @@
 
 namespace flashsale::testing {
 
+// A loopback TCP port that was free a moment ago (bound to port 0 and
+// released); throws std::runtime_error when none can be found.
+int free_loopback_port();
+
 struct RedisServerOptions {
   // Extra redis.conf lines, e.g. "requirepass secret" or "user app on >pw ~fs:* +@all".
   std::vector<std::string> config_lines;
