@@ -353,12 +353,6 @@ std::vector<Reply> ClusterClient::execute_pipeline(const std::vector<Command>& c
   return impl_->run(arguments, slots, timeout);
 }
 
-Reply ClusterClient::run_script(const ScriptCall& call) {
-  Reply reply = std::move(run_script_pipeline({call}).front());
-  reply.throw_if_error();
-  return reply;
-}
-
 std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCall>& calls) {
   if (calls.empty()) {
     return {};

@@ -87,12 +87,6 @@ StandaloneClient::PinnedConnection StandaloneClient::pin() {
       std::make_unique<PinnedConnection::State>(PinnedConnection::State{impl_->pool_.acquire()}));
 }
 
-Reply StandaloneClient::run_script(const ScriptCall& call) {
-  Reply reply = std::move(run_script_pipeline({call}).front());
-  reply.throw_if_error();
-  return reply;
-}
-
 std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<ScriptCall>& calls) {
   if (calls.empty()) {
     return {};

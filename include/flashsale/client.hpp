@@ -56,8 +56,9 @@ class Client {
 
   // Runs a bundled script with EVALSHA. When the server does not know the
   // script (restart, failover, SCRIPT FLUSH) it is sent again with EVAL and
-  // the call retried once, invisibly.
-  virtual Reply run_script(const ScriptCall& call) = 0;
+  // the call retried once, invisibly. A one-entry run_script_pipeline whose
+  // error reply is thrown as ReplyError.
+  Reply run_script(const ScriptCall& call);
   // Pipelined script calls, replies in order. Entries that met NOSCRIPT are
   // re-run with EVAL after the rest of the pipeline, in their original order.
   virtual std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) = 0;

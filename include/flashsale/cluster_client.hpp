@@ -90,7 +90,6 @@ class ClusterClient final : public Client {
 
   Reply execute(const Command& command) override;
   std::vector<Reply> execute_pipeline(const std::vector<Command>& commands) override;
-  Reply run_script(const ScriptCall& call) override;
   std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) override;
   // INFO of one master, read once and cached; mode is "cluster".
   ServerInfo server_info() override;

@@ -24,7 +24,6 @@ class StandaloneClient final : public Client {
 
   Reply execute(const Command& command) override;
   std::vector<Reply> execute_pipeline(const std::vector<Command>& commands) override;
-  Reply run_script(const ScriptCall& call) override;
   std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) override;
   ServerInfo server_info() override;
 

@@ -24,7 +24,6 @@ class CountingClient final : public flashsale::Client {
     called();
     return {};
   }
-  flashsale::Reply run_script(const flashsale::ScriptCall&) override { return called(); }
   std::vector<flashsale::Reply> run_script_pipeline(
       const std::vector<flashsale::ScriptCall>&) override {
     called();
