@@ -1,6 +1,7 @@
 #include "sale_phases.hpp"
 
 #include <chrono>
+#include <exception>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -19,28 +20,49 @@ std::string sku_name(int index) {
   return fmt::format("sku-{}", index + 1);
 }
 
-// Runs `worker(thread_index)` on `threads` threads and joins them.
+// Runs `worker(thread_index)` on `threads` threads and joins them; the first
+// exception a worker throws is rethrown here, after every thread has ended.
 template <typename Worker>
 void on_threads(int threads, Worker worker) {
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
   std::vector<std::thread> pool;
   pool.reserve(static_cast<std::size_t>(threads));
   for (int thread = 0; thread < threads; ++thread) {
-    pool.emplace_back(worker, thread);
+    pool.emplace_back([&, thread] {
+      try {
+        worker(thread);
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) {
+          failure = std::current_exception();
+        }
+      }
+    });
   }
   for (auto& thread : pool) {
     thread.join();
   }
+  if (failure) {
+    std::rethrow_exception(failure);
+  }
 }
 
-// Calls `operation` until it gets through the transport; every flashsale call
-// is idempotent under retry with the same ids.
+// Calls `operation` until it gets through the transport (every flashsale
+// call is idempotent under retry with the same ids), for at most about 5 s
+// or until the demo is interrupted; then the last error propagates.
 template <typename Operation>
-auto with_retry(std::int64_t& transport_errors, Operation operation) {
-  for (;;) {
+auto with_retry(std::int64_t& transport_errors, const std::atomic<bool>& interrupted,
+                Operation operation) {
+  constexpr int kAttempts = 250;
+  for (int attempt = 1;; ++attempt) {
     try {
       return operation();
     } catch (const flashsale::ConnectionError&) {
       ++transport_errors;
+      if (attempt == kAttempts || interrupted) {
+        throw;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -63,7 +85,7 @@ CouponRushOutcome run_coupon_rush(flashsale::FirstComeCouponIssuer& issuer,
       int extra_presses = random() % 10 < 3 ? 1 + static_cast<int>(random() % 3) : 0;
       int issued_to_user = 0;
       while (!interrupted) {
-        const auto result = with_retry(mine.transport_errors, [&] {
+        const auto result = with_retry(mine.transport_errors, interrupted, [&] {
           return timed(latency, [&] { return issuer.issue(options.coupon_id, user_id); });
         });
         ++mine.attempts;
@@ -146,7 +168,7 @@ StockSaleOutcome run_stock_sale(flashsale::StockReserver& reserver, SaleDatabase
                         1 + static_cast<std::int64_t>(random() % 2)});
       }
 
-      const auto reserved = with_retry(mine.transport_errors, [&] {
+      const auto reserved = with_retry(mine.transport_errors, interrupted, [&] {
         return timed(recorders.reserve, [&] {
           return reserver.reserve(options.deal_scope, hold_id, cart, options.hold_ttl);
         });
@@ -157,7 +179,7 @@ StockSaleOutcome run_stock_sale(flashsale::StockReserver& reserver, SaleDatabase
         ++mine.reserved;
         const int fate = static_cast<int>(random() % 100);
         if (fate < options.confirm_percent) {
-          const auto confirmed = with_retry(mine.transport_errors, [&] {
+          const auto confirmed = with_retry(mine.transport_errors, interrupted, [&] {
             return timed(recorders.confirm,
                          [&] { return reserver.confirm(options.deal_scope, hold_id); });
           });
@@ -183,7 +205,7 @@ StockSaleOutcome run_stock_sale(flashsale::StockReserver& reserver, SaleDatabase
             timed(recorders.order_write, [&] { database.record_order(hold_id, items, units); });
           }
         } else if (fate < options.confirm_percent + options.release_percent) {
-          with_retry(mine.transport_errors, [&] {
+          with_retry(mine.transport_errors, interrupted, [&] {
             return timed(recorders.release,
                          [&] { return reserver.release(options.deal_scope, hold_id); });
           });
@@ -192,7 +214,7 @@ StockSaleOutcome run_stock_sale(flashsale::StockReserver& reserver, SaleDatabase
           ++mine.abandoned;  // the hold expires and a reaper gives its stock back
         }
       }
-      with_retry(mine.transport_errors, [&] {
+      with_retry(mine.transport_errors, interrupted, [&] {
         return timed(recorders.ranking_record, [&] { return ranking.record_many(views); });
       });
       progress.advance();
