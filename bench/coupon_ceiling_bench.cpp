@@ -2,10 +2,11 @@
 // library's own issue_coupon script on the same server, with the same keys,
 // the same random users, the same connection count and pipeline depth.
 //
-//   coupon_ceiling_bench [--smoke] [--rounds N]
+//   coupon_ceiling_bench [--smoke] [--rounds N] [--shape sync|pipelined32|threads8]
 //
 // Prints `ratio <shape> <library ops/s / redis-benchmark ops/s>` per shape,
-// then the raw figures. Each figure is the best of N rounds (default 3); every
+// then the raw figures and the CPU time per operation of each client process
+// and of redis-server (INFO cpu). Each figure is the best of N rounds (default 3); every
 // round starts from an empty server. Goals: sync >= 0.95, pipelined and
 // 8 threads >= 0.90. Nothing is asserted: the machine is shared and noisy.
 #include <atomic>
@@ -18,6 +19,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <fmt/format.h>
 
@@ -33,6 +36,14 @@ constexpr const char* kCoupon = "bench";
 constexpr std::int64_t kEventsCap = 100000;
 // Users are drawn from [0, kUserRange), as redis-benchmark's -r draws __rand_int__.
 constexpr std::int64_t kUserRange = 1'000'000'000;
+
+// One side's run: throughput, and the CPU each operation cost the client
+// process and the redis-server process.
+struct Measurement {
+  double operations_per_second = 0;
+  double client_microseconds_per_operation = 0;
+  double server_microseconds_per_operation = 0;
+};
 
 struct Shape {
   const char* name;
@@ -53,6 +64,30 @@ void register_coupon(flashsale::Client& client) {
       {{"SCRIPT", "LOAD", std::string(flashsale::bundled_script("issue_coupon").source)}, {}, {}});
 }
 
+// CPU seconds (user + system) of this process, or of its waited-for children.
+double cpu_seconds(int who) {
+  rusage usage{};
+  ::getrusage(who, &usage);
+  const auto seconds = [](const timeval& value) {
+    return static_cast<double>(value.tv_sec) + static_cast<double>(value.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// used_cpu_sys + used_cpu_user of the server's main process, from INFO cpu.
+double server_cpu_seconds(const bench::BenchServer& server) {
+  auto client = server.make_client(1);
+  const std::string info = client->execute({{"INFO", "cpu"}, {}, {}}).as_string();
+  double total = 0;
+  for (const char* field : {"used_cpu_sys:", "used_cpu_user:"}) {
+    const auto at = info.find(field);
+    if (at != std::string::npos) {
+      total += std::atof(info.c_str() + at + std::strlen(field));
+    }
+  }
+  return total;
+}
+
 std::string shell_quote(const std::string& text) {
   std::string quoted = "'";
   for (const char character : text) {
@@ -70,9 +105,9 @@ std::string redis_benchmark_executable() {
   return configured != nullptr && *configured != '\0' ? configured : "redis-benchmark";
 }
 
-// Runs redis-benchmark with EVALSHA of the bundled script; returns its ops/s.
-double run_redis_benchmark(const bench::BenchServer& server, const Shape& shape,
-                           std::int64_t operations) {
+// Runs redis-benchmark with EVALSHA of the bundled script.
+Measurement run_redis_benchmark(const bench::BenchServer& server, const Shape& shape,
+                                std::int64_t operations) {
   const flashsale::KeySpace keys;
   std::string command = fmt::format("{} -h {} -p {} -n {} -c {} -P {} -r {} --csv EVALSHA {} 6",
                                     redis_benchmark_executable(), server.host(), server.port(),
@@ -82,6 +117,8 @@ double run_redis_benchmark(const bench::BenchServer& server, const Shape& shape,
     command += " " + shell_quote(keys.key("coupon", kCoupon, suffix));
   }
   command += fmt::format(" {} {} {} 2>&1", kCoupon, shell_quote("user:__rand_int__"), kEventsCap);
+  const double client_cpu_before = cpu_seconds(RUSAGE_CHILDREN);
+  const double server_cpu_before = server_cpu_seconds(server);
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) {
     throw std::runtime_error("cannot run redis-benchmark");
@@ -95,6 +132,8 @@ double run_redis_benchmark(const bench::BenchServer& server, const Shape& shape,
   if (::pclose(pipe) != 0) {
     throw std::runtime_error("redis-benchmark failed:\n" + output);
   }
+  const double server_cpu = server_cpu_seconds(server) - server_cpu_before;
+  const double client_cpu = cpu_seconds(RUSAGE_CHILDREN) - client_cpu_before;
   // --csv: a header line, then "EVALSHA ...","<rps>",...
   const auto line_start = output.rfind("\"EVALSHA");
   if (line_start == std::string::npos) {
@@ -104,13 +143,17 @@ double run_redis_benchmark(const bench::BenchServer& server, const Shape& shape,
   if (rps_start == std::string::npos) {
     throw std::runtime_error("unexpected redis-benchmark output:\n" + output);
   }
-  return std::atof(output.c_str() + rps_start + 3);
+  const double per_operation = 1e6 / static_cast<double>(operations);
+  return {std::atof(output.c_str() + rps_start + 3), client_cpu * per_operation,
+          server_cpu * per_operation};
 }
 
 // The library doing the same work: issue() per call, or issue_many() batches
 // of `pipeline` users; `connections` threads over a pool of that size.
-double run_library(const bench::BenchServer& server, const Shape& shape, std::int64_t operations) {
-  auto client = server.make_client(static_cast<std::size_t>(shape.connections));
+Measurement run_library(const bench::BenchServer& server, const Shape& shape,
+                        std::int64_t operations) {
+  auto client = server.make_client(static_cast<std::size_t>(shape.connections),
+                                   std::getenv("SHARED") ? std::atoi(std::getenv("SHARED")) : 0);
   flashsale::CouponIssuerOptions options;
   options.events_max_length = kEventsCap;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
@@ -119,6 +162,8 @@ double run_library(const bench::BenchServer& server, const Shape& shape, std::in
 
   std::atomic<std::int64_t> issued{0};
   const std::int64_t per_thread = operations / shape.connections;
+  const double server_cpu_before = server_cpu_seconds(server);
+  const double client_cpu_before = cpu_seconds(RUSAGE_SELF);
   const auto started = Clock::now();
   std::vector<std::thread> threads;
   for (int thread = 0; thread < shape.connections; ++thread) {
@@ -150,10 +195,13 @@ double run_library(const bench::BenchServer& server, const Shape& shape, std::in
     thread.join();
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const double client_cpu = cpu_seconds(RUSAGE_SELF) - client_cpu_before;
+  const double server_cpu = server_cpu_seconds(server) - server_cpu_before;
   if (issued.load() == 0) {
     throw std::runtime_error("the library issued nothing: the benchmark is broken");
   }
-  return static_cast<double>(per_thread * shape.connections) / seconds;
+  const auto done = static_cast<double>(per_thread * shape.connections);
+  return {done / seconds, client_cpu * 1e6 / done, server_cpu * 1e6 / done};
 }
 
 }  // namespace
@@ -161,40 +209,59 @@ double run_library(const bench::BenchServer& server, const Shape& shape, std::in
 int main(int argc, char** argv) {
   const bool smoke = bench::take_smoke_flag(argc, argv);
   int rounds = smoke ? 1 : 3;
+  std::string only_shape;
   for (int index = 1; index + 1 < argc; ++index) {
     if (std::strcmp(argv[index], "--rounds") == 0) {
       rounds = std::max(1, std::atoi(argv[index + 1]));
+    } else if (std::strcmp(argv[index], "--shape") == 0) {
+      only_shape = argv[index + 1];
     }
   }
   const std::vector<Shape> shapes = {
       {"sync", 1, 1, 60000}, {"pipelined32", 1, 32, 600000}, {"threads8", 8, 1, 240000}};
+  const auto better = [](const Measurement& left, const Measurement& right) {
+    return left.operations_per_second < right.operations_per_second;
+  };
   try {
     bench::BenchServer server;
     std::vector<std::string> raw;
     for (const auto& shape : shapes) {
+      if (!only_shape.empty() && only_shape != shape.name) {
+        continue;
+      }
       const std::int64_t operations = smoke ? 3200 : shape.operations;
-      double best_ceiling = 0;
-      double best_library = 0;
+      Measurement best_ceiling;
+      Measurement best_library;
       for (int round = 0; round < rounds; ++round) {
         server.flush();
         {
           auto client = server.make_client(1);
           register_coupon(*client);
         }
-        best_ceiling = std::max(best_ceiling, run_redis_benchmark(server, shape, operations));
+        best_ceiling =
+            std::max(best_ceiling, run_redis_benchmark(server, shape, operations), better);
         server.flush();
         {
           auto client = server.make_client(1);
           register_coupon(*client);
         }
-        best_library = std::max(best_library, run_library(server, shape, operations));
+        best_library = std::max(best_library, run_library(server, shape, operations), better);
       }
-      std::printf("ratio %s %.3f\n", shape.name, best_library / best_ceiling);
+      std::printf("ratio %s %.3f\n", shape.name,
+                  best_library.operations_per_second / best_ceiling.operations_per_second);
       std::fflush(stdout);
       raw.push_back(fmt::format(
           "{:<12} connections={} pipeline={} operations={} redis-benchmark={:.0f} ops/s "
           "library={:.0f} ops/s",
-          shape.name, shape.connections, shape.pipeline, operations, best_ceiling, best_library));
+          shape.name, shape.connections, shape.pipeline, operations,
+          best_ceiling.operations_per_second, best_library.operations_per_second));
+      raw.push_back(fmt::format(
+          "{:<12} cpu per operation (best rounds): redis-benchmark {:.1f} us + its server {:.1f} "
+          "us; library {:.1f} us + its server {:.1f} us",
+          shape.name, best_ceiling.client_microseconds_per_operation,
+          best_ceiling.server_microseconds_per_operation,
+          best_library.client_microseconds_per_operation,
+          best_library.server_microseconds_per_operation));
     }
     for (const auto& line : raw) {
       std::printf("%s\n", line.c_str());

@@ -63,6 +63,11 @@ ClusterOptions validated(ClusterOptions options) {
   if (options.connection.db != 0) {
     throw InvalidArgument("a Redis Cluster has only database 0");
   }
+  if (options.pool.shared_connections != 0) {
+    throw InvalidArgument(
+        "pool.shared_connections (auto-pipelining) is a StandaloneClient option; a cluster client "
+        "borrows a pooled connection per node");
+  }
   if (options.pool.size == 0) {
     throw InvalidArgument("pool size must be at least 1");
   }

@@ -1,19 +1,35 @@
 #include "flashsale/standalone_client.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 #include "connection_pool.hpp"
 #include "script_call.hpp"
 #include "script_fallback.hpp"
+#include "shared_connection.hpp"
 
 namespace flashsale {
 
 class StandaloneClient::Impl {
  public:
-  Impl(ConnectionOptions connection, PoolOptions pool) : pool_(std::move(connection), pool) {}
+  Impl(ConnectionOptions connection, PoolOptions pool) : pool_(connection, pool) {
+    for (std::size_t index = 0; index < pool.shared_connections; ++index) {
+      shared_.push_back(std::make_unique<detail::SharedConnection>(connection));
+    }
+  }
+
+  // Round robin over the shared connections; nullptr when there are none.
+  detail::SharedConnection* shared_connection() {
+    if (shared_.empty()) {
+      return nullptr;
+    }
+    return shared_[next_shared_.fetch_add(1, std::memory_order_relaxed) % shared_.size()].get();
+  }
 
   detail::ConnectionPool pool_;
+  std::vector<std::unique_ptr<detail::SharedConnection>> shared_;
+  std::atomic<std::size_t> next_shared_{0};
   detail::ServerInfoCache server_info_;
 };
 
@@ -34,21 +50,38 @@ Reply execute_on(detail::Connection& connection, const Command& command) {
   return reply;
 }
 
-std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
-                                       const std::vector<Command>& commands) {
+std::vector<const std::vector<std::string>*> arguments_of(const std::vector<Command>& commands) {
   std::vector<const std::vector<std::string>*> arguments;
   arguments.reserve(commands.size());
-  std::chrono::milliseconds timeout{0};
   for (const auto& command : commands) {
     arguments.push_back(&command.arguments);
+  }
+  return arguments;
+}
+
+std::chrono::milliseconds longest_timeout(const std::vector<Command>& commands) {
+  std::chrono::milliseconds timeout{0};
+  for (const auto& command : commands) {
     timeout = std::max(timeout, command.timeout);
   }
-  return connection.execute_pipeline(arguments, timeout);
+  return timeout;
+}
+
+std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
+                                       const std::vector<Command>& commands) {
+  return connection.execute_pipeline(arguments_of(commands), longest_timeout(commands));
 }
 
 }  // namespace
 
 Reply StandaloneClient::execute(const Command& command) {
+  if (command.timeout.count() == 0) {
+    if (auto* shared = impl_->shared_connection()) {
+      Reply reply = std::move(shared->execute_pipeline({&command.arguments}).front());
+      reply.throw_if_error();
+      return reply;
+    }
+  }
   auto connection = impl_->pool_.acquire();
   return execute_on(*connection, command);
 }
@@ -56,6 +89,11 @@ Reply StandaloneClient::execute(const Command& command) {
 std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>& commands) {
   if (commands.empty()) {
     return {};
+  }
+  if (longest_timeout(commands).count() == 0) {
+    if (auto* shared = impl_->shared_connection()) {
+      return shared->execute_pipeline(arguments_of(commands));
+    }
   }
   auto connection = impl_->pool_.acquire();
   return execute_pipeline_on(*connection, commands);
@@ -90,6 +128,12 @@ StandaloneClient::PinnedConnection StandaloneClient::pin() {
 std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<ScriptCall>& calls) {
   if (calls.empty()) {
     return {};
+  }
+  if (auto* shared = impl_->shared_connection()) {
+    return detail::run_scripts_with_eval_fallback(
+        calls,
+        [shared](const std::vector<const std::vector<std::string>*>& arguments,
+                 const std::vector<std::size_t>&) { return shared->execute_pipeline(arguments); });
   }
   // One connection for both rounds: EVAL carries the source and caches it
   // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice.

@@ -34,9 +34,11 @@ flashsale::ConnectionOptions BenchServer::connection_options() const {
   return options;
 }
 
-std::unique_ptr<flashsale::StandaloneClient> BenchServer::make_client(std::size_t pool_size) const {
+std::unique_ptr<flashsale::StandaloneClient> BenchServer::make_client(
+    std::size_t pool_size, std::size_t shared_connections) const {
   flashsale::PoolOptions pool;
   pool.size = pool_size;
+  pool.shared_connections = shared_connections;
   pool.wait_timeout = std::chrono::seconds(30);
   return std::make_unique<flashsale::StandaloneClient>(connection_options(), pool);
 }

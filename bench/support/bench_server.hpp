@@ -23,7 +23,8 @@ class BenchServer {
   const std::string& host() const noexcept { return host_; }
   int port() const noexcept { return port_; }
   flashsale::ConnectionOptions connection_options() const;
-  std::unique_ptr<flashsale::StandaloneClient> make_client(std::size_t pool_size) const;
+  std::unique_ptr<flashsale::StandaloneClient> make_client(
+      std::size_t pool_size, std::size_t shared_connections = 0) const;
   // Deletes every key (FLUSHALL), so rounds start equal.
   void flush();
 

@@ -30,6 +30,16 @@ struct PoolOptions {
   std::size_t size = 8;
   // Longest wait for a free connection before TimeoutError; zero waits forever.
   std::chrono::milliseconds wait_timeout{1000};
+  // Auto-pipelining. When not zero, calls do not borrow a connection: they
+  // queue on one of this many connections shared by all threads, and what
+  // queued while the previous batch was on the wire is written together as
+  // one pipeline, each caller still blocking for its own replies. Many
+  // threads then cost Redis one read per batch instead of one per call. A
+  // transport failure or timeout fails every call of its batch. pin() and
+  // commands with their own timeout (blocking reads) still borrow from the
+  // pool of `size`. Zero (the default): every call borrows a connection.
+  // StandaloneClient only: a ClusterClient refuses it (InvalidArgument).
+  std::size_t shared_connections = 0;
 };
 
 }  // namespace flashsale

@@ -10,7 +10,9 @@ namespace flashsale {
 
 // Thread-safe: share one instance between all threads of the host.
 //
-// Each call borrows a pooled connection for its duration. A connection that
+// Each call borrows a pooled connection for its duration, or, with
+// PoolOptions::shared_connections, queues on a shared connection whose
+// pending calls are written together (auto-pipelining). A connection that
 // timed out or failed mid-reply is discarded, never reused (its replies would
 // be out of step). Idle connections whose server went away (a restart) are
 // detected before use and replaced, so the next call after a restart simply
