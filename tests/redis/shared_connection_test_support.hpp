@@ -1,0 +1,45 @@
+// Helpers shared by the auto-pipelining tests: a client in shared mode and
+// the server figures that show which connections the calls came over.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "catch.hpp"
+#include "flashsale/standalone_client.hpp"
+#include "redis_server.hpp"
+
+namespace flashsale::testing::shared_connection {
+
+// A client whose calls without their own timeout go over `shared`
+// connections; `pool_size` connections remain for pin() and blocking reads.
+inline std::unique_ptr<StandaloneClient> make_shared_client(
+    const RedisServer& server, std::size_t shared,
+    std::chrono::milliseconds command_timeout = std::chrono::milliseconds(1000),
+    std::size_t pool_size = 2) {
+  auto options = server.connection_options();
+  options.command_timeout = command_timeout;
+  PoolOptions pool;
+  pool.size = pool_size;
+  pool.wait_timeout = std::chrono::seconds(30);
+  pool.shared_connections = shared;
+  return std::make_unique<StandaloneClient>(options, pool);
+}
+
+// A number field of INFO `section`, e.g. ("stats", "total_connections_received").
+inline long long info_figure(StandaloneClient& admin, const std::string& section,
+                             const std::string& field) {
+  const std::string info = admin.execute({{"INFO", section}, {}, {}}).as_string();
+  const auto at = info.find(field + ":");
+  REQUIRE(at != std::string::npos);
+  return std::stoll(info.substr(at + field.size() + 1));
+}
+
+// Connections the server has accepted since it started (the admin's included).
+inline long long connections_received(RedisServer& server) {
+  return info_figure(server.admin(), "stats", "total_connections_received");
+}
+
+}  // namespace flashsale::testing::shared_connection
