@@ -208,7 +208,7 @@ TEST_CASE("single calls of concurrent threads reach the server together: fewer r
   CHECK(reads < commands);
 }
 
-TEST_CASE("an error reply reaches only the caller that caused it; its batch neighbours succeed",
+TEST_CASE("an error reply reaches only the caller that caused it, and its batch neighbours succeed",
           "[shared-connection]") {
   constexpr int kCallers = 12;
   RedisServer server;
@@ -288,7 +288,8 @@ TEST_CASE("an error reply reaches only the caller that caused it; its batch neig
 }
 
 TEST_CASE(
-    "a timeout fails the queued calls with TimeoutError; later calls read their own replies on a "
+    "a timeout fails the queued calls with TimeoutError, and later calls read their own replies on "
+    "a "
     "fresh connection",
     "[shared-connection]") {
   constexpr int kThreads = 8;
@@ -429,7 +430,7 @@ TEST_CASE("an idle shared connection the server killed is replaced before the ne
 }
 
 TEST_CASE(
-    "a connection lost mid-batch fails that batch with ConnectionError; calls queued behind it "
+    "a connection lost mid-batch fails that batch with ConnectionError, and calls queued behind it "
     "succeed on a fresh connection",
     "[shared-connection]") {
   constexpr int kQueued = 8;
