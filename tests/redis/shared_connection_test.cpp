@@ -172,6 +172,72 @@ TEST_CASE("32 threads over two shared connections each get exactly their own rep
   check_own_replies_over(2);
 }
 
+TEST_CASE("pipelines of megabytes from many callers at once come back complete and in order",
+          "[shared-connection]") {
+  constexpr int kThreads = 16;
+  constexpr int kRounds = 4;
+  constexpr int kCommands = 300;
+  RedisServer server;
+  auto client = make_shared_client(server, 1);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < kThreads; ++thread) {
+    threads.emplace_back([&, thread] {
+      for (int round = 0; round < kRounds; ++round) {
+        // 300 SET/GET pairs of 1 KB values: ~600 KB out and back per call.
+        std::vector<Command> commands;
+        for (int index = 0; index < kCommands; ++index) {
+          const std::string key = key_of(thread, "big:" + std::to_string(index));
+          const std::string value =
+              std::string(1024, static_cast<char>('a' + index % 26)) + std::to_string(round);
+          commands.push_back(command({"SET", key, value}));
+          commands.push_back(command({"GET", key}));
+        }
+        try {
+          const auto replies = client->execute_pipeline(commands);
+          bool right = replies.size() == commands.size();
+          for (std::size_t index = 1; right && index < replies.size(); index += 2) {
+            right = replies[index - 1].as_string() == "OK" &&
+                    replies[index].as_string() == commands[index - 1].arguments[2];
+          }
+          wrong += right ? 0 : 1;
+        } catch (const flashsale::Error&) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("shared connections authenticate and select the database, also after a restart",
+          "[shared-connection]") {
+  flashsale::testing::RedisServerOptions server_options;
+  server_options.config_lines = {"requirepass shared-secret"};
+  server_options.password = "shared-secret";
+  RedisServer server(server_options);
+  auto options = server.connection_options();
+  options.db = 3;
+  flashsale::PoolOptions pool;
+  pool.shared_connections = 2;
+  StandaloneClient client(options, pool);
+  const std::string key = "fs:test:{db}:n";
+  for (int call = 1; call <= 4; ++call) {
+    CHECK(client.execute(command({"INCR", key})).as_integer() == call);
+  }
+  // The admin uses database 0: the key is not there.
+  CHECK(server.admin().execute(command({"EXISTS", key})).as_integer() == 0);
+  server.restart();
+  for (int call = 1; call <= 4; ++call) {
+    CHECK(client.execute(command({"INCR", key})).as_integer() == call);
+  }
+  StandaloneClient pooled_reader(options);  // database 3, no shared connections
+  CHECK(pooled_reader.execute(command({"GET", key})).as_string() == "4");
+}
+
 TEST_CASE("single calls of concurrent threads reach the server together: fewer reads than commands",
           "[shared-connection]") {
   constexpr int kThreads = 32;

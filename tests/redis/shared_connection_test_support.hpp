@@ -17,7 +17,7 @@ namespace flashsale::testing::shared_connection {
 // connections; `pool_size` connections remain for pin() and blocking reads.
 inline std::unique_ptr<StandaloneClient> make_shared_client(
     const RedisServer& server, std::size_t shared,
-    std::chrono::milliseconds command_timeout = std::chrono::milliseconds(1000),
+    std::chrono::milliseconds command_timeout = std::chrono::seconds(10),
     std::size_t pool_size = 2) {
   auto options = server.connection_options();
   options.command_timeout = command_timeout;
