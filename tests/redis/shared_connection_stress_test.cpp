@@ -30,6 +30,8 @@ using flashsale::IssueStatus;
 using flashsale::testing::RedisServer;
 using flashsale::testing::shared_connection::connections_received;
 using flashsale::testing::shared_connection::make_shared_client;
+using flashsale::testing::shared_connection::on_threads;
+using flashsale::testing::shared_connection::ThreadGroup;
 
 namespace {
 
@@ -39,29 +41,23 @@ constexpr std::size_t kSharedConnections = 2;
 // Runs `call(index)` for index 0..calls-1 on kThreads threads, in chunks, and
 // returns the messages of the flashsale errors they threw.
 template <typename Call>
-std::vector<std::string> run_on_threads(int calls, Call call) {
+std::vector<std::string> run_calls_on_threads(int calls, Call call) {
   std::atomic<int> next{0};
   std::mutex errors_mutex;
   std::vector<std::string> errors;
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&] {
-      constexpr int kChunk = 32;
-      for (int first = next.fetch_add(kChunk); first < calls; first = next.fetch_add(kChunk)) {
-        for (int index = first; index < std::min(first + kChunk, calls); ++index) {
-          try {
-            call(index);
-          } catch (const flashsale::Error& error) {
-            const std::lock_guard<std::mutex> lock(errors_mutex);
-            errors.emplace_back(error.what());
-          }
+  on_threads(kThreads, [&](int) {
+    constexpr int kChunk = 32;
+    for (int first = next.fetch_add(kChunk); first < calls; first = next.fetch_add(kChunk)) {
+      for (int index = first; index < std::min(first + kChunk, calls); ++index) {
+        try {
+          call(index);
+        } catch (const flashsale::Error& error) {
+          const std::lock_guard<std::mutex> lock(errors_mutex);
+          errors.emplace_back(error.what());
         }
       }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+    }
+  });
   return errors;
 }
 
@@ -94,8 +90,8 @@ void check_coupon_race(RedisServer& server, Background background) {
 
   std::vector<IssueResult> results(kCalls);
   std::atomic<bool> done{false};
-  std::thread background_thread([&] { background(done); });
-  const auto errors = run_on_threads(
+  ThreadGroup background_thread(1, [&](int) { background(done); });
+  const auto errors = run_calls_on_threads(
       kCalls, [&](int call) { results[call] = issuer.issue(kCoupon, user_name(call % kUsers)); });
   done = true;
   background_thread.join();
@@ -234,7 +230,7 @@ TEST_CASE(
   std::atomic<bool> done{false};
   std::atomic<int> snapshots{0};
   std::atomic<int> broken_snapshots{0};
-  std::thread sampler([&] {
+  ThreadGroup sampler(1, [&](int) {
     flashsale::StandaloneClient own_client(server.connection_options());
     flashsale::StockReserver observer(own_client);
     while (!done) {
@@ -248,7 +244,7 @@ TEST_CASE(
       std::this_thread::sleep_for(2ms);
     }
   });
-  const auto errors = run_on_threads(kReserves, [&](int index) {
+  const auto errors = run_calls_on_threads(kReserves, [&](int index) {
     const std::string hold_id = "hold-" + std::to_string(index);
     reserved[index] = reserver.reserve(kScope, hold_id, cart_of(index), 30min).status;
     if (reserved[index] != flashsale::ReserveStatus::Reserved) {

@@ -29,6 +29,8 @@ using flashsale::testing::RedisServer;
 using flashsale::testing::shared_connection::connections_received;
 using flashsale::testing::shared_connection::info_figure;
 using flashsale::testing::shared_connection::make_shared_client;
+using flashsale::testing::shared_connection::on_threads;
+using flashsale::testing::shared_connection::ThreadGroup;
 
 namespace {
 
@@ -113,33 +115,27 @@ void check_own_replies_over(std::size_t shared) {
 
   std::atomic<int> wrong{0};
   std::atomic<int> failed{0};
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      long long counter = 0;
-      for (int round = 0; round < kRounds; ++round) {
-        try {
-          if (round % 3 == 2) {
-            const std::string payload =
-                "single:" + std::to_string(thread) + ":" + std::to_string(round);
-            if (client->execute(command({"ECHO", payload})).as_string() != payload) {
-              ++wrong;
-            }
-            continue;
-          }
-          if (!own_pipeline_round(*client, thread, round, counter)) {
+  on_threads(kThreads, [&](int thread) {
+    long long counter = 0;
+    for (int round = 0; round < kRounds; ++round) {
+      try {
+        if (round % 3 == 2) {
+          const std::string payload =
+              "single:" + std::to_string(thread) + ":" + std::to_string(round);
+          if (client->execute(command({"ECHO", payload})).as_string() != payload) {
             ++wrong;
           }
-          counter += 3;
-        } catch (const flashsale::Error&) {
-          ++failed;
+          continue;
         }
+        if (!own_pipeline_round(*client, thread, round, counter)) {
+          ++wrong;
+        }
+        counter += 3;
+      } catch (const flashsale::Error&) {
+        ++failed;
       }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+    }
+  });
   CHECK(wrong == 0);
   CHECK(failed == 0);
 
@@ -180,36 +176,30 @@ TEST_CASE("pipelines of megabytes from many callers at once come back complete a
   RedisServer server;
   auto client = make_shared_client(server, 1);
   std::atomic<int> wrong{0};
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      for (int round = 0; round < kRounds; ++round) {
-        // 300 SET/GET pairs of 1 KB values: ~600 KB out and back per call.
-        std::vector<Command> commands;
-        for (int index = 0; index < kCommands; ++index) {
-          const std::string key = key_of(thread, "big:" + std::to_string(index));
-          const std::string value =
-              std::string(1024, static_cast<char>('a' + index % 26)) + std::to_string(round);
-          commands.push_back(command({"SET", key, value}));
-          commands.push_back(command({"GET", key}));
-        }
-        try {
-          const auto replies = client->execute_pipeline(commands);
-          bool right = replies.size() == commands.size();
-          for (std::size_t index = 1; right && index < replies.size(); index += 2) {
-            right = replies[index - 1].as_string() == "OK" &&
-                    replies[index].as_string() == commands[index - 1].arguments[2];
-          }
-          wrong += right ? 0 : 1;
-        } catch (const flashsale::Error&) {
-          ++wrong;
-        }
+  on_threads(kThreads, [&](int thread) {
+    for (int round = 0; round < kRounds; ++round) {
+      // 300 SET/GET pairs of 1 KB values: ~600 KB out and back per call.
+      std::vector<Command> commands;
+      for (int index = 0; index < kCommands; ++index) {
+        const std::string key = key_of(thread, "big:" + std::to_string(index));
+        const std::string value =
+            std::string(1024, static_cast<char>('a' + index % 26)) + std::to_string(round);
+        commands.push_back(command({"SET", key, value}));
+        commands.push_back(command({"GET", key}));
       }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+      try {
+        const auto replies = client->execute_pipeline(commands);
+        bool right = replies.size() == commands.size();
+        for (std::size_t index = 1; right && index < replies.size(); index += 2) {
+          right = replies[index - 1].as_string() == "OK" &&
+                  replies[index].as_string() == commands[index - 1].arguments[2];
+        }
+        wrong += right ? 0 : 1;
+      } catch (const flashsale::Error&) {
+        ++wrong;
+      }
+    }
+  });
   CHECK(wrong == 0);
 }
 
@@ -249,20 +239,14 @@ TEST_CASE("single calls of concurrent threads reach the server together: fewer r
   const long long commands_before = server.commands_processed();
 
   std::atomic<int> wrong{0};
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      for (int call = 0; call < kCalls; ++call) {
-        const std::string payload = std::to_string(thread) + ":" + std::to_string(call);
-        if (client->execute(command({"ECHO", payload})).as_string() != payload) {
-          ++wrong;
-        }
+  on_threads(kThreads, [&](int thread) {
+    for (int call = 0; call < kCalls; ++call) {
+      const std::string payload = std::to_string(thread) + ":" + std::to_string(call);
+      if (client->execute(command({"ECHO", payload})).as_string() != payload) {
+        ++wrong;
       }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+    }
+  });
   const long long reads =
       info_figure(server.admin(), "stats", "total_reads_processed") - reads_before;
   const long long commands = server.commands_processed() - commands_before;
@@ -287,68 +271,63 @@ TEST_CASE("an error reply reaches only the caller that caused it, and its batch 
 
   // A BLPOP without its own timeout holds the one shared connection, so the
   // callers started meanwhile queue up and go out together once it returns.
-  std::thread gate([&] { client->execute(command({"BLPOP", gate_key, "15"})); });
+  ThreadGroup gate(1, [&](int) { client->execute(command({"BLPOP", gate_key, "15"})); });
   REQUIRE(eventually([&] { return info_figure(admin, "clients", "blocked_clients") == 1; }));
 
   std::atomic<int> started{0};
   std::atomic<int> wrong{0};
-  std::vector<std::thread> callers;
-  for (int caller = 0; caller < kCallers; ++caller) {
-    callers.emplace_back([&, caller] {
-      const std::string own_key = key_of(caller, "own");
-      const std::string payload = "caller-" + std::to_string(caller);
-      ++started;
-      try {
-        switch (caller % 4) {
-          case 0:  // a single call that fails
-            try {
-              client->execute(command({"INCR", list_key}));
-              ++wrong;
-            } catch (const flashsale::ReplyError& error) {
-              wrong += error.code() == "WRONGTYPE" ? 0 : 1;
-            }
-            break;
-          case 1: {  // a pipeline with the failing command in the middle
-            const auto replies =
-                client->execute_pipeline({command({"SET", own_key, payload}),
-                                          command({"INCR", list_key}), command({"GET", own_key})});
-            const bool right = replies.size() == 3 && replies[0].as_string() == "OK" &&
-                               replies[1].is_error() &&
-                               replies[1].error_message().rfind("WRONGTYPE", 0) == 0 &&
-                               replies[2].as_string() == payload;
-            wrong += right ? 0 : 1;
-            break;
+  ThreadGroup callers(kCallers, [&](int caller) {
+    const std::string own_key = key_of(caller, "own");
+    const std::string payload = "caller-" + std::to_string(caller);
+    ++started;
+    try {
+      switch (caller % 4) {
+        case 0:  // a single call that fails
+          try {
+            client->execute(command({"INCR", list_key}));
+            ++wrong;
+          } catch (const flashsale::ReplyError& error) {
+            wrong += error.code() == "WRONGTYPE" ? 0 : 1;
           }
-          case 2:  // a script whose redis.call fails
-            try {
-              client->run_script(ScriptCall{&echo.script, {list_key}, {payload}});
-              ++wrong;
-            } catch (const flashsale::ReplyError& error) {
-              const std::string message = error.what();
-              wrong += message.find("WRONGTYPE") != std::string::npos ? 0 : 1;
-            }
-            break;
-          default: {  // neighbours that must succeed
-            wrong += client->execute(command({"INCR", own_key})).as_integer() == 1 ? 0 : 1;
-            const auto script_reply =
-                client->run_script(ScriptCall{&echo.script, {own_key}, {payload}});
-            wrong += is_echo_count(script_reply, payload, 2) ? 0 : 1;
-            break;
-          }
+          break;
+        case 1: {  // a pipeline with the failing command in the middle
+          const auto replies =
+              client->execute_pipeline({command({"SET", own_key, payload}),
+                                        command({"INCR", list_key}), command({"GET", own_key})});
+          const bool right = replies.size() == 3 && replies[0].as_string() == "OK" &&
+                             replies[1].is_error() &&
+                             replies[1].error_message().rfind("WRONGTYPE", 0) == 0 &&
+                             replies[2].as_string() == payload;
+          wrong += right ? 0 : 1;
+          break;
         }
-      } catch (const flashsale::Error&) {
-        ++wrong;
+        case 2:  // a script whose redis.call fails
+          try {
+            client->run_script(ScriptCall{&echo.script, {list_key}, {payload}});
+            ++wrong;
+          } catch (const flashsale::ReplyError& error) {
+            const std::string message = error.what();
+            wrong += message.find("WRONGTYPE") != std::string::npos ? 0 : 1;
+          }
+          break;
+        default: {  // neighbours that must succeed
+          wrong += client->execute(command({"INCR", own_key})).as_integer() == 1 ? 0 : 1;
+          const auto script_reply =
+              client->run_script(ScriptCall{&echo.script, {own_key}, {payload}});
+          wrong += is_echo_count(script_reply, payload, 2) ? 0 : 1;
+          break;
+        }
       }
-    });
-  }
+    } catch (const flashsale::Error&) {
+      ++wrong;
+    }
+  });
   REQUIRE(eventually([&] { return started == kCallers; }));
   // Not asserted: only makes it likely that every caller has queued.
   std::this_thread::sleep_for(100ms);
   admin.execute(command({"LPUSH", gate_key, "go"}));
   gate.join();
-  for (auto& caller : callers) {
-    caller.join();
-  }
+  callers.join();
   CHECK(wrong == 0);
   CHECK(admin.execute(command({"LLEN", list_key})).as_integer() == 1);
 }
@@ -370,62 +349,50 @@ TEST_CASE(
   std::atomic<bool> go{false};
   std::atomic<int> timeouts{0};
   std::atomic<int> other_outcomes{0};
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      while (!go) {
-        std::this_thread::yield();
-      }
-      const std::string key = key_of(thread, "value");
-      try {
-        client->execute_pipeline(
-            {command({"SET", key, "during"}), command({"GET", key}), command({"ECHO", "x"})});
-        ++other_outcomes;
-      } catch (const flashsale::TimeoutError&) {
-        ++timeouts;
-      } catch (const flashsale::Error&) {
-        ++other_outcomes;
-      }
-    });
-  }
+  ThreadGroup callers(kThreads, [&](int thread) {
+    while (!go) {
+      std::this_thread::yield();
+    }
+    const std::string key = key_of(thread, "value");
+    try {
+      client->execute_pipeline(
+          {command({"SET", key, "during"}), command({"GET", key}), command({"ECHO", "x"})});
+      ++other_outcomes;
+    } catch (const flashsale::TimeoutError&) {
+      ++timeouts;
+    } catch (const flashsale::Error&) {
+      ++other_outcomes;
+    }
+  });
   server.admin().execute(command({"CLIENT", "PAUSE", "2000", "ALL"}));
   go = true;
-  for (auto& thread : threads) {
-    thread.join();
-  }
+  callers.join();
   CHECK(timeouts == kThreads);
   CHECK(other_outcomes == 0);
 
-  // Wait out the pause on a client of its own (admin's timeout is 1 s).
-  auto patient = make_shared_client(server, 0, 10s);
-  CHECK(patient->execute(command({"PING"})).as_string() == "PONG");
+  // The admin (10 s command timeout) waits out the pause.
+  CHECK(server.admin().execute(command({"PING"})).as_string() == "PONG");
   const long long connections_before = connections_received(server);
 
   // Whether the timed-out SETs ran is unknown; what matters is that no reply
   // of theirs is read by a later call.
   std::atomic<int> wrong{0};
-  threads.clear();
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      const std::string key = key_of(thread, "value");
-      for (int round = 0; round < 20; ++round) {
-        const std::string payload = "after:" + std::to_string(thread) + ":" + std::to_string(round);
-        try {
-          const auto replies = client->execute_pipeline(
-              {command({"ECHO", payload}), command({"SET", key, payload}), command({"GET", key})});
-          const bool right = replies.at(0).as_string() == payload &&
-                             replies.at(1).as_string() == "OK" &&
-                             replies.at(2).as_string() == payload;
-          wrong += right ? 0 : 1;
-        } catch (const flashsale::Error&) {
-          ++wrong;
-        }
+  on_threads(kThreads, [&](int thread) {
+    const std::string key = key_of(thread, "value");
+    for (int round = 0; round < 20; ++round) {
+      const std::string payload = "after:" + std::to_string(thread) + ":" + std::to_string(round);
+      try {
+        const auto replies = client->execute_pipeline(
+            {command({"ECHO", payload}), command({"SET", key, payload}), command({"GET", key})});
+        const bool right = replies.at(0).as_string() == payload &&
+                           replies.at(1).as_string() == "OK" &&
+                           replies.at(2).as_string() == payload;
+        wrong += right ? 0 : 1;
+      } catch (const flashsale::Error&) {
+        ++wrong;
       }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+    }
+  });
   CHECK(wrong == 0);
   // The timed-out connection was dropped; exactly one fresh one replaced it.
   CHECK(connections_received(server) - connections_before == 1);
@@ -457,20 +424,14 @@ TEST_CASE("after a server restart the next calls succeed without the caller retr
 
   server.restart();
   std::atomic<int> wrong{0};
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < 16; ++thread) {
-    threads.emplace_back([&, thread] {
-      const std::string own = key_of(thread, "after-restart");
-      try {
-        wrong += client->execute(command({"INCR", own})).as_integer() == 1 ? 0 : 1;
-      } catch (const flashsale::Error&) {
-        ++wrong;
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+  on_threads(16, [&](int thread) {
+    const std::string own = key_of(thread, "after-restart");
+    try {
+      wrong += client->execute(command({"INCR", own})).as_integer() == 1 ? 0 : 1;
+    } catch (const flashsale::Error&) {
+      ++wrong;
+    }
+  });
   CHECK(wrong == 0);
 
   server.kill();
@@ -509,7 +470,7 @@ TEST_CASE(
   // One caller's batch: an INCR that runs at once, then a BLPOP (no timeout
   // of its own, so on the shared connection) that holds the batch open.
   std::string lost_error;
-  std::thread lost([&] {
+  ThreadGroup lost(1, [&](int) {
     try {
       client->execute_pipeline({command({"INCR", lost_key}), command({"BLPOP", gate_key, "15"})});
     } catch (const flashsale::ConnectionError& error) {
@@ -520,26 +481,21 @@ TEST_CASE(
 
   std::atomic<int> started{0};
   std::atomic<int> wrong{0};
-  std::vector<std::thread> queued;
-  for (int caller = 0; caller < kQueued; ++caller) {
-    queued.emplace_back([&, caller] {
-      ++started;
-      try {
-        wrong +=
-            client->execute(command({"INCR", key_of(caller, "queued")})).as_integer() == 1 ? 0 : 1;
-      } catch (const flashsale::Error&) {
-        ++wrong;
-      }
-    });
-  }
+  ThreadGroup queued(kQueued, [&](int caller) {
+    ++started;
+    try {
+      wrong +=
+          client->execute(command({"INCR", key_of(caller, "queued")})).as_integer() == 1 ? 0 : 1;
+    } catch (const flashsale::Error&) {
+      ++wrong;
+    }
+  });
   REQUIRE(eventually([&] { return started == kQueued; }));
   // Not asserted: only makes it likely that every caller has queued.
   std::this_thread::sleep_for(100ms);
   admin.execute(command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}));
   lost.join();
-  for (auto& caller : queued) {
-    caller.join();
-  }
+  queued.join();
   INFO(lost_error);
   CHECK_FALSE(lost_error.empty());
   CHECK(wrong == 0);
@@ -577,7 +533,7 @@ TEST_CASE("run_script succeeds after SCRIPT FLUSH in shared mode, also while man
   const long long noscript_before_race = error_replies(server, "NOSCRIPT");
   std::atomic<int> flushes{0};
   std::atomic<bool> done{false};
-  std::thread flusher([&] {
+  ThreadGroup flusher(1, [&](int) {
     StandaloneClient own_admin(server.connection_options());
     while (!done) {
       own_admin.execute(command({"SCRIPT", "FLUSH"}));
@@ -588,28 +544,22 @@ TEST_CASE("run_script succeeds after SCRIPT FLUSH in shared mode, also while man
   std::atomic<int> wrong{0};
   std::atomic<int> calls{0};
   std::vector<long long> counts(kThreads, 0);
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      const std::string own = key_of(thread, "scripted");
-      long long& count = counts[thread];
-      while (flushes < kFlushes || count < 50) {
-        const std::string payload = std::to_string(thread) + ":" + std::to_string(count);
-        try {
-          const auto reply = client->run_script(ScriptCall{&echo.script, {own}, {payload}});
-          wrong += is_echo_count(reply, payload, count + 1) ? 0 : 1;
-          ++count;
-          ++calls;
-        } catch (const flashsale::Error&) {
-          ++wrong;
-          return;
-        }
+  on_threads(kThreads, [&](int thread) {
+    const std::string own = key_of(thread, "scripted");
+    long long& count = counts[thread];
+    while (flushes < kFlushes || count < 50) {
+      const std::string payload = std::to_string(thread) + ":" + std::to_string(count);
+      try {
+        const auto reply = client->run_script(ScriptCall{&echo.script, {own}, {payload}});
+        wrong += is_echo_count(reply, payload, count + 1) ? 0 : 1;
+        ++count;
+        ++calls;
+      } catch (const flashsale::Error&) {
+        ++wrong;
+        return;
       }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+    }
+  });
   done = true;
   flusher.join();
   INFO("calls " << calls << ", flushes " << flushes);
@@ -638,7 +588,7 @@ TEST_CASE(
   std::atomic<bool> popped{false};
   Reply pop_reply;
   std::string pop_error;
-  std::thread waiter([&] {
+  ThreadGroup waiter(1, [&](int) {
     try {
       pop_reply = client->execute(Command{{"BLPOP", list_key, "20"}, list_key, 30s});
     } catch (const flashsale::Error& error) {
@@ -649,25 +599,19 @@ TEST_CASE(
   REQUIRE(eventually([&] { return info_figure(admin, "clients", "blocked_clients") == 1; }));
 
   std::atomic<int> wrong{0};
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      for (int call = 0; call < 50; ++call) {
-        const std::string payload = std::to_string(thread) + ":" + std::to_string(call);
-        try {
-          const auto replies =
-              client->execute_pipeline({command({"SET", key_of(thread, "v"), payload}),
-                                        command({"GET", key_of(thread, "v")})});
-          wrong += replies.at(1).as_string() == payload ? 0 : 1;
-        } catch (const flashsale::Error&) {
-          ++wrong;
-        }
+  on_threads(kThreads, [&](int thread) {
+    for (int call = 0; call < 50; ++call) {
+      const std::string payload = std::to_string(thread) + ":" + std::to_string(call);
+      try {
+        const auto replies =
+            client->execute_pipeline({command({"SET", key_of(thread, "v"), payload}),
+                                      command({"GET", key_of(thread, "v")})});
+        wrong += replies.at(1).as_string() == payload ? 0 : 1;
+      } catch (const flashsale::Error&) {
+        ++wrong;
       }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+    }
+  });
   CHECK(wrong == 0);
   // Every shared call finished while the BLPOP was still waiting.
   CHECK_FALSE(popped);
@@ -705,54 +649,43 @@ TEST_CASE("pin() keeps WATCH, MULTI and EXEC on one pooled connection in shared 
   const std::string counter = "fs:test:{watch}:counter";
   std::atomic<bool> done{false};
   std::atomic<int> wrong{0};
-  std::vector<std::thread> busy;
-  for (int thread = 0; thread < 8; ++thread) {
-    busy.emplace_back([&, thread] {
-      long long expected = 0;
-      while (!done) {
-        try {
-          wrong +=
-              client->execute(command({"INCR", key_of(thread, "busy")})).as_integer() == ++expected
-                  ? 0
-                  : 1;
-        } catch (const flashsale::Error&) {
-          ++wrong;
-        }
+  ThreadGroup busy(8, [&](int thread) {
+    long long expected = 0;
+    while (!done) {
+      try {
+        wrong +=
+            client->execute(command({"INCR", key_of(thread, "busy")})).as_integer() == ++expected
+                ? 0
+                : 1;
+      } catch (const flashsale::Error&) {
+        ++wrong;
       }
-    });
-  }
+    }
+  });
   std::atomic<int> aborted{0};
-  std::vector<std::thread> pinned_threads;
-  for (int thread = 0; thread < kPinnedThreads; ++thread) {
-    pinned_threads.emplace_back([&] {
-      for (int committed = 0; committed < kIncrements;) {
-        try {
-          auto pinned = client->pin();
-          pinned.execute(command({"WATCH", counter}));
-          const auto current = pinned.execute(command({"GET", counter})).as_optional_string();
-          const long long value = current ? std::stoll(*current) : 0;
-          const auto replies = pinned.execute_pipeline(
-              {command({"MULTI"}), command({"SET", counter, std::to_string(value + 1)}),
-               command({"EXEC"})});
-          if (replies.at(2).is_nil()) {
-            ++aborted;
-          } else {
-            ++committed;
-          }
-        } catch (const flashsale::Error&) {
-          ++wrong;
-          return;
+  on_threads(kPinnedThreads, [&](int) {
+    for (int committed = 0; committed < kIncrements;) {
+      try {
+        auto pinned = client->pin();
+        pinned.execute(command({"WATCH", counter}));
+        const auto current = pinned.execute(command({"GET", counter})).as_optional_string();
+        const long long value = current ? std::stoll(*current) : 0;
+        const auto replies = pinned.execute_pipeline(
+            {command({"MULTI"}), command({"SET", counter, std::to_string(value + 1)}),
+             command({"EXEC"})});
+        if (replies.at(2).is_nil()) {
+          ++aborted;
+        } else {
+          ++committed;
         }
+      } catch (const flashsale::Error&) {
+        ++wrong;
+        return;
       }
-    });
-  }
-  for (auto& thread : pinned_threads) {
-    thread.join();
-  }
+    }
+  });
   done = true;
-  for (auto& thread : busy) {
-    thread.join();
-  }
+  busy.join();
   INFO("aborted transactions " << aborted);
   CHECK(wrong == 0);
   CHECK(client->execute(command({"GET", counter})).as_string() ==

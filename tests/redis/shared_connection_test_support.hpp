@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "catch.hpp"
 #include "flashsale/standalone_client.hpp"
@@ -40,6 +43,40 @@ inline long long info_figure(StandaloneClient& admin, const std::string& section
 // Connections the server has accepted since it started (the admin's included).
 inline long long connections_received(RedisServer& server) {
   return info_figure(server.admin(), "stats", "total_connections_received");
+}
+
+// Runs body(index) for index 0..count-1, each on its own thread. join()
+// waits for all of them; so does the destructor (a failed REQUIRE in the
+// test's thread then unwinds instead of terminating).
+class ThreadGroup {
+ public:
+  template <typename Body>
+  ThreadGroup(int count, Body body) {
+    for (int index = 0; index < count; ++index) {
+      threads_.emplace_back(body, index);
+    }
+  }
+  ~ThreadGroup() { join(); }
+  ThreadGroup(const ThreadGroup&) = delete;
+  ThreadGroup& operator=(const ThreadGroup&) = delete;
+
+  void join() {
+    for (auto& thread : threads_) {
+      if (thread.joinable()) {
+        thread.join();
+      }
+    }
+  }
+
+ private:
+  std::vector<std::thread> threads_;
+};
+
+// Runs body(index) for index 0..count-1 on `count` threads and returns when
+// all have finished.
+template <typename Body>
+void on_threads(int count, Body body) {
+  ThreadGroup(count, std::move(body)).join();
 }
 
 }  // namespace flashsale::testing::shared_connection
