@@ -33,12 +33,21 @@ struct PoolOptions {
   // Auto-pipelining. When not zero, calls do not borrow a connection: they
   // queue on one of this many connections shared by all threads, and what
   // queued while the previous batch was on the wire is written together as
-  // one pipeline, each caller still blocking for its own replies. Many
-  // threads then cost Redis one read per batch instead of one per call. A
-  // transport failure or timeout fails every call of its batch. pin() and
-  // commands with their own timeout (blocking reads) still borrow from the
-  // pool of `size`. Zero (the default): every call borrows a connection.
-  // StandaloneClient only: a ClusterClient refuses it (InvalidArgument).
+  // one pipeline, each caller still blocking for its own replies (in order;
+  // one caller's pipeline stays contiguous). Many threads then cost Redis one
+  // read per batch instead of one per call. pin() and commands with their
+  // own Command::timeout still borrow from the pool of `size`.
+  // In this mode:
+  // - a transport failure or timeout fails every call of its batch;
+  // - command_timeout bounds one batch's reads, so a call queued behind a
+  //   batch in flight can wait up to about twice that;
+  // - a slow command delays the calls queued behind it, so a blocking
+  //   command (BLPOP, XREADGROUP BLOCK) must carry its own Command::timeout;
+  // - commands that change connection state (SELECT, CLIENT SETNAME, WATCH,
+  //   SUBSCRIBE, MULTI without its EXEC in the same pipeline) would affect
+  //   every caller: send them through pin().
+  // Zero (the default): every call borrows a connection. StandaloneClient
+  // only: a ClusterClient refuses it (InvalidArgument).
   std::size_t shared_connections = 0;
 };
 
