@@ -13,7 +13,7 @@
 // and of redis-server (INFO cpu). Each figure is the best of N rounds
 // (default 3); every round starts from an empty server.
 //
-// By default redis-server runs on CPU 0 and both clients on the other CPUs,
+// By default redis-server runs on one CPU and both clients on the others,
 // so that on a small machine neither client's threads take the server's core
 // (with 8 blocking threads on 2 shared cores the scheduler, not the library,
 // decides the figure); --no-pin measures without that placement.

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -55,33 +54,37 @@ void BenchServer::flush() {
 }
 
 std::string BenchServer::separate_server_and_client_cpus() {
-  const unsigned cpus = std::thread::hardware_concurrency();
-  if (private_server_ == nullptr || cpus < 2) {
-    return "not pinned (an external server or one CPU)";
+  if (private_server_ == nullptr) {
+    return "not pinned (an external server)";
+  }
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2) {
+    return "not pinned (fewer than 2 CPUs available)";
+  }
+  // The first CPU this process may use goes to the server, the rest to us.
+  int server_cpu = 0;
+  while (!CPU_ISSET(server_cpu, &allowed)) {
+    ++server_cpu;
   }
   cpu_set_t server_set;
   CPU_ZERO(&server_set);
-  CPU_SET(0, &server_set);
-  cpu_set_t client_set;
-  CPU_ZERO(&client_set);
-  for (unsigned cpu = 1; cpu < cpus; ++cpu) {
-    CPU_SET(cpu, &client_set);
-  }
+  CPU_SET(server_cpu, &server_set);
+  cpu_set_t client_set = allowed;
+  CPU_CLR(server_cpu, &client_set);
   // Every thread of the server: its main thread and its background threads.
   const auto tasks = fmt::format("/proc/{}/task", private_server_->pid());
   for (const auto& task : std::filesystem::directory_iterator(tasks)) {
     const pid_t thread_id = std::atoi(task.path().filename().c_str());
     if (::sched_setaffinity(thread_id, sizeof(server_set), &server_set) != 0) {
-      throw std::runtime_error("cannot pin redis-server to CPU 0: " +
-                               std::string(std::strerror(errno)));
+      return fmt::format("not pinned (redis-server: {})", std::strerror(errno));
     }
   }
   if (::sched_setaffinity(0, sizeof(client_set), &client_set) != 0) {
-    throw std::runtime_error("cannot pin the client to CPUs 1..: " +
-                             std::string(std::strerror(errno)));
+    return fmt::format("not pinned (client: {})", std::strerror(errno));
   }
-  return cpus == 2 ? "redis-server on CPU 0, client on CPU 1"
-                   : fmt::format("redis-server on CPU 0, client on CPUs 1-{}", cpus - 1);
+  return fmt::format("redis-server on CPU {}, client on the other {} CPU(s)", server_cpu,
+                     CPU_COUNT(&client_set));
 }
 
 bool take_smoke_flag(int& argc, char** argv) {

@@ -27,10 +27,11 @@ class BenchServer {
       std::size_t pool_size, std::size_t shared_connections = 0) const;
   // Deletes every key (FLUSHALL), so rounds start equal.
   void flush();
-  // Gives the private redis-server CPU 0 and this process (and every thread
-  // and child it starts later) the other CPUs, so the server never waits
-  // behind its own clients. Returns what was done, for the report: nothing
-  // when the machine has one CPU or the server is not private.
+  // Gives the private redis-server the first CPU this process may use and
+  // this process (and every thread and child it starts later) the others,
+  // so the server never waits behind its own clients. Returns what was done,
+  // for the report; pins nothing (and says why) when fewer than 2 CPUs are
+  // available, the server is external or the system refuses.
   std::string separate_server_and_client_cpus();
 
  private:
