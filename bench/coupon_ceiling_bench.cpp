@@ -3,11 +3,12 @@
 // the same random users, the same connection count and pipeline depth.
 //
 //   coupon_ceiling_bench [--smoke] [--rounds N] [--shape NAME] [--no-pin]
+//                        [--shared-connections N]
 //
 // Shapes: sync (1 connection), pipelined32 (1 connection, issue_many of 32),
 // threads8 (8 threads over a pool of 8 connections; redis-benchmark -c 8),
-// threads8-shared2 (the same 8 threads with PoolOptions::shared_connections
-// = 2, auto-pipelining; redis-benchmark still -c 8 -P 1).
+// threads8-shared<N> (the same 8 threads with PoolOptions::shared_connections
+// = N, default 2: auto-pipelining; redis-benchmark still -c 8 -P 1).
 // Prints `ratio <shape> <library ops/s / redis-benchmark ops/s>` per shape,
 // then the raw figures and the CPU time per operation of each client process
 // and of redis-server (INFO cpu). Each figure is the best of N rounds
@@ -56,7 +57,7 @@ struct Measurement {
 };
 
 struct Shape {
-  const char* name;
+  std::string name;
   int connections;  // redis-benchmark's clients; the library's threads and pool size
   int pipeline;
   std::int64_t operations;  // per round, at full size
@@ -222,6 +223,7 @@ int main(int argc, char** argv) {
   const bool smoke = bench::take_smoke_flag(argc, argv);
   int rounds = smoke ? 1 : 3;
   std::string only_shape;
+  std::size_t shared_connections = 2;
   bool pin = true;
   for (int index = 1; index < argc; ++index) {
     if (std::strcmp(argv[index], "--no-pin") == 0) {
@@ -233,12 +235,15 @@ int main(int argc, char** argv) {
       rounds = std::max(1, std::atoi(argv[index + 1]));
     } else if (std::strcmp(argv[index], "--shape") == 0) {
       only_shape = argv[index + 1];
+    } else if (std::strcmp(argv[index], "--shared-connections") == 0) {
+      shared_connections = static_cast<std::size_t>(std::max(1, std::atoi(argv[index + 1])));
     }
   }
-  const std::vector<Shape> shapes = {{"sync", 1, 1, 60000},
-                                     {"pipelined32", 1, 32, 600000},
-                                     {"threads8", 8, 1, 240000},
-                                     {"threads8-shared2", 8, 1, 240000, 2}};
+  const std::vector<Shape> shapes = {
+      {"sync", 1, 1, 60000},
+      {"pipelined32", 1, 32, 600000},
+      {"threads8", 8, 1, 240000},
+      {fmt::format("threads8-shared{}", shared_connections), 8, 1, 240000, shared_connections}};
   const auto better = [](const Measurement& left, const Measurement& right) {
     return left.operations_per_second < right.operations_per_second;
   };
@@ -269,7 +274,7 @@ int main(int argc, char** argv) {
         }
         best_library = std::max(best_library, run_library(server, shape, operations), better);
       }
-      std::printf("ratio %s %.3f\n", shape.name,
+      std::printf("ratio %s %.3f\n", shape.name.c_str(),
                   best_library.operations_per_second / best_ceiling.operations_per_second);
       std::fflush(stdout);
       raw.push_back(fmt::format(
