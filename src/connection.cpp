@@ -179,7 +179,6 @@ Reply Connection::read_reply() {
     fail(errno);
   }
   const ReplyPointer reply(static_cast<redisReply*>(raw));
-  last_reply_at_ = std::chrono::steady_clock::now();
   return convert(*reply);
 }
 
@@ -205,10 +204,7 @@ std::vector<Reply> Connection::execute_pipeline(
   return replies;
 }
 
-bool Connection::closed_by_server_while_idle() const {
-  if (std::chrono::steady_clock::now() - last_reply_at_ < kIdleBeforeCheck) {
-    return false;
-  }
+bool Connection::closed_by_server() const {
   char byte = 0;
   const auto received = ::recv(context_->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (received == 0) {

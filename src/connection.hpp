@@ -33,15 +33,9 @@ class Connection {
                                       std::chrono::milliseconds timeout);
 
   bool broken() const noexcept { return broken_; }
-  // True when the connection sat idle for at least kIdleBeforeCheck since
-  // its last reply and the server closed the socket meanwhile (a restart),
-  // checked without sending anything. A connection in constant use skips the
-  // check (one system call per command); a server that closes it within that
-  // window surfaces as a ConnectionError of the next command, as any close
-  // during a command does.
-  bool closed_by_server_while_idle() const;
-
-  static constexpr std::chrono::milliseconds kIdleBeforeCheck{1};
+  // True when the server closed the socket while the connection sat idle
+  // (a restart), checked without sending anything.
+  bool closed_by_server() const;
 
  private:
   struct ContextDeleter {
@@ -56,7 +50,6 @@ class Connection {
   ConnectionOptions options_;
   std::unique_ptr<redisContext, ContextDeleter> context_;
   std::chrono::milliseconds current_timeout_{0};
-  std::chrono::steady_clock::time_point last_reply_at_ = std::chrono::steady_clock::now();
   bool broken_ = false;
 };
 

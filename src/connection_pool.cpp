@@ -40,7 +40,7 @@ ConnectionPool::Lease ConnectionPool::acquire() {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
       lock.unlock();
-      if (connection->closed_by_server_while_idle()) {
+      if (connection->closed_by_server()) {
         connection.reset();
         forget_one();
         continue;

@@ -65,7 +65,7 @@ void SharedConnection::lead(std::unique_lock<std::mutex>& lock) {
 }
 
 void SharedConnection::send_batch(const std::vector<Call*>& batch) {
-  if (connection_ && (connection_->broken() || connection_->closed_by_server_while_idle())) {
+  if (connection_ && (connection_->broken() || connection_->closed_by_server())) {
     connection_.reset();
   }
   if (!connection_) {

@@ -14,10 +14,9 @@ namespace flashsale {
 // PoolOptions::shared_connections, queues on a shared connection whose
 // pending calls are written together (auto-pipelining). A connection that
 // timed out or failed mid-reply is discarded, never reused (its replies would
-// be out of step). Connections idle for 1 ms or more whose server went away
-// (a restart) are detected before use, without sending anything, and
-// replaced, so the next call after a restart simply reconnects. Construction does not connect; the
-// first call does.
+// be out of step). Idle connections whose server went away (a restart) are
+// detected before use and replaced, so the next call after a restart simply
+// reconnects. Construction does not connect; the first call does.
 class StandaloneClient final : public Client {
  public:
   explicit StandaloneClient(ConnectionOptions connection = {}, PoolOptions pool = {});
