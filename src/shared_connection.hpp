@@ -36,7 +36,8 @@ class SharedConnection {
 
   // Replies to `commands`, in order; error replies are returned, not thrown.
   // The commands are written back to back, never interleaved with another
-  // caller's. Throws ConnectionError / TimeoutError / ProtocolError.
+  // caller's. Throws ConnectionError / TimeoutError / ProtocolError, and
+  // ReplyError when a new connection's AUTH or SELECT is refused.
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands);
 
  private:
