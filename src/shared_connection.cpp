@@ -65,7 +65,9 @@ void SharedConnection::lead(std::unique_lock<std::mutex>& lock) {
 }
 
 void SharedConnection::send_batch(const std::vector<Call*>& batch) {
-  if (connection_ && (connection_->broken() || connection_->closed_by_server())) {
+  // A failed batch already dropped its connection (below); an idle one may
+  // have been closed by the server since.
+  if (connection_ && connection_->closed_by_server()) {
     connection_.reset();
   }
   if (!connection_) {

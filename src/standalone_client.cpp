@@ -19,9 +19,11 @@ class StandaloneClient::Impl {
     }
   }
 
-  // Round robin over the shared connections; nullptr when there are none.
-  detail::SharedConnection* shared_connection() {
-    if (shared_.empty()) {
+  // The shared connection (round robin) for a call whose longest command
+  // timeout is `timeout`; nullptr when the call must borrow from the pool:
+  // no shared connections, or a command with its own timeout (a blocking read).
+  detail::SharedConnection* shared_connection_for(std::chrono::milliseconds timeout) {
+    if (shared_.empty() || timeout.count() != 0) {
       return nullptr;
     }
     return shared_[next_shared_.fetch_add(1, std::memory_order_relaxed) % shared_.size()].get();
@@ -75,12 +77,10 @@ std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
 }  // namespace
 
 Reply StandaloneClient::execute(const Command& command) {
-  if (command.timeout.count() == 0) {
-    if (auto* shared = impl_->shared_connection()) {
-      Reply reply = std::move(shared->execute_pipeline({&command.arguments}).front());
-      reply.throw_if_error();
-      return reply;
-    }
+  if (auto* shared = impl_->shared_connection_for(command.timeout)) {
+    Reply reply = std::move(shared->execute_pipeline({&command.arguments}).front());
+    reply.throw_if_error();
+    return reply;
   }
   auto connection = impl_->pool_.acquire();
   return execute_on(*connection, command);
@@ -90,10 +90,8 @@ std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>
   if (commands.empty()) {
     return {};
   }
-  if (longest_timeout(commands).count() == 0) {
-    if (auto* shared = impl_->shared_connection()) {
-      return shared->execute_pipeline(arguments_of(commands));
-    }
+  if (auto* shared = impl_->shared_connection_for(longest_timeout(commands))) {
+    return shared->execute_pipeline(arguments_of(commands));
   }
   auto connection = impl_->pool_.acquire();
   return execute_pipeline_on(*connection, commands);
@@ -129,7 +127,7 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
   if (calls.empty()) {
     return {};
   }
-  if (auto* shared = impl_->shared_connection()) {
+  if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
     return detail::run_scripts_with_eval_fallback(
         calls,
         [shared](const std::vector<const std::vector<std::string>*>& arguments,
