@@ -38,6 +38,7 @@
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/script.hpp"
+#include "redis_server.hpp"
 
 namespace {
 
@@ -89,16 +90,9 @@ double cpu_seconds(int who) {
 
 // used_cpu_sys + used_cpu_user of the server's main process, from INFO cpu.
 double server_cpu_seconds(const bench::BenchServer& server) {
-  auto client = server.make_client(1);
-  const std::string info = client->execute({{"INFO", "cpu"}, {}, {}}).as_string();
-  double total = 0;
-  for (const char* field : {"used_cpu_sys:", "used_cpu_user:"}) {
-    const auto at = info.find(field);
-    if (at != std::string::npos) {
-      total += std::atof(info.c_str() + at + std::strlen(field));
-    }
-  }
-  return total;
+  const std::string info = server.make_client(1)->execute({{"INFO", "cpu"}, {}, {}}).as_string();
+  return flashsale::testing::info_number(info, "used_cpu_sys:").value_or(0) +
+         flashsale::testing::info_number(info, "used_cpu_user:").value_or(0);
 }
 
 std::string shell_quote(const std::string& text) {

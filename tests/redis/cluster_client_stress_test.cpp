@@ -39,11 +39,9 @@ void wait_for_progress(const std::atomic<long long>& counter, long long amount) 
 
 // How often `node` executed ASKING (INFO commandstats), 0 when never.
 long long asking_calls(flashsale::testing::RedisServer& node) {
-  const std::string stats =
-      node.admin().execute(Command{{"INFO", "commandstats"}, {}, {}}).as_string();
-  const std::string field = "cmdstat_asking:calls=";
-  const auto at = stats.find(field);
-  return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+  return static_cast<long long>(
+      flashsale::testing::info_number(node.admin(), "commandstats", "cmdstat_asking:calls=")
+          .value_or(0));
 }
 
 // Counts per key that the threads add up, merged under a mutex at the end.
@@ -393,11 +391,10 @@ TEST_CASE(
   // The masters did answer NOSCRIPT (INFO errorstats), so the fallback ran.
   long long noscript_replies = 0;
   for (std::size_t node = 0; node < cluster.size(); ++node) {
-    const std::string stats =
-        cluster.node(node).admin().execute(command({"INFO", "errorstats"}, {})).as_string();
-    const std::string field = "errorstat_NOSCRIPT:count=";
-    const auto at = stats.find(field);
-    noscript_replies += at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+    noscript_replies += static_cast<long long>(
+        flashsale::testing::info_number(cluster.node(node).admin(), "errorstats",
+                                        "errorstat_NOSCRIPT:count=")
+            .value_or(0));
   }
   CHECK(noscript_replies > 0);
 }

@@ -36,10 +36,9 @@ namespace {
 
 // How many error replies of that code the server has sent (INFO errorstats).
 long long error_replies(RedisServer& server, const std::string& code) {
-  const std::string info = server.admin().execute({{"INFO", "errorstats"}, {}, {}}).as_string();
-  const std::string field = "errorstat_" + code + ":count=";
-  const auto at = info.find(field);
-  return at == std::string::npos ? 0 : std::stoll(info.substr(at + field.size()));
+  return static_cast<long long>(
+      flashsale::testing::info_number(server.admin(), "errorstats", "errorstat_" + code + ":count=")
+          .value_or(0));
 }
 
 std::string key_of(int thread, const std::string& name) {

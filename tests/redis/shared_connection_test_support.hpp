@@ -34,10 +34,9 @@ inline std::unique_ptr<StandaloneClient> make_shared_client(
 // A number field of INFO `section`, e.g. ("stats", "total_connections_received").
 inline long long info_figure(StandaloneClient& admin, const std::string& section,
                              const std::string& field) {
-  const std::string info = admin.execute({{"INFO", section}, {}, {}}).as_string();
-  const auto at = info.find(field + ":");
-  REQUIRE(at != std::string::npos);
-  return std::stoll(info.substr(at + field.size() + 1));
+  const auto figure = info_number(admin, section, field + ":");
+  REQUIRE(figure.has_value());
+  return static_cast<long long>(*figure);
 }
 
 // Connections the server has accepted since it started (the admin's included).

@@ -401,9 +401,7 @@ TEST_CASE("stop() while run() is blocked in XREADGROUP returns within the block 
     });
   });
   auto blocked_clients = [&] {
-    const auto info = server.admin().execute({{"INFO", "clients"}, {}, {}}).as_string();
-    const auto at = info.find("blocked_clients:");
-    return std::stoi(info.substr(at + std::string("blocked_clients:").size()));
+    return flashsale::testing::info_number(server.admin(), "clients", "blocked_clients:").value();
   };
   add_entries(*client, kStream, 3);
   const auto deadline = std::chrono::steady_clock::now() + 20s;

@@ -121,13 +121,24 @@ StandaloneClient& RedisServer::admin() {
 }
 
 long long RedisServer::commands_processed() {
-  const std::string info = admin().execute({{"INFO", "stats"}, {}, {}}).as_string();
-  const std::string field = "total_commands_processed:";
-  const auto at = info.find(field);
-  if (at == std::string::npos) {
+  const auto processed = info_number(admin(), "stats", "total_commands_processed:");
+  if (!processed) {
     throw std::runtime_error("INFO stats has no total_commands_processed");
   }
-  return std::atoll(info.c_str() + at + field.size());
+  return static_cast<long long>(*processed);
+}
+
+std::optional<double> info_number(StandaloneClient& client, const std::string& section,
+                                  const std::string& label) {
+  return info_number(client.execute({{"INFO", section}, {}, {}}).as_string(), label);
+}
+
+std::optional<double> info_number(const std::string& info, const std::string& label) {
+  const auto at = info.find(label);
+  if (at == std::string::npos) {
+    return std::nullopt;
+  }
+  return std::atof(info.c_str() + at + label.size());
 }
 
 void RedisServer::write_config() const {

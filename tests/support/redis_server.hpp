@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,5 +76,14 @@ class RedisServer {
 
 // FLASHSALE_REDIS_SERVER when set, else "redis-server" (looked up in PATH).
 std::string redis_server_executable();
+
+// The number right after `label` in INFO `section`, e.g. ("stats",
+// "total_connections_received:") or ("commandstats", "cmdstat_asking:calls=");
+// nullopt when the server does not report it (INFO leaves out counters
+// that were never touched).
+std::optional<double> info_number(StandaloneClient& client, const std::string& section,
+                                  const std::string& label);
+// The same, read from INFO text already fetched (several labels, one call).
+std::optional<double> info_number(const std::string& info, const std::string& label);
 
 }  // namespace flashsale::testing
