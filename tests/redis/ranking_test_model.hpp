@@ -15,7 +15,7 @@
 #include "flashsale/sliding_window_ranking.hpp"
 #include "redis_server.hpp"
 #include "redis_test_helpers.hpp"
-#include "time_conversion.hpp"
+#include "common/time_conversion.hpp"
 
 namespace flashsale::testing {
 

@@ -12,7 +12,7 @@
 #include "flashsale/client.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "redis_test_helpers.hpp"
-#include "time_conversion.hpp"
+#include "common/time_conversion.hpp"
 
 namespace flashsale::testing::stock {
 

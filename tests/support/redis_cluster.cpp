@@ -6,7 +6,7 @@
 
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
-#include "slot_map.hpp"
+#include "transport/slot_map.hpp"
 
 namespace flashsale::testing {
 

@@ -2,7 +2,7 @@
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"
-#include "script_call.hpp"
+#include "transport/script_call.hpp"
 
 using flashsale::Reply;
 

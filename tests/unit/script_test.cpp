@@ -4,7 +4,7 @@
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"
-#include "script_call.hpp"
+#include "transport/script_call.hpp"
 
 TEST_CASE("every lua file is bundled with a 40-digit lowercase SHA1", "[script]") {
   const auto& scripts = flashsale::bundled_scripts();

@@ -1,4 +1,4 @@
-#include "slot_map.hpp"
+#include "transport/slot_map.hpp"
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"

@@ -11,9 +11,9 @@
 
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
-#include "script_call.hpp"
-#include "script_fallback.hpp"
-#include "slot_map.hpp"
+#include "transport/script_call.hpp"
+#include "transport/script_fallback.hpp"
+#include "transport/slot_map.hpp"
 
 namespace flashsale {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "connection.hpp"
+#include "transport/connection.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/reply.hpp"
 

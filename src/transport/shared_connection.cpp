@@ -1,4 +1,4 @@
-#include "shared_connection.hpp"
+#include "transport/shared_connection.hpp"
 
 namespace flashsale::detail {
 

@@ -4,10 +4,10 @@
 #include <atomic>
 #include <chrono>
 
-#include "connection_pool.hpp"
-#include "script_call.hpp"
-#include "script_fallback.hpp"
-#include "shared_connection.hpp"
+#include "transport/connection_pool.hpp"
+#include "transport/script_call.hpp"
+#include "transport/script_fallback.hpp"
+#include "transport/shared_connection.hpp"
 
 namespace flashsale {
 

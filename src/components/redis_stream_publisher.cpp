@@ -5,7 +5,7 @@
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "time_conversion.hpp"
+#include "common/time_conversion.hpp"
 
 namespace flashsale {
 

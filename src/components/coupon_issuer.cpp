@@ -11,8 +11,8 @@
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "status_words.hpp"
-#include "time_conversion.hpp"
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 
 namespace flashsale {
 

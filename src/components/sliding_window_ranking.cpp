@@ -9,7 +9,7 @@
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/script.hpp"
-#include "time_conversion.hpp"
+#include "common/time_conversion.hpp"
 
 namespace flashsale {
 

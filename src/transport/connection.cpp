@@ -1,4 +1,4 @@
-#include "connection.hpp"
+#include "transport/connection.hpp"
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
-#include "hiredis_compat.hpp"
+#include "transport/hiredis_compat.hpp"
 
 namespace flashsale::detail {
 

@@ -1,6 +1,6 @@
-#include "script_fallback.hpp"
+#include "transport/script_fallback.hpp"
 
-#include "script_call.hpp"
+#include "transport/script_call.hpp"
 
 namespace flashsale::detail {
 

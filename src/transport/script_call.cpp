@@ -1,4 +1,4 @@
-#include "script_call.hpp"
+#include "transport/script_call.hpp"
 
 #include <cstdlib>
 #include <sstream>

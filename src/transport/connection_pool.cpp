@@ -1,4 +1,4 @@
-#include "connection_pool.hpp"
+#include "transport/connection_pool.hpp"
 
 #include <fmt/format.h>
 

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "connection_pool.hpp"
+#include "transport/connection_pool.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/reply.hpp"

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
-#include "time_conversion.hpp"
+#include "common/time_conversion.hpp"
 
 namespace flashsale {
 

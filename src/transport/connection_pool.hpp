@@ -6,7 +6,7 @@
 #include <mutex>
 #include <vector>
 
-#include "connection.hpp"
+#include "transport/connection.hpp"
 #include "flashsale/connection_options.hpp"
 
 namespace flashsale::detail {
