@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <map>
+#include <set>
 #include <string>
 #include <system_error>
 #include <tuple>
@@ -49,26 +52,27 @@ void validate_template(const CouponTemplate& coupon) {
 }
 
 // The replies of issue_coupon, register_coupon and revoke_coupon are all
-// {status word, number, number}; `words` maps the word to the enum.
+// {status word, number, number, epoch}; `words` maps the word to the enum.
 template <typename Status, std::size_t kCount>
-std::tuple<Status, std::int64_t, std::int64_t> parse_outcome(
+std::tuple<Status, std::int64_t, std::int64_t, std::int64_t> parse_outcome(
     const Reply& reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
   const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
+  if (elements.size() != 4) {
     throw ProtocolError(
-        fmt::format("{} replied with {} elements, expected 3", script, elements.size()));
+        fmt::format("{} replied with {} elements, expected 4", script, elements.size()));
   }
   return {status_from_word(script, elements[0].as_string(), words), elements[1].as_integer(),
-          elements[2].as_integer()};
+          elements[2].as_integer(), elements[3].as_integer()};
 }
 
 IssueResult parse_issue_reply(const Reply& reply) {
   static constexpr StatusWord<IssueStatus> kWords[] = {
       {"issued", IssueStatus::Issued},    {"already_issued", IssueStatus::AlreadyIssued},
       {"sold_out", IssueStatus::SoldOut}, {"not_open", IssueStatus::NotOpen},
-      {"closed", IssueStatus::Closed},    {"unknown_coupon", IssueStatus::UnknownCoupon}};
-  const auto [status, sequence, remaining] = parse_outcome(reply, "issue_coupon", kWords);
-  return IssueResult{status, sequence, remaining};
+      {"closed", IssueStatus::Closed},    {"restoring", IssueStatus::Restoring},
+      {"unknown_coupon", IssueStatus::UnknownCoupon}};
+  const auto [status, sequence, remaining, epoch] = parse_outcome(reply, "issue_coupon", kWords);
+  return IssueResult{status, sequence, remaining, epoch};
 }
 
 RegisterResult parse_register_reply(const Reply& reply) {
@@ -76,18 +80,20 @@ RegisterResult parse_register_reply(const Reply& reply) {
       {"created", RegisterStatus::Created},
       {"updated", RegisterStatus::Updated},
       {"unchanged", RegisterStatus::Unchanged},
-      {"total_below_issued", RegisterStatus::TotalBelowIssued}};
-  const auto [status, issued, remaining] = parse_outcome(reply, "register_coupon", kWords);
-  return RegisterResult{status, issued, remaining};
+      {"total_below_issued", RegisterStatus::TotalBelowIssued},
+      {"restoring", RegisterStatus::Restoring}};
+  const auto [status, issued, remaining, epoch] = parse_outcome(reply, "register_coupon", kWords);
+  return RegisterResult{status, issued, remaining, epoch};
 }
 
 RevokeResult parse_revoke_reply(const Reply& reply) {
   static constexpr StatusWord<RevokeStatus> kWords[] = {
       {"revoked", RevokeStatus::Revoked},
       {"not_held", RevokeStatus::NotHeld},
+      {"restoring", RevokeStatus::Restoring},
       {"unknown_coupon", RevokeStatus::UnknownCoupon}};
-  const auto [status, sequence, remaining] = parse_outcome(reply, "revoke_coupon", kWords);
-  return RevokeResult{status, sequence, remaining};
+  const auto [status, sequence, remaining, epoch] = parse_outcome(reply, "revoke_coupon", kWords);
+  return RevokeResult{status, sequence, remaining, epoch};
 }
 
 std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
@@ -95,16 +101,25 @@ std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
   if (elements.empty()) {
     return std::nullopt;
   }
-  if (elements.size() != 4) {
+  if (elements.size() != 7) {
     throw ProtocolError(
-        fmt::format("coupon_stats replied with {} elements, expected 4", elements.size()));
+        fmt::format("coupon_stats replied with {} elements, expected 7", elements.size()));
   }
   CouponStats stats;
   stats.total = elements[0].as_integer();
   stats.remaining = elements[1].as_integer();
   stats.revoked = elements[3].as_integer();
-  stats.issued = elements[2].as_integer() - stats.revoked;
+  stats.issued = elements[2].as_integer() - stats.revoked - elements[4].as_integer();
+  stats.epoch = elements[5].as_integer();
+  stats.restoring = elements[6].as_integer() != 0;
   return stats;
+}
+
+void validate_epoch(std::int64_t epoch, std::int64_t low, std::string_view what) {
+  if (epoch < low || epoch >= kMaxQuantity) {
+    throw InvalidArgument(
+        fmt::format("{} must be between {} and 2^53 - 1, got {}", what, low, epoch));
+  }
 }
 
 // The last entry of a held-sequences field ("17" or "17,93,120").
@@ -252,6 +267,115 @@ std::optional<std::int64_t> FirstComeCouponIssuer::sequence_of(std::string_view 
     return std::nullopt;
   }
   return latest_sequence(*held);
+}
+
+std::int64_t FirstComeCouponIssuer::begin_restore(const CouponTemplate& coupon,
+                                                  std::int64_t after_epoch) {
+  CouponKeys keys = keys_for(coupon.id);
+  validate_template(coupon);
+  validate_epoch(after_epoch, 0, "after_epoch");
+  static const Script& script = bundled_script("restore_coupon");
+  const ScriptCall call{&script,
+                        restore_keys(std::move(keys)),
+                        {"begin", std::to_string(coupon.total),
+                         std::to_string(to_epoch_ms(coupon.opens_at)),
+                         std::to_string(to_epoch_ms(coupon.closes_at)),
+                         std::to_string(coupon.per_user_limit), std::to_string(after_epoch)}};
+  const Reply reply = client_.run_script(call);
+  const auto& elements = reply.as_array();
+  if (elements.size() != 2 || elements[0].as_string() != "restoring") {
+    throw ProtocolError(fmt::format("restore_coupon begin replied {}", reply.describe()));
+  }
+  return elements[1].as_integer();
+}
+
+void FirstComeCouponIssuer::restore_issued(std::string_view coupon_id, std::int64_t epoch,
+                                           const std::vector<IssuedUser>& units) {
+  CouponKeys keys = keys_for(coupon_id);
+  validate_epoch(epoch, 1, "epoch");
+  if (units.empty() || units.size() > kMaxRestoreBatchSize) {
+    throw InvalidArgument(fmt::format("a restore batch holds 1..{} units, got {}",
+                                      kMaxRestoreBatchSize, units.size()));
+  }
+  for (const auto& unit : units) {
+    validate_unit(unit);
+  }
+  static const Script& script = bundled_script("restore_coupon");
+  ScriptCall call{&script, restore_keys(std::move(keys)), {"add", std::to_string(epoch)}};
+  call.arguments.reserve(2 + 2 * units.size());
+  for (const auto& unit : units) {
+    call.arguments.push_back(unit.user);
+    call.arguments.push_back(std::to_string(unit.sequence));
+  }
+  const Reply reply = client_.run_script(call);
+  if (reply.as_array().size() != 2) {
+    throw ProtocolError(fmt::format("restore_coupon add replied {}", reply.describe()));
+  }
+}
+
+CouponRestoreResult FirstComeCouponIssuer::finish_restore(std::string_view coupon_id,
+                                                          std::int64_t epoch) {
+  CouponKeys keys = keys_for(coupon_id);
+  validate_epoch(epoch, 1, "epoch");
+  static const Script& script = bundled_script("restore_coupon");
+  const ScriptCall call{&script,
+                        restore_keys(std::move(keys)),
+                        {"finish", std::to_string(epoch), std::string(coupon_id),
+                         std::to_string(options_.events_max_length)}};
+  const Reply reply = client_.run_script(call);
+  const auto& elements = reply.as_array();
+  if (elements.size() != 5 || elements[0].as_string() != "restored") {
+    throw ProtocolError(fmt::format("restore_coupon finish replied {}", reply.describe()));
+  }
+  return CouponRestoreResult{elements[4].as_integer(), elements[1].as_integer(),
+                             elements[2].as_integer(), elements[3].as_integer()};
+}
+
+CouponRestoreResult FirstComeCouponIssuer::restore(const CouponTemplate& coupon,
+                                                   const std::vector<IssuedUser>& units,
+                                                   std::int64_t after_epoch) {
+  validate_key_id(coupon.id, "coupon id");
+  validate_template(coupon);
+  validate_epoch(after_epoch, 0, "after_epoch");
+  if (static_cast<std::uint64_t>(units.size()) > static_cast<std::uint64_t>(coupon.total)) {
+    throw InvalidArgument(fmt::format("{} units to restore exceed the coupon total of {}",
+                                      units.size(), coupon.total));
+  }
+  std::set<std::pair<std::string_view, std::int64_t>> seen;
+  std::map<std::string_view, std::int64_t> per_user;
+  for (const auto& unit : units) {
+    validate_unit(unit);
+    if (!seen.emplace(unit.user, unit.sequence).second) {
+      throw InvalidArgument(
+          fmt::format("unit (\"{}\", {}) is listed twice", unit.user, unit.sequence));
+    }
+    if (++per_user[unit.user] > coupon.per_user_limit) {
+      throw InvalidArgument(fmt::format("user \"{}\" would hold more than per_user_limit {}",
+                                        unit.user, coupon.per_user_limit));
+    }
+  }
+  const std::int64_t epoch = begin_restore(coupon, after_epoch);
+  for (std::size_t begin = 0; begin < units.size(); begin += kMaxRestoreBatchSize) {
+    const std::size_t end = std::min(units.size(), begin + kMaxRestoreBatchSize);
+    restore_issued(coupon.id, epoch,
+                   std::vector<IssuedUser>(units.begin() + static_cast<std::ptrdiff_t>(begin),
+                                           units.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  return finish_restore(coupon.id, epoch);
+}
+
+void FirstComeCouponIssuer::validate_unit(const IssuedUser& unit) const {
+  validate_user(unit.user);
+  if (unit.sequence < 1 || unit.sequence > kMaxQuantity) {
+    throw InvalidArgument(
+        fmt::format("a restored sequence must be between 1 and 2^53, got {}", unit.sequence));
+  }
+}
+
+std::vector<std::string> FirstComeCouponIssuer::restore_keys(CouponKeys keys) {
+  return {std::move(keys.meta), std::move(keys.stock),   std::move(keys.issued),
+          std::move(keys.queue), std::move(keys.seq),    std::move(keys.revoked),
+          std::move(keys.events)};
 }
 
 IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,
