@@ -1,10 +1,13 @@
 -- load_stock: puts a scope's stock in place at sale start and opens the scope.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
 -- ARGV: 1 mode ("fail_if_loaded" | "replace"), 2 events max length,
 --       then pairs: sku, quantity (positive integer <= 2^53, each sku once)
 -- Reply: "loaded" | "already_loaded"
 -- Invariant: afterwards, per sku, initial = available and held = confirmed = 0.
+-- A load starts a new incarnation: epoch = the server clock in microseconds,
+-- above the epoch the key held (restore_stock.lua says why it is new forever);
+-- it travels in every event of the scope.
 -- "replace" starts the scope over: outstanding holds and settled hold ids are
 -- forgotten (no events for them); the events stream is kept.
 local mode = ARGV[1]
@@ -48,6 +51,9 @@ end
 redis.call('SET', KEYS[1], 'open')
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'loaded', 'items',
-  table.concat(skus, ' '), 'at', now_ms)
+local epoch = string.format('%d', math.max(tonumber(now[1]) * 1000000 + tonumber(now[2]),
+  tonumber(redis.call('GET', KEYS[10]) or '0') + 1))
+redis.call('SET', KEYS[10], epoch)
+redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'loaded', 'epoch', epoch,
+  'items', table.concat(skus, ' '), 'at', now_ms)
 return 'loaded'

@@ -1,9 +1,9 @@
 -- reclaim_expired_holds: gives the stock of holds whose deadline has passed
 -- back to available, oldest deadline first, at most `limit` holds per call.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
 -- ARGV: 1 limit (1..max the caller allows), 2 events max length
--- Reply: { reclaimed count, 1 when more expired holds are still due else 0 }
+-- Reply: { reclaimed count, 1 when more expired holds are still due else 0, epoch }
 -- Invariant: per sku, initial = available + held + confirmed. Each reclaimed
 -- hold moves from holds/deadlines to settled as "expired" and appends exactly
 -- one hold_expired event: a hold leaves `holds` only once.
@@ -18,6 +18,7 @@ end
 
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local epoch = redis.call('GET', KEYS[10]) or '0'
 
 -- Same body in reserve_stock.lua and settle_hold.lua: EVAL scripts cannot
 -- share code, and expiry must happen inside the caller's atomic script.
@@ -41,7 +42,7 @@ local function expire_hold(hold_id)
   redis.call('HDEL', KEYS[6], hold_id)
   redis.call('HSET', KEYS[8], hold_id, 'expired ' .. deadline .. ' ' .. items)
   redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'hold_expired',
-    'hold_id', hold_id, 'items', items, 'expires_at', deadline, 'at', now_ms)
+    'epoch', epoch, 'hold_id', hold_id, 'items', items, 'expires_at', deadline, 'at', now_ms)
   return true
 end
 
@@ -56,4 +57,4 @@ local more = 0
 if #due == limit and redis.call('ZCOUNT', KEYS[7], '-inf', now_ms) > 0 then
   more = 1
 end
-return { reclaimed, more }
+return { reclaimed, more, tonumber(epoch) }

@@ -61,7 +61,7 @@
 //      and register now answer Restoring;
 //   2. let the StreamConsumer drain the coupon's stream (events that survived
 //      in Redis still reach the host), then read the persisted units;
-//   3. restore_issued() them in batches of at most kMaxRestoreBatchSize;
+//   3. restore_issued() them in batches of at most kMaxRestoredUnitsPerBatch;
 //   4. finish_restore(): the sale goes on under the new epoch.
 // restore() runs steps 1, 3 and 4 for a host that has nothing left to drain.
 //
@@ -98,7 +98,7 @@ inline constexpr std::size_t kMaxRevokeReasonBytes = 1024;
 // Most entries one issued_users page returns.
 inline constexpr std::size_t kMaxIssuedPageSize = 1000;
 // Most units one restore_issued call takes.
-inline constexpr std::size_t kMaxRestoreBatchSize = 1000;
+inline constexpr std::size_t kMaxRestoredUnitsPerBatch = 1000;
 
 struct CouponTemplate {
   std::string id;  // 1..128 bytes, no braces, whitespace or control characters
@@ -274,7 +274,7 @@ class FirstComeCouponIssuer {
   // epoch Redis holds. A begin_restore on a restoring coupon starts over.
   std::int64_t begin_restore(const CouponTemplate& coupon, std::int64_t after_epoch = 0);
 
-  // Records persisted units (1..kMaxRestoreBatchSize per call) into the
+  // Records persisted units (1..kMaxRestoredUnitsPerBatch per call) into the
   // restore of `epoch`. Idempotent: a unit already recorded adds nothing, so a
   // batch may be retried. InvalidArgument before any I/O for bad ids, a
   // sequence outside 1..2^53, an empty or too large batch, an epoch < 1.

@@ -293,9 +293,9 @@ void FirstComeCouponIssuer::restore_issued(std::string_view coupon_id, std::int6
                                            const std::vector<IssuedUser>& units) {
   CouponKeys keys = keys_for(coupon_id);
   validate_epoch(epoch, 1, "epoch");
-  if (units.empty() || units.size() > kMaxRestoreBatchSize) {
+  if (units.empty() || units.size() > kMaxRestoredUnitsPerBatch) {
     throw InvalidArgument(fmt::format("a restore batch holds 1..{} units, got {}",
-                                      kMaxRestoreBatchSize, units.size()));
+                                      kMaxRestoredUnitsPerBatch, units.size()));
   }
   for (const auto& unit : units) {
     validate_unit(unit);
@@ -355,8 +355,8 @@ CouponRestoreResult FirstComeCouponIssuer::restore(const CouponTemplate& coupon,
     }
   }
   const std::int64_t epoch = begin_restore(coupon, after_epoch);
-  for (std::size_t begin = 0; begin < units.size(); begin += kMaxRestoreBatchSize) {
-    const std::size_t end = std::min(units.size(), begin + kMaxRestoreBatchSize);
+  for (std::size_t begin = 0; begin < units.size(); begin += kMaxRestoredUnitsPerBatch) {
+    const std::size_t end = std::min(units.size(), begin + kMaxRestoredUnitsPerBatch);
     restore_issued(coupon.id, epoch,
                    std::vector<IssuedUser>(units.begin() + static_cast<std::ptrdiff_t>(begin),
                                            units.begin() + static_cast<std::ptrdiff_t>(end)));

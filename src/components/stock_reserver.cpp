@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -24,12 +26,13 @@ constexpr std::string_view kComponent = "stock";
 // The KEYS every stock script takes, in this order.
 constexpr std::string_view kKeySuffixes[] = {"state",     "initial",   "available",
                                              "held",      "confirmed", "holds",
-                                             "deadlines", "settled",   "events"};
+                                             "deadlines", "settled",   "events",
+                                             "epoch"};
 
-// Appends "sku quantity" pairs after validating every item: a key id, a
-// quantity in 1..2^53, each SKU once, at most `max_items`.
-void append_items(const std::vector<StockItem>& items, std::size_t max_items, std::string_view what,
-                  std::vector<std::string>& arguments) {
+// Throws InvalidArgument unless every item has a key id and a quantity in
+// 1..2^53, each SKU once, 1..`max_items` of them.
+void validate_items(const std::vector<StockItem>& items, std::size_t max_items,
+                    std::string_view what) {
   if (items.empty()) {
     throw InvalidArgument(fmt::format("{} must hold at least one SKU", what));
   }
@@ -45,6 +48,12 @@ void append_items(const std::vector<StockItem>& items, std::size_t max_items, st
       throw InvalidArgument(fmt::format("{} names sku \"{}\" twice", what, item.sku));
     }
   }
+}
+
+// Appends "sku quantity" pairs after validate_items().
+void append_items(const std::vector<StockItem>& items, std::size_t max_items, std::string_view what,
+                  std::vector<std::string>& arguments) {
+  validate_items(items, max_items, what);
   for (const auto& item : items) {
     arguments.push_back(item.sku);
     arguments.push_back(std::to_string(item.quantity));
@@ -65,19 +74,38 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text;
 }
 
-// The { status, expires_at ms, sku } reply of reserve_stock and settle_hold.
+// The { status, expires_at ms, sku, epoch } reply of reserve_stock and settle_hold.
 struct StatusReply {
   std::string status;
   long long expires_at_ms = 0;
   std::string sku;
+  std::int64_t epoch = 0;
 };
 
 StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
   const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
+  if (elements.size() != 4) {
     throw ProtocolError(fmt::format("{} replied {}", script, reply.describe()));
   }
-  return {elements[0].as_string(), elements[1].as_integer(), elements[2].as_string()};
+  return {elements[0].as_string(), elements[1].as_integer(), elements[2].as_string(),
+          elements[3].as_integer()};
+}
+
+// The items text a hold is stored with: "sku qty sku qty ...".
+std::string items_text(const std::vector<StockItem>& items) {
+  std::string text;
+  for (const auto& item : items) {
+    fmt::format_to(std::back_inserter(text), "{}{} {}", text.empty() ? "" : " ", item.sku,
+                   item.quantity);
+  }
+  return text;
+}
+
+void validate_epoch(std::int64_t epoch, std::int64_t low, std::string_view what) {
+  if (epoch < low || epoch >= kMaxQuantity) {
+    throw InvalidArgument(
+        fmt::format("{} must be between {} and 2^53 - 1, got {}", what, low, epoch));
+  }
 }
 
 // How each script names the outcomes it replies.
@@ -88,6 +116,7 @@ constexpr StatusWord<ReserveStatus> kReserveStatuses[] = {
     {"already_reserved", ReserveStatus::AlreadyReserved},
     {"insufficient_stock", ReserveStatus::InsufficientStock},
     {"sale_closed", ReserveStatus::SaleClosed},
+    {"restoring", ReserveStatus::Restoring},
     {"unknown_sku", ReserveStatus::UnknownSku}};
 constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"confirmed", ConfirmStatus::Confirmed},
@@ -95,20 +124,26 @@ constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"reacquired", ConfirmStatus::Reacquired},
     {"expired", ConfirmStatus::Expired},
     {"released", ConfirmStatus::Released},
+    {"restoring", ConfirmStatus::Restoring},
     {"unknown_hold", ConfirmStatus::UnknownHold}};
 constexpr StatusWord<ReleaseStatus> kReleaseStatuses[] = {
     {"released", ReleaseStatus::Released},
     {"already_released", ReleaseStatus::AlreadyReleased},
     {"expired", ReleaseStatus::Expired},
     {"not_releasable", ReleaseStatus::NotReleasable},
+    {"restoring", ReleaseStatus::Restoring},
     {"unknown_hold", ReleaseStatus::UnknownHold}};
 constexpr StatusWord<ExtendStatus> kExtendStatuses[] = {
     {"extended", ExtendStatus::Extended},
     {"expired", ExtendStatus::Expired},
     {"not_extendable", ExtendStatus::NotExtendable},
+    {"restoring", ExtendStatus::Restoring},
     {"unknown_hold", ExtendStatus::UnknownHold}};
 constexpr StatusWord<SaleState> kSaleStates[] = {
-    {"not_loaded", SaleState::NotLoaded}, {"open", SaleState::Open}, {"closed", SaleState::Closed}};
+    {"not_loaded", SaleState::NotLoaded},
+    {"open", SaleState::Open},
+    {"closed", SaleState::Closed},
+    {"restoring", SaleState::Restoring}};
 
 }  // namespace
 
@@ -185,6 +220,7 @@ ReserveResult StockReserver::reserve(std::string_view scope, std::string_view ho
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.short_sku = non_empty(reply.sku);
   result.status = status_from_word("reserve_stock", reply.status, kReserveStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
@@ -204,6 +240,7 @@ ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view ho
   ConfirmResult result;
   result.short_sku = non_empty(reply.sku);
   result.status = status_from_word("settle_hold", reply.status, kConfirmStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
@@ -221,6 +258,7 @@ ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold
   ExtendResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.status = status_from_word("settle_hold", reply.status, kExtendStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
@@ -234,10 +272,11 @@ ReclaimResult StockReserver::reclaim_expired(std::string_view scope, std::size_t
                         {std::to_string(limit), std::to_string(options_.events_max_length)}};
   const Reply reply = client_.run_script(call);
   const auto& elements = reply.as_array();
-  if (elements.size() != 2 || elements[0].as_integer() < 0) {
+  if (elements.size() != 3 || elements[0].as_integer() < 0) {
     throw ProtocolError(fmt::format("reclaim_expired_holds replied {}", reply.describe()));
   }
-  return {static_cast<std::size_t>(elements[0].as_integer()), elements[1].as_integer() != 0};
+  return {static_cast<std::size_t>(elements[0].as_integer()), elements[1].as_integer() != 0,
+          elements[2].as_integer()};
 }
 
 StockSnapshot StockReserver::end_sale(std::string_view scope) {
@@ -248,19 +287,121 @@ StockSnapshot StockReserver::snapshot(std::string_view scope) {
   return read_snapshot(scope, "read");
 }
 
+void StockReserver::validate_restored_hold(const RestoredHold& hold) const {
+  validate_hold_id(hold.hold_id);
+  validate_items(hold.items, kMaxSkusPerCartLimit, "restored hold");
+}
+
+std::int64_t StockReserver::begin_restore(std::string_view scope,
+                                          const std::vector<StockItem>& stock,
+                                          std::int64_t after_epoch) {
+  ScriptCall call{&bundled_script("restore_stock"), keys(scope), {}};
+  validate_epoch(after_epoch, 0, "after_epoch");
+  call.arguments = {"begin", std::to_string(after_epoch)};
+  append_items(stock, kMaxSkusPerScope, "stock to restore", call.arguments);
+  const Reply reply = client_.run_script(call);
+  const auto& elements = reply.as_array();
+  if (elements.size() != 2 || elements[0].as_string() != "restoring") {
+    throw ProtocolError(fmt::format("restore_stock begin replied {}", reply.describe()));
+  }
+  return elements[1].as_integer();
+}
+
+void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch,
+                                      const std::vector<RestoredHold>& holds) {
+  ScriptCall call{&bundled_script("restore_stock"), keys(scope), {}};
+  validate_epoch(epoch, 1, "epoch");
+  if (holds.empty() || holds.size() > kMaxRestoredHoldsPerBatch) {
+    throw InvalidArgument(fmt::format("a restore batch holds 1..{} holds, got {}",
+                                      kMaxRestoredHoldsPerBatch, holds.size()));
+  }
+  std::set<std::string_view> seen;
+  for (const auto& hold : holds) {
+    validate_restored_hold(hold);
+    if (!seen.insert(hold.hold_id).second) {
+      throw InvalidArgument("a restore batch lists a hold id twice");
+    }
+  }
+  call.arguments = {"add", std::to_string(epoch)};
+  call.arguments.reserve(2 + 2 * holds.size());
+  for (const auto& hold : holds) {
+    call.arguments.push_back(hold.hold_id);
+    call.arguments.push_back(items_text(hold.items));
+  }
+  const Reply reply = client_.run_script(call);
+  if (reply.as_array().size() != 2) {
+    throw ProtocolError(fmt::format("restore_stock add replied {}", reply.describe()));
+  }
+}
+
+StockSnapshot StockReserver::finish_restore(std::string_view scope, std::int64_t epoch) {
+  validate_epoch(epoch, 1, "epoch");
+  const ScriptCall call{&bundled_script("restore_stock"),
+                        keys(scope),
+                        {"finish", std::to_string(epoch),
+                         std::to_string(options_.events_max_length)}};
+  const Reply reply = client_.run_script(call);
+  const auto& elements = reply.as_array();
+  if (elements.size() != 2 || elements[0].as_string() != "restored") {
+    throw ProtocolError(fmt::format("restore_stock finish replied {}", reply.describe()));
+  }
+  return snapshot(scope);
+}
+
+StockSnapshot StockReserver::restore(std::string_view scope, const std::vector<StockItem>& stock,
+                                     const std::vector<RestoredHold>& confirmed,
+                                     std::int64_t after_epoch) {
+  validate_key_id(scope, "scope");
+  validate_items(stock, kMaxSkusPerScope, "stock to restore");
+  validate_epoch(after_epoch, 0, "after_epoch");
+  std::map<std::string_view, std::int64_t> left;
+  for (const auto& item : stock) {
+    left[item.sku] = item.quantity;
+  }
+  std::set<std::string_view> seen;
+  for (const auto& hold : confirmed) {
+    validate_restored_hold(hold);
+    if (!seen.insert(hold.hold_id).second) {
+      throw InvalidArgument("the confirmed holds list a hold id twice");
+    }
+    for (const auto& item : hold.items) {
+      const auto found = left.find(item.sku);
+      if (found == left.end()) {
+        throw InvalidArgument(
+            fmt::format("a confirmed hold names sku \"{}\", which the stock lacks", item.sku));
+      }
+      found->second -= item.quantity;
+      if (found->second < 0) {
+        throw InvalidArgument(
+            fmt::format("confirmed units of sku \"{}\" exceed its stock", item.sku));
+      }
+    }
+  }
+  const std::int64_t epoch = begin_restore(scope, stock, after_epoch);
+  for (std::size_t begin = 0; begin < confirmed.size(); begin += kMaxRestoredHoldsPerBatch) {
+    const std::size_t end = std::min(confirmed.size(), begin + kMaxRestoredHoldsPerBatch);
+    restore_confirmed(
+        scope, epoch,
+        std::vector<RestoredHold>(confirmed.begin() + static_cast<std::ptrdiff_t>(begin),
+                                  confirmed.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  return finish_restore(scope, epoch);
+}
+
 StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_view mode) {
   const ScriptCall call{&bundled_script("stock_snapshot"),
                         keys(scope),
                         {std::string(mode), std::to_string(options_.events_max_length)}};
   const Reply reply = client_.run_script(call);
   const auto& elements = reply.as_array();
-  if (elements.size() < 2 || (elements.size() - 2) % 5 != 0) {
+  if (elements.size() < 3 || (elements.size() - 3) % 5 != 0) {
     throw ProtocolError(fmt::format("stock_snapshot replied {}", reply.describe()));
   }
   StockSnapshot snapshot;
   snapshot.state = status_from_word("stock_snapshot", elements[0].as_string(), kSaleStates);
   snapshot.active_holds = static_cast<std::size_t>(elements[1].as_integer());
-  for (std::size_t i = 2; i < elements.size(); i += 5) {
+  snapshot.epoch = elements[2].as_integer();
+  for (std::size_t i = 3; i < elements.size(); i += 5) {
     snapshot.skus.push_back({elements[i].as_string(), elements[i + 1].as_integer(),
                              elements[i + 2].as_integer(), elements[i + 3].as_integer(),
                              elements[i + 4].as_integer()});
