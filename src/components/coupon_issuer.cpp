@@ -11,11 +11,11 @@
 #include <tuple>
 #include <utility>
 
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 
@@ -67,9 +67,12 @@ std::tuple<Status, std::int64_t, std::int64_t, std::int64_t> parse_outcome(
 
 IssueResult parse_issue_reply(const Reply& reply) {
   static constexpr StatusWord<IssueStatus> kWords[] = {
-      {"issued", IssueStatus::Issued},    {"already_issued", IssueStatus::AlreadyIssued},
-      {"sold_out", IssueStatus::SoldOut}, {"not_open", IssueStatus::NotOpen},
-      {"closed", IssueStatus::Closed},    {"restoring", IssueStatus::Restoring},
+      {"issued", IssueStatus::Issued},
+      {"already_issued", IssueStatus::AlreadyIssued},
+      {"sold_out", IssueStatus::SoldOut},
+      {"not_open", IssueStatus::NotOpen},
+      {"closed", IssueStatus::Closed},
+      {"restoring", IssueStatus::Restoring},
       {"unknown_coupon", IssueStatus::UnknownCoupon}};
   const auto [status, sequence, remaining, epoch] = parse_outcome(reply, "issue_coupon", kWords);
   return IssueResult{status, sequence, remaining, epoch};
@@ -275,12 +278,12 @@ std::int64_t FirstComeCouponIssuer::begin_restore(const CouponTemplate& coupon,
   validate_template(coupon);
   validate_epoch(after_epoch, 0, "after_epoch");
   static const Script& script = bundled_script("restore_coupon");
-  const ScriptCall call{&script,
-                        restore_keys(std::move(keys)),
-                        {"begin", std::to_string(coupon.total),
-                         std::to_string(to_epoch_ms(coupon.opens_at)),
-                         std::to_string(to_epoch_ms(coupon.closes_at)),
-                         std::to_string(coupon.per_user_limit), std::to_string(after_epoch)}};
+  const ScriptCall call{
+      &script,
+      restore_keys(std::move(keys)),
+      {"begin", std::to_string(coupon.total), std::to_string(to_epoch_ms(coupon.opens_at)),
+       std::to_string(to_epoch_ms(coupon.closes_at)), std::to_string(coupon.per_user_limit),
+       std::to_string(after_epoch)}};
   const Reply reply = client_.run_script(call);
   const auto& elements = reply.as_array();
   if (elements.size() != 2 || elements[0].as_string() != "restoring") {
@@ -373,8 +376,8 @@ void FirstComeCouponIssuer::validate_unit(const IssuedUser& unit) const {
 }
 
 std::vector<std::string> FirstComeCouponIssuer::restore_keys(CouponKeys keys) {
-  return {std::move(keys.meta), std::move(keys.stock),   std::move(keys.issued),
-          std::move(keys.queue), std::move(keys.seq),    std::move(keys.revoked),
+  return {std::move(keys.meta),  std::move(keys.stock), std::move(keys.issued),
+          std::move(keys.queue), std::move(keys.seq),   std::move(keys.revoked),
           std::move(keys.events)};
 }
 

@@ -8,11 +8,11 @@
 #include <set>
 #include <utility>
 
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 
@@ -24,10 +24,9 @@ namespace {
 
 constexpr std::string_view kComponent = "stock";
 // The KEYS every stock script takes, in this order.
-constexpr std::string_view kKeySuffixes[] = {"state",     "initial",   "available",
-                                             "held",      "confirmed", "holds",
-                                             "deadlines", "settled",   "events",
-                                             "epoch"};
+constexpr std::string_view kKeySuffixes[] = {"state",     "initial", "available", "held",
+                                             "confirmed", "holds",   "deadlines", "settled",
+                                             "events",    "epoch"};
 
 // Throws InvalidArgument unless every item has a key id and a quantity in
 // 1..2^53, each SKU once, 1..`max_items` of them.
@@ -127,23 +126,19 @@ constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"restoring", ConfirmStatus::Restoring},
     {"unknown_hold", ConfirmStatus::UnknownHold}};
 constexpr StatusWord<ReleaseStatus> kReleaseStatuses[] = {
-    {"released", ReleaseStatus::Released},
-    {"already_released", ReleaseStatus::AlreadyReleased},
-    {"expired", ReleaseStatus::Expired},
-    {"not_releasable", ReleaseStatus::NotReleasable},
-    {"restoring", ReleaseStatus::Restoring},
-    {"unknown_hold", ReleaseStatus::UnknownHold}};
+    {"released", ReleaseStatus::Released},   {"already_released", ReleaseStatus::AlreadyReleased},
+    {"expired", ReleaseStatus::Expired},     {"not_releasable", ReleaseStatus::NotReleasable},
+    {"restoring", ReleaseStatus::Restoring}, {"unknown_hold", ReleaseStatus::UnknownHold}};
 constexpr StatusWord<ExtendStatus> kExtendStatuses[] = {
     {"extended", ExtendStatus::Extended},
     {"expired", ExtendStatus::Expired},
     {"not_extendable", ExtendStatus::NotExtendable},
     {"restoring", ExtendStatus::Restoring},
     {"unknown_hold", ExtendStatus::UnknownHold}};
-constexpr StatusWord<SaleState> kSaleStates[] = {
-    {"not_loaded", SaleState::NotLoaded},
-    {"open", SaleState::Open},
-    {"closed", SaleState::Closed},
-    {"restoring", SaleState::Restoring}};
+constexpr StatusWord<SaleState> kSaleStates[] = {{"not_loaded", SaleState::NotLoaded},
+                                                 {"open", SaleState::Open},
+                                                 {"closed", SaleState::Closed},
+                                                 {"restoring", SaleState::Restoring}};
 
 }  // namespace
 
@@ -336,10 +331,10 @@ void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch
 
 StockSnapshot StockReserver::finish_restore(std::string_view scope, std::int64_t epoch) {
   validate_epoch(epoch, 1, "epoch");
-  const ScriptCall call{&bundled_script("restore_stock"),
-                        keys(scope),
-                        {"finish", std::to_string(epoch),
-                         std::to_string(options_.events_max_length)}};
+  const ScriptCall call{
+      &bundled_script("restore_stock"),
+      keys(scope),
+      {"finish", std::to_string(epoch), std::to_string(options_.events_max_length)}};
   const Reply reply = client_.run_script(call);
   const auto& elements = reply.as_array();
   if (elements.size() != 2 || elements[0].as_string() != "restored") {
