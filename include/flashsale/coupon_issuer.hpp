@@ -64,6 +64,10 @@
 //   3. restore_issued() them in batches of at most kMaxRestoredUnitsPerBatch;
 //   4. finish_restore(): the sale goes on under the new epoch.
 // restore() runs steps 1, 3 and 4 for a host that has nothing left to drain.
+// Draining includes the batch a consumer read before Redis died: rows that
+// land after step 2 are users the restore does not know, who could then get a
+// second unit. While a restore runs, stats() reports restoring and
+// sequence_of() / issued_users() read the units restored so far.
 //
 // Thread-safety: a FirstComeCouponIssuer holds no mutable state; share one
 // between threads when its Client is shareable (StandaloneClient is a pool).
