@@ -11,6 +11,7 @@
 #include <tuple>
 #include <utility>
 
+#include "common/epoch_validation.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
@@ -22,6 +23,7 @@ namespace flashsale {
 using detail::status_from_word;
 using detail::StatusWord;
 using detail::to_epoch_ms;
+using detail::validate_epoch;
 
 namespace {
 
@@ -116,13 +118,6 @@ std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
   stats.epoch = elements[5].as_integer();
   stats.restoring = elements[6].as_integer() != 0;
   return stats;
-}
-
-void validate_epoch(std::int64_t epoch, std::int64_t low, std::string_view what) {
-  if (epoch < low || epoch >= kMaxQuantity) {
-    throw InvalidArgument(
-        fmt::format("{} must be between {} and 2^53 - 1, got {}", what, low, epoch));
-  }
 }
 
 // The last entry of a held-sequences field ("17" or "17,93,120").

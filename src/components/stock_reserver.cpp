@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "common/epoch_validation.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
@@ -19,6 +20,7 @@ namespace flashsale {
 using detail::from_epoch_ms;
 using detail::status_from_word;
 using detail::StatusWord;
+using detail::validate_epoch;
 
 namespace {
 
@@ -98,13 +100,6 @@ std::string items_text(const std::vector<StockItem>& items) {
                    item.quantity);
   }
   return text;
-}
-
-void validate_epoch(std::int64_t epoch, std::int64_t low, std::string_view what) {
-  if (epoch < low || epoch >= kMaxQuantity) {
-    throw InvalidArgument(
-        fmt::format("{} must be between {} and 2^53 - 1, got {}", what, low, epoch));
-  }
 }
 
 // How each script names the outcomes it replies.

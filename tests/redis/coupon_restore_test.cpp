@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "coupon_test_support.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/standalone_client.hpp"
@@ -27,25 +28,10 @@ using flashsale::testing::RedisServer;
 using flashsale::testing::server_now;
 using flashsale::testing::server_time_ms;
 using flashsale::testing::StreamEntry;
+using flashsale::testing::coupon::open_coupon;
+using flashsale::testing::coupon::read_events;
 
 namespace {
-
-// A coupon open from an hour ago (by the server clock) for a day.
-CouponTemplate open_coupon(flashsale::Client& client, std::string id, std::int64_t total,
-                           std::int64_t per_user_limit = 1) {
-  const auto now = server_now(client);
-  CouponTemplate coupon;
-  coupon.id = std::move(id);
-  coupon.total = total;
-  coupon.opens_at = now - 1h;
-  coupon.closes_at = now + 24h;
-  coupon.per_user_limit = per_user_limit;
-  return coupon;
-}
-
-std::vector<StreamEntry> read_events(flashsale::Client& client, const std::string& coupon_id) {
-  return read_stream(client, "fs:coupon:{" + coupon_id + "}:events");
-}
 
 std::string dataset_digest(RedisServer& server) {
   return server.admin().execute({{"DEBUG", "DIGEST"}, {}, {}}).as_string();
