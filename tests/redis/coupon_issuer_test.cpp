@@ -29,6 +29,7 @@ using flashsale::testing::RedisServer;
 using flashsale::testing::server_now;
 using flashsale::testing::StreamEntry;
 using flashsale::testing::wait_until_loaded;
+using flashsale::testing::coupon::dataset_digest;
 using flashsale::testing::coupon::open_coupon;
 using flashsale::testing::coupon::read_events;
 
@@ -39,10 +40,6 @@ using Clock = std::chrono::system_clock;
 void restart_and_wait_for_data(RedisServer& server) {
   server.restart();
   wait_until_loaded(server.admin());
-}
-
-std::string dataset_digest(RedisServer& server) {
-  return server.admin().execute({{"DEBUG", "DIGEST"}, {}, {}}).as_string();
 }
 
 }  // namespace

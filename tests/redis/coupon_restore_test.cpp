@@ -28,14 +28,11 @@ using flashsale::testing::RedisServer;
 using flashsale::testing::server_now;
 using flashsale::testing::server_time_ms;
 using flashsale::testing::StreamEntry;
+using flashsale::testing::coupon::dataset_digest;
 using flashsale::testing::coupon::open_coupon;
 using flashsale::testing::coupon::read_events;
 
 namespace {
-
-std::string dataset_digest(RedisServer& server) {
-  return server.admin().execute({{"DEBUG", "DIGEST"}, {}, {}}).as_string();
-}
 
 void flush_all(RedisServer& server) {
   server.admin().execute({{"FLUSHALL"}, {}, {}});

@@ -1,5 +1,5 @@
 // Helpers shared by the FirstComeCouponIssuer tests: an open coupon by the
-// server clock and the coupon's events stream read back.
+// server clock, the coupon's events stream read back, a dataset digest.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/coupon_issuer.hpp"
+#include "redis_server.hpp"
 #include "redis_test_helpers.hpp"
 
 namespace flashsale::testing::coupon {
@@ -31,6 +32,11 @@ inline CouponTemplate open_coupon(Client& client, std::string id, std::int64_t t
 // Every event of the coupon (default key prefix), oldest first.
 inline std::vector<StreamEntry> read_events(Client& client, const std::string& coupon_id) {
   return read_stream(client, "fs:coupon:{" + coupon_id + "}:events");
+}
+
+// DEBUG DIGEST of the whole dataset: equal digests mean an unchanged Redis.
+inline std::string dataset_digest(RedisServer& server) {
+  return server.admin().execute({{"DEBUG", "DIGEST"}, {}, {}}).as_string();
 }
 
 }  // namespace flashsale::testing::coupon
