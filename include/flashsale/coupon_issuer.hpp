@@ -63,6 +63,11 @@
 //      in Redis still reach the host), then read the persisted units;
 //   3. restore_issued() them in batches of at most kMaxRestoredUnitsPerBatch;
 //   4. finish_restore(): the sale goes on under the new epoch.
+// Noticing a loss: after a restart or failover, stats() reading nullopt, an
+// epoch other than the one the host persisted last, or a last_sequence below
+// the highest the host persisted under that epoch means Redis lost writes.
+// (A loss of only unpersisted issues leaves no trace anywhere; treat every
+// restart without AOF and every failover as a loss.)
 // restore() runs steps 1, 3 and 4 for a host that has nothing left to drain.
 // Draining includes the batch a consumer read before Redis died: rows that
 // land after step 2 are users the restore does not know, who could then get a
@@ -186,11 +191,12 @@ struct RevokeResult {
 
 struct CouponStats {
   std::int64_t total = 0;
-  std::int64_t issued = 0;     // units held by users now (issues minus revokes)
-  std::int64_t remaining = 0;  // stock left
-  std::int64_t revoked = 0;    // revokes in this incarnation
-  std::int64_t epoch = 0;      // the coupon's incarnation
-  bool restoring = false;      // a restore runs: issued and remaining are not final
+  std::int64_t issued = 0;         // units held by users now (issues minus revokes)
+  std::int64_t remaining = 0;      // stock left
+  std::int64_t revoked = 0;        // revokes in this incarnation
+  std::int64_t epoch = 0;          // the coupon's incarnation
+  std::int64_t last_sequence = 0;  // the last sequence handed out (0: none yet)
+  bool restoring = false;          // a restore runs: issued and remaining are not final
 };
 
 // What finish_restore() and restore() report.

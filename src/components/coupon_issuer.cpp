@@ -116,6 +116,7 @@ std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
   stats.revoked = elements[3].as_integer();
   stats.issued = elements[2].as_integer() - stats.revoked - elements[4].as_integer();
   stats.epoch = elements[5].as_integer();
+  stats.last_sequence = elements[2].as_integer();
   stats.restoring = elements[6].as_integer() != 0;
   return stats;
 }

@@ -123,6 +123,7 @@ TEST_CASE(
   CHECK(stats->remaining == 6);
   CHECK(stats->revoked == 0);
   CHECK(stats->epoch == restored.epoch);
+  CHECK(stats->last_sequence == 5);
   CHECK_FALSE(stats->restoring);
 
   const auto page = issuer.issued_users("summer", 0, 10);
