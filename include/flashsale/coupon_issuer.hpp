@@ -17,7 +17,7 @@
 //   <prefix>:coupon:{T}:queue    zset   user -> the user's earliest held sequence
 //   <prefix>:coupon:{T}:seq      string the last sequence handed out
 //   <prefix>:coupon:{T}:revoked  string how many issues were revoked
-//   <prefix>:coupon:{T}:events   stream `issued` and `revoked` events
+//   <prefix>:coupon:{T}:events   stream `issued`, `revoked` and `restored` events
 //
 // Invariant, kept by every script at all times:
 //   total = remaining + issued,  issued = seq - revoked - retired = the number
