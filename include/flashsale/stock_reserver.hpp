@@ -12,7 +12,8 @@
 //   <prefix>:stock:{S}:holds      hash hold id -> items ("sku qty sku qty ...")
 //   <prefix>:stock:{S}:deadlines  zset hold id -> expiry, ms since the epoch
 //   <prefix>:stock:{S}:settled    hash hold id -> "confirmed|released|expired
-//                                 <deadline ms> <items>" (the hold's terminal state)
+//                                 <deadline ms> <items>" (the hold's terminal state;
+//                                 deadline 0 for a hold restore_confirmed() recorded)
 //   <prefix>:stock:{S}:events     stream of reserved / confirmed / released /
 //                                 hold_expired / loaded / sale_closed / restored
 //                                 events, each with the scope's `epoch`
@@ -24,7 +25,10 @@
 // Incarnations (epochs): every load() and restore starts a new epoch, the
 // Redis server clock in microseconds since the Unix epoch (about 1.7e15,
 // below 2^53), kept above the epoch the key held and, on restore, above the
-// highest epoch the host names. Every event and result carries it, so
+// highest epoch the host names. Every event carries it, and so do the result
+// structs (ReserveResult, ConfirmResult, ExtendResult, ReclaimResult,
+// StockSnapshot; load() and release() return bare statuses: read
+// snapshot().epoch). So
 // (scope, epoch, hold id) names one hold for good even after Redis lost data
 // and forgot which hold ids it had seen: the lost epoch was read from a clock
 // before the loss, a restore's epoch after it. Persist confirmed holds
@@ -49,7 +53,8 @@
 // `hold_expired` event {hold_id, items, expires_at, at}.
 //
 // Hold ids are remembered for the life of the loaded scope (until a reload
-// with LoadMode::Replace): active in `holds`, then for good in `settled`. That
+// with LoadMode::Replace, or a restore, which remembers the confirmed holds
+// it is given): active in `holds`, then for good in `settled`. That
 // is what makes every call idempotent under retry with the same hold id: a
 // hold id reserves at most once, a retried confirm or release changes nothing.
 // The cost is one `settled` entry per hold of the sale (tens of bytes plus the
