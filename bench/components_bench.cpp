@@ -115,8 +115,8 @@ void stock_confirm(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-flashsale::RankingOptions micro_ranking(const std::string& name) {
-  flashsale::RankingOptions options;
+flashsale::SlidingWindowRankingOptions micro_ranking(const std::string& name) {
+  flashsale::SlidingWindowRankingOptions options;
   options.name = name;
   options.window = 24h;
   options.bucket = 1h;

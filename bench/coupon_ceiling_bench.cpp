@@ -67,7 +67,7 @@ struct Shape {
 };
 
 void register_coupon(flashsale::Client& client) {
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.events_max_length = kEventsCap;
   flashsale::FirstComeCouponIssuer issuer(client, options);
   const auto now = std::chrono::system_clock::now();
@@ -161,7 +161,7 @@ Measurement run_library(const bench::BenchServer& server, const Shape& shape,
                         std::int64_t operations) {
   auto client =
       server.make_client(static_cast<std::size_t>(shape.connections), shape.shared_connections);
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.events_max_length = kEventsCap;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(*client, options);

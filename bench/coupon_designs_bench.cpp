@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
   try {
     bench::BenchServer server;
     auto client = server.make_client(32);
-    flashsale::CouponIssuerOptions options;
+    flashsale::FirstComeCouponIssuerOptions options;
     options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
     flashsale::FirstComeCouponIssuer issuer(*client, options);
 

@@ -105,7 +105,7 @@ std::vector<KeyFigure> measure(StandaloneClient& client, const std::string& base
 
 void coupon_case(bench::BenchServer& server, StandaloneClient& client, long long count) {
   server.flush();
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(client, options);
   const auto now = std::chrono::system_clock::now();

@@ -47,9 +47,9 @@ namespace {
 using namespace std::chrono_literals;
 using flashsale::Command;
 using flashsale::RankingMode;
-using flashsale::RankingOptions;
 using flashsale::RankingTime;
 using flashsale::SlidingWindowRanking;
+using flashsale::SlidingWindowRankingOptions;
 using flashsale::StandaloneClient;
 
 constexpr int kBuckets = 24;
@@ -82,10 +82,10 @@ Environment& environment() {
   return instance;
 }
 
-RankingOptions bench_options(long long members, RankingMode mode,
-                             std::shared_ptr<std::atomic<long long>> now_ms,
-                             std::size_t chunk = 250) {
-  RankingOptions options;
+SlidingWindowRankingOptions bench_options(long long members, RankingMode mode,
+                                          std::shared_ptr<std::atomic<long long>> now_ms,
+                                          std::size_t chunk = 250) {
+  SlidingWindowRankingOptions options;
   options.name = "bench-" + std::to_string(members);
   options.window = 24h;
   options.bucket = 1h;

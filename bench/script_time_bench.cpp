@@ -151,7 +151,7 @@ void load_every_script(StandaloneClient& client) {
 }
 
 void coupon_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(client, options);
   const auto now = std::chrono::system_clock::now();
@@ -276,7 +276,7 @@ void scope_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Size
 
 void ranking_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
   {
-    flashsale::RankingOptions options;
+    flashsale::SlidingWindowRankingOptions options;
     options.name = "script-time-record";
     options.metrics = {{"sales", 1.0}, {"revenue", 0.001}};
     options.mode = flashsale::RankingMode::Incremental;
@@ -296,7 +296,7 @@ void ranking_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Si
                                  .count();
   for (const std::size_t chunk : {std::size_t{250}, std::size_t{1000}}) {
     auto now_ms = std::make_shared<std::atomic<long long>>(real_now - real_now % hour + hour / 2);
-    flashsale::RankingOptions options;
+    flashsale::SlidingWindowRankingOptions options;
     options.name = "script-time-subtract-" + std::to_string(chunk);
     options.window = 2h;
     options.bucket = 1h;

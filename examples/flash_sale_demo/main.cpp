@@ -185,7 +185,7 @@ int run_sale(demo::DemoOptions options) {
   // The library's components, all sharing one pooled client.
   flashsale::FirstComeCouponIssuer issuer(client);
   flashsale::StockReserver reserver(client);
-  flashsale::RankingOptions ranking_options;
+  flashsale::SlidingWindowRankingOptions ranking_options;
   ranking_options.name = options.ranking_name;
   ranking_options.window = 1h;
   ranking_options.bucket = 1min;

@@ -12,7 +12,7 @@
 
 namespace flashsale {
 
-struct ClusterOptions {
+struct ClusterClientOptions {
   // Nodes to learn the topology from, "host:port" (IPv6 as "[::1]:7000").
   // One reachable master or replica is enough; list several.
   std::vector<std::string> seeds;
@@ -83,7 +83,7 @@ class ClusterClient final : public Client {
   // Throws InvalidArgument for no seeds, a malformed seed, a unix socket, a
   // database other than 0, a pool size of 0 or a negative budget or redirect
   // limit. Does not connect.
-  explicit ClusterClient(ClusterOptions options);
+  explicit ClusterClient(ClusterClientOptions options);
   ~ClusterClient() override;
   ClusterClient(const ClusterClient&) = delete;
   ClusterClient& operator=(const ClusterClient&) = delete;
@@ -94,7 +94,7 @@ class ClusterClient final : public Client {
   // INFO of one master, read once and cached; mode is "cluster".
   ServerInfo server_info() override;
 
-  const ClusterOptions& options() const noexcept;
+  const ClusterClientOptions& options() const noexcept;
 
  private:
   class Impl;

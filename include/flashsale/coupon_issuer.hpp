@@ -7,7 +7,7 @@
 // sequence (1, 2, 3 ... per coupon) and appends an `issued` event to the
 // coupon's own stream. Many app servers can share one coupon without locks.
 //
-// Keys (prefix from CouponIssuerOptions::key_prefix, default "fs"; T is the
+// Keys (prefix from FirstComeCouponIssuerOptions::key_prefix, default "fs"; T is the
 // coupon id, its hash tag):
 //   <prefix>:coupon:{T}:meta     hash   total, opens_at_ms, closes_at_ms, per_user_limit
 //   <prefix>:coupon:{T}:stock    string units left to issue
@@ -75,7 +75,7 @@ struct CouponTemplate {
   std::int64_t per_user_limit = 1;
 };
 
-struct CouponIssuerOptions {
+struct FirstComeCouponIssuerOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
   // Cap of each coupon's events stream, applied with `XADD MAXLEN ~`: Redis
@@ -157,7 +157,7 @@ class FirstComeCouponIssuer {
   // Runs check_eviction_policy(client, options.eviction_check) (one INFO,
   // cached by the client). Throws InvalidArgument for bad options. The client
   // must outlive the issuer.
-  explicit FirstComeCouponIssuer(Client& client, CouponIssuerOptions options = {});
+  explicit FirstComeCouponIssuer(Client& client, FirstComeCouponIssuerOptions options = {});
 
   // Stores the template and its stock in Redis, so the hot path never reads
   // the host's database. Idempotent: registering the same template again
@@ -212,7 +212,7 @@ class FirstComeCouponIssuer {
                         std::string_view user_id) const;
 
   Client& client_;
-  CouponIssuerOptions options_;
+  FirstComeCouponIssuerOptions options_;
   KeySpace key_space_;
 };
 

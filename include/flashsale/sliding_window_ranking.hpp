@@ -4,8 +4,8 @@
 // product id) and metric into time buckets; the ranking is the weighted sum of
 // every metric over the buckets of the window, highest first.
 //
-// Keys (all share the hash tag {R}, R = RankingOptions::name; "fs" is
-// RankingOptions::key_prefix):
+// Keys (all share the hash tag {R}, R = SlidingWindowRankingOptions::name; "fs" is
+// SlidingWindowRankingOptions::key_prefix):
 //   fs:rank:{R}:<metric>:<bucket-start-ms>  zset member -> sum of deltas in that bucket
 //   fs:rank:{R}:agg                         zset member -> weighted score (what readers read)
 //   fs:rank:{R}:agg:tmp                     Union mode: staging key, RENAMEd onto :agg
@@ -14,7 +14,7 @@
 //   fs:rank:{R}:seen:<bucket-start-ms>      set of the event ids recorded in that bucket
 //
 // Time and the window. Time is the Redis server's clock (TIME inside the
-// scripts) unless RankingOptions::clock supplies another one. Buckets start at
+// scripts) unless SlidingWindowRankingOptions::clock supplies another one. Buckets start at
 // multiples of `bucket` since the Unix epoch. The window is the current bucket
 // and the window/bucket - 1 buckets before it; a bucket starting at s leaves
 // the window at s + window and its keys expire at s + window + bucket (one
@@ -104,7 +104,7 @@ struct RankingMetric {
   double weight = 1.0;
 };
 
-struct RankingOptions {
+struct SlidingWindowRankingOptions {
   std::string name;  // R in the keys; a key id
   std::chrono::milliseconds window{std::chrono::hours(24)};
   std::chrono::milliseconds bucket{std::chrono::hours(1)};  // window is a multiple of it
@@ -200,7 +200,7 @@ class SlidingWindowRanking {
  public:
   // Validates the options (InvalidArgument, before any I/O), then runs the
   // eviction policy check. `client` must outlive the ranking.
-  SlidingWindowRanking(Client& client, RankingOptions options);
+  SlidingWindowRanking(Client& client, SlidingWindowRankingOptions options);
 
   // Adds `delta` to `member` in `metric` in the bucket of `at` (default now),
   // once per `event_id` when one is given (see Retries).
@@ -232,7 +232,7 @@ class SlidingWindowRanking {
   // including TimeoutError). Other errors propagate.
   RankingView top_or_fallback(std::size_t n, const RankingFallback& fallback);
 
-  const RankingOptions& options() const noexcept { return options_; }
+  const SlidingWindowRankingOptions& options() const noexcept { return options_; }
   // The key of one metric's bucket (the bucket containing `at`).
   std::string bucket_key(std::string_view metric, RankingTime at) const;
   const std::string& aggregate_key() const noexcept { return aggregate_key_; }
@@ -250,7 +250,7 @@ class SlidingWindowRanking {
   RefreshResult run_subtraction();
 
   Client& client_;
-  RankingOptions options_;
+  SlidingWindowRankingOptions options_;
   std::string tagged_;
   std::string aggregate_key_;
   std::string staging_key_;

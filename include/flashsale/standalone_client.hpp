@@ -8,6 +8,13 @@
 
 namespace flashsale {
 
+struct StandaloneClientOptions {
+  // The server, credentials and timeouts of every connection.
+  ConnectionOptions connection;
+  // The pool, and auto-pipelining (PoolOptions::shared_connections).
+  PoolOptions pool;
+};
+
 // Thread-safe: share one instance between all threads of the host.
 //
 // Each call borrows a pooled connection for its duration, or, with
@@ -19,7 +26,9 @@ namespace flashsale {
 // reconnects. Construction does not connect; the first call does.
 class StandaloneClient final : public Client {
  public:
-  explicit StandaloneClient(ConnectionOptions connection = {}, PoolOptions pool = {});
+  explicit StandaloneClient(StandaloneClientOptions options = {});
+  // The same as StandaloneClient(StandaloneClientOptions{connection, pool}).
+  explicit StandaloneClient(ConnectionOptions connection, PoolOptions pool = {});
   ~StandaloneClient() override;
   StandaloneClient(const StandaloneClient&) = delete;
   StandaloneClient& operator=(const StandaloneClient&) = delete;
@@ -29,7 +38,7 @@ class StandaloneClient final : public Client {
   std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) override;
   ServerInfo server_info() override;
 
-  const ConnectionOptions& connection_options() const noexcept;
+  const StandaloneClientOptions& options() const noexcept;
 
   // One pooled connection held for a sequence of commands that must share it
   // (WATCH ... MULTI ... EXEC). Returned to the pool when destroyed, unless it

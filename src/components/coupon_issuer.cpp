@@ -8,11 +8,11 @@
 #include <tuple>
 #include <utility>
 
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 
@@ -131,7 +131,7 @@ struct FirstComeCouponIssuer::CouponKeys {
   std::string events;
 };
 
-FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, CouponIssuerOptions options)
+FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, FirstComeCouponIssuerOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
   if (options_.events_max_length < 0) {
     throw InvalidArgument(

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <set>
 
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/script.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 
@@ -57,7 +57,7 @@ void validate_member(std::string_view member) {
   validate_member_id(member, "ranking member", kMaxRankingMemberBytes);
 }
 
-void validate_options(const RankingOptions& options) {
+void validate_options(const SlidingWindowRankingOptions& options) {
   validate_key_id(options.name, "ranking name");
   using std::chrono::milliseconds;
   if (options.bucket <= milliseconds::zero()) {
@@ -146,7 +146,7 @@ void validate_top_n(std::size_t n) {
 
 }  // namespace
 
-SlidingWindowRanking::SlidingWindowRanking(Client& client, RankingOptions options)
+SlidingWindowRanking::SlidingWindowRanking(Client& client, SlidingWindowRankingOptions options)
     : client_(client), options_(std::move(options)) {
   validate_options(options_);
   tagged_ = KeySpace(options_.key_prefix).tagged("rank", options_.name);

@@ -50,7 +50,7 @@ std::optional<std::uint16_t> slot_of(const std::string& key) {
   return hash_slot(key);
 }
 
-ClusterOptions validated(ClusterOptions options) {
+ClusterClientOptions validated(ClusterClientOptions options) {
   if (options.seeds.empty()) {
     throw InvalidArgument("a cluster client needs at least one seed node");
   }
@@ -90,7 +90,7 @@ struct Entry {
 
 class ClusterClient::Impl {
  public:
-  explicit Impl(ClusterOptions options)
+  explicit Impl(ClusterClientOptions options)
       : options_(validated(std::move(options))), slot_map_(options_.connection, options_.pool) {
     for (const auto& seed : options_.seeds) {
       seeds_.push_back(detail::parse_node_address(seed));
@@ -103,7 +103,7 @@ class ClusterClient::Impl {
                          const std::vector<std::optional<std::uint16_t>>& slots,
                          milliseconds timeout);
 
-  const ClusterOptions options_;
+  const ClusterClientOptions options_;
   std::vector<detail::NodeAddress> seeds_;
   detail::SlotMap slot_map_;
   std::mutex refresh_mutex_;
@@ -325,12 +325,12 @@ std::vector<Reply> ClusterClient::Impl::run(
   }
 }
 
-ClusterClient::ClusterClient(ClusterOptions options)
+ClusterClient::ClusterClient(ClusterClientOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 ClusterClient::~ClusterClient() = default;
 
-const ClusterOptions& ClusterClient::options() const noexcept {
+const ClusterClientOptions& ClusterClient::options() const noexcept {
   return impl_->options_;
 }
 

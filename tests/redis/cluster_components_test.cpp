@@ -76,11 +76,11 @@ TEST_CASE(
     "[cluster][coupon]") {
   RedisCluster cluster;
   auto client = cluster.make_client(2);
-  flashsale::CouponIssuerOptions braced;
+  flashsale::FirstComeCouponIssuerOptions braced;
   braced.key_prefix = "shop{eu}";
   CHECK_THROWS_AS(flashsale::FirstComeCouponIssuer(*client, braced), InvalidArgument);
 
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.key_prefix = "shop:eu";
   flashsale::FirstComeCouponIssuer issuer(*client, options);
   for (std::size_t node = 0; node < cluster.size(); ++node) {
@@ -127,7 +127,7 @@ TEST_CASE(
     "[cluster][ranking]") {
   RedisCluster cluster;
   auto client = cluster.make_client(2);
-  flashsale::RankingOptions braced;
+  flashsale::SlidingWindowRankingOptions braced;
   braced.name = "sales";
   braced.metrics = {{"views", 1.0}};
   braced.key_prefix = "shop{eu}";
@@ -137,7 +137,7 @@ TEST_CASE(
   CHECK_THROWS_AS(flashsale::SlidingWindowRanking(*client, braced), InvalidArgument);
 
   for (std::size_t node = 0; node < cluster.size(); ++node) {
-    flashsale::RankingOptions options;
+    flashsale::SlidingWindowRankingOptions options;
     options.name = cluster.tag_on_node(node, "ranking");
     options.key_prefix = "shop:eu";
     options.window = 1h;

@@ -454,7 +454,7 @@ TEST_CASE("a restart without persistence loses the coupon: it reads as unknown",
 TEST_CASE("the events stream is capped approximately at events_max_length", "[coupon]") {
   RedisServer server;
   auto client = server.make_client(2);
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.events_max_length = 100;
   FirstComeCouponIssuer issuer(*client, options);
   issuer.register_template(open_coupon(*client, "capped", 2000));
@@ -474,7 +474,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
           "[coupon]") {
   RedisServer server;
   auto client = server.make_client(2);
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.max_user_id_bytes = 64;
   FirstComeCouponIssuer issuer(*client, options);
   const auto valid = open_coupon(*client, "valid", 10);
@@ -548,7 +548,7 @@ TEST_CASE("the issuer refuses a server that may evict keys when asked to", "[cou
   server_options.config_lines = {"maxmemory-policy allkeys-lru"};
   RedisServer server(server_options);
   auto client = server.make_client(1);
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Refuse;
   CHECK_THROWS_AS(FirstComeCouponIssuer(*client, options), flashsale::ConfigurationError);
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;

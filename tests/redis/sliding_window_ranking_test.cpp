@@ -23,11 +23,11 @@
 using namespace std::chrono_literals;
 using flashsale::RankedMember;
 using flashsale::RankingMode;
-using flashsale::RankingOptions;
 using flashsale::RankingTime;
 using flashsale::RecordStatus;
 using flashsale::RefreshStatus;
 using flashsale::SlidingWindowRanking;
+using flashsale::SlidingWindowRankingOptions;
 using flashsale::testing::RedisServer;
 
 using namespace flashsale::testing;
@@ -438,33 +438,35 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
 
-  std::vector<RankingOptions> bad_options;
+  std::vector<SlidingWindowRankingOptions> bad_options;
   const auto with = [&](auto change) {
     auto options = good;
     change(options);
     bad_options.push_back(options);
   };
-  with([](RankingOptions& o) { o.name = ""; });
-  with([](RankingOptions& o) { o.name = "a{b}"; });
-  with([](RankingOptions& o) { o.window = 2500ms; });  // not a multiple of the bucket
-  with([](RankingOptions& o) { o.window = 0ms; });
-  with([](RankingOptions& o) { o.window = -10s; });
-  with([](RankingOptions& o) { o.bucket = 0ms; });
-  with([](RankingOptions& o) { o.bucket = -1s; });
-  with([](RankingOptions& o) { o.metrics.clear(); });
-  with([&](RankingOptions& o) { o.metrics[1].weight = nan; });
-  with([&](RankingOptions& o) { o.metrics[1].weight = inf; });
-  with([](RankingOptions& o) { o.metrics[1].weight = 0; });
-  with([](RankingOptions& o) { o.metrics[1].weight = -1; });
-  with([](RankingOptions& o) { o.metrics[1].name = "sales"; });  // twice
-  with([](RankingOptions& o) { o.metrics[1].name = "a:b"; });
-  with([](RankingOptions& o) { o.metrics[1].name = ""; });
-  with([](RankingOptions& o) { o.metrics[1].name = "seen"; });  // reserved for event ids
-  with([](RankingOptions& o) { o.incremental_chunk = 0; });
-  with([&](RankingOptions& o) { o.zero_epsilon = nan; });
-  with([](RankingOptions& o) { o.zero_epsilon = -1; });
-  with([](RankingOptions& o) { o.key_prefix = "a b"; });
-  with([](RankingOptions& o) {
+  with([](SlidingWindowRankingOptions& o) { o.name = ""; });
+  with([](SlidingWindowRankingOptions& o) { o.name = "a{b}"; });
+  with([](SlidingWindowRankingOptions& o) { o.window = 2500ms; });  // not a multiple of the bucket
+  with([](SlidingWindowRankingOptions& o) { o.window = 0ms; });
+  with([](SlidingWindowRankingOptions& o) { o.window = -10s; });
+  with([](SlidingWindowRankingOptions& o) { o.bucket = 0ms; });
+  with([](SlidingWindowRankingOptions& o) { o.bucket = -1s; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics.clear(); });
+  with([&](SlidingWindowRankingOptions& o) { o.metrics[1].weight = nan; });
+  with([&](SlidingWindowRankingOptions& o) { o.metrics[1].weight = inf; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].weight = 0; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].weight = -1; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].name = "sales"; });  // twice
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].name = "a:b"; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].name = ""; });
+  with([](SlidingWindowRankingOptions& o) {
+    o.metrics[1].name = "seen";
+  });  // reserved for event ids
+  with([](SlidingWindowRankingOptions& o) { o.incremental_chunk = 0; });
+  with([&](SlidingWindowRankingOptions& o) { o.zero_epsilon = nan; });
+  with([](SlidingWindowRankingOptions& o) { o.zero_epsilon = -1; });
+  with([](SlidingWindowRankingOptions& o) { o.key_prefix = "a b"; });
+  with([](SlidingWindowRankingOptions& o) {
     o.window = 24h;
     o.bucket = 1s;  // 86,400 buckets: too many keys for one window
   });

@@ -11,9 +11,9 @@
 #include "flashsale/standalone_client.hpp"
 
 using namespace std::chrono_literals;
-using flashsale::CouponIssuerOptions;
 using flashsale::CouponTemplate;
 using flashsale::FirstComeCouponIssuer;
+using flashsale::FirstComeCouponIssuerOptions;
 using flashsale::InvalidArgument;
 
 namespace {
@@ -24,8 +24,8 @@ flashsale::StandaloneClient unreachable_client() {
   return flashsale::StandaloneClient(options);
 }
 
-CouponIssuerOptions offline_options() {
-  CouponIssuerOptions options;
+FirstComeCouponIssuerOptions offline_options() {
+  FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   return options;
 }
