@@ -17,6 +17,8 @@
 -- Invariant: :agg is always a whole ranking of one window. Incremental mode:
 --   the frontier becomes the window's first bucket, which :agg now counts.
 -- Cost: O(N) + O(M log M) for N bucket entries and M members; blocks Redis.
+--- @include "server_time_ms"
+
 local expected = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local bucket = tonumber(ARGV[4])
@@ -43,8 +45,7 @@ for i = 1, key_count do
 end
 local now = tonumber(ARGV[2])
 if ARGV[2] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  now = server_time_ms()
 elseif now == nil or now < 0 then
   return redis.error_reply('ERR ranking_aggregate_window: bad now')
 end

@@ -18,6 +18,8 @@
 -- Invariant, Incremental mode: :agg holds, per member, the sum of weight x
 --   score over the bucket keys from the state's `frontier` bucket on; only
 --   buckets in the window are written, and the frontier is never after one.
+--- @include "server_time_ms"
+
 local member = ARGV[1]
 local delta = tonumber(ARGV[2])
 local weight = tonumber(ARGV[3])
@@ -45,8 +47,7 @@ if bucket_start == nil or bucket_start < 0 or bucket_start % bucket ~= 0 then
 end
 local now = tonumber(ARGV[7])
 if ARGV[7] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  now = server_time_ms()
 elseif now == nil or now < 0 then
   return redis.error_reply('ERR ranking_record: bad now')
 end

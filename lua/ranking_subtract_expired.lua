@@ -20,6 +20,8 @@
 --   frontier on. Bucket keys expire at start + window + bucket; this call
 --   never works on a bucket at or past that time, so it never reads a bucket
 --   that expired before it was subtracted.
+--- @include "server_time_ms"
+
 local expected = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local bucket = tonumber(ARGV[4])
@@ -41,8 +43,7 @@ for i = 1, metric_count do
 end
 local now = tonumber(ARGV[2])
 if ARGV[2] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  now = server_time_ms()
 elseif now == nil or now < 0 then
   return redis.error_reply('ERR ranking_subtract_expired: bad now')
 end

@@ -13,6 +13,7 @@
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
@@ -133,9 +134,9 @@ struct FirstComeCouponIssuer::CouponKeys {
 
 FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, FirstComeCouponIssuerOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.events_max_length < 0) {
-    throw InvalidArgument(
-        fmt::format("events_max_length must not be negative, got {}", options_.events_max_length));
+  if (options_.max_stream_length > kMaxStreamLengthLimit) {
+    throw InvalidArgument(fmt::format("max_stream_length must be between 0 and {}, got {}",
+                                      kMaxStreamLengthLimit, options_.max_stream_length));
   }
   if (options_.max_user_id_bytes < 1 || options_.max_user_id_bytes > kMaxMemberIdBytesLimit) {
     throw InvalidArgument(fmt::format("max_user_id_bytes must be between 1 and {}, got {}",
@@ -162,9 +163,8 @@ void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {
 RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& coupon) {
   CouponKeys keys = keys_for(coupon.id);
   validate_template(coupon);
-  static const Script& script = bundled_script("register_coupon");
   const ScriptCall call{
-      &script,
+      &detail::scripts::register_coupon,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
       {std::to_string(coupon.total), std::to_string(to_epoch_ms(coupon.opens_at)),
        std::to_string(to_epoch_ms(coupon.closes_at)), std::to_string(coupon.per_user_limit)}};
@@ -173,11 +173,10 @@ RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& co
 
 ScriptCall FirstComeCouponIssuer::issue_call(const CouponKeys& keys, std::string_view coupon_id,
                                              std::string_view user_id) const {
-  static const Script& script = bundled_script("issue_coupon");
   return ScriptCall{
-      &script,
+      &detail::scripts::issue_coupon,
       {keys.meta, keys.stock, keys.issued, keys.queue, keys.seq, keys.events},
-      {std::string(coupon_id), std::string(user_id), std::to_string(options_.events_max_length)}};
+      {std::string(coupon_id), std::string(user_id), std::to_string(options_.max_stream_length)}};
 }
 
 IssueResult FirstComeCouponIssuer::issue(std::string_view coupon_id, std::string_view user_id) {
@@ -222,21 +221,19 @@ RevokeResult FirstComeCouponIssuer::revoke(std::string_view coupon_id, std::stri
   if (sequence && (*sequence < 1 || *sequence > kMaxQuantity)) {
     throw InvalidArgument(fmt::format("sequence must be between 1 and 2^53, got {}", *sequence));
   }
-  static const Script& script = bundled_script("revoke_coupon");
   const ScriptCall call{
-      &script,
+      &detail::scripts::revoke_coupon,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.issued), std::move(keys.queue),
        std::move(keys.revoked), std::move(keys.events)},
       {std::string(coupon_id), std::string(user_id), std::to_string(sequence.value_or(0)),
-       std::string(reason), std::to_string(options_.events_max_length)}};
+       std::string(reason), std::to_string(options_.max_stream_length)}};
   return parse_revoke_reply(client_.run_script(call));
 }
 
 std::optional<CouponStats> FirstComeCouponIssuer::stats(std::string_view coupon_id) {
   CouponKeys keys = keys_for(coupon_id);
-  static const Script& script = bundled_script("coupon_stats");
   const ScriptCall call{
-      &script,
+      &detail::scripts::coupon_stats,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
       {}};
   return parse_stats_reply(client_.run_script(call));

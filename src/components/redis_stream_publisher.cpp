@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/time_conversion.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
@@ -15,17 +16,16 @@ namespace {
 
 constexpr std::string_view kComponent = "outbox";
 
-const Script& publish_script() {
-  static const Script& script = bundled_script("publish_outbox_record");
-  return script;
-}
-
 }  // namespace
 
 RedisStreamPublisher::RedisStreamPublisher(Client& client, RedisStreamPublisherOptions options)
     : client_(client), options_(std::move(options)), keys_(options_.key_prefix) {
   if (!options_.fixed_stream.empty()) {
     validate_key_id(options_.fixed_stream, "outbox fixed stream");
+  }
+  if (options_.max_stream_length > kMaxStreamLengthLimit) {
+    throw InvalidArgument(fmt::format("max_stream_length must be between 0 and {}, got {}",
+                                      kMaxStreamLengthLimit, options_.max_stream_length));
   }
   if (options_.dedup_retention.count() < 0) {
     throw InvalidArgument("outbox dedup_retention must not be negative");
@@ -53,7 +53,7 @@ PublishedEntry RedisStreamPublisher::publish_entry(const OutboxRecord& record) {
   std::string stream = stream_for(record.aggregate_type);
   const std::int64_t created_at_ms = to_epoch_ms(record.created_at);
   ScriptCall call{
-      &publish_script(),
+      &detail::scripts::publish_outbox_record,
       {stream, stream + ":published", stream + ":published-at"},
       {std::to_string(record.id), std::to_string(options_.dedup_retention.count()),
        std::to_string(options_.max_stream_length), record.aggregate_type, record.aggregate_id,

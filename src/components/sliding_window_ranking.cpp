@@ -10,6 +10,7 @@
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/script.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
@@ -25,19 +26,6 @@ constexpr std::size_t kMaxIncrementalChunk = 100'000;
 // A script finds the window moved (a bucket boundary passed, or the guess of
 // the server clock was off) at most a few times in a row.
 constexpr int kMaxWindowAttempts = 5;
-
-const Script& record_script() {
-  static const Script& script = bundled_script("ranking_record");
-  return script;
-}
-const Script& aggregate_script() {
-  static const Script& script = bundled_script("ranking_aggregate_window");
-  return script;
-}
-const Script& subtract_script() {
-  static const Script& script = bundled_script("ranking_subtract_expired");
-  return script;
-}
 
 long long local_now_ms() {
   return to_epoch_ms(std::chrono::system_clock::now());
@@ -211,7 +199,7 @@ ScriptCall SlidingWindowRanking::record_call(const RankingEvent& event, std::siz
                                              long long bucket_ms, bool bucket_is_current) const {
   const auto now = clock_now_ms();
   return ScriptCall{
-      &record_script(),
+      &detail::scripts::ranking_record,
       {bucket_key_at(metric, bucket_ms), state_key_, aggregate_key_,
        fmt::format("{}:seen:{}", tagged_, bucket_ms)},
       {event.member, number_text(event.delta), number_text(options_.metrics[metric].weight),
@@ -310,7 +298,8 @@ RefreshResult SlidingWindowRanking::run_union(bool skip_if_unchanged) {
   const auto now = clock_now_ms();
   long long current = bucket_start_ms(now ? *now : estimated_now_ms());
   for (int attempt = 0; attempt < kMaxWindowAttempts; ++attempt) {
-    ScriptCall call{&aggregate_script(), {aggregate_key_, staging_key_, state_key_}, {}};
+    ScriptCall call{
+        &detail::scripts::ranking_aggregate_window, {aggregate_key_, staging_key_, state_key_}, {}};
     call.arguments = {std::to_string(current),
                       now ? std::to_string(*now) : std::string(),
                       std::to_string(window_ms_),
@@ -345,7 +334,7 @@ RefreshResult SlidingWindowRanking::run_subtraction() {
   RefreshResult result;
   int stale_in_a_row = 0;
   while (true) {
-    ScriptCall call{&subtract_script(), {state_key_, aggregate_key_}, {}};
+    ScriptCall call{&detail::scripts::ranking_subtract_expired, {state_key_, aggregate_key_}, {}};
     const auto now = clock_now_ms();
     call.arguments = {frontier_ms_ ? std::to_string(*frontier_ms_) : std::string(),
                       now ? std::to_string(*now) : std::string(),

@@ -6,11 +6,12 @@
 #include <set>
 #include <utility>
 
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
@@ -128,8 +129,9 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
   if (options_.max_hold_ttl.count() < 1) {
     throw InvalidArgument("max_hold_ttl must be at least 1 ms");
   }
-  if (options_.events_max_length < 1) {
-    throw InvalidArgument("events_max_length must be at least 1");
+  if (options_.max_stream_length > kMaxStreamLengthLimit) {
+    throw InvalidArgument(fmt::format("max_stream_length must be between 0 and {}, got {}",
+                                      kMaxStreamLengthLimit, options_.max_stream_length));
   }
   if (options_.max_hold_id_bytes < 1 || options_.max_hold_id_bytes > kMaxMemberIdBytesLimit) {
     throw InvalidArgument(fmt::format("max_hold_id_bytes must be between 1 and {}, got {}",
@@ -162,9 +164,9 @@ void StockReserver::validate_ttl(std::chrono::milliseconds ttl) const {
 
 LoadStatus StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
                                LoadMode mode) {
-  ScriptCall call{&bundled_script("load_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::load_stock, keys(scope), {}};
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
-                    std::to_string(options_.events_max_length)};
+                    std::to_string(options_.max_stream_length)};
   append_items(stock, kMaxSkusPerScope, "stock to load", call.arguments);
   return status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses);
 }
@@ -172,12 +174,12 @@ LoadStatus StockReserver::load(std::string_view scope, const std::vector<StockIt
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
                                      const std::vector<StockItem>& items,
                                      std::chrono::milliseconds ttl) {
-  ScriptCall call{&bundled_script("reserve_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::reserve_stock, keys(scope), {}};
   validate_hold_id(hold_id);
   validate_ttl(ttl);
   call.arguments = {std::string(hold_id), std::to_string(ttl.count()),
                     std::to_string(options_.reclaim_per_reserve),
-                    std::to_string(options_.events_max_length)};
+                    std::to_string(options_.max_stream_length)};
   append_items(items, options_.max_skus_per_cart, "cart", call.arguments);
 
   const StatusReply reply = parse_status_reply(client_.run_script(call), "reserve_stock");
@@ -191,10 +193,10 @@ ReserveResult StockReserver::reserve(std::string_view scope, std::string_view ho
 Reply StockReserver::settle(std::string_view action, std::string_view scope,
                             std::string_view hold_id, std::chrono::milliseconds ttl) {
   validate_hold_id(hold_id);
-  const ScriptCall call{&bundled_script("settle_hold"),
+  const ScriptCall call{&detail::scripts::settle_hold,
                         keys(scope),
                         {std::string(action), std::string(hold_id), std::to_string(ttl.count()),
-                         std::to_string(options_.events_max_length)}};
+                         std::to_string(options_.max_stream_length)}};
   return client_.run_script(call);
 }
 
@@ -229,9 +231,9 @@ ReclaimResult StockReserver::reclaim_expired(std::string_view scope, std::size_t
     throw InvalidArgument(
         fmt::format("reclaim limit must be 1..{}, got {}", options_.max_reclaim_per_call, limit));
   }
-  const ScriptCall call{&bundled_script("reclaim_expired_holds"),
+  const ScriptCall call{&detail::scripts::reclaim_expired_holds,
                         keys(scope),
-                        {std::to_string(limit), std::to_string(options_.events_max_length)}};
+                        {std::to_string(limit), std::to_string(options_.max_stream_length)}};
   const Reply reply = client_.run_script(call);
   const auto& elements = reply.as_array();
   if (elements.size() != 2 || elements[0].as_integer() < 0) {
@@ -249,9 +251,9 @@ StockSnapshot StockReserver::snapshot(std::string_view scope) {
 }
 
 StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_view mode) {
-  const ScriptCall call{&bundled_script("stock_snapshot"),
+  const ScriptCall call{&detail::scripts::stock_snapshot,
                         keys(scope),
-                        {std::string(mode), std::to_string(options_.events_max_length)}};
+                        {std::string(mode), std::to_string(options_.max_stream_length)}};
   const Reply reply = client_.run_script(call);
   const auto& elements = reply.as_array();
   if (elements.size() < 2 || (elements.size() - 2) % 5 != 0) {

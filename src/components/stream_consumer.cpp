@@ -12,6 +12,7 @@
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
 #include "flashsale/script.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 namespace {
@@ -22,16 +23,6 @@ using std::chrono::milliseconds;
 constexpr std::size_t kMaxBatchSize = 10000;
 // Pause of run() after a ConnectionError before it polls again.
 constexpr milliseconds kReconnectPause{200};
-
-const Script& dead_letter_script() {
-  static const Script& script = bundled_script("dead_letter_message");
-  return script;
-}
-
-const Script& delete_idle_consumer_script() {
-  static const Script& script = bundled_script("delete_idle_consumer");
-  return script;
-}
 
 std::string milliseconds_text(milliseconds value) {
   return std::to_string(value.count());
@@ -531,7 +522,7 @@ std::size_t StreamConsumer::handle_batch(const std::string& stream,
 bool StreamConsumer::dead_letter(const StreamMessage& message, const std::string& last_error) {
   const std::string dead_stream = dead_letter_stream(message.stream);
   const Reply reply =
-      client_.run_script({&dead_letter_script(),
+      client_.run_script({&detail::scripts::dead_letter_message,
                           {message.stream, dead_stream},
                           {options_.group, options_.consumer, message.id, last_error}});
   const auto& parts = reply.as_array();
@@ -621,7 +612,7 @@ std::vector<std::string> StreamConsumer::remove_idle_consumers(milliseconds min_
         continue;
       }
       const Reply deleted =
-          client_.run_script({&delete_idle_consumer_script(),
+          client_.run_script({&detail::scripts::delete_idle_consumer,
                               {stream},
                               {options_.group, name->as_string(), milliseconds_text(min_idle)}});
       if (deleted.as_integer() == 1) {

@@ -36,3 +36,14 @@ TEST_CASE("a script call becomes EVALSHA with key count then keys then args", "[
   CHECK_THROWS_AS(flashsale::detail::evalsha_arguments(flashsale::ScriptCall{}),
                   flashsale::InvalidArgument);
 }
+
+TEST_CASE("shared lua fragments are expanded into the scripts before hashing", "[script]") {
+  for (const auto& script : flashsale::bundled_scripts()) {
+    INFO(std::string(script.name));
+    CHECK(script.source.find("--- @include") == std::string_view::npos);
+  }
+  const auto& reserve = flashsale::bundled_script("reserve_stock").source;
+  CHECK(reserve.find("local function expire_hold(") != std::string_view::npos);
+  CHECK(reserve.find("local function append_event(") != std::string_view::npos);
+  CHECK(reserve.find("local function server_time_ms(") != std::string_view::npos);
+}
