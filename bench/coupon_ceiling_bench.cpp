@@ -45,7 +45,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCoupon = "bench";
-constexpr std::int64_t kEventsCap = 100000;
+constexpr std::size_t kEventsCap = 100000;
 // Users are drawn from [0, kUserRange), as redis-benchmark's -r draws __rand_int__.
 constexpr std::int64_t kUserRange = 1'000'000'000;
 
@@ -68,7 +68,7 @@ struct Shape {
 
 void register_coupon(flashsale::Client& client) {
   flashsale::FirstComeCouponIssuerOptions options;
-  options.events_max_length = kEventsCap;
+  options.max_stream_length = kEventsCap;
   flashsale::FirstComeCouponIssuer issuer(client, options);
   const auto now = std::chrono::system_clock::now();
   issuer.register_template({kCoupon, std::int64_t{1} << 50, now - std::chrono::hours(1),
@@ -162,7 +162,7 @@ Measurement run_library(const bench::BenchServer& server, const Shape& shape,
   auto client =
       server.make_client(static_cast<std::size_t>(shape.connections), shape.shared_connections);
   flashsale::FirstComeCouponIssuerOptions options;
-  options.events_max_length = kEventsCap;
+  options.max_stream_length = kEventsCap;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(*client, options);
   client->execute({{"PING"}, {}, {}});  // connect before the clock starts

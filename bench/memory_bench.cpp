@@ -6,7 +6,7 @@
 // (default 100,000; --smoke: 1,000), then reads `MEMORY USAGE <key> SAMPLES 0`
 // (every element counted) of every key of that coupon or scope and divides
 // by N. The events stream's share of the total is printed, because it is the
-// part the host controls (events_max_length, consumer trimming). As a
+// part the host controls (max_stream_length, consumer trimming). As a
 // cross-check, the `INFO memory` used_memory delta over the fill, divided by
 // N, is printed too: it also counts allocator and client-buffer noise, so it
 // agrees only roughly.

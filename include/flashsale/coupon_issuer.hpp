@@ -82,8 +82,9 @@ struct FirstComeCouponIssuerOptions {
   // trims whole stream nodes only, so the stream holds at least this many
   // entries (a little more at times) and the oldest go first. Events not yet
   // read by the host's consumer are lost when trimmed, so keep the cap well
-  // above what the consumer may lag behind. 0 means no cap.
-  std::int64_t events_max_length = 1'000'000;
+  // above what the consumer may lag behind. 0 means no cap;
+  // 0..kMaxStreamLengthLimit.
+  std::size_t max_stream_length = 1'000'000;
   // Longest user id, in bytes, 1..kMaxMemberIdBytesLimit (user ids travel as
   // ARGV and may hold any bytes; each is stored twice per holder and in every
   // event).

@@ -19,6 +19,9 @@ inline constexpr std::int64_t kMaxQuantity = std::int64_t{1} << 53;
 // (max_user_id_bytes, max_hold_id_bytes): Redis arguments are binary-safe,
 // but a member id is stored in keys and in every event about it.
 inline constexpr std::size_t kMaxMemberIdBytesLimit = 64 * 1024;
+// Largest stream cap the options accept (max_stream_length of the coupon
+// issuer, the stock reserver and the stream publisher); 0 means no cap.
+inline constexpr std::size_t kMaxStreamLengthLimit = std::size_t{1} << 53;
 
 // Throws InvalidArgument unless `id` is 1..128 bytes with no `{`, `}`,
 // whitespace or control character (NUL included). `what` names the value in

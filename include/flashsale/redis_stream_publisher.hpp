@@ -45,8 +45,9 @@ struct RedisStreamPublisherOptions {
   std::string fixed_stream;
   // How long a publication is remembered for deduplication; zero: forever.
   std::chrono::milliseconds dedup_retention{std::chrono::hours(24 * 7)};
-  // Approximate cap on each stream's length (XADD MAXLEN ~); zero: no cap.
-  // Consumers that fall further behind than the cap lose entries.
+  // Approximate cap on each stream's length (XADD MAXLEN ~). 0 means no cap;
+  // 0..kMaxStreamLengthLimit. Consumers that fall further behind than the
+  // cap lose entries.
   std::size_t max_stream_length = 0;
   // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;

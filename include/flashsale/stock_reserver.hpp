@@ -70,9 +70,10 @@ struct StockReserverOptions {
   std::size_t max_reclaim_per_call = 1000;
   // Longest hold TTL reserve() and extend() accept (at least 1 ms).
   std::chrono::milliseconds max_hold_ttl{std::chrono::hours(1)};
-  // Approximate cap (XADD MAXLEN ~) of the events stream; the host's consumer
-  // must keep up or it misses the oldest events.
-  std::size_t events_max_length = 1000000;
+  // Approximate cap (XADD MAXLEN ~) of each scope's events stream; the
+  // host's consumer must keep up or it misses the oldest events. 0 means no
+  // cap; 0..kMaxStreamLengthLimit.
+  std::size_t max_stream_length = 1'000'000;
   // Longest hold id, in bytes, 1..kMaxMemberIdBytesLimit (hold ids travel as
   // ARGV and may hold any bytes).
   std::size_t max_hold_id_bytes = 256;

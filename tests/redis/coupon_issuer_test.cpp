@@ -451,11 +451,11 @@ TEST_CASE("a restart without persistence loses the coupon: it reads as unknown",
   CHECK_FALSE(issuer.stats("volatile").has_value());
 }
 
-TEST_CASE("the events stream is capped approximately at events_max_length", "[coupon]") {
+TEST_CASE("the events stream is capped approximately at max_stream_length", "[coupon]") {
   RedisServer server;
   auto client = server.make_client(2);
   flashsale::FirstComeCouponIssuerOptions options;
-  options.events_max_length = 100;
+  options.max_stream_length = 100;
   FirstComeCouponIssuer issuer(*client, options);
   issuer.register_template(open_coupon(*client, "capped", 2000));
   std::vector<std::string> users;

@@ -637,3 +637,28 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
   CHECK_THROWS_AS(HoldReaper(reserver, {"a b"}), flashsale::InvalidArgument);
   CHECK_THROWS_AS(HoldReaper(reserver, {kScope}, {1s, 51}), flashsale::InvalidArgument);
 }
+
+TEST_CASE("max_stream_length 0 keeps every event and a cap trims the oldest", "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  for (const std::size_t cap : {std::size_t{0}, std::size_t{100}}) {
+    flashsale::StockReserverOptions options;
+    options.max_stream_length = cap;
+    StockReserver reserver(*client, options);
+    const std::string scope = "capped-" + std::to_string(cap);
+    const std::string events = "fs:stock:{" + scope + "}:events";
+    reserver.load(scope, {{"red", 1000}});
+    for (int hold = 0; hold < 600; ++hold) {
+      REQUIRE(reserver.reserve(scope, "h" + std::to_string(hold), {{"red", 1}}, 60s).status ==
+              ReserveStatus::Reserved);
+    }
+    const long long length = stock_test::stream_length(*client, events);
+    INFO("cap " << cap << ", stream length " << length);
+    if (cap == 0) {
+      CHECK(length == 601);  // loaded + 600 reserved
+    } else {
+      CHECK(length >= 100);
+      CHECK(length < 601);
+    }
+  }
+}

@@ -86,7 +86,7 @@ TEST_CASE("user ids are limited by max_user_id_bytes and may hold any bytes", "[
 TEST_CASE("options outside their ranges are refused by the constructor", "[coupon]") {
   auto client = unreachable_client();
   auto options = offline_options();
-  options.events_max_length = -1;
+  options.max_stream_length = flashsale::kMaxStreamLengthLimit + 1;
   CHECK_THROWS_AS(FirstComeCouponIssuer(client, options), InvalidArgument);
   options = offline_options();
   options.max_user_id_bytes = 0;

@@ -67,7 +67,9 @@ TEST_CASE("options outside their documented limits are refused before any call",
   });
   refused([](StockReserverOptions& o) { o.reclaim_per_reserve = o.max_reclaim_per_call + 1; });
   refused([](StockReserverOptions& o) { o.max_hold_ttl = 0ms; });
-  refused([](StockReserverOptions& o) { o.events_max_length = 0; });
+  refused([](StockReserverOptions& o) {
+    o.max_stream_length = flashsale::kMaxStreamLengthLimit + 1;
+  });
   refused([](StockReserverOptions& o) { o.max_hold_id_bytes = 0; });
   refused(
       [](StockReserverOptions& o) { o.max_hold_id_bytes = flashsale::kMaxMemberIdBytesLimit + 1; });
