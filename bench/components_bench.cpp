@@ -188,7 +188,7 @@ void stream_consume_ack(benchmark::State& state) {
     client->execute_pipeline(adds);
     state.ResumeTiming();
     handled += static_cast<std::int64_t>(consumer.poll_once(
-        [](const flashsale::StreamMessage&) { return flashsale::HandlerResult::Ack; }));
+        [](const flashsale::StreamMessage&) { return flashsale::HandlerOutcome::Ack; }));
   }
   state.SetItemsProcessed(handled);
 }

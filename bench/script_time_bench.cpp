@@ -356,7 +356,7 @@ void dead_letter_case(bench::ScriptTimer& timer, StandaloneClient& client, long 
   measure(timer, "dead_letter_" + std::to_string(fields), "dead_letter_message", [&] {
     for (int poll = 0; poll < 1000 && consumer.stats().dead_lettered < entries; ++poll) {
       consumer.poll_once(
-          [](const flashsale::StreamMessage&) { return flashsale::HandlerResult::DeadLetter; });
+          [](const flashsale::StreamMessage&) { return flashsale::HandlerOutcome::DeadLetter; });
     }
     return std::to_string(consumer.stats().dead_lettered) + " entries of " +
            std::to_string(fields) + " fields dead-lettered";

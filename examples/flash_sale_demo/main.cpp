@@ -221,7 +221,7 @@ int run_sale(demo::DemoOptions options) {
       if (type == "issued") {
         database.record_coupon(coupon, user, sequence, issued_at_ms);
       }
-      return flashsale::HandlerResult::Ack;
+      return flashsale::HandlerOutcome::Ack;
     });
   });
   struct Stopper {

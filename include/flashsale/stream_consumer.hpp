@@ -127,7 +127,9 @@ struct StreamMessage {
   std::int64_t delivery_count = 1;
 };
 
-enum class HandlerResult {
+// What the handler decided about one entry (an enum, not a result struct:
+// the handler returns it, the consumer acts on it).
+enum class HandlerOutcome {
   Ack,         // done: acknowledge
   Retry,       // failed: deliver again after retry_backoff (dead letter after max_deliveries)
   DeadLetter,  // will never succeed: move to the dead-letter stream now
@@ -135,7 +137,7 @@ enum class HandlerResult {
 
 // An exception thrown by the handler counts as Retry; its what() becomes the
 // dead letter's last_error.
-using StreamHandler = std::function<HandlerResult(const StreamMessage&)>;
+using StreamHandler = std::function<HandlerOutcome(const StreamMessage&)>;
 
 // Counters are of this StreamConsumer object since construction; pending, lag
 // and oldest_pending_age are the group's, summed over all streams.

@@ -472,7 +472,7 @@ std::size_t StreamConsumer::handle_batch(const std::string& stream,
                                               message.delivery_count - 1));
       continue;
     }
-    HandlerResult result = HandlerResult::Retry;
+    HandlerOutcome result = HandlerOutcome::Retry;
     std::string error = "the handler asked for a retry";
     try {
       result = handler(message);
@@ -482,13 +482,13 @@ std::size_t StreamConsumer::handle_batch(const std::string& stream,
       error = "the handler threw a non-standard exception";
     }
     switch (result) {
-      case HandlerResult::Ack:
+      case HandlerOutcome::Ack:
         ack_ids.push_back(message.id);
         break;
-      case HandlerResult::DeadLetter:
+      case HandlerOutcome::DeadLetter:
         dead.emplace_back(&message, "the handler rejected the message");
         break;
-      case HandlerResult::Retry:
+      case HandlerOutcome::Retry:
         if (message.delivery_count >= options_.max_deliveries) {
           dead.emplace_back(&message, std::move(error));
         } else {

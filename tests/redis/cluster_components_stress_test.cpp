@@ -446,12 +446,12 @@ TEST_CASE(
       const std::string& payload = message.fields.at(0).second;
       if (message.delivery_count == 1 && std::stoi(payload) % 100 == 0) {
         ++failures_injected;
-        return flashsale::HandlerResult::Retry;
+        return flashsale::HandlerOutcome::Retry;
       }
       if (handled[message.stream].insert(payload).second) {
         ++handled_count;
       }
-      return flashsale::HandlerResult::Ack;
+      return flashsale::HandlerOutcome::Ack;
     });
   });
 

@@ -19,7 +19,7 @@
 
 using namespace std::chrono_literals;
 using flashsale::Client;
-using flashsale::HandlerResult;
+using flashsale::HandlerOutcome;
 using flashsale::StreamConsumer;
 using flashsale::StreamConsumerOptions;
 using flashsale::StreamMessage;
@@ -139,7 +139,7 @@ TEST_CASE("entries are handled and acknowledged; an existing group is never rese
     REQUIRE(message.fields.size() == 1);
     CHECK(message.fields[0].first == "n");
     seen.push_back(message.id);
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   StreamConsumer first(*client, consumer_options("c1"));
   REQUIRE(poll_until(first, handler, [&] { return seen.size() == ids.size(); }));
@@ -173,7 +173,7 @@ TEST_CASE("a failed entry is retried after the backoff with its delivery count f
     if (deliveries.size() == 1) {
       throw std::runtime_error("database unavailable");
     }
-    return deliveries.size() == 2 ? HandlerResult::Retry : HandlerResult::Ack;
+    return deliveries.size() == 2 ? HandlerOutcome::Retry : HandlerOutcome::Ack;
   };
   StreamConsumer consumer(*client, consumer_options("c1"));
   REQUIRE(poll_until(consumer, handler, [&] { return deliveries.size() == 3; }));
@@ -201,7 +201,7 @@ TEST_CASE("a poison message is dead-lettered after exactly max_deliveries while 
     if (message.id == poison_id) {
       throw std::runtime_error("cannot parse coupon");
     }
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   StreamConsumer consumer(*client, consumer_options("c1"));
   const std::string dead_stream = kStream + ":dead";
@@ -244,7 +244,7 @@ TEST_CASE("a DeadLetter result moves the entry at once, also after SCRIPT FLUSH 
   int calls = 0;
   auto reject = [&](const StreamMessage&) {
     ++calls;
-    return HandlerResult::DeadLetter;
+    return HandlerOutcome::DeadLetter;
   };
   auto options = consumer_options("c1");
   options.batch_size = 1;
@@ -274,7 +274,8 @@ TEST_CASE(
   options.claim_idle = 100ms;
   options.claim_interval = 50ms;
   StreamConsumer consumer(*client, options);
-  consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });  // creates the group
+  consumer.poll_once(
+      [](const StreamMessage&) { return HandlerOutcome::Ack; });  // creates the group
 
   add_entries(*client, kStream, 10);
   const auto ghost_ids = deliver_to_ghost(*client, "ghost", 10);
@@ -285,7 +286,7 @@ TEST_CASE(
   std::map<std::string, std::int64_t> deliveries;
   auto handler = [&](const StreamMessage& message) {
     deliveries[message.id] = message.delivery_count;
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   REQUIRE(poll_until(consumer, handler, [&] { return pending_count(*client, kStream) == 0; }));
   CHECK(deliveries.size() == 7);
@@ -310,7 +311,7 @@ TEST_CASE("an entry taken over after its last allowed delivery is dead-lettered 
   int calls = 0;
   auto handler = [&](const StreamMessage&) {
     ++calls;
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   consumer.poll_once(handler);
   add_entries(*client, kStream, 1);
@@ -341,7 +342,7 @@ TEST_CASE(
     if (attempts == 1) {
       throw std::runtime_error("lost the connection before acknowledging");
     }
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   StreamConsumer consumer(*client, consumer_options("c1"));
   REQUIRE(poll_until(consumer, handler, [&] { return pending_count(*client, kStream) == 0; }));
@@ -397,7 +398,7 @@ TEST_CASE("stop() while run() is blocked in XREADGROUP returns within the block 
   std::thread runner([&] {
     consumer.run([&](const StreamMessage&) {
       ++handled;
-      return HandlerResult::Ack;
+      return HandlerOutcome::Ack;
     });
   });
   auto blocked_clients = [&] {
@@ -430,7 +431,7 @@ TEST_CASE("stats report lag as a value when Redis knows it and as unknown when i
   CHECK_FALSE(before.lag.has_value());
   CHECK_FALSE(before.oldest_pending_age.has_value());
 
-  consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });
+  consumer.poll_once([](const StreamMessage&) { return HandlerOutcome::Ack; });
   const auto ids = add_entries(*client, kStream, 5);
   auto stats = consumer.stats();
   REQUIRE(stats.lag.has_value());
@@ -456,7 +457,7 @@ TEST_CASE("removing idle consumers deletes only those with nothing pending", "[s
   auto client = server.make_client(2);
   StreamConsumer consumer(*client, consumer_options("self"));
   add_entries(*client, kStream, 1);
-  consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });
+  consumer.poll_once([](const StreamMessage&) { return HandlerOutcome::Ack; });
   add_entries(*client, kStream, 2);
   deliver_to_ghost(*client, "busy", 1);
   client->execute({{"XGROUP", "CREATECONSUMER", kStream, kGroup, "idle"}, kStream, {}});
@@ -481,7 +482,7 @@ TEST_CASE("after a restart without persistence the group is created again and en
   int handled = 0;
   auto handler = [&](const StreamMessage&) {
     ++handled;
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   add_entries(*client, kStream, 2);
   REQUIRE(poll_until(consumer, handler, [&] { return handled == 2; }));
@@ -505,7 +506,8 @@ TEST_CASE("several streams are each read, acknowledged and dead-lettered on thei
   std::map<std::string, int> per_stream;
   auto handler = [&](const StreamMessage& message) {
     ++per_stream[message.stream];
-    return message.fields.at(0).first == "poison" ? HandlerResult::DeadLetter : HandlerResult::Ack;
+    return message.fields.at(0).first == "poison" ? HandlerOutcome::DeadLetter
+                                                  : HandlerOutcome::Ack;
   };
   REQUIRE(poll_until(consumer, handler,
                      [&] { return per_stream[kStream] == 5 && per_stream[other] == 6; }));
@@ -528,7 +530,7 @@ TEST_CASE("run() rides out a server restart: it logs, reconnects and goes on han
   std::thread runner([&] {
     consumer.run([&](const StreamMessage&) {
       ++handled;
-      return HandlerResult::Ack;
+      return HandlerOutcome::Ack;
     });
   });
   auto wait_for = [&](int count) {
