@@ -91,7 +91,14 @@ enum class LoadMode {
   Replace,       // starts the scope over: holds and remembered hold ids are dropped
 };
 
-enum class LoadStatus { Loaded, AlreadyLoaded };
+enum class LoadStatus {
+  Loaded,         // the stock is in place and the scope open
+  AlreadyLoaded,  // FailIfLoaded and the scope was loaded: nothing changed
+};
+
+struct LoadResult {
+  LoadStatus status = LoadStatus::AlreadyLoaded;
+};
 
 enum class ReserveStatus {
   Reserved,
@@ -132,6 +139,10 @@ enum class ReleaseStatus {
   Expired,          // the hold had expired: its stock was already given back
   NotReleasable,    // the hold is confirmed
   UnknownHold,
+};
+
+struct ReleaseResult {
+  ReleaseStatus status = ReleaseStatus::UnknownHold;
 };
 
 enum class ExtendStatus {
@@ -179,7 +190,7 @@ class StockReserver {
   // Puts the scope's stock in place and opens it. At most kMaxSkusPerScope
   // SKUs, each once. Retrying a FailIfLoaded load after a timeout may answer
   // AlreadyLoaded for the first attempt's own load: check with snapshot().
-  LoadStatus load(std::string_view scope, const std::vector<StockItem>& stock,
+  LoadResult load(std::string_view scope, const std::vector<StockItem>& stock,
                   LoadMode mode = LoadMode::FailIfLoaded);
 
   // Holds `items` (1..max_skus_per_cart distinct SKUs) for `ttl` (1 ms ..
@@ -188,7 +199,7 @@ class StockReserver {
                         const std::vector<StockItem>& items, std::chrono::milliseconds ttl);
 
   ConfirmResult confirm(std::string_view scope, std::string_view hold_id);
-  ReleaseStatus release(std::string_view scope, std::string_view hold_id);
+  ReleaseResult release(std::string_view scope, std::string_view hold_id);
   // Sets an active hold's deadline to now + ttl (server clock). Appends no event.
   ExtendResult extend(std::string_view scope, std::string_view hold_id,
                       std::chrono::milliseconds ttl);

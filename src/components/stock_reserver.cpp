@@ -162,13 +162,13 @@ void StockReserver::validate_ttl(std::chrono::milliseconds ttl) const {
   }
 }
 
-LoadStatus StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
+LoadResult StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
                                LoadMode mode) {
   ScriptCall call{&detail::scripts::load_stock, keys(scope), {}};
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
                     std::to_string(options_.max_stream_length)};
   append_items(stock, kMaxSkusPerScope, "stock to load", call.arguments);
-  return status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses);
+  return {status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses)};
 }
 
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
@@ -209,10 +209,10 @@ ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view ho
   return result;
 }
 
-ReleaseStatus StockReserver::release(std::string_view scope, std::string_view hold_id) {
+ReleaseResult StockReserver::release(std::string_view scope, std::string_view hold_id) {
   const StatusReply reply = parse_status_reply(
       settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
-  return status_from_word("settle_hold", reply.status, kReleaseStatuses);
+  return {status_from_word("settle_hold", reply.status, kReleaseStatuses)};
 }
 
 ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold_id,

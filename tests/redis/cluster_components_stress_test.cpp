@@ -331,7 +331,7 @@ TEST_CASE(
     for (int sku = 0; sku < kSkusPerScope; ++sku) {
       stock.push_back({sku_name(sku), kUnitsPerSku});
     }
-    REQUIRE(reserver.load(scopes.back(), stock) == flashsale::LoadStatus::Loaded);
+    REQUIRE(reserver.load(scopes.back(), stock).status == flashsale::LoadStatus::Loaded);
   }
 
   // reserved[scope][sku] / confirmed[scope][sku]: units the replies granted.

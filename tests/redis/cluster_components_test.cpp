@@ -110,7 +110,8 @@ TEST_CASE(
   flashsale::StockReserver reserver(*client, options);
   for (std::size_t node = 0; node < cluster.size(); ++node) {
     const std::string scope = cluster.tag_on_node(node, "deal");
-    REQUIRE(reserver.load(scope, {{"sku-a", 2}, {"sku-b", 1}}) == flashsale::LoadStatus::Loaded);
+    REQUIRE(reserver.load(scope, {{"sku-a", 2}, {"sku-b", 1}}).status ==
+            flashsale::LoadStatus::Loaded);
     CHECK(reserver.reserve(scope, "hold-1", {{"sku-a", 1}, {"sku-b", 1}}, 1min).status ==
           flashsale::ReserveStatus::Reserved);
     CHECK(reserver.confirm(scope, "hold-1").status == flashsale::ConfirmStatus::Confirmed);

@@ -70,7 +70,7 @@ void load_skus(StockReserver& reserver, int count, std::int64_t units) {
   for (int sku = 0; sku < count; ++sku) {
     stock.push_back({sku_name(sku), units});
   }
-  REQUIRE(reserver.load(kScope, stock) == flashsale::LoadStatus::Loaded);
+  REQUIRE(reserver.load(kScope, stock).status == flashsale::LoadStatus::Loaded);
 }
 
 bool invariant_holds(const flashsale::StockSnapshot& snapshot) {
@@ -204,7 +204,7 @@ TEST_CASE(
             mine.expired_late.push_back(hold_id);
           }
         } else if (action < 65) {
-          const auto released = reserver.release(kScope, hold_id);
+          const auto released = reserver.release(kScope, hold_id).status;
           if (released == ReleaseStatus::Expired) {
             mine.expired_late.push_back(hold_id);
           } else {
@@ -283,7 +283,7 @@ TEST_CASE(
   int not_expired = 0;
   for (const auto& mine : outcomes) {
     for (const auto& hold_id : mine.abandoned) {
-      not_expired += reserver.release(kScope, hold_id) == ReleaseStatus::Expired ? 0 : 1;
+      not_expired += reserver.release(kScope, hold_id).status == ReleaseStatus::Expired ? 0 : 1;
     }
   }
   CHECK(not_expired == 0);

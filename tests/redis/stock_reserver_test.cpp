@@ -47,7 +47,7 @@ TEST_CASE("load opens a scope with everything available and refuses a second loa
   StockReserver reserver(*client);
   CHECK(reserver.snapshot(kScope).state == SaleState::NotLoaded);
 
-  CHECK(reserver.load(kScope, {{"red", 10}, {"blue", 5}}) == LoadStatus::Loaded);
+  CHECK(reserver.load(kScope, {{"red", 10}, {"blue", 5}}).status == LoadStatus::Loaded);
   StockSnapshot snapshot = reserver.snapshot(kScope);
   CHECK(snapshot.state == SaleState::Open);
   CHECK(snapshot.active_holds == 0);
@@ -59,10 +59,10 @@ TEST_CASE("load opens a scope with everything available and refuses a second loa
   CHECK(snapshot.skus[1].available == 10);
 
   REQUIRE(reserver.reserve(kScope, "h1", {{"red", 3}}, 60s).status == ReserveStatus::Reserved);
-  CHECK(reserver.load(kScope, {{"red", 99}}) == LoadStatus::AlreadyLoaded);
+  CHECK(reserver.load(kScope, {{"red", 99}}).status == LoadStatus::AlreadyLoaded);
   CHECK(stock_test::figures_of(reserver.snapshot(kScope), "red").held == 3);
 
-  CHECK(reserver.load(kScope, {{"red", 7}}, LoadMode::Replace) == LoadStatus::Loaded);
+  CHECK(reserver.load(kScope, {{"red", 7}}, LoadMode::Replace).status == LoadStatus::Loaded);
   snapshot = reserver.snapshot(kScope);
   REQUIRE(snapshot.skus.size() == 1);
   CHECK(snapshot.skus[0].initial == 7);
@@ -157,19 +157,19 @@ TEST_CASE("confirm sells a hold for good, release gives its stock back, each exa
   REQUIRE(reserver.reserve(kScope, "drop", {{"red", 3}}, 60s).status == ReserveStatus::Reserved);
 
   CHECK(reserver.confirm(kScope, "buy").status == ConfirmStatus::Confirmed);
-  CHECK(reserver.release(kScope, "drop") == ReleaseStatus::Released);
+  CHECK(reserver.release(kScope, "drop").status == ReleaseStatus::Released);
   StockSnapshot snapshot = reserver.snapshot(kScope);
   CHECK(stock_test::figures_of(snapshot, "red").available == 8);
   CHECK(stock_test::figures_of(snapshot, "red").confirmed == 2);
   CHECK(stock_test::figures_of(snapshot, "blue").confirmed == 1);
   CHECK(stock_test::figures_of(snapshot, "red").held == 0);
 
-  CHECK(reserver.release(kScope, "buy") == ReleaseStatus::NotReleasable);
+  CHECK(reserver.release(kScope, "buy").status == ReleaseStatus::NotReleasable);
   CHECK(reserver.confirm(kScope, "drop").status == ConfirmStatus::Released);
   CHECK(reserver.extend(kScope, "buy", 60s).status == ExtendStatus::NotExtendable);
   CHECK(reserver.extend(kScope, "drop", 60s).status == ExtendStatus::NotExtendable);
   CHECK(reserver.confirm(kScope, "nobody").status == ConfirmStatus::UnknownHold);
-  CHECK(reserver.release(kScope, "nobody") == ReleaseStatus::UnknownHold);
+  CHECK(reserver.release(kScope, "nobody").status == ReleaseStatus::UnknownHold);
   CHECK(reserver.extend(kScope, "nobody", 60s).status == ExtendStatus::UnknownHold);
   CHECK(stock_test::same_figures(reserver.snapshot(kScope), snapshot));
 
@@ -212,11 +212,11 @@ TEST_CASE("retried reserve, confirm and release with the same hold id change not
   CHECK(stock_test::stream_length(*client, kEvents) == events_after_confirm);
 
   REQUIRE(reserver.reserve(kScope, "h2", {{"red", 5}}, 60s).status == ReserveStatus::Reserved);
-  REQUIRE(reserver.release(kScope, "h2") == ReleaseStatus::Released);
+  REQUIRE(reserver.release(kScope, "h2").status == ReleaseStatus::Released);
   const StockSnapshot released = reserver.snapshot(kScope);
   const long long events_after_release = stock_test::stream_length(*client, kEvents);
   for (int retry = 0; retry < 3; ++retry) {
-    CHECK(reserver.release(kScope, "h2") == ReleaseStatus::AlreadyReleased);
+    CHECK(reserver.release(kScope, "h2").status == ReleaseStatus::AlreadyReleased);
     CHECK(reserver.reserve(kScope, "h2", {{"red", 5}}, 60s).status ==
           ReserveStatus::AlreadyReserved);
   }
@@ -279,7 +279,7 @@ TEST_CASE("an expired hold's stock comes back with the next reserve while no rea
     }
   }
   CHECK(expired == 1);
-  CHECK(reserver.release(kScope, "abandoned") == ReleaseStatus::Expired);
+  CHECK(reserver.release(kScope, "abandoned").status == ReleaseStatus::Expired);
 }
 
 TEST_CASE("reserve and reclaim_expired give back at most their bounded number of holds per call",
@@ -328,7 +328,7 @@ TEST_CASE("hold ids may hold any bytes, spaces, braces and NUL included", "[stoc
   CHECK(reserver.reserve(kScope, odd_id, {{"red", 2}}, 60s).status ==
         ReserveStatus::AlreadyReserved);
   CHECK(reserver.confirm(kScope, odd_id).status == ConfirmStatus::Confirmed);
-  CHECK(reserver.release(kScope, other_id) == ReleaseStatus::Released);
+  CHECK(reserver.release(kScope, other_id).status == ReleaseStatus::Released);
   const auto red = stock_test::figures_of(reserver.snapshot(kScope), "red");
   CHECK(red.confirmed == 2);
   CHECK(red.available == 8);
@@ -462,7 +462,7 @@ TEST_CASE("confirm after expiry reacquires when stock is left and reports Expire
   CHECK(expired.short_sku == std::optional<std::string>("blue"));
   CHECK(reserver.confirm(kScope, "too-late").status == ConfirmStatus::Expired);
   CHECK(stock_test::same_figures(reserver.snapshot(kScope), before));
-  CHECK(reserver.release(kScope, "too-late") == ReleaseStatus::Expired);
+  CHECK(reserver.release(kScope, "too-late").status == ReleaseStatus::Expired);
 
   reserver.release(kScope, "rival");
   reserver.end_sale(kScope);
@@ -548,7 +548,7 @@ TEST_CASE("reserve, confirm and release keep working after SCRIPT FLUSH and a se
   server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
   CHECK(reserver.confirm(kScope, "h1").status == ConfirmStatus::Confirmed);
   server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
-  CHECK(reserver.release(kScope, "h2") == ReleaseStatus::Released);
+  CHECK(reserver.release(kScope, "h2").status == ReleaseStatus::Released);
   server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
   CHECK(reserver.reclaim_expired(kScope, 10).reclaimed == 0);
   server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
@@ -561,7 +561,7 @@ TEST_CASE("reserve, confirm and release keep working after SCRIPT FLUSH and a se
   server.restart();
   CHECK(reserver.reserve(kScope, "h3", {{"red", 1}}, 60s).status == ReserveStatus::UnknownSku);
   CHECK(reserver.snapshot(kScope).state == SaleState::NotLoaded);
-  CHECK(reserver.load(kScope, {{"red", 10}}) == LoadStatus::Loaded);
+  CHECK(reserver.load(kScope, {{"red", 10}}).status == LoadStatus::Loaded);
   CHECK(reserver.reserve(kScope, "h3", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
   CHECK(reserver.confirm(kScope, "h3").status == ConfirmStatus::Confirmed);
 }
