@@ -101,7 +101,7 @@ enum class RegisterStatus {
 };
 
 struct RegisterResult {
-  RegisterStatus status = RegisterStatus::Created;
+  RegisterStatus status = RegisterStatus::TotalBelowIssued;
   std::int64_t issued = 0;     // units held by users now
   std::int64_t remaining = 0;  // stock after the call
 };

@@ -142,7 +142,7 @@ enum class RecordStatus {
 };
 
 struct RecordResult {
-  RecordStatus status = RecordStatus::Recorded;
+  RecordStatus status = RecordStatus::OutsideWindow;
   RankingTime bucket_start;  // the bucket the event belongs to
 };
 
@@ -175,7 +175,7 @@ enum class RefreshStatus {
 };
 
 struct RefreshResult {
-  RefreshStatus status = RefreshStatus::Refreshed;
+  RefreshStatus status = RefreshStatus::Unchanged;
   std::size_t calls = 0;               // Redis script calls this refresh made
   std::size_t members_subtracted = 0;  // Incremental: bucket members subtracted
 };
