@@ -18,7 +18,7 @@
 //   reclaim_1000              reclaim_expired(limit 1000 = max_reclaim_per_call)
 //                             over 1000 expired 32-SKU holds [3]
 //   confirm_32 / confirm_256  confirm() of a 32- / 256-SKU hold [200 / 50]
-//   load_10000                load() of a scope of kMaxSkusPerScope SKUs [1]
+//   load_10000                load() of a scope of kMaxStockSkusPerScope SKUs [1]
 //   snapshot_10000            snapshot() of that scope [20]
 //   ranking_record            record() with an event id, Incremental mode [1000]
 //   ranking_subtract_250/1000 the Incremental subtraction of one bucket of
@@ -113,7 +113,7 @@ struct Sizes {
   long long reclaim_calls = 3;
   long long confirms_32 = 200;
   long long confirms_256 = 50;
-  std::size_t scope_skus = flashsale::kMaxSkusPerScope;
+  std::size_t scope_skus = flashsale::kMaxStockSkusPerScope;
   long long snapshots = 20;
   long long records = 1000;
   long long bucket_members = 100000;
@@ -414,7 +414,7 @@ int main(int argc, char** argv) {
                 "note");
     coupon_cases(timer, *client, sizes);
     reserve_case(timer, *client, 32, sizes.reserves_32, sizes.confirms_32);
-    reserve_case(timer, *client, flashsale::kMaxSkusPerCartLimit, sizes.reserves_256,
+    reserve_case(timer, *client, flashsale::kMaxStockSkusPerCartLimit, sizes.reserves_256,
                  sizes.confirms_256);
     reclaim_case(timer, *client, sizes);
     scope_cases(timer, *client, sizes);

@@ -58,9 +58,9 @@ namespace flashsale {
 // Largest per_user_limit: a user's held sequences live in one hash field.
 inline constexpr std::int64_t kMaxCouponPerUserLimit = 100;
 // Longest revoke reason, in bytes (any bytes, empty allowed).
-inline constexpr std::size_t kMaxRevokeReasonBytes = 1024;
+inline constexpr std::size_t kMaxCouponRevokeReasonBytes = 1024;
 // Most entries one issued_users page returns.
-inline constexpr std::size_t kMaxIssuedPageSize = 1000;
+inline constexpr std::size_t kMaxCouponIssuedPageSize = 1000;
 
 struct CouponTemplate {
   std::string id;  // 1..128 bytes, no braces, whitespace or control characters
@@ -200,10 +200,12 @@ class FirstComeCouponIssuer {
   std::optional<std::int64_t> sequence_of(std::string_view coupon_id, std::string_view user_id);
 
   // Users holding the coupon, in arrival order, whose earliest held sequence
-  // is greater than `after_sequence`; at most `limit` (1..kMaxIssuedPageSize).
+  // is greater than `after_sequence`; at most `limit` (1..kMaxCouponIssuedPageSize).
   // A cursor page: stable while issues and revokes go on.
   IssuedPage issued_users(std::string_view coupon_id, std::int64_t after_sequence = 0,
                           std::size_t limit = 100);
+
+  const FirstComeCouponIssuerOptions& options() const noexcept { return options_; }
 
  private:
   struct CouponKeys;

@@ -50,6 +50,8 @@ class HoldReaper {
   std::size_t reclaimed() const noexcept { return reclaimed_.load(); }
   std::size_t failures() const noexcept { return failures_.load(); }
 
+  const HoldReaperOptions& options() const noexcept { return options_; }
+
  private:
   void run();
   void sweep();

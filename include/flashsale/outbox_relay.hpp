@@ -79,6 +79,8 @@ class OutboxRelay {
   // with jitter. Exposed for tests and for hosts that log it.
   std::chrono::milliseconds backoff_delay(int attempt);
 
+  const OutboxRelayOptions& options() const noexcept { return options_; }
+
  private:
   bool wait_for(std::chrono::milliseconds delay);
 

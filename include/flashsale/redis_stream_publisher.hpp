@@ -80,6 +80,8 @@ class RedisStreamPublisher final : public OutboxPublisher {
   // The stream a record of that aggregate type goes to; validates the type.
   std::string stream_for(std::string_view aggregate_type) const;
 
+  const RedisStreamPublisherOptions& options() const noexcept { return options_; }
+
  private:
   Client& client_;
   RedisStreamPublisherOptions options_;

@@ -113,7 +113,7 @@ struct SlidingWindowRankingOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
   // Incremental mode: most bucket members one subtraction call handles
-  // (1..100,000).
+  // (1..kMaxRankingIncrementalChunk).
   std::size_t incremental_chunk = 250;
   // Weighted scores <= this count as zero: such members are not listed. >= 0.
   double zero_epsilon = 1e-9;
@@ -134,6 +134,8 @@ inline constexpr std::size_t kMaxRankingEventIdBytes = 256;
 inline constexpr std::size_t kMaxRankingWindowKeys = 3000;
 // Largest n of top() and snapshot().
 inline constexpr std::size_t kMaxRankingTopN = 1'000'000;
+// Largest incremental_chunk (bucket members one subtraction call handles).
+inline constexpr std::size_t kMaxRankingIncrementalChunk = 100'000;
 
 enum class RecordStatus {
   Recorded,

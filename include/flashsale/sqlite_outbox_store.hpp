@@ -98,8 +98,11 @@ class SqliteOutboxStore final : public OutboxStore {
   // forever, so hosts call this periodically.
   std::size_t purge_published(std::chrono::system_clock::time_point before, std::size_t limit);
 
+  const SqliteOutboxStoreOptions& options() const noexcept { return options_; }
+
  private:
   class Impl;
+  SqliteOutboxStoreOptions options_;
   std::unique_ptr<Impl> impl_;
 };
 

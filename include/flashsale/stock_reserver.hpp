@@ -55,18 +55,18 @@
 namespace flashsale {
 
 // Hard limits the options may not exceed, so no script runs long.
-inline constexpr std::size_t kMaxSkusPerCartLimit = 256;
-inline constexpr std::size_t kMaxSkusPerScope = 10000;
-inline constexpr std::size_t kMaxReclaimPerCallLimit = 10000;
+inline constexpr std::size_t kMaxStockSkusPerCartLimit = 256;
+inline constexpr std::size_t kMaxStockSkusPerScope = 10000;
+inline constexpr std::size_t kMaxStockReclaimPerCallLimit = 10000;
 
 struct StockReserverOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
-  // Most distinct SKUs in one reserve (1..kMaxSkusPerCartLimit).
+  // Most distinct SKUs in one reserve (1..kMaxStockSkusPerCartLimit).
   std::size_t max_skus_per_cart = 32;
   // Expired holds every reserve gives back first (0..max_reclaim_per_call).
   std::size_t reclaim_per_reserve = 16;
-  // Largest `limit` reclaim_expired() accepts (1..kMaxReclaimPerCallLimit).
+  // Largest `limit` reclaim_expired() accepts (1..kMaxStockReclaimPerCallLimit).
   std::size_t max_reclaim_per_call = 1000;
   // Longest hold TTL reserve() and extend() accept (at least 1 ms).
   std::chrono::milliseconds max_hold_ttl{std::chrono::hours(1)};
@@ -187,7 +187,7 @@ class StockReserver {
   // policy (see preflight.hpp). The client must outlive the reserver.
   explicit StockReserver(Client& client, StockReserverOptions options = {});
 
-  // Puts the scope's stock in place and opens it. At most kMaxSkusPerScope
+  // Puts the scope's stock in place and opens it. At most kMaxStockSkusPerScope
   // SKUs, each once. Retrying a FailIfLoaded load after a timeout may answer
   // AlreadyLoaded for the first attempt's own load: check with snapshot().
   LoadResult load(std::string_view scope, const std::vector<StockItem>& stock,

@@ -77,6 +77,8 @@ namespace flashsale {
 
 // Longest stream, group or consumer name and start id, in bytes (any bytes).
 inline constexpr std::size_t kMaxStreamNameBytes = 512;
+// Largest batch_size: entries one XREADGROUP, XAUTOCLAIM or retry round returns.
+inline constexpr std::size_t kMaxStreamBatchSize = 10'000;
 
 struct StreamConsumerOptions {
   // One or more distinct stream keys, read through the same group name. Each
@@ -90,7 +92,7 @@ struct StreamConsumerOptions {
   // pending entries first).
   std::string consumer;
   // Most entries one XREADGROUP, XAUTOCLAIM or retry round returns, per stream
-  // (1..10000).
+  // (1..kMaxStreamBatchSize).
   std::size_t batch_size = 100;
   // Longest wait of one blocking XREADGROUP, and so the longest run() takes to
   // notice stop(). Must be positive (Redis treats 0 as "forever").

@@ -214,9 +214,9 @@ RevokeResult FirstComeCouponIssuer::revoke(std::string_view coupon_id, std::stri
                                            std::optional<std::int64_t> sequence) {
   CouponKeys keys = keys_for(coupon_id);
   validate_user(user_id);
-  if (reason.size() > kMaxRevokeReasonBytes) {
+  if (reason.size() > kMaxCouponRevokeReasonBytes) {
     throw InvalidArgument(fmt::format("revoke reason is {} bytes, longer than the limit of {}",
-                                      reason.size(), kMaxRevokeReasonBytes));
+                                      reason.size(), kMaxCouponRevokeReasonBytes));
   }
   if (sequence && (*sequence < 1 || *sequence > kMaxQuantity)) {
     throw InvalidArgument(fmt::format("sequence must be between 1 and 2^53, got {}", *sequence));
@@ -258,9 +258,9 @@ IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,
     throw InvalidArgument(
         fmt::format("after_sequence must be between 0 and 2^53, got {}", after_sequence));
   }
-  if (limit < 1 || limit > kMaxIssuedPageSize) {
+  if (limit < 1 || limit > kMaxCouponIssuedPageSize) {
     throw InvalidArgument(
-        fmt::format("limit must be between 1 and {}, got {}", kMaxIssuedPageSize, limit));
+        fmt::format("limit must be between 1 and {}, got {}", kMaxCouponIssuedPageSize, limit));
   }
   const Reply reply =
       client_.execute({{"ZRANGE", keys.queue, fmt::format("({}", after_sequence), "+inf", "BYSCORE",

@@ -22,7 +22,6 @@ namespace {
 // kMaxRankingWindowKeys keeps the aggregation script's unpack() of the
 // ZUNIONSTORE arguments (2 per key) under Lua's limit of about 8000 values.
 static_assert(2 * kMaxRankingWindowKeys + 8 < 8000);
-constexpr std::size_t kMaxIncrementalChunk = 100'000;
 // A script finds the window moved (a bucket boundary passed, or the guess of
 // the server clock was off) at most a few times in a row.
 constexpr int kMaxWindowAttempts = 5;
@@ -88,9 +87,9 @@ void validate_options(const SlidingWindowRankingOptions& options) {
         "a ranking window may span at most {} bucket keys (buckets x metrics), got {} x {}",
         kMaxRankingWindowKeys, buckets, options.metrics.size()));
   }
-  if (options.incremental_chunk < 1 || options.incremental_chunk > kMaxIncrementalChunk) {
+  if (options.incremental_chunk < 1 || options.incremental_chunk > kMaxRankingIncrementalChunk) {
     throw InvalidArgument(fmt::format("ranking incremental_chunk must be 1..{}, got {}",
-                                      kMaxIncrementalChunk, options.incremental_chunk));
+                                      kMaxRankingIncrementalChunk, options.incremental_chunk));
   }
   if (!std::isfinite(options.zero_epsilon) || options.zero_epsilon < 0) {
     throw InvalidArgument(

@@ -115,13 +115,14 @@ constexpr StatusWord<SaleState> kSaleStates[] = {
 
 StockReserver::StockReserver(Client& client, StockReserverOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.max_skus_per_cart < 1 || options_.max_skus_per_cart > kMaxSkusPerCartLimit) {
-    throw InvalidArgument(fmt::format("max_skus_per_cart must be 1..{}", kMaxSkusPerCartLimit));
+  if (options_.max_skus_per_cart < 1 || options_.max_skus_per_cart > kMaxStockSkusPerCartLimit) {
+    throw InvalidArgument(
+        fmt::format("max_skus_per_cart must be 1..{}", kMaxStockSkusPerCartLimit));
   }
   if (options_.max_reclaim_per_call < 1 ||
-      options_.max_reclaim_per_call > kMaxReclaimPerCallLimit) {
+      options_.max_reclaim_per_call > kMaxStockReclaimPerCallLimit) {
     throw InvalidArgument(
-        fmt::format("max_reclaim_per_call must be 1..{}", kMaxReclaimPerCallLimit));
+        fmt::format("max_reclaim_per_call must be 1..{}", kMaxStockReclaimPerCallLimit));
   }
   if (options_.reclaim_per_reserve > options_.max_reclaim_per_call) {
     throw InvalidArgument("reclaim_per_reserve must not exceed max_reclaim_per_call");
@@ -167,7 +168,7 @@ LoadResult StockReserver::load(std::string_view scope, const std::vector<StockIt
   ScriptCall call{&detail::scripts::load_stock, keys(scope), {}};
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
                     std::to_string(options_.max_stream_length)};
-  append_items(stock, kMaxSkusPerScope, "stock to load", call.arguments);
+  append_items(stock, kMaxStockSkusPerScope, "stock to load", call.arguments);
   return {status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses)};
 }
 

@@ -20,7 +20,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kMaxBatchSize = 10000;
 // Pause of run() after a ConnectionError before it polls again.
 constexpr milliseconds kReconnectPause{200};
 
@@ -45,9 +44,9 @@ void validate_options(const StreamConsumerOptions& options) {
   if (options.start_id == ">") {
     throw InvalidArgument("stream consumer: start id must be an entry id, \"0\" or \"$\"");
   }
-  if (options.batch_size < 1 || options.batch_size > kMaxBatchSize) {
+  if (options.batch_size < 1 || options.batch_size > kMaxStreamBatchSize) {
     throw InvalidArgument(fmt::format("stream consumer: batch size must be 1..{}, got {}",
-                                      kMaxBatchSize, options.batch_size));
+                                      kMaxStreamBatchSize, options.batch_size));
   }
   if (options.block_timeout <= milliseconds::zero()) {
     throw InvalidArgument("stream consumer: block timeout must be positive");

@@ -531,7 +531,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
   CHECK_THROWS_AS(issuer.sequence_of("valid", long_user), flashsale::InvalidArgument);
   CHECK_THROWS_AS(issuer.issued_users("valid", -1), flashsale::InvalidArgument);
   CHECK_THROWS_AS(issuer.issued_users("valid", 0, 0), flashsale::InvalidArgument);
-  CHECK_THROWS_AS(issuer.issued_users("valid", 0, flashsale::kMaxIssuedPageSize + 1),
+  CHECK_THROWS_AS(issuer.issued_users("valid", 0, flashsale::kMaxCouponIssuedPageSize + 1),
                   flashsale::InvalidArgument);
   CHECK(server.commands_processed() == before + 1);  // only that INFO itself
   CHECK(dataset_digest(server) == digest);

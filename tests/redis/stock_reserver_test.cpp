@@ -625,7 +625,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
   });
   refused("end_sale of an invalid scope", [&] { reserver.end_sale("{deal}"); });
   std::vector<StockItem> too_many_skus;
-  for (std::size_t sku = 0; sku <= flashsale::kMaxSkusPerScope; ++sku) {
+  for (std::size_t sku = 0; sku <= flashsale::kMaxStockSkusPerScope; ++sku) {
     too_many_skus.push_back({"sku-" + std::to_string(sku), 1});
   }
   refused("load more skus than a scope may hold",

@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "flashsale/error.hpp"
 #include "common/time_conversion.hpp"
+#include "flashsale/error.hpp"
 
 namespace flashsale {
 
@@ -222,7 +222,7 @@ class SqliteOutboxStore::Impl {
 };
 
 SqliteOutboxStore::SqliteOutboxStore(const std::string& path, SqliteOutboxStoreOptions options)
-    : impl_(std::make_unique<Impl>(path, options)) {}
+    : options_(options), impl_(std::make_unique<Impl>(path, options_)) {}
 
 SqliteOutboxStore::~SqliteOutboxStore() = default;
 
