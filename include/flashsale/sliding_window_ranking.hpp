@@ -50,7 +50,9 @@
 //
 // Scores are doubles. Deltas and weights are positive and finite, so every
 // member of the window has a positive score; members whose weighted score is
-// <= zero_epsilon are not listed (both modes, so they agree). In Incremental
+// <= zero_epsilon are not listed by top(), rank(), score() and snapshot(), in
+// both modes, so they agree (Incremental mode may keep such a member in :agg
+// until a subtraction removes it; the readers skip it). In Incremental
 // mode sums are formed in another order than ZUNIONSTORE forms them and may
 // differ in the last bits; members whose exact scores tie may then be ordered
 // differently than in Union mode. With weights and deltas that are exact
@@ -134,6 +136,11 @@ inline constexpr std::size_t kMaxRankingEventIdBytes = 256;
 inline constexpr std::size_t kMaxRankingWindowKeys = 3000;
 // Largest n of top() and snapshot().
 inline constexpr std::size_t kMaxRankingTopN = 1'000'000;
+// Largest weighted score (delta x weight, summed) one member may have in one
+// bucket of one metric. With at most kMaxRankingWindowKeys bucket keys every
+// window sum stays finite (below 3e303), so no score becomes +inf and no
+// Incremental subtraction meets inf - inf: every call stays all-or-nothing.
+inline constexpr double kMaxRankingScore = 1e300;
 // Largest incremental_chunk (bucket members one subtraction call handles).
 inline constexpr std::size_t kMaxRankingIncrementalChunk = 100'000;
 
@@ -141,6 +148,9 @@ enum class RecordStatus {
   Recorded,
   OutsideWindow,  // the bucket already left the window, or is after the current one
   Duplicate,      // an event with this id was already recorded in this bucket
+  // The member's weighted score in this bucket would exceed kMaxRankingScore:
+  // nothing was written (the event id, if any, is not remembered).
+  ScoreLimit,
 };
 
 struct RecordResult {
@@ -207,7 +217,8 @@ class SlidingWindowRanking {
   // Adds `delta` to `member` in `metric` in the bucket of `at` (default now),
   // once per `event_id` when one is given (see Retries).
   // InvalidArgument: empty or too long member, unknown metric, delta not
-  // finite or <= 0, `at` before the epoch, event id too long.
+  // finite or <= 0, delta x weight above kMaxRankingScore, `at` before the
+  // epoch, event id too long.
   RecordResult record(std::string_view member, std::string_view metric, double delta,
                       std::optional<RankingTime> at = std::nullopt, std::string_view event_id = {});
   // The same for many events in one pipeline; results in order. All events
@@ -250,6 +261,8 @@ class SlidingWindowRanking {
                          bool bucket_is_current) const;
   RefreshResult run_union(bool skip_if_unchanged);
   RefreshResult run_subtraction();
+  Command top_command(std::size_t n) const;
+  bool listed(double score) const noexcept;
 
   Client& client_;
   SlidingWindowRankingOptions options_;

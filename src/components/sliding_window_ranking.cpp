@@ -5,6 +5,8 @@
 #include <cmath>
 #include <set>
 
+#include "common/script_reply.hpp"
+#include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
@@ -15,6 +17,8 @@
 namespace flashsale {
 
 using detail::from_epoch_ms;
+using detail::ReplyReader;
+using detail::StatusWord;
 using detail::to_epoch_ms;
 
 namespace {
@@ -97,30 +101,55 @@ void validate_options(const SlidingWindowRankingOptions& options) {
   }
 }
 
-// The reply of every ranking script: {status, time in ms, time or count}.
-struct ScriptReply {
-  long long status = 0;
+// Every ranking script replies {status word, time in ms, time or count}.
+enum class ScriptStatus {
+  Recorded,
+  Duplicate,
+  OutsideWindow,
+  ScoreLimit,
+  NotCurrent,
+  Aggregated,
+  Unchanged,
+  CaughtUp,
+  Progress,
+  NotFrontier,
+  FrontierExpired,
+};
+
+struct ScriptOutcome {
+  ScriptStatus status;
   long long first = 0;
   long long second = 0;
 };
 
-ScriptReply parse_script_reply(const Reply& reply) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
-    throw ProtocolError("ranking script replied " + reply.describe());
-  }
-  return {elements[0].as_integer(), elements[1].as_integer(), elements[2].as_integer()};
+constexpr StatusWord<ScriptStatus> kRecordWords[] = {
+    {"recorded", ScriptStatus::Recorded},
+    {"duplicate", ScriptStatus::Duplicate},
+    {"outside_window", ScriptStatus::OutsideWindow},
+    {"score_limit", ScriptStatus::ScoreLimit},
+    {"not_current", ScriptStatus::NotCurrent}};
+constexpr StatusWord<ScriptStatus> kAggregateWords[] = {{"aggregated", ScriptStatus::Aggregated},
+                                                        {"unchanged", ScriptStatus::Unchanged},
+                                                        {"not_current", ScriptStatus::NotCurrent}};
+constexpr StatusWord<ScriptStatus> kSubtractWords[] = {
+    {"caught_up", ScriptStatus::CaughtUp},
+    {"progress", ScriptStatus::Progress},
+    {"not_frontier", ScriptStatus::NotFrontier},
+    {"frontier_expired", ScriptStatus::FrontierExpired}};
+
+template <std::size_t kCount>
+ScriptOutcome read_outcome(const Reply& reply, std::string_view script,
+                           const StatusWord<ScriptStatus> (&words)[kCount]) {
+  ReplyReader reader(reply, script, 3);
+  const ScriptStatus status = reader.status(words);
+  const long long first = reader.integer();
+  return {status, first, reader.integer()};
 }
 
 std::vector<RankedMember> parse_ranked(const Reply& reply) {
-  const auto& elements = reply.as_array();
-  if (elements.size() % 2 != 0) {
-    throw ProtocolError("ZREVRANGE WITHSCORES replied " + reply.describe());
-  }
   std::vector<RankedMember> members;
-  members.reserve(elements.size() / 2);
-  for (std::size_t i = 0; i < elements.size(); i += 2) {
-    members.push_back({elements[i].as_string(), elements[i + 1].as_double()});
+  for (auto& [member, score] : detail::with_scores(reply, "ranking top")) {
+    members.push_back({std::move(member), score});
   }
   return members;
 }
@@ -204,7 +233,8 @@ ScriptCall SlidingWindowRanking::record_call(const RankingEvent& event, std::siz
       {event.member, number_text(event.delta), number_text(options_.metrics[metric].weight),
        options_.mode == RankingMode::Union ? "union" : "incremental", std::to_string(bucket_ms),
        bucket_is_current ? "1" : "0", now ? std::to_string(*now) : std::string(),
-       std::to_string(window_ms_), std::to_string(bucket_ms_), event.event_id}};
+       std::to_string(window_ms_), std::to_string(bucket_ms_), event.event_id,
+       number_text(kMaxRankingScore)}};
 }
 
 RecordResult SlidingWindowRanking::record(std::string_view member, std::string_view metric,
@@ -230,6 +260,11 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
     if (!positive_finite(event.delta)) {
       throw InvalidArgument(
           fmt::format("ranking delta must be finite and > 0, got {}", event.delta));
+    }
+    if (event.delta * options_.metrics[metric].weight > kMaxRankingScore) {
+      throw InvalidArgument(fmt::format("ranking delta x weight must be at most {}, got {} x {}",
+                                        kMaxRankingScore, event.delta,
+                                        options_.metrics[metric].weight));
     }
     if (!event.event_id.empty()) {
       validate_member_id(event.event_id, "ranking event id", kMaxRankingEventIdBytes);
@@ -265,16 +300,26 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
     std::vector<std::size_t> stale;
     for (std::size_t k = 0; k < todo.size(); ++k) {
       const std::size_t i = todo[k];
-      const ScriptReply reply = parse_script_reply(replies.at(k));
+      const auto reply = read_outcome(replies.at(k), "ranking_record", kRecordWords);
       learn_server_time(reply.second);
-      if (reply.status == -1) {
-        pending[i].bucket_ms = reply.first;  // the server's current bucket
-        stale.push_back(i);
-        continue;
+      switch (reply.status) {
+        case ScriptStatus::NotCurrent:
+          pending[i].bucket_ms = reply.first;  // the server's current bucket
+          stale.push_back(i);
+          continue;
+        case ScriptStatus::Recorded:
+          results[i].status = RecordStatus::Recorded;
+          break;
+        case ScriptStatus::Duplicate:
+          results[i].status = RecordStatus::Duplicate;
+          break;
+        case ScriptStatus::ScoreLimit:
+          results[i].status = RecordStatus::ScoreLimit;
+          break;
+        default:
+          results[i].status = RecordStatus::OutsideWindow;
+          break;
       }
-      results[i].status = reply.status == 1   ? RecordStatus::Recorded
-                          : reply.status == 2 ? RecordStatus::Duplicate
-                                              : RecordStatus::OutsideWindow;
       results[i].bucket_start = from_epoch_ms(pending[i].bucket_ms);
     }
     todo = std::move(stale);
@@ -313,14 +358,16 @@ RefreshResult SlidingWindowRanking::run_union(bool skip_if_unchanged) {
         call.arguments.push_back(number_text(options_.metrics[metric].weight));
       }
     }
-    const ScriptReply reply = parse_script_reply(client_.run_script(call));
+    const auto reply =
+        read_outcome(client_.run_script(call), "ranking_aggregate_window", kAggregateWords);
     ++result.calls;
     learn_server_time(reply.second);
-    if (reply.status == -1) {
+    if (reply.status == ScriptStatus::NotCurrent) {
       current = reply.first;
       continue;
     }
-    result.status = reply.status == 1 ? RefreshStatus::Refreshed : RefreshStatus::Unchanged;
+    result.status = reply.status == ScriptStatus::Aggregated ? RefreshStatus::Refreshed
+                                                             : RefreshStatus::Unchanged;
     if (options_.mode == RankingMode::Incremental) {
       frontier_ms_ = current - window_ms_ + bucket_ms_;
     }
@@ -347,35 +394,50 @@ RefreshResult SlidingWindowRanking::run_subtraction() {
         call.arguments.push_back(number_text(options_.metrics[metric].weight));
       }
     }
-    const ScriptReply reply = parse_script_reply(client_.run_script(call));
+    const auto reply =
+        read_outcome(client_.run_script(call), "ranking_subtract_expired", kSubtractWords);
     ++result.calls;
     switch (reply.status) {
-      case 0:
+      case ScriptStatus::CaughtUp:
         frontier_ms_ = reply.first;
         result.status = RefreshStatus::Refreshed;
         return result;
-      case 1:
+      case ScriptStatus::Progress:
         frontier_ms_ = reply.first;
         result.members_subtracted += static_cast<std::size_t>(reply.second);
         stale_in_a_row = 0;
         break;
-      case -1:
+      case ScriptStatus::NotFrontier:
         frontier_ms_ = reply.first;
         if (++stale_in_a_row == kMaxWindowAttempts) {
           throw Error("ranking refresh: the frontier kept moving under concurrent refreshes");
         }
         break;
-      case -2: {
+      case ScriptStatus::FrontierExpired: {
         const RefreshResult rebuilt = run_union(false);
         result.calls += rebuilt.calls;
         result.status = RefreshStatus::Rebuilt;
         return result;
       }
       default:
-        throw ProtocolError(
-            fmt::format("ranking_subtract_expired replied status {}", reply.status));
+        throw ProtocolError("ranking_subtract_expired replied an outcome of another script");
     }
   }
+}
+
+// Readers list only members above zero_epsilon. Union mode never keeps
+// others in :agg; Incremental mode does until a subtraction removes them (a
+// record whose weighted delta is that small), so the readers filter, and both
+// modes list the same members.
+Command SlidingWindowRanking::top_command(std::size_t n) const {
+  return {{"ZREVRANGEBYSCORE", aggregate_key_, "+inf", "(" + number_text(options_.zero_epsilon),
+           "WITHSCORES", "LIMIT", "0", std::to_string(n)},
+          aggregate_key_,
+          {}};
+}
+
+bool SlidingWindowRanking::listed(double score) const noexcept {
+  return score > options_.zero_epsilon;
 }
 
 std::vector<RankedMember> SlidingWindowRanking::top(std::size_t n) {
@@ -383,27 +445,27 @@ std::vector<RankedMember> SlidingWindowRanking::top(std::size_t n) {
   if (n == 0) {
     return {};
   }
-  return parse_ranked(
-      client_.execute({{"ZREVRANGE", aggregate_key_, "0", std::to_string(n - 1), "WITHSCORES"},
-                       aggregate_key_,
-                       {}}));
+  return parse_ranked(client_.execute(top_command(n)));
 }
 
 std::optional<std::size_t> SlidingWindowRanking::rank(std::string_view member) {
   validate_member(member);
-  const Reply reply =
-      client_.execute({{"ZREVRANK", aggregate_key_, std::string(member)}, aggregate_key_, {}});
-  if (reply.is_nil()) {
+  // Members at or below zero_epsilon rank after every listed one, so the
+  // rank of a listed member is its ZREVRANK.
+  const auto replies = client_.execute_pipeline(
+      {{{"ZSCORE", aggregate_key_, std::string(member)}, aggregate_key_, {}},
+       {{"ZREVRANK", aggregate_key_, std::string(member)}, aggregate_key_, {}}});
+  if (replies.at(0).is_nil() || replies.at(1).is_nil() || !listed(replies[0].as_double())) {
     return std::nullopt;
   }
-  return static_cast<std::size_t>(reply.as_integer());
+  return static_cast<std::size_t>(replies[1].as_integer());
 }
 
 std::optional<double> SlidingWindowRanking::score(std::string_view member) {
   validate_member(member);
   const Reply reply =
       client_.execute({{"ZSCORE", aggregate_key_, std::string(member)}, aggregate_key_, {}});
-  if (reply.is_nil()) {
+  if (reply.is_nil() || !listed(reply.as_double())) {
     return std::nullopt;
   }
   return reply.as_double();
@@ -421,16 +483,10 @@ RankingSnapshot SlidingWindowRanking::snapshot(std::size_t n) {
   // before the ranking was read.
   std::vector<Command> commands{{{"TIME"}, aggregate_key_, {}}};
   if (n > 0) {
-    commands.push_back({{"ZREVRANGE", aggregate_key_, "0", std::to_string(n - 1), "WITHSCORES"},
-                        aggregate_key_,
-                        {}});
+    commands.push_back(top_command(n));
   }
   const auto replies = client_.execute_pipeline(commands);
-  const auto& time = replies.at(0).as_array();
-  if (time.size() != 2) {
-    throw ProtocolError("TIME replied " + replies.at(0).describe());
-  }
-  snapshot.taken_at = from_epoch_ms(time[0].as_integer() * 1000 + time[1].as_integer() / 1000);
+  snapshot.taken_at = from_epoch_ms(detail::time_reply_ms(replies.at(0)));
   if (n > 0) {
     snapshot.members = parse_ranked(replies.at(1));
   }

@@ -556,3 +556,74 @@ TEST_CASE("an event sent again with its event id is counted once", "[ranking]") 
     CHECK(server.admin().execute({{"PTTL", seen}, seen, {}}).as_integer() > 0);
   }
 }
+
+TEST_CASE("a member whose weighted score is at or below zero_epsilon is listed by neither mode",
+          "[ranking]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  const ManualClock clock(server_now_ms(server));
+  for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
+    auto options =
+        test_options(mode == RankingMode::Union ? "tiny-union" : "tiny-incremental", mode);
+    options.zero_epsilon = 1e-9;
+    options.clock = clock.function();
+    SlidingWindowRanking ranking(*client, options);
+    INFO((mode == RankingMode::Union ? "union" : "incremental"));
+    REQUIRE(ranking.record("tiny", "sales", 1e-10).status == RecordStatus::Recorded);
+    REQUIRE(ranking.record("big", "sales", 2).status == RecordStatus::Recorded);
+    ranking.refresh();
+    CHECK_FALSE(ranking.rank("tiny").has_value());
+    CHECK_FALSE(ranking.score("tiny").has_value());
+    CHECK(ranking.rank("big") == std::optional<std::size_t>(0));
+    CHECK(ranking.score("big") == std::optional<double>(2));
+    const auto top = ranking.top(10);
+    REQUIRE(top.size() == 1);
+    CHECK(top[0].member == "big");
+    CHECK(ranking.snapshot(10).members.size() == 1);
+    // Enough tiny deltas add up to a listed score in both modes alike.
+    for (int i = 0; i < 20; ++i) {
+      ranking.record("tiny", "sales", 1e-10);
+    }
+    ranking.refresh();
+    CHECK(ranking.rank("tiny") == std::optional<std::size_t>(1));
+  }
+}
+
+TEST_CASE(
+    "a record that would lift a bucket score past kMaxRankingScore is refused and every "
+    "later refresh still works",
+    "[ranking]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  const ManualClock clock(server_now_ms(server));
+  for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
+    auto options =
+        test_options(mode == RankingMode::Union ? "huge-union" : "huge-incremental", mode);
+    options.metrics = {{"sales", 1.0}};
+    options.clock = clock.function();
+    SlidingWindowRanking ranking(*client, options);
+    INFO((mode == RankingMode::Union ? "union" : "incremental"));
+    // One event above the limit can never be recorded: refused before I/O.
+    CHECK_THROWS_AS(ranking.record("p", "sales", 1e308), flashsale::InvalidArgument);
+    const double big = flashsale::kMaxRankingScore * 0.6;
+    REQUIRE(ranking.record("p", "sales", big).status == RecordStatus::Recorded);
+    CHECK(ranking.record("p", "sales", big, std::nullopt, "e-2").status ==
+          RecordStatus::ScoreLimit);
+    // Refused means nothing written: the event id is not remembered either.
+    CHECK(ranking.record("p", "sales", 1, std::nullopt, "e-2").status == RecordStatus::Recorded);
+    REQUIRE(ranking.record("q", "sales", big).status == RecordStatus::Recorded);
+    clock.advance(kBucketMs);
+    REQUIRE(ranking.record("p", "sales", big).status == RecordStatus::Recorded);
+    ranking.refresh();
+    const auto top = ranking.top(10);
+    REQUIRE(top.size() == 2);
+    CHECK(top[0].member == "p");
+    CHECK(std::isfinite(top[0].score));
+    // The whole window slides out: every subtraction call succeeds.
+    for (long long moved = 0; moved <= kWindowMs + kBucketMs; moved += kBucketMs / 2) {
+      clock.advance(kBucketMs / 2);
+      CHECK_NOTHROW(ranking.refresh());
+    }
+    CHECK(ranking.top(10).empty());
+  }
+}
