@@ -25,6 +25,14 @@
 // extend expire the hold they touch. Each expiry appends exactly one
 // `hold_expired` event {hold_id, items, expires_at, at}.
 //
+// Events of one hold, in stream order: `reserved`, then at most one of
+// `confirmed` {reacquired=0} or `released`, or `hold_expired`, which a
+// confirm answering Reacquired may follow with `confirmed` {reacquired=1}:
+// the stock was taken again and the order stands. A host consuming the
+// events applies each hold's events in stream order and keeps the last:
+// `hold_expired` cancels the order, a later `confirmed` reinstates it. (A
+// host that cancels on `hold_expired` alone cancels orders that were paid.)
+//
 // Hold ids are remembered for the life of the loaded scope (until a reload
 // with LoadMode::Replace): active in `holds`, then for good in `settled`. That
 // is what makes every call idempotent under retry with the same hold id: a

@@ -662,3 +662,74 @@ TEST_CASE("max_stream_length 0 keeps every event and a cap trims the oldest", "[
     }
   }
 }
+
+TEST_CASE(
+    "a host applying each hold's events in stream order ends with the state its calls "
+    "reported, Reacquired included",
+    "[stock]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}, {"blue", 1}});
+  const auto reserve = [&](const std::string& hold_id, std::vector<StockItem> items,
+                           std::chrono::milliseconds ttl) {
+    const auto result = reserver.reserve(kScope, hold_id, items, ttl);
+    REQUIRE(result.status == ReserveStatus::Reserved);
+    return *result.expires_at;
+  };
+  std::map<std::string, std::string> reported;
+  reserve("paid", {{"red", 1}}, 60s);
+  reported["paid"] = reserver.confirm(kScope, "paid").status == ConfirmStatus::Confirmed
+                         ? "confirmed"
+                         : "unexpected";
+  reserve("dropped", {{"red", 1}}, 60s);
+  reported["dropped"] = reserver.release(kScope, "dropped").status == ReleaseStatus::Released
+                            ? "released"
+                            : "unexpected";
+  // Expires, is swept (hold_expired), then confirmed with its stock still there.
+  reserve("swept-then-paid", {{"red", 2}}, 50ms);
+  // Expires, is swept, and its stock is gone before the confirm.
+  reserve("lost", {{"blue", 1}}, 50ms);
+  // Expires unswept: confirm itself finds the deadline passed.
+  auto deadline = reserve("late-paid", {{"red", 1}}, 50ms);
+  stock_test::wait_for_server_time_past(*client, deadline);
+  REQUIRE(reserver.reclaim_expired(kScope, 2).reclaimed == 2);  // the two oldest deadlines
+  REQUIRE(reserver.reserve(kScope, "rival", {{"blue", 1}}, 60s).status == ReserveStatus::Reserved);
+  for (const std::string hold_id : {"swept-then-paid", "late-paid"}) {
+    reported[hold_id] = reserver.confirm(kScope, hold_id).status == ConfirmStatus::Reacquired
+                            ? "confirmed"
+                            : "unexpected";
+  }
+  reported["lost"] =
+      reserver.confirm(kScope, "lost").status == ConfirmStatus::Expired ? "expired" : "unexpected";
+  deadline = reserve("abandoned", {{"red", 1}}, 50ms);
+  stock_test::wait_for_server_time_past(*client, deadline);
+  REQUIRE(reserver.reclaim_expired(kScope, 10).reclaimed == 1);
+  reported["abandoned"] = "expired";
+
+  // The host: per hold, the last event wins. hold_expired cancels the order;
+  // a later `confirmed` (reacquired=1) reinstates it.
+  std::map<std::string, std::string> host;
+  std::map<std::string, int> expired_then_confirmed;
+  for (const auto& entry : flashsale::testing::read_stream(*client, kEvents)) {
+    const auto type = entry.fields.at("type");
+    if (type == "loaded" || type == "sale_closed") {
+      continue;
+    }
+    const auto& hold_id = entry.fields.at("hold_id");
+    if (type == "confirmed" && host[hold_id] == "expired") {
+      CHECK(entry.fields.at("reacquired") == "1");
+      ++expired_then_confirmed[hold_id];
+    }
+    host[hold_id] = type == "reserved" ? "held" : type == "hold_expired" ? "expired" : type;
+  }
+  for (const auto& [hold_id, state] : reported) {
+    INFO(hold_id);
+    CHECK(host[hold_id] == state);
+  }
+  // Both late payments followed a hold_expired event: a host that cancels on
+  // hold_expired alone would cancel two paid orders.
+  CHECK(expired_then_confirmed["swept-then-paid"] == 1);
+  CHECK(expired_then_confirmed["late-paid"] == 1);
+  CHECK(host["rival"] == "held");
+}
