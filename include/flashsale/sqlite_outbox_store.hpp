@@ -12,10 +12,17 @@
 // commit order.
 //
 // Table `flashsale_outbox` (created when missing):
-//   id INTEGER PRIMARY KEY AUTOINCREMENT (never reused), aggregate_type,
+//   id INTEGER PRIMARY KEY AUTOINCREMENT, aggregate_type,
 //   aggregate_id, event_type TEXT, payload BLOB, created_at_ms,
 //   attempts, next_attempt_at_ms, last_error, state (0 pending,
 //   1 published, 2 blocked), published_at_ms.
+//
+// Ids: a committed record's id is never handed out again, even after
+// purge_published() deleted it (AUTOINCREMENT keeps the highest id ever
+// committed). An append whose transaction rolled back gives its id back
+// (SQLite rolls the AUTOINCREMENT counter back with it), so the next append
+// may get the same id; harmless, since the rolled-back record never existed
+// for the relay or a publisher.
 //
 // Errors, all derived from flashsale::Error, with SQLite's message:
 //   SQLITE_BUSY / SQLITE_LOCKED (the busy timeout ran out)      -> TimeoutError
