@@ -47,7 +47,7 @@ namespace flashsale {
 
 struct SqliteOutboxStoreOptions {
   // How long one statement waits for a lock held by another connection
-  // before TimeoutError.
+  // before TimeoutError (>= 0; 0 fails at once).
   std::chrono::milliseconds busy_timeout{5000};
 };
 

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "common/option_checks.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
@@ -134,14 +135,10 @@ struct FirstComeCouponIssuer::CouponKeys {
 
 FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, FirstComeCouponIssuerOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.max_stream_length > kMaxStreamLengthLimit) {
-    throw InvalidArgument(fmt::format("max_stream_length must be between 0 and {}, got {}",
-                                      kMaxStreamLengthLimit, options_.max_stream_length));
-  }
-  if (options_.max_user_id_bytes < 1 || options_.max_user_id_bytes > kMaxMemberIdBytesLimit) {
-    throw InvalidArgument(fmt::format("max_user_id_bytes must be between 1 and {}, got {}",
-                                      kMaxMemberIdBytesLimit, options_.max_user_id_bytes));
-  }
+  detail::OptionChecks("FirstComeCouponIssuerOptions")
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .between("max_user_id_bytes", options_.max_user_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit);
   const CouponKeys probe = keys_for("probe");
   require_single_slot(
       {probe.meta, probe.stock, probe.issued, probe.queue, probe.seq, probe.revoked, probe.events},

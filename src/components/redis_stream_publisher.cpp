@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
@@ -23,13 +24,9 @@ RedisStreamPublisher::RedisStreamPublisher(Client& client, RedisStreamPublisherO
   if (!options_.fixed_stream.empty()) {
     validate_key_id(options_.fixed_stream, "outbox fixed stream");
   }
-  if (options_.max_stream_length > kMaxStreamLengthLimit) {
-    throw InvalidArgument(fmt::format("max_stream_length must be between 0 and {}, got {}",
-                                      kMaxStreamLengthLimit, options_.max_stream_length));
-  }
-  if (options_.dedup_retention.count() < 0) {
-    throw InvalidArgument("outbox dedup_retention must not be negative");
-  }
+  detail::OptionChecks("RedisStreamPublisherOptions")
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .at_least("dedup_retention", options_.dedup_retention, std::chrono::milliseconds{0});
   const std::string probe = stream_for("probe");
   require_single_slot({probe, probe + ":published", probe + ":published-at"},
                       "publish outbox record");

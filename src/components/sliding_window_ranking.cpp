@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
@@ -51,22 +52,13 @@ void validate_member(std::string_view member) {
 void validate_options(const SlidingWindowRankingOptions& options) {
   validate_key_id(options.name, "ranking name");
   using std::chrono::milliseconds;
-  if (options.bucket <= milliseconds::zero()) {
-    throw InvalidArgument(
-        fmt::format("ranking bucket must be positive, got {} ms", options.bucket.count()));
-  }
-  if (options.window <= milliseconds::zero()) {
-    throw InvalidArgument(
-        fmt::format("ranking window must be positive, got {} ms", options.window.count()));
-  }
-  if (options.window % options.bucket != milliseconds::zero()) {
-    throw InvalidArgument(
-        fmt::format("ranking window ({} ms) must be a multiple of the bucket ({} ms)",
-                    options.window.count(), options.bucket.count()));
-  }
-  if (options.metrics.empty()) {
-    throw InvalidArgument("a ranking needs at least one metric");
-  }
+  const detail::OptionChecks checks("SlidingWindowRankingOptions");
+  checks.at_least("bucket", options.bucket, milliseconds{1})
+      .at_least("window", options.window, milliseconds{1})
+      .require(options.window % options.bucket == milliseconds::zero(), "window",
+               fmt::format("must be a multiple of bucket ({} ms)", options.bucket.count()),
+               options.window)
+      .at_least("metrics.size()", options.metrics.size(), std::size_t{1});
   std::set<std::string_view> names;
   for (const auto& metric : options.metrics) {
     validate_key_id(metric.name, "ranking metric name");
@@ -79,26 +71,19 @@ void validate_options(const SlidingWindowRankingOptions& options) {
     if (!names.insert(metric.name).second) {
       throw InvalidArgument(fmt::format("ranking metric \"{}\" is listed twice", metric.name));
     }
-    if (!positive_finite(metric.weight)) {
-      throw InvalidArgument(
-          fmt::format("weight of ranking metric \"{}\" must be finite and > 0, got {}", metric.name,
-                      metric.weight));
-    }
+    checks.require(positive_finite(metric.weight), "metrics.weight",
+                   fmt::format("of \"{}\" must be finite and > 0", metric.name), metric.weight);
   }
   const auto buckets = static_cast<std::size_t>(options.window / options.bucket);
-  if (buckets > kMaxRankingWindowKeys / options.metrics.size()) {
-    throw InvalidArgument(fmt::format(
-        "a ranking window may span at most {} bucket keys (buckets x metrics), got {} x {}",
-        kMaxRankingWindowKeys, buckets, options.metrics.size()));
-  }
-  if (options.incremental_chunk < 1 || options.incremental_chunk > kMaxRankingIncrementalChunk) {
-    throw InvalidArgument(fmt::format("ranking incremental_chunk must be 1..{}, got {}",
-                                      kMaxRankingIncrementalChunk, options.incremental_chunk));
-  }
-  if (!std::isfinite(options.zero_epsilon) || options.zero_epsilon < 0) {
-    throw InvalidArgument(
-        fmt::format("ranking zero_epsilon must be finite and >= 0, got {}", options.zero_epsilon));
-  }
+  checks
+      .require(buckets <= kMaxRankingWindowKeys / options.metrics.size(), "window",
+               fmt::format("/ bucket x metrics must be at most kMaxRankingWindowKeys ({})",
+                           kMaxRankingWindowKeys),
+               fmt::format("{} x {}", buckets, options.metrics.size()))
+      .between("incremental_chunk", options.incremental_chunk, std::size_t{1},
+               kMaxRankingIncrementalChunk)
+      .require(std::isfinite(options.zero_epsilon) && options.zero_epsilon >= 0, "zero_epsilon",
+               "must be finite and >= 0", options.zero_epsilon);
 }
 
 // Every ranking script replies {status word, time in ms, time or count}.

@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "common/option_checks.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
@@ -115,29 +116,16 @@ constexpr StatusWord<SaleState> kSaleStates[] = {
 
 StockReserver::StockReserver(Client& client, StockReserverOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.max_skus_per_cart < 1 || options_.max_skus_per_cart > kMaxStockSkusPerCartLimit) {
-    throw InvalidArgument(
-        fmt::format("max_skus_per_cart must be 1..{}", kMaxStockSkusPerCartLimit));
-  }
-  if (options_.max_reclaim_per_call < 1 ||
-      options_.max_reclaim_per_call > kMaxStockReclaimPerCallLimit) {
-    throw InvalidArgument(
-        fmt::format("max_reclaim_per_call must be 1..{}", kMaxStockReclaimPerCallLimit));
-  }
-  if (options_.reclaim_per_reserve > options_.max_reclaim_per_call) {
-    throw InvalidArgument("reclaim_per_reserve must not exceed max_reclaim_per_call");
-  }
-  if (options_.max_hold_ttl.count() < 1) {
-    throw InvalidArgument("max_hold_ttl must be at least 1 ms");
-  }
-  if (options_.max_stream_length > kMaxStreamLengthLimit) {
-    throw InvalidArgument(fmt::format("max_stream_length must be between 0 and {}, got {}",
-                                      kMaxStreamLengthLimit, options_.max_stream_length));
-  }
-  if (options_.max_hold_id_bytes < 1 || options_.max_hold_id_bytes > kMaxMemberIdBytesLimit) {
-    throw InvalidArgument(fmt::format("max_hold_id_bytes must be between 1 and {}, got {}",
-                                      kMaxMemberIdBytesLimit, options_.max_hold_id_bytes));
-  }
+  detail::OptionChecks("StockReserverOptions")
+      .between("max_skus_per_cart", options_.max_skus_per_cart, std::size_t{1},
+               kMaxStockSkusPerCartLimit)
+      .between("max_reclaim_per_call", options_.max_reclaim_per_call, std::size_t{1},
+               kMaxStockReclaimPerCallLimit)
+      .at_most("reclaim_per_reserve", options_.reclaim_per_reserve, options_.max_reclaim_per_call)
+      .at_least("max_hold_ttl", options_.max_hold_ttl, std::chrono::milliseconds{1})
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .between("max_hold_id_bytes", options_.max_hold_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit);
   require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }

@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
@@ -41,36 +42,20 @@ void validate_options(const StreamConsumerOptions& options) {
   validate_member_id(options.group, "consumer group name", kMaxStreamNameBytes);
   validate_member_id(options.consumer, "consumer name", kMaxStreamNameBytes);
   validate_member_id(options.start_id, "start id", kMaxStreamNameBytes);
-  if (options.start_id == ">") {
-    throw InvalidArgument("stream consumer: start id must be an entry id, \"0\" or \"$\"");
-  }
-  if (options.batch_size < 1 || options.batch_size > kMaxStreamBatchSize) {
-    throw InvalidArgument(fmt::format("stream consumer: batch size must be 1..{}, got {}",
-                                      kMaxStreamBatchSize, options.batch_size));
-  }
-  if (options.block_timeout <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: block timeout must be positive");
-  }
-  if (options.claim_idle <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: claim idle time must be positive");
-  }
-  if (options.claim_interval <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: claim interval must be positive");
-  }
-  if (options.retry_backoff < milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: retry backoff must not be negative");
-  }
-  if (options.blocking_read_margin <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: blocking read margin must be positive");
-  }
-  if (options.max_deliveries < 1) {
-    throw InvalidArgument("stream consumer: max deliveries must be at least 1");
-  }
-  if (options.dead_letter_suffix.empty() ||
-      options.dead_letter_suffix.find_first_of("{}") != std::string::npos) {
-    throw InvalidArgument(
-        "stream consumer: dead-letter suffix must be non-empty and free of '{' and '}'");
-  }
+  detail::OptionChecks("StreamConsumerOptions")
+      .require(options.start_id != ">", "start_id", "must be an entry id, \"0\" or \"$\"",
+               options.start_id)
+      .between("batch_size", options.batch_size, std::size_t{1}, kMaxStreamBatchSize)
+      .at_least("block_timeout", options.block_timeout, milliseconds{1})
+      .at_least("claim_idle", options.claim_idle, milliseconds{1})
+      .at_least("claim_interval", options.claim_interval, milliseconds{1})
+      .at_least("retry_backoff", options.retry_backoff, milliseconds{0})
+      .at_least("blocking_read_margin", options.blocking_read_margin, milliseconds{1})
+      .at_least("max_deliveries", options.max_deliveries, std::int64_t{1})
+      .require(!options.dead_letter_suffix.empty() &&
+                   options.dead_letter_suffix.find_first_of("{}") == std::string::npos,
+               "dead_letter_suffix", "must be non-empty and free of '{' and '}'",
+               options.dead_letter_suffix);
   for (const auto& stream : options.streams) {
     if (seen.count(stream + options.dead_letter_suffix) != 0) {
       throw InvalidArgument("stream consumer: a stream is another stream's dead-letter stream: " +

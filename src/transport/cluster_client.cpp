@@ -9,10 +9,12 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
+#include "transport/server_info.hpp"
 #include "transport/slot_map.hpp"
 
 namespace flashsale {
@@ -68,12 +70,10 @@ ClusterClientOptions validated(ClusterClientOptions options) {
         "pool.shared_connections (auto-pipelining) is a StandaloneClient option; a cluster client "
         "borrows a pooled connection per node");
   }
-  if (options.pool.size == 0) {
-    throw InvalidArgument("pool size must be at least 1");
-  }
-  if (options.retry_budget.count() < 0 || options.max_redirects < 0) {
-    throw InvalidArgument("retry budget and redirect limit must not be negative");
-  }
+  detail::OptionChecks("ClusterClientOptions")
+      .at_least("pool.size", options.pool.size, std::size_t{1})
+      .at_least("retry_budget", options.retry_budget, std::chrono::milliseconds{0})
+      .at_least("max_redirects", options.max_redirects, 0);
   return options;
 }
 

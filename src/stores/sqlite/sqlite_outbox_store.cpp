@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 
@@ -222,7 +223,11 @@ class SqliteOutboxStore::Impl {
 };
 
 SqliteOutboxStore::SqliteOutboxStore(const std::string& path, SqliteOutboxStoreOptions options)
-    : options_(options), impl_(std::make_unique<Impl>(path, options_)) {}
+    : options_(options) {
+  detail::OptionChecks("SqliteOutboxStoreOptions")
+      .at_least("busy_timeout", options_.busy_timeout, std::chrono::milliseconds{0});
+  impl_ = std::make_unique<Impl>(path, options_);
+}
 
 SqliteOutboxStore::~SqliteOutboxStore() = default;
 
