@@ -8,6 +8,7 @@
 #include "transport/connection_pool.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
+#include "transport/server_info.hpp"
 #include "transport/shared_connection.hpp"
 
 namespace flashsale {
