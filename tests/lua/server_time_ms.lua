@@ -1,6 +1,9 @@
--- server_time_ms: the server's clock, so every app server agrees on "now".
--- KEYS: none
+-- server_time_ms: the server's clock; the tests' trivial script for the
+-- script paths of the transport (EVALSHA, NOSCRIPT, routing). Tests only.
+-- KEYS: none (or any, for routing)
 -- ARGV: none
 -- Reply: integer, milliseconds since the Unix epoch by the Redis server clock
-local now = redis.call('TIME')
-return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+-- Invariant: reads only.
+--- @include "server_time_ms"
+
+return server_time_ms()

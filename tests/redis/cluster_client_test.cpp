@@ -14,6 +14,7 @@
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_cluster.hpp"
 
 using namespace std::chrono_literals;
@@ -40,7 +41,7 @@ long long keys_in_slot(RedisCluster& cluster, std::size_t index, std::uint16_t s
 }
 
 const flashsale::Script& time_script() {
-  return flashsale::bundled_script("server_time_ms");
+  return flashsale::testing::scripts::server_time_ms;
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "flashsale/script.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_cluster.hpp"
 
 using namespace std::chrono_literals;
@@ -48,7 +49,7 @@ std::string user_name(int user) {
 }
 
 std::chrono::system_clock::time_point server_now(flashsale::Client& client) {
-  const auto& script = flashsale::bundled_script("server_time_ms");
+  const auto& script = flashsale::testing::scripts::server_time_ms;
   return std::chrono::system_clock::time_point(
       std::chrono::milliseconds(client.run_script({&script, {}, {}}).as_integer()));
 }

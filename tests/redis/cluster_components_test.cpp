@@ -15,6 +15,7 @@
 #include "flashsale/sliding_window_ranking.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_cluster.hpp"
 #include "redis_server.hpp"
 
@@ -36,7 +37,7 @@ flashsale::StreamConsumerOptions consumer_options(std::vector<std::string> strea
 }
 
 std::chrono::system_clock::time_point server_now(flashsale::Client& client) {
-  const auto& script = flashsale::bundled_script("server_time_ms");
+  const auto& script = flashsale::testing::scripts::server_time_ms;
   return std::chrono::system_clock::time_point(
       std::chrono::milliseconds(client.run_script({&script, {}, {}}).as_integer()));
 }

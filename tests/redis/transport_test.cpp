@@ -12,6 +12,7 @@
 #include "flashsale/preflight.hpp"
 #include "flashsale/script.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_server.hpp"
 #include "redis_test_helpers.hpp"
 
@@ -25,7 +26,7 @@ using flashsale::testing::server_time_ms;
 namespace {
 
 const flashsale::Script& time_script() {
-  return flashsale::bundled_script("server_time_ms");
+  return flashsale::testing::scripts::server_time_ms;
 }
 
 }  // namespace

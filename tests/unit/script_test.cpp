@@ -15,7 +15,7 @@ TEST_CASE("every lua file is bundled with a 40-digit lowercase SHA1", "[script]"
     REQUIRE(script.sha1.size() == 40);
     CHECK(script.sha1.find_first_not_of("0123456789abcdef") == std::string::npos);
   }
-  CHECK(flashsale::bundled_script("server_time_ms").name == "server_time_ms");
+  CHECK(flashsale::bundled_script("issue_coupon").name == "issue_coupon");
 }
 
 TEST_CASE("an unknown script name is refused", "[script]") {
@@ -23,8 +23,7 @@ TEST_CASE("an unknown script name is refused", "[script]") {
 }
 
 TEST_CASE("a script call becomes EVALSHA with key count then keys then args", "[script]") {
-  const flashsale::ScriptCall call{
-      &flashsale::bundled_script("server_time_ms"), {"k1", "k2"}, {"a"}};
+  const flashsale::ScriptCall call{&flashsale::bundled_script("issue_coupon"), {"k1", "k2"}, {"a"}};
   const auto arguments = flashsale::detail::evalsha_arguments(call);
   REQUIRE(arguments.size() == 6);
   CHECK(arguments[0] == "EVALSHA");

@@ -17,7 +17,7 @@ int main() {
                  FLASHSALE_EXPECTED_VERSION);
     return 1;
   }
-  const auto& script = flashsale::bundled_script("server_time_ms");
+  const auto& script = flashsale::bundled_script("issue_coupon");
   std::printf("flashsale %s, %zu bundled scripts, %s = %.*s\n", flashsale::version_string(),
               flashsale::bundled_scripts().size(), key.c_str(),
               static_cast<int>(script.sha1.size()), script.sha1.data());
