@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/outbox_relay.hpp"
@@ -227,7 +228,7 @@ void outbox_relay(benchmark::State& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
+  const bool smoke = bench::BenchArgs(argc, argv).smoke();
   benchmark::Initialize(&argc, argv);
   bench::BenchServer bench_server;
   server = &bench_server;

@@ -23,11 +23,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/stock_reserver.hpp"
@@ -200,13 +200,9 @@ void hold_case(bench::BenchServer& server, StandaloneClient& client, long long c
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
-  long long count = smoke ? 1000 : 100000;
-  for (int index = 1; index + 1 < argc; ++index) {
-    if (std::strcmp(argv[index], "--count") == 0) {
-      count = std::max(1LL, std::atoll(argv[index + 1]));
-    }
-  }
+  const bench::BenchArgs args(argc, argv);
+  const bool smoke = args.smoke();
+  const long long count = args.number("count", smoke ? 1000 : 100000);
   try {
     bench::BenchServer server;
     auto client = server.make_client(4);

@@ -48,6 +48,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/redis_stream_publisher.hpp"
@@ -80,16 +81,16 @@ void measure(bench::ScriptTimer& timer, const std::string& name, const char* scr
              const std::function<std::string()>& operation) {
   std::string note;
   auto durations = timer.time(flashsale::bundled_script(script_name), [&] { note = operation(); });
-  std::sort(durations.begin(), durations.end());
-  Row row{name, script_name, durations.size(), 0, 0, note};
-  if (!durations.empty()) {
-    row.max_us = durations.back();
-    row.median_us = durations[durations.size() / 2];
-  }
+  const Row row{name,
+                script_name,
+                durations.size(),
+                bench::percentile(durations, 1.0),
+                bench::percentile(durations, 0.5),
+                note};
   std::printf("%-26s %-24s %6zu %9lld %10lld  %s\n", row.name.c_str(), row.script.c_str(),
               row.calls, row.max_us, row.median_us, row.note.c_str());
   std::fflush(stdout);
-  rows.push_back(std::move(row));
+  rows.push_back(row);
 }
 
 std::string numbered(const char* kind, long long number) {
@@ -402,7 +403,7 @@ void outbox_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Siz
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
+  const bool smoke = bench::BenchArgs(argc, argv).smoke();
   const Sizes sizes = smoke ? smoke_sizes() : Sizes{};
   try {
     bench::BenchServer server;
