@@ -1,30 +1,36 @@
 #include "common/script_reply.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
 
 namespace flashsale::detail {
 
-ReplyReader::ReplyReader(const Reply& reply, std::string_view source, std::size_t size)
-    : reply_(reply), elements_(reply.as_array()), source_(source) {
+ReplyReader::ReplyReader(Reply reply, std::string_view source, std::size_t size)
+    : reply_(std::move(reply)), elements_(reply_.as_array()), source_(source) {
   if (elements_.size() != size) {
     throw ProtocolError(fmt::format("{} replied {} ({} elements, expected {})", source_,
                                     reply_.describe(), elements_.size(), size));
   }
 }
 
-ReplyReader::ReplyReader(const Reply& reply, std::string_view source, AtLeast at_least)
-    : reply_(reply), elements_(reply.as_array()), source_(source) {
+ReplyReader::ReplyReader(Reply reply, std::string_view source, AtLeast at_least)
+    : reply_(std::move(reply)), elements_(reply_.as_array()), source_(source) {
   if (elements_.size() < at_least.min_size) {
     throw ProtocolError(fmt::format("{} replied {} ({} elements, expected at least {})", source_,
                                     reply_.describe(), elements_.size(), at_least.min_size));
   }
 }
 
+void ReplyReader::fail(std::string_view what) const {
+  throw ProtocolError(fmt::format("{} replied {}: {}", source_, reply_.describe(), what));
+}
+
 const Reply& ReplyReader::next() {
   if (index_ == elements_.size()) {
-    throw ProtocolError(fmt::format("{} replied {}: too few elements", source_, reply_.describe()));
+    fail("too few elements");
   }
   return elements_[index_++];
 }
@@ -36,7 +42,7 @@ long long ReplyReader::integer() {
 long long ReplyReader::count() {
   const long long value = integer();
   if (value < 0) {
-    throw ProtocolError(fmt::format("{} replied {}: a negative count", source_, reply_.describe()));
+    fail("a negative count");
   }
   return value;
 }

@@ -16,15 +16,18 @@
 namespace flashsale::detail {
 
 // Reads an array reply front to back. The constructor checks the element
-// count (exactly `size`, or at least `min_size` with `at_least`).
+// count (exactly `size`, or at least `min_size` with `at_least`). Holds its
+// own copy of the reply, so it may be built from a temporary.
 class ReplyReader {
  public:
   struct AtLeast {
     std::size_t min_size;
   };
 
-  ReplyReader(const Reply& reply, std::string_view source, std::size_t size);
-  ReplyReader(const Reply& reply, std::string_view source, AtLeast at_least);
+  ReplyReader(Reply reply, std::string_view source, std::size_t size);
+  ReplyReader(Reply reply, std::string_view source, AtLeast at_least);
+  ReplyReader(const ReplyReader&) = delete;
+  ReplyReader& operator=(const ReplyReader&) = delete;
 
   // The next element as a status word of `words` (ProtocolError when unknown).
   template <typename Status, std::size_t kCount>
@@ -38,13 +41,15 @@ class ReplyReader {
   std::string text();
 
   std::size_t remaining() const noexcept { return elements_.size() - index_; }
+  // Throws ProtocolError: "<source> replied <reply>: <what>".
+  [[noreturn]] void fail(std::string_view what) const;
   std::string_view source() const noexcept { return source_; }
 
  private:
   const Reply& next();
 
-  const Reply& reply_;
-  const std::vector<Reply>& elements_;
+  const Reply reply_;
+  const std::vector<Reply>& elements_;  // of reply_
   std::string source_;
   std::size_t index_ = 0;
 };

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
@@ -55,13 +56,10 @@ void validate_template(const CouponTemplate& coupon) {
 template <typename Status, std::size_t kCount>
 std::tuple<Status, std::int64_t, std::int64_t> parse_outcome(
     const Reply& reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
-    throw ProtocolError(
-        fmt::format("{} replied with {} elements, expected 3", script, elements.size()));
-  }
-  return {status_from_word(script, elements[0].as_string(), words), elements[1].as_integer(),
-          elements[2].as_integer()};
+  detail::ReplyReader reader(reply, script, 3);
+  const Status status = reader.status(words);
+  const std::int64_t first = reader.integer();
+  return {status, first, reader.integer()};
 }
 
 IssueResult parse_issue_reply(const Reply& reply) {
@@ -93,19 +91,16 @@ RevokeResult parse_revoke_reply(const Reply& reply) {
 }
 
 std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
-  const auto& elements = reply.as_array();
-  if (elements.empty()) {
+  if (reply.as_array().empty()) {
     return std::nullopt;
   }
-  if (elements.size() != 4) {
-    throw ProtocolError(
-        fmt::format("coupon_stats replied with {} elements, expected 4", elements.size()));
-  }
+  detail::ReplyReader reader(reply, "coupon_stats", 4);
   CouponStats stats;
-  stats.total = elements[0].as_integer();
-  stats.remaining = elements[1].as_integer();
-  stats.revoked = elements[3].as_integer();
-  stats.issued = elements[2].as_integer() - stats.revoked;
+  stats.total = reader.integer();
+  stats.remaining = reader.integer();
+  const std::int64_t issues_ever = reader.integer();
+  stats.revoked = reader.integer();
+  stats.issued = issues_ever - stats.revoked;
   return stats;
 }
 
@@ -264,16 +259,9 @@ IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,
                         "LIMIT", "0", std::to_string(limit), "WITHSCORES"},
                        keys.queue,
                        {}});
-  const auto& elements = reply.as_array();
-  if (elements.size() % 2 != 0) {
-    throw ProtocolError(
-        fmt::format("ZRANGE WITHSCORES replied with {} elements, an odd count", elements.size()));
-  }
   IssuedPage page;
-  page.users.reserve(elements.size() / 2);
-  for (std::size_t index = 0; index < elements.size(); index += 2) {
-    page.users.push_back(IssuedUser{elements[index].as_string(),
-                                    static_cast<std::int64_t>(elements[index + 1].as_double())});
+  for (auto& [user, sequence] : detail::with_scores(reply, "issued_users ZRANGE")) {
+    page.users.push_back(IssuedUser{std::move(user), static_cast<std::int64_t>(sequence)});
   }
   if (page.users.size() == limit) {
     page.next_after_sequence = page.users.back().sequence;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
@@ -56,11 +57,9 @@ PublishedEntry RedisStreamPublisher::publish_entry(const OutboxRecord& record) {
        std::to_string(options_.max_stream_length), record.aggregate_type, record.aggregate_id,
        record.event_type, record.payload, std::to_string(created_at_ms)}};
   const auto reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2) {
-    throw ProtocolError(fmt::format("publish_outbox_record replied {}", reply.describe()));
-  }
-  return PublishedEntry{std::move(stream), elements[0].as_string(), elements[1].as_integer() == 1};
+  detail::ReplyReader published(reply, "publish_outbox_record", 2);
+  std::string entry_id = published.text();
+  return PublishedEntry{std::move(stream), std::move(entry_id), published.integer() == 1};
 }
 
 void RedisStreamPublisher::publish(const OutboxRecord& record) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
@@ -75,11 +76,12 @@ struct StatusReply {
 };
 
 StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
-    throw ProtocolError(fmt::format("{} replied {}", script, reply.describe()));
-  }
-  return {elements[0].as_string(), elements[1].as_integer(), elements[2].as_string()};
+  detail::ReplyReader reader(reply, script, 3);
+  StatusReply parsed;
+  parsed.status = reader.text();
+  parsed.expires_at_ms = reader.count();
+  parsed.sku = reader.text();
+  return parsed;
 }
 
 // How each script names the outcomes it replies.
@@ -223,12 +225,11 @@ ReclaimResult StockReserver::reclaim_expired(std::string_view scope, std::size_t
   const ScriptCall call{&detail::scripts::reclaim_expired_holds,
                         keys(scope),
                         {std::to_string(limit), std::to_string(options_.max_stream_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2 || elements[0].as_integer() < 0) {
-    throw ProtocolError(fmt::format("reclaim_expired_holds replied {}", reply.describe()));
-  }
-  return {static_cast<std::size_t>(elements[0].as_integer()), elements[1].as_integer() != 0};
+  detail::ReplyReader reply(client_.run_script(call), "reclaim_expired_holds", 2);
+  ReclaimResult result;
+  result.reclaimed = static_cast<std::size_t>(reply.count());
+  result.more_due = reply.integer() != 0;
+  return result;
 }
 
 StockSnapshot StockReserver::end_sale(std::string_view scope) {
@@ -243,18 +244,22 @@ StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_v
   const ScriptCall call{&detail::scripts::stock_snapshot,
                         keys(scope),
                         {std::string(mode), std::to_string(options_.max_stream_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() < 2 || (elements.size() - 2) % 5 != 0) {
-    throw ProtocolError(fmt::format("stock_snapshot replied {}", reply.describe()));
+  detail::ReplyReader reply(client_.run_script(call), "stock_snapshot",
+                            detail::ReplyReader::AtLeast{2});
+  if (reply.remaining() % 5 != 2) {
+    reply.fail("expected state, holds, then 5 figures per sku");
   }
   StockSnapshot snapshot;
-  snapshot.state = status_from_word("stock_snapshot", elements[0].as_string(), kSaleStates);
-  snapshot.active_holds = static_cast<std::size_t>(elements[1].as_integer());
-  for (std::size_t i = 2; i < elements.size(); i += 5) {
-    snapshot.skus.push_back({elements[i].as_string(), elements[i + 1].as_integer(),
-                             elements[i + 2].as_integer(), elements[i + 3].as_integer(),
-                             elements[i + 4].as_integer()});
+  snapshot.state = reply.status(kSaleStates);
+  snapshot.active_holds = static_cast<std::size_t>(reply.count());
+  while (reply.remaining() > 0) {
+    SkuFigures figures;
+    figures.sku = reply.text();
+    figures.initial = reply.integer();
+    figures.available = reply.integer();
+    figures.held = reply.integer();
+    figures.confirmed = reply.integer();
+    snapshot.skus.push_back(std::move(figures));
   }
   std::sort(snapshot.skus.begin(), snapshot.skus.end(),
             [](const SkuFigures& a, const SkuFigures& b) { return a.sku < b.sku; });

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
@@ -509,12 +510,8 @@ bool StreamConsumer::dead_letter(const StreamMessage& message, const std::string
       client_.run_script({&detail::scripts::dead_letter_message,
                           {message.stream, dead_stream},
                           {options_.group, options_.consumer, message.id, last_error}});
-  const auto& parts = reply.as_array();
-  if (parts.size() != 2) {
-    throw ProtocolError("stream consumer: unexpected dead_letter_message reply: " +
-                        reply.describe());
-  }
-  return parts[0].as_integer() == 1;
+  detail::ReplyReader moved(reply, "dead_letter_message", 2);
+  return moved.integer() == 1;
 }
 
 StreamConsumerStats StreamConsumer::stats() {
@@ -566,12 +563,8 @@ StreamConsumerStats StreamConsumer::stats() {
   stats.lag = lag;
 
   if (oldest_id_ms) {
-    const Reply time_reply = client_.execute({{"TIME"}, options_.streams.front(), {}});
-    const auto& time = time_reply.as_array();
-    if (time.size() != 2) {
-      throw ProtocolError("stream consumer: unexpected TIME reply");
-    }
-    const std::int64_t now_ms = time[0].as_integer() * 1000 + time[1].as_integer() / 1000;
+    const std::int64_t now_ms =
+        detail::time_reply_ms(client_.execute({{"TIME"}, options_.streams.front(), {}}));
     stats.oldest_pending_age = milliseconds(std::max<std::int64_t>(0, now_ms - *oldest_id_ms));
   }
   return stats;
