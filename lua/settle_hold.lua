@@ -6,10 +6,13 @@
 -- ARGV: 1 action ("confirm" | "release" | "extend"), 2 hold id,
 --       3 ttl in ms (extend only; positive integer, else "0"), 4 events stream cap (0 = no cap)
 -- Reply: { status, expires_at ms (0 when none), short sku ("" when none) }
---   confirm: "confirmed" | "already_confirmed" | "reacquired" (had expired,
---            stock taken again) | "expired" (had expired, stock or an open
---            sale missing; short sku names a sku that ran out) |
---            "released" | "unknown_hold"
+--   confirm: "confirmed" | "already_confirmed" | "reacquired" (past its
+--            deadline: confirmed late while still held, or taken again after
+--            it expired) | "expired" (had expired, stock or an open sale
+--            missing; short sku names a sku that ran out) | "released" |
+--            "unknown_hold"
+-- Events: hold_expired only when a hold's stock went back to available; a
+--   "reacquired" confirm appends confirmed {reacquired=1}.
 --   release: "released" | "already_released" | "expired" | "not_releasable"
 --            (confirmed) | "unknown_hold"
 --   extend:  "extended" (expires_at = now + ttl) | "expired" |
@@ -88,6 +91,20 @@ if active_items then
     end
     add_event('released', active_items, 'expires_at', deadline)
     return { 'released', 0, '' }
+  end
+  if action == 'confirm' and redis.call('GET', KEYS[1]) == 'open' then
+    -- Past its deadline but not expired yet: its stock is still held, so it
+    -- is confirmed late instead of expired and taken again (no hold_expired
+    -- event that the confirmed event would have to undo).
+    for_each_item(active_items, function(sku, quantity)
+      redis.call('HINCRBY', KEYS[4], sku, '-' .. quantity)
+      redis.call('HINCRBY', KEYS[5], sku, quantity)
+    end)
+    redis.call('HDEL', KEYS[6], hold_id)
+    redis.call('ZREM', KEYS[7], hold_id)
+    redis.call('HSET', KEYS[8], hold_id, 'confirmed ' .. deadline .. ' ' .. active_items)
+    add_event('confirmed', active_items, 'reacquired', 1)
+    return { 'reacquired', tonumber(deadline), '' }
   end
   settled = expire_hold(hold_id, now_ms, events_max)
 else

@@ -25,13 +25,15 @@
 // extend expire the hold they touch. Each expiry appends exactly one
 // `hold_expired` event {hold_id, items, expires_at, at}.
 //
-// Events of one hold, in stream order: `reserved`, then at most one of
-// `confirmed` {reacquired=0} or `released`, or `hold_expired`, which a
-// confirm answering Reacquired may follow with `confirmed` {reacquired=1}:
-// the stock was taken again and the order stands. A host consuming the
-// events applies each hold's events in stream order and keeps the last:
-// `hold_expired` cancels the order, a later `confirmed` reinstates it. (A
-// host that cancels on `hold_expired` alone cancels orders that were paid.)
+// Events of one hold, in stream order: `reserved`, then one of `confirmed`
+// {reacquired=0}, `released`, `confirmed` {reacquired=1} (a confirm after
+// the deadline of a hold nobody had expired yet: confirmed late, no
+// `hold_expired`) or `hold_expired`; a `hold_expired` may be followed by
+// `confirmed` {reacquired=1} when a later confirm took the stock again and
+// the order stands. So a host consuming the events applies each hold's
+// events in stream order and keeps the last: `hold_expired` cancels the
+// order, a later `confirmed` reinstates it. (A host that cancels on
+// `hold_expired` alone cancels orders that were paid.)
 //
 // Hold ids are remembered for the life of the loaded scope (until a reload
 // with LoadMode::Replace): active in `holds`, then for good in `settled`. That
@@ -129,7 +131,9 @@ struct ReserveResult {
 enum class ConfirmStatus {
   Confirmed,         // the active hold's stock is sold for good
   AlreadyConfirmed,  // a retry: nothing changed
-  Reacquired,        // the hold had expired, its stock was still there and is sold now
+  // Past its deadline: confirmed late while its stock was still held, or
+  // taken again after it had expired (its stock was still available).
+  Reacquired,
   Expired,           // the hold had expired and its stock is gone (or the sale is closed)
   Released,          // the hold was released by release(): nothing changed
   UnknownHold,
