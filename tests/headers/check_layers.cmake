@@ -6,7 +6,7 @@ cmake_minimum_required(VERSION 3.16)
 # and benches go through flashsale/client.hpp.
 set(transport_tests
     tests/unit/reply_test.cpp tests/unit/script_test.cpp tests/unit/slot_map_test.cpp
-    tests/support/redis_cluster.cpp)
+    tests/unit/cluster_rounds_test.cpp tests/support/redis_cluster.cpp)
 file(GLOB_RECURSE sources RELATIVE ${SOURCE}
      ${SOURCE}/src/*.cpp ${SOURCE}/src/*.hpp ${SOURCE}/include/*.hpp
      ${SOURCE}/examples/*.cpp ${SOURCE}/examples/*.hpp ${SOURCE}/bench/*.cpp ${SOURCE}/bench/*.hpp
