@@ -20,7 +20,7 @@ class FlashsaleConan(ConanFile):
     options = {"shared": [True, False], "fPIC": [True, False], "with_outbox_sqlite": [True, False]}
     default_options = {"shared": False, "fPIC": True, "with_outbox_sqlite": True}
     exports_sources = ("CMakeLists.txt", "LICENSE", "cmake/*", "include/*", "src/*", "lua/*",
-                       "tests/support/redis_server.*")
+                       "tools/*")
     test_package_folder = "tests/packaging/conan_test_package"
 
     def config_options(self):
