@@ -134,8 +134,8 @@ enum class ConfirmStatus {
   // Past its deadline: confirmed late while its stock was still held, or
   // taken again after it had expired (its stock was still available).
   Reacquired,
-  Expired,           // the hold had expired and its stock is gone (or the sale is closed)
-  Released,          // the hold was released by release(): nothing changed
+  Expired,   // the hold had expired and its stock is gone (or the sale is closed)
+  Released,  // the hold was released by release(): nothing changed
   UnknownHold,
 };
 
