@@ -62,17 +62,19 @@ long long pending_count(Client& client, const std::string& stream) {
   return client.execute({{"XPENDING", stream, kGroup}, stream, {}}).as_array().at(0).as_integer();
 }
 
-// Polls until `done` holds or 20 s passed; returns whether it held.
+// Polls once (which creates the group), then until `done` holds or 20 s
+// passed; returns whether it held. `done` may query the group (XPENDING), so it
+// is asked only after the first poll.
 bool poll_until(StreamConsumer& consumer, const flashsale::StreamHandler& handler,
                 const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
+  do {
     consumer.poll_once(handler);
-  }
-  return true;
+    if (done()) {
+      return true;
+    }
+  } while (std::chrono::steady_clock::now() <= deadline);
+  return false;
 }
 
 // Delivers up to `count` new entries to a consumer that then does nothing,
@@ -127,7 +129,8 @@ TEST_CASE("bad stream consumer options raise InvalidArgument and send nothing", 
   CHECK(server.admin().execute({{"EXISTS", kStream}, kStream, {}}).as_integer() == 0);
 }
 
-TEST_CASE("entries are handled and acknowledged; an existing group is never reset", "[stream]") {
+TEST_CASE("entries are handled and acknowledged, and an existing group is never reset",
+          "[stream]") {
   RedisServer server;
   auto client = server.make_client(2);
   const auto ids = add_entries(*client, kStream, 25);
@@ -265,7 +268,7 @@ TEST_CASE("a DeadLetter result moves the entry at once, also after SCRIPT FLUSH 
 }
 
 TEST_CASE(
-    "a crashed consumer's entries are taken over after claim_idle; deleted ones are "
+    "a crashed consumer's entries are taken over after claim_idle, and deleted ones are "
     "counted and cleared",
     "[stream]") {
   RedisServer server;
@@ -327,7 +330,7 @@ TEST_CASE("an entry taken over after its last allowed delivery is dead-lettered 
 }
 
 TEST_CASE(
-    "a handler that fails between its effect and the ack is redelivered; the idempotent "
+    "a handler that fails between its effect and the ack is redelivered, and the idempotent "
     "effect applies once",
     "[stream]") {
   RedisServer server;
