@@ -24,7 +24,7 @@
 // header is not installed).
 namespace flashsale::detail {
 
-struct NodeAddress {
+struct FLASHSALE_EXPORT NodeAddress {
   std::string host;
   int port = 0;
 
