@@ -9,6 +9,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 
 namespace flashsale {
 
@@ -78,7 +79,7 @@ struct ClusterClientOptions {
 //
 // NOSCRIPT is handled on whichever node answers it: the call is sent again
 // with EVAL, which caches the script on that node.
-class ClusterClient final : public Client {
+class FLASHSALE_EXPORT ClusterClient final : public Client {
  public:
   // Throws InvalidArgument for no seeds, a malformed seed, a unix socket, a
   // database other than 0, a pool size of 0 or a negative budget or redirect

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/preflight.hpp"
 
@@ -153,7 +154,7 @@ struct IssuedPage {
   std::optional<std::int64_t> next_after_sequence;
 };
 
-class FirstComeCouponIssuer {
+class FLASHSALE_EXPORT FirstComeCouponIssuer {
  public:
   // Runs check_eviction_policy(client, options.eviction_check) (one INFO,
   // cached by the client). Throws InvalidArgument for bad options. The client

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "flashsale/export.hpp"
 #include "flashsale/stock_reserver.hpp"
 
 namespace flashsale {
@@ -33,7 +34,7 @@ struct HoldReaperOptions {
   std::size_t batch_size = 100;
 };
 
-class HoldReaper {
+class FLASHSALE_EXPORT HoldReaper {
  public:
   // Validates the scopes and options (InvalidArgument) and starts the thread.
   HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,

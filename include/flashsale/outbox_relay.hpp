@@ -14,6 +14,7 @@
 #include <mutex>
 #include <random>
 
+#include "flashsale/export.hpp"
 #include "flashsale/outbox.hpp"
 
 namespace flashsale {
@@ -51,7 +52,7 @@ struct RelayReport {
 // concurrently with each other (one relay loop); stop() may be called from
 // any thread at any time.
 // The store and publisher must outlive the relay.
-class OutboxRelay {
+class FLASHSALE_EXPORT OutboxRelay {
  public:
   // Throws InvalidArgument for options outside the documented ranges.
   OutboxRelay(OutboxStore& store, OutboxPublisher& publisher, OutboxRelayOptions options = {});

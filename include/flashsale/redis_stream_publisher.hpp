@@ -30,6 +30,7 @@
 #include <string_view>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/outbox.hpp"
 #include "flashsale/preflight.hpp"
@@ -62,7 +63,7 @@ struct PublishedEntry {
   bool added = false;
 };
 
-class RedisStreamPublisher final : public OutboxPublisher {
+class FLASHSALE_EXPORT RedisStreamPublisher final : public OutboxPublisher {
  public:
   // Runs the eviction-policy check (see preflight.hpp). Throws InvalidArgument
   // for a bad prefix or fixed stream, ConfigurationError under Refuse, and

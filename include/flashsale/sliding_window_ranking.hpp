@@ -89,6 +89,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/preflight.hpp"
 
 namespace flashsale {
@@ -208,7 +209,7 @@ struct RankingView {
 // called with the n asked for.
 using RankingFallback = std::function<std::vector<RankedMember>(std::size_t n)>;
 
-class SlidingWindowRanking {
+class FLASHSALE_EXPORT SlidingWindowRanking {
  public:
   // Validates the options (InvalidArgument, before any I/O), then runs the
   // eviction policy check. `client` must outlive the ranking.

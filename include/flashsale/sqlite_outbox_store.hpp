@@ -39,6 +39,7 @@
 #include <optional>
 #include <string>
 
+#include "flashsale/export.hpp"
 #include "flashsale/outbox.hpp"
 
 struct sqlite3;
@@ -69,7 +70,7 @@ struct OutboxCounts {
 };
 
 // Thread-safe: calls are serialised on the store's own connection.
-class SqliteOutboxStore final : public OutboxStore {
+class FLASHSALE_EXPORT SqliteOutboxStore final : public OutboxStore {
  public:
   // Opens (creating when missing) the database at `path`, switches it to WAL
   // mode and creates the table. Throws as documented above.

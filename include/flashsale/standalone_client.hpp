@@ -5,6 +5,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 
 namespace flashsale {
 
@@ -24,7 +25,7 @@ struct StandaloneClientOptions {
 // be out of step). Idle connections whose server went away (a restart) are
 // detected before use and replaced, so the next call after a restart simply
 // reconnects. Construction does not connect; the first call does.
-class StandaloneClient final : public Client {
+class FLASHSALE_EXPORT StandaloneClient final : public Client {
  public:
   explicit StandaloneClient(StandaloneClientOptions options = {});
   // The same as StandaloneClient(StandaloneClientOptions{connection, pool}).

@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/preflight.hpp"
 
@@ -193,7 +194,7 @@ struct StockSnapshot {
   std::vector<SkuFigures> skus;  // sorted by sku
 };
 
-class StockReserver {
+class FLASHSALE_EXPORT StockReserver {
  public:
   // Validates the options (InvalidArgument) and checks the server's eviction
   // policy (see preflight.hpp). The client must outlive the reserver.

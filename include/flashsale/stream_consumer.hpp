@@ -71,6 +71,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/preflight.hpp"
 
 namespace flashsale {
@@ -160,7 +161,7 @@ struct StreamConsumerStats {
   std::int64_t deleted_while_pending = 0;  // pending entries found deleted from their stream
 };
 
-class StreamConsumer {
+class FLASHSALE_EXPORT StreamConsumer {
  public:
   // Validates the options (InvalidArgument, nothing sent), refuses with
   // ConfigurationError (nothing sent) a stream whose dead-letter stream hashes

@@ -12,7 +12,7 @@
 namespace flashsale::detail {
 
 // Parses the text of INFO into the fields flashsale needs.
-ServerInfo parse_server_info(const std::string& info_text);
+FLASHSALE_EXPORT ServerInfo parse_server_info(const std::string& info_text);
 
 // The ServerInfo a client answers server_info() with: read once, then kept.
 // Thread-safe; concurrent first calls may each read INFO.
