@@ -39,11 +39,11 @@ flashsale::CouponRestoreResult reopen_coupon(flashsale::FirstComeCouponIssuer& i
   // 2. Events that survived in Redis still reach the database; read again.
   drain();
   rows = load_rows();
-  // 3. At most kMaxRestoredUnitsPerBatch units per call; a retry is harmless.
+  // 3. At most kMaxCouponRestoredUnitsPerBatch units per call; a retry is harmless.
   std::vector<flashsale::IssuedUser> batch;
   for (const auto& row : rows) {
     batch.push_back({row.user, row.sequence});
-    if (batch.size() == flashsale::kMaxRestoredUnitsPerBatch) {
+    if (batch.size() == flashsale::kMaxCouponRestoredUnitsPerBatch) {
       issuer.restore_issued(coupon.id, epoch, batch);
       batch.clear();
     }

@@ -4,7 +4,8 @@
 -- ARGV: none
 -- Reply: {total, remaining, last sequence (seq), revoked, retired, epoch,
 --   1 while a restore runs else 0}, or an empty array when the coupon is not
---   registered. Reads only. Units held = seq - revoked - retired.
+--   registered. Units held = seq - revoked - retired.
+-- Invariant: reads only.
 local meta = redis.call('HMGET', KEYS[1], 'total', 'retired', 'epoch', 'restoring')
 if not meta[1] then
   return {}

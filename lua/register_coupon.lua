@@ -15,15 +15,8 @@
 --   issued. 'created' starts a new incarnation: epoch = the server clock in
 --   microseconds, above any epoch this key held before (restore_coupon.lua
 --   says why that cannot repeat one Redis handed out before losing data).
-local max_quantity = 9007199254740992
-
-local function whole(text, low, high)
-  local number = tonumber(text)
-  if not number or number ~= math.floor(number) or number < low or number > high then
-    return nil
-  end
-  return number
-end
+--- @include "new_epoch"
+--- @include "whole_number"
 
 local total = whole(ARGV[1], 1, max_quantity)
 local opens_at = whole(ARGV[2], 0, max_quantity)
@@ -52,8 +45,7 @@ local status = 'created'
 if current[1] then
   status = 'updated'
 else
-  local time = redis.call('TIME')
-  epoch = math.max(tonumber(time[1]) * 1000000 + tonumber(time[2]), epoch + 1)
+  epoch = new_epoch(epoch)
   redis.call('HSET', KEYS[1], 'epoch', string.format('%d', epoch))
 end
 

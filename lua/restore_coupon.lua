@@ -33,16 +33,12 @@
 -- Invariant (after finish): total = remaining + held units, held units =
 --   seq - revoked - retired, no user above per_user_limit, seq = the highest
 --   restored sequence, so sequences go on after every persisted one.
-local max_quantity = 9007199254740992
-local max_batch = 1000
+--- @include "server_time_ms"
+--- @include "append_event"
+--- @include "new_epoch"
+--- @include "whole_number"
 
-local function whole(text, low, high)
-  local number = tonumber(text)
-  if not number or number ~= math.floor(number) or number < low or number > high then
-    return nil
-  end
-  return number
-end
+local max_batch = 1000
 
 local mode = ARGV[1]
 
@@ -56,9 +52,8 @@ if mode == 'begin' then
       or opens_at >= closes_at then
     return redis.error_reply('ERR restore_coupon: bad arguments')
   end
-  local time = redis.call('TIME')
-  local epoch = math.max(tonumber(time[1]) * 1000000 + tonumber(time[2]), after_epoch + 1,
-    tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0') + 1)
+  local epoch = new_epoch(math.max(after_epoch,
+    tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')))
   redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4])
   redis.call('HSET', KEYS[1], 'total', ARGV[2], 'opens_at_ms', ARGV[3], 'closes_at_ms', ARGV[4],
     'per_user_limit', ARGV[5], 'epoch', string.format('%d', epoch), 'retired', '0',
@@ -82,8 +77,8 @@ local total = tonumber(meta[1])
 local per_user_limit = tonumber(meta[2])
 
 if mode == 'finish' then
-  local max_length = tonumber(ARGV[4])
-  if not max_length or max_length < 0 then
+  local max_length = stream_max_length(ARGV[4])
+  if not max_length then
     return redis.error_reply('ERR restore_coupon: bad arguments')
   end
   if tonumber(meta[3]) ~= epoch then
@@ -101,16 +96,9 @@ if mode == 'finish' then
   redis.call('SET', KEYS[2], string.format('%d', remaining))
   redis.call('HSET', KEYS[1], 'retired', string.format('%d', seq - held))
   redis.call('HDEL', KEYS[1], 'restoring', 'restored')
-  local time = redis.call('TIME')
-  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-  local fields = {'type', 'restored', 'coupon', ARGV[3], 'epoch', ARGV[2], 'issued',
-    string.format('%d', held), 'sequence', string.format('%d', seq), 'restored_at_ms',
-    string.format('%d', now)}
-  if max_length > 0 then
-    redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
-  else
-    redis.call('XADD', KEYS[7], '*', unpack(fields))
-  end
+  append_event(KEYS[7], max_length, 'type', 'restored', 'coupon', ARGV[3], 'epoch', ARGV[2],
+    'issued', string.format('%d', held), 'sequence', string.format('%d', seq), 'restored_at_ms',
+    string.format('%d', server_time_ms()))
   return {'restored', held, remaining, seq, epoch}
 end
 

@@ -18,7 +18,7 @@
 --             then pairs: sku, quantity (each sku once, quantity 1..2^53)
 --   "add":    2 epoch, then pairs: hold id, items ("sku qty sku qty ...",
 --             each sku loaded, quantities 1..2^53), 1..1000 holds
---   "finish": 2 epoch, 3 events max length
+--   "finish": 2 epoch, 3 events stream cap (0 = no cap)
 -- Reply: begin { "restoring", epoch }; add { holds added, units added };
 --   finish { "restored", epoch }. add or finish for an epoch that is not the
 --   scope's (another begin or a load replaced it) is an error; a retried
@@ -30,20 +30,13 @@
 --   after it, and it is above every epoch the host persisted events of.
 -- Invariant: per sku, initial = available + held + confirmed and
 --   available >= 0: confirmed units beyond the stock are refused.
-local max_quantity = 9007199254740992
+--- @include "server_time_ms"
+--- @include "append_event"
+--- @include "new_epoch"
+--- @include "whole_number"
+
 local max_batch = 1000
 local mode = ARGV[1]
-
-local function whole(text, low, high)
-  if type(text) ~= 'string' or not string.match(text, '^%d+$') then
-    return nil
-  end
-  local number = tonumber(text)
-  if number < low or number > high then
-    return nil
-  end
-  return number
-end
 
 if mode == 'begin' then
   local after_epoch = whole(ARGV[2], 0, max_quantity - 1)
@@ -56,9 +49,7 @@ if mode == 'begin' then
       return redis.error_reply('ERR restore_stock: bad sku or quantity')
     end
   end
-  local now = redis.call('TIME')
-  local epoch = math.max(tonumber(now[1]) * 1000000 + tonumber(now[2]), after_epoch + 1,
-    tonumber(redis.call('GET', KEYS[10]) or '0') + 1)
+  local epoch = new_epoch(math.max(after_epoch, tonumber(redis.call('GET', KEYS[10]) or '0')))
   redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
   for i = 1, pair_count do
     local sku = ARGV[1 + 2 * i]
@@ -86,16 +77,14 @@ if tonumber(redis.call('GET', KEYS[10]) or '0') ~= epoch or not state then
 end
 
 if mode == 'finish' then
-  local events_max = whole(ARGV[3], 1, max_quantity)
+  local events_max = stream_max_length(ARGV[3])
   if not events_max then
-    return redis.error_reply('ERR restore_stock: bad events max length')
+    return redis.error_reply('ERR restore_stock: bad events stream cap')
   end
   if state == 'restoring' then
-    local now = redis.call('TIME')
-    local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
     redis.call('SET', KEYS[1], 'open')
-    redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'restored', 'epoch',
-      ARGV[2], 'confirmed_holds', redis.call('HLEN', KEYS[8]), 'at', now_ms)
+    append_event(KEYS[9], events_max, 'type', 'restored', 'epoch', ARGV[2], 'confirmed_holds',
+      redis.call('HLEN', KEYS[8]), 'at', server_time_ms())
   end
   return { 'restored', epoch }
 end

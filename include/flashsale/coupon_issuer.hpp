@@ -7,7 +7,7 @@
 // sequence (1, 2, 3 ... per coupon) and appends an `issued` event to the
 // coupon's own stream. Many app servers can share one coupon without locks.
 //
-// Keys (prefix from CouponIssuerOptions::key_prefix, default "fs"; T is the
+// Keys (prefix from FirstComeCouponIssuerOptions::key_prefix, default "fs"; T is the
 // coupon id, its hash tag):
 //   <prefix>:coupon:{T}:meta     hash   total, opens_at_ms, closes_at_ms, per_user_limit,
 //                                       epoch, retired, restoring (while a restore runs)
@@ -61,7 +61,7 @@
 //      and register now answer Restoring;
 //   2. let the StreamConsumer drain the coupon's stream (events that survived
 //      in Redis still reach the host), then read the persisted units;
-//   3. restore_issued() them in batches of at most kMaxRestoredUnitsPerBatch;
+//   3. restore_issued() them in batches of at most kMaxCouponRestoredUnitsPerBatch;
 //   4. finish_restore(): the sale goes on under the new epoch.
 // Noticing a loss: after a restart or failover, stats() reading nullopt, an
 // epoch other than the one the host persisted last, or a last_sequence below
@@ -95,6 +95,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/preflight.hpp"
 
@@ -103,11 +104,11 @@ namespace flashsale {
 // Largest per_user_limit: a user's held sequences live in one hash field.
 inline constexpr std::int64_t kMaxCouponPerUserLimit = 100;
 // Longest revoke reason, in bytes (any bytes, empty allowed).
-inline constexpr std::size_t kMaxRevokeReasonBytes = 1024;
+inline constexpr std::size_t kMaxCouponRevokeReasonBytes = 1024;
 // Most entries one issued_users page returns.
-inline constexpr std::size_t kMaxIssuedPageSize = 1000;
+inline constexpr std::size_t kMaxCouponIssuedPageSize = 1000;
 // Most units one restore_issued call takes.
-inline constexpr std::size_t kMaxRestoredUnitsPerBatch = 1000;
+inline constexpr std::size_t kMaxCouponRestoredUnitsPerBatch = 1000;
 
 struct CouponTemplate {
   std::string id;  // 1..128 bytes, no braces, whitespace or control characters
@@ -122,15 +123,16 @@ struct CouponTemplate {
   std::int64_t per_user_limit = 1;
 };
 
-struct CouponIssuerOptions {
+struct FirstComeCouponIssuerOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
   // Cap of each coupon's events stream, applied with `XADD MAXLEN ~`: Redis
   // trims whole stream nodes only, so the stream holds at least this many
   // entries (a little more at times) and the oldest go first. Events not yet
   // read by the host's consumer are lost when trimmed, so keep the cap well
-  // above what the consumer may lag behind. 0 means no cap.
-  std::int64_t events_max_length = 1'000'000;
+  // above what the consumer may lag behind. 0 means no cap;
+  // 0..kMaxStreamLengthLimit.
+  std::size_t max_stream_length = 1'000'000;
   // Longest user id, in bytes, 1..kMaxMemberIdBytesLimit (user ids travel as
   // ARGV and may hold any bytes; each is stored twice per holder and in every
   // event).
@@ -148,7 +150,7 @@ enum class RegisterStatus {
 };
 
 struct RegisterResult {
-  RegisterStatus status = RegisterStatus::Created;
+  RegisterStatus status = RegisterStatus::TotalBelowIssued;
   std::int64_t issued = 0;     // units held by users now (0 for Restoring)
   std::int64_t remaining = 0;  // stock after the call (0 for Restoring)
   std::int64_t epoch = 0;      // the coupon's incarnation (new when Created)
@@ -220,12 +222,12 @@ struct IssuedPage {
   std::optional<std::int64_t> next_after_sequence;
 };
 
-class FirstComeCouponIssuer {
+class FLASHSALE_EXPORT FirstComeCouponIssuer {
  public:
   // Runs check_eviction_policy(client, options.eviction_check) (one INFO,
   // cached by the client). Throws InvalidArgument for bad options. The client
   // must outlive the issuer.
-  explicit FirstComeCouponIssuer(Client& client, CouponIssuerOptions options = {});
+  explicit FirstComeCouponIssuer(Client& client, FirstComeCouponIssuerOptions options = {});
 
   // Stores the template and its stock in Redis, so the hot path never reads
   // the host's database. Idempotent: registering the same template again
@@ -267,7 +269,7 @@ class FirstComeCouponIssuer {
   std::optional<std::int64_t> sequence_of(std::string_view coupon_id, std::string_view user_id);
 
   // Users holding the coupon, in arrival order, whose earliest held sequence
-  // is greater than `after_sequence`; at most `limit` (1..kMaxIssuedPageSize).
+  // is greater than `after_sequence`; at most `limit` (1..kMaxCouponIssuedPageSize).
   // A cursor page: stable while issues and revokes go on.
   IssuedPage issued_users(std::string_view coupon_id, std::int64_t after_sequence = 0,
                           std::size_t limit = 100);
@@ -284,7 +286,7 @@ class FirstComeCouponIssuer {
   // epoch Redis holds. A begin_restore on a restoring coupon starts over.
   std::int64_t begin_restore(const CouponTemplate& coupon, std::int64_t after_epoch = 0);
 
-  // Records persisted units (1..kMaxRestoredUnitsPerBatch per call) into the
+  // Records persisted units (1..kMaxCouponRestoredUnitsPerBatch per call) into the
   // restore of `epoch`. Idempotent: a unit already recorded adds nothing, so a
   // batch may be retried. InvalidArgument before any I/O for bad ids, a
   // sequence outside 1..2^53, an empty or too large batch, an epoch < 1.
@@ -306,6 +308,8 @@ class FirstComeCouponIssuer {
   CouponRestoreResult restore(const CouponTemplate& coupon, const std::vector<IssuedUser>& units,
                               std::int64_t after_epoch = 0);
 
+  const FirstComeCouponIssuerOptions& options() const noexcept { return options_; }
+
  private:
   struct CouponKeys;
   CouponKeys keys_for(std::string_view coupon_id) const;
@@ -316,7 +320,7 @@ class FirstComeCouponIssuer {
                         std::string_view user_id) const;
 
   Client& client_;
-  CouponIssuerOptions options_;
+  FirstComeCouponIssuerOptions options_;
   KeySpace key_space_;
 };
 

@@ -9,11 +9,14 @@
 #include <utility>
 
 #include "common/epoch_validation.hpp"
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
@@ -84,12 +87,13 @@ struct StatusReply {
 };
 
 StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 4) {
-    throw ProtocolError(fmt::format("{} replied {}", script, reply.describe()));
-  }
-  return {elements[0].as_string(), elements[1].as_integer(), elements[2].as_string(),
-          elements[3].as_integer()};
+  detail::ReplyReader reader(reply, script, 4);
+  StatusReply parsed;
+  parsed.status = reader.text();
+  parsed.expires_at_ms = reader.count();
+  parsed.sku = reader.text();
+  parsed.epoch = reader.count();
+  return parsed;
 }
 
 // The items text a hold is stored with: "sku qty sku qty ...".
@@ -139,27 +143,16 @@ constexpr StatusWord<SaleState> kSaleStates[] = {{"not_loaded", SaleState::NotLo
 
 StockReserver::StockReserver(Client& client, StockReserverOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.max_skus_per_cart < 1 || options_.max_skus_per_cart > kMaxSkusPerCartLimit) {
-    throw InvalidArgument(fmt::format("max_skus_per_cart must be 1..{}", kMaxSkusPerCartLimit));
-  }
-  if (options_.max_reclaim_per_call < 1 ||
-      options_.max_reclaim_per_call > kMaxReclaimPerCallLimit) {
-    throw InvalidArgument(
-        fmt::format("max_reclaim_per_call must be 1..{}", kMaxReclaimPerCallLimit));
-  }
-  if (options_.reclaim_per_reserve > options_.max_reclaim_per_call) {
-    throw InvalidArgument("reclaim_per_reserve must not exceed max_reclaim_per_call");
-  }
-  if (options_.max_hold_ttl.count() < 1) {
-    throw InvalidArgument("max_hold_ttl must be at least 1 ms");
-  }
-  if (options_.events_max_length < 1) {
-    throw InvalidArgument("events_max_length must be at least 1");
-  }
-  if (options_.max_hold_id_bytes < 1 || options_.max_hold_id_bytes > kMaxMemberIdBytesLimit) {
-    throw InvalidArgument(fmt::format("max_hold_id_bytes must be between 1 and {}, got {}",
-                                      kMaxMemberIdBytesLimit, options_.max_hold_id_bytes));
-  }
+  detail::OptionChecks("StockReserverOptions")
+      .between("max_skus_per_cart", options_.max_skus_per_cart, std::size_t{1},
+               kMaxStockSkusPerCartLimit)
+      .between("max_reclaim_per_call", options_.max_reclaim_per_call, std::size_t{1},
+               kMaxStockReclaimPerCallLimit)
+      .at_most("reclaim_per_reserve", options_.reclaim_per_reserve, options_.max_reclaim_per_call)
+      .at_least("max_hold_ttl", options_.max_hold_ttl, std::chrono::milliseconds{1})
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .between("max_hold_id_bytes", options_.max_hold_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit);
   require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
@@ -185,24 +178,28 @@ void StockReserver::validate_ttl(std::chrono::milliseconds ttl) const {
   }
 }
 
-LoadStatus StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
+LoadResult StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
                                LoadMode mode) {
-  ScriptCall call{&bundled_script("load_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::load_stock, keys(scope), {}};
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
-                    std::to_string(options_.events_max_length)};
-  append_items(stock, kMaxSkusPerScope, "stock to load", call.arguments);
-  return status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses);
+                    std::to_string(options_.max_stream_length)};
+  append_items(stock, kMaxStockSkusPerScope, "stock to load", call.arguments);
+  detail::ReplyReader reply(client_.run_script(call), "load_stock", 2);
+  LoadResult result;
+  result.status = reply.status(kLoadStatuses);
+  result.epoch = reply.count();
+  return result;
 }
 
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
                                      const std::vector<StockItem>& items,
                                      std::chrono::milliseconds ttl) {
-  ScriptCall call{&bundled_script("reserve_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::reserve_stock, keys(scope), {}};
   validate_hold_id(hold_id);
   validate_ttl(ttl);
   call.arguments = {std::string(hold_id), std::to_string(ttl.count()),
                     std::to_string(options_.reclaim_per_reserve),
-                    std::to_string(options_.events_max_length)};
+                    std::to_string(options_.max_stream_length)};
   append_items(items, options_.max_skus_per_cart, "cart", call.arguments);
 
   const StatusReply reply = parse_status_reply(client_.run_script(call), "reserve_stock");
@@ -217,10 +214,10 @@ ReserveResult StockReserver::reserve(std::string_view scope, std::string_view ho
 Reply StockReserver::settle(std::string_view action, std::string_view scope,
                             std::string_view hold_id, std::chrono::milliseconds ttl) {
   validate_hold_id(hold_id);
-  const ScriptCall call{&bundled_script("settle_hold"),
+  const ScriptCall call{&detail::scripts::settle_hold,
                         keys(scope),
                         {std::string(action), std::string(hold_id), std::to_string(ttl.count()),
-                         std::to_string(options_.events_max_length)}};
+                         std::to_string(options_.max_stream_length)}};
   return client_.run_script(call);
 }
 
@@ -234,10 +231,13 @@ ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view ho
   return result;
 }
 
-ReleaseStatus StockReserver::release(std::string_view scope, std::string_view hold_id) {
+ReleaseResult StockReserver::release(std::string_view scope, std::string_view hold_id) {
   const StatusReply reply = parse_status_reply(
       settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
-  return status_from_word("settle_hold", reply.status, kReleaseStatuses);
+  ReleaseResult result;
+  result.status = status_from_word("settle_hold", reply.status, kReleaseStatuses);
+  result.epoch = reply.epoch;
+  return result;
 }
 
 ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold_id,
@@ -257,16 +257,15 @@ ReclaimResult StockReserver::reclaim_expired(std::string_view scope, std::size_t
     throw InvalidArgument(
         fmt::format("reclaim limit must be 1..{}, got {}", options_.max_reclaim_per_call, limit));
   }
-  const ScriptCall call{&bundled_script("reclaim_expired_holds"),
+  const ScriptCall call{&detail::scripts::reclaim_expired_holds,
                         keys(scope),
-                        {std::to_string(limit), std::to_string(options_.events_max_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3 || elements[0].as_integer() < 0) {
-    throw ProtocolError(fmt::format("reclaim_expired_holds replied {}", reply.describe()));
-  }
-  return {static_cast<std::size_t>(elements[0].as_integer()), elements[1].as_integer() != 0,
-          elements[2].as_integer()};
+                        {std::to_string(limit), std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "reclaim_expired_holds", 3);
+  ReclaimResult result;
+  result.reclaimed = static_cast<std::size_t>(reply.count());
+  result.more_due = reply.integer() != 0;
+  result.epoch = reply.count();
+  return result;
 }
 
 StockSnapshot StockReserver::end_sale(std::string_view scope) {
@@ -279,31 +278,30 @@ StockSnapshot StockReserver::snapshot(std::string_view scope) {
 
 void StockReserver::validate_restored_hold(const RestoredHold& hold) const {
   validate_hold_id(hold.hold_id);
-  validate_items(hold.items, kMaxSkusPerCartLimit, "restored hold");
+  validate_items(hold.items, kMaxStockSkusPerCartLimit, "restored hold");
 }
 
 std::int64_t StockReserver::begin_restore(std::string_view scope,
                                           const std::vector<StockItem>& stock,
                                           std::int64_t after_epoch) {
-  ScriptCall call{&bundled_script("restore_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::restore_stock, keys(scope), {}};
   validate_epoch(after_epoch, 0, "after_epoch");
   call.arguments = {"begin", std::to_string(after_epoch)};
-  append_items(stock, kMaxSkusPerScope, "stock to restore", call.arguments);
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2 || elements[0].as_string() != "restoring") {
-    throw ProtocolError(fmt::format("restore_stock begin replied {}", reply.describe()));
+  append_items(stock, kMaxStockSkusPerScope, "stock to restore", call.arguments);
+  detail::ReplyReader reply(client_.run_script(call), "restore_stock begin", 2);
+  if (reply.text() != "restoring") {
+    reply.fail("expected restoring");
   }
-  return elements[1].as_integer();
+  return reply.count();
 }
 
 void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch,
                                       const std::vector<RestoredHold>& holds) {
-  ScriptCall call{&bundled_script("restore_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::restore_stock, keys(scope), {}};
   validate_epoch(epoch, 1, "epoch");
-  if (holds.empty() || holds.size() > kMaxRestoredHoldsPerBatch) {
+  if (holds.empty() || holds.size() > kMaxStockRestoredHoldsPerBatch) {
     throw InvalidArgument(fmt::format("a restore batch holds 1..{} holds, got {}",
-                                      kMaxRestoredHoldsPerBatch, holds.size()));
+                                      kMaxStockRestoredHoldsPerBatch, holds.size()));
   }
   std::set<std::string_view> seen;
   for (const auto& hold : holds) {
@@ -318,22 +316,18 @@ void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch
     call.arguments.push_back(hold.hold_id);
     call.arguments.push_back(items_text(hold.items));
   }
-  const Reply reply = client_.run_script(call);
-  if (reply.as_array().size() != 2) {
-    throw ProtocolError(fmt::format("restore_stock add replied {}", reply.describe()));
-  }
+  detail::ReplyReader reply(client_.run_script(call), "restore_stock add", 2);
 }
 
 StockSnapshot StockReserver::finish_restore(std::string_view scope, std::int64_t epoch) {
   validate_epoch(epoch, 1, "epoch");
   const ScriptCall call{
-      &bundled_script("restore_stock"),
+      &detail::scripts::restore_stock,
       keys(scope),
-      {"finish", std::to_string(epoch), std::to_string(options_.events_max_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2 || elements[0].as_string() != "restored") {
-    throw ProtocolError(fmt::format("restore_stock finish replied {}", reply.describe()));
+      {"finish", std::to_string(epoch), std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "restore_stock finish", 2);
+  if (reply.text() != "restored") {
+    reply.fail("expected restored");
   }
   return snapshot(scope);
 }
@@ -342,7 +336,7 @@ StockSnapshot StockReserver::restore(std::string_view scope, const std::vector<S
                                      const std::vector<RestoredHold>& confirmed,
                                      std::int64_t after_epoch) {
   validate_key_id(scope, "scope");
-  validate_items(stock, kMaxSkusPerScope, "stock to restore");
+  validate_items(stock, kMaxStockSkusPerScope, "stock to restore");
   validate_epoch(after_epoch, 0, "after_epoch");
   std::map<std::string_view, std::int64_t> left;
   for (const auto& item : stock) {
@@ -368,8 +362,8 @@ StockSnapshot StockReserver::restore(std::string_view scope, const std::vector<S
     }
   }
   const std::int64_t epoch = begin_restore(scope, stock, after_epoch);
-  for (std::size_t begin = 0; begin < confirmed.size(); begin += kMaxRestoredHoldsPerBatch) {
-    const std::size_t end = std::min(confirmed.size(), begin + kMaxRestoredHoldsPerBatch);
+  for (std::size_t begin = 0; begin < confirmed.size(); begin += kMaxStockRestoredHoldsPerBatch) {
+    const std::size_t end = std::min(confirmed.size(), begin + kMaxStockRestoredHoldsPerBatch);
     restore_confirmed(
         scope, epoch,
         std::vector<RestoredHold>(confirmed.begin() + static_cast<std::ptrdiff_t>(begin),
@@ -379,22 +373,26 @@ StockSnapshot StockReserver::restore(std::string_view scope, const std::vector<S
 }
 
 StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_view mode) {
-  const ScriptCall call{&bundled_script("stock_snapshot"),
+  const ScriptCall call{&detail::scripts::stock_snapshot,
                         keys(scope),
-                        {std::string(mode), std::to_string(options_.events_max_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() < 3 || (elements.size() - 3) % 5 != 0) {
-    throw ProtocolError(fmt::format("stock_snapshot replied {}", reply.describe()));
+                        {std::string(mode), std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "stock_snapshot",
+                            detail::ReplyReader::AtLeast{3});
+  if (reply.remaining() % 5 != 3) {
+    reply.fail("expected state, holds, epoch, then 5 figures per sku");
   }
   StockSnapshot snapshot;
-  snapshot.state = status_from_word("stock_snapshot", elements[0].as_string(), kSaleStates);
-  snapshot.active_holds = static_cast<std::size_t>(elements[1].as_integer());
-  snapshot.epoch = elements[2].as_integer();
-  for (std::size_t i = 3; i < elements.size(); i += 5) {
-    snapshot.skus.push_back({elements[i].as_string(), elements[i + 1].as_integer(),
-                             elements[i + 2].as_integer(), elements[i + 3].as_integer(),
-                             elements[i + 4].as_integer()});
+  snapshot.state = reply.status(kSaleStates);
+  snapshot.active_holds = static_cast<std::size_t>(reply.count());
+  snapshot.epoch = reply.count();
+  while (reply.remaining() > 0) {
+    SkuFigures figures;
+    figures.sku = reply.text();
+    figures.initial = reply.integer();
+    figures.available = reply.integer();
+    figures.held = reply.integer();
+    figures.confirmed = reply.integer();
+    snapshot.skus.push_back(std::move(figures));
   }
   std::sort(snapshot.skus.begin(), snapshot.skus.end(),
             [](const SkuFigures& a, const SkuFigures& b) { return a.sku < b.sku; });

@@ -297,7 +297,7 @@ TEST_CASE("bad restore input raises InvalidArgument, sends nothing and leaves Re
                   flashsale::InvalidArgument);
   CHECK_THROWS_AS(issuer.restore_issued("a b", epoch, {{"alice", 1}}), flashsale::InvalidArgument);
   std::vector<IssuedUser> too_many;
-  for (std::size_t i = 0; i <= flashsale::kMaxRestoredUnitsPerBatch; ++i) {
+  for (std::size_t i = 0; i <= flashsale::kMaxCouponRestoredUnitsPerBatch; ++i) {
     too_many.push_back({"user-" + std::to_string(i), static_cast<std::int64_t>(i + 1)});
   }
   CHECK_THROWS_AS(issuer.restore_issued("valid", epoch, too_many), flashsale::InvalidArgument);

@@ -352,7 +352,7 @@ void coupon_race_through_data_loss(std::optional<int> save_after) {
       database.record_issued(field(message, "coupon"), std::stoll(field(message, "epoch")),
                              std::stoll(field(message, "sequence")), field(message, "user"));
     }
-    return flashsale::HandlerResult::Ack;
+    return flashsale::HandlerOutcome::Ack;
   });
 
   std::mutex acknowledged_mutex;
@@ -409,8 +409,9 @@ void coupon_race_through_data_loss(std::optional<int> save_after) {
   for (const auto& unit : persisted) {
     units.push_back({unit.user, unit.sequence});
   }
-  for (std::size_t begin = 0; begin < units.size(); begin += flashsale::kMaxRestoredUnitsPerBatch) {
-    const auto end = std::min(units.size(), begin + flashsale::kMaxRestoredUnitsPerBatch);
+  for (std::size_t begin = 0; begin < units.size();
+       begin += flashsale::kMaxCouponRestoredUnitsPerBatch) {
+    const auto end = std::min(units.size(), begin + flashsale::kMaxCouponRestoredUnitsPerBatch);
     issuer.restore_issued(
         coupon_id, epoch,
         std::vector<IssuedUser>(units.begin() + static_cast<std::ptrdiff_t>(begin),
@@ -531,7 +532,7 @@ TEST_CASE(
       database.record_confirmed(scope, field(message, "hold_id"),
                                 std::stoll(field(message, "epoch")), field(message, "items"));
     }
-    return flashsale::HandlerResult::Ack;
+    return flashsale::HandlerOutcome::Ack;
   });
 
   std::mutex confirmed_mutex;
@@ -592,8 +593,9 @@ TEST_CASE(
         {hold.hold_id, {{hold.items.substr(0, space), std::stoll(hold.items.substr(space + 1))}}});
     persisted_ids.insert(hold.hold_id);
   }
-  for (std::size_t begin = 0; begin < holds.size(); begin += flashsale::kMaxRestoredHoldsPerBatch) {
-    const auto end = std::min(holds.size(), begin + flashsale::kMaxRestoredHoldsPerBatch);
+  for (std::size_t begin = 0; begin < holds.size();
+       begin += flashsale::kMaxStockRestoredHoldsPerBatch) {
+    const auto end = std::min(holds.size(), begin + flashsale::kMaxStockRestoredHoldsPerBatch);
     reserver.restore_confirmed(
         scope, epoch,
         std::vector<RestoredHold>(holds.begin() + static_cast<std::ptrdiff_t>(begin),

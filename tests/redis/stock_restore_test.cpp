@@ -18,6 +18,7 @@ using namespace std::chrono_literals;
 using flashsale::ConfirmStatus;
 using flashsale::ExtendStatus;
 using flashsale::LoadMode;
+using flashsale::LoadStatus;
 using flashsale::ReleaseStatus;
 using flashsale::ReserveStatus;
 using flashsale::RestoredHold;
@@ -58,9 +59,12 @@ TEST_CASE("every stock result and event carries the scope's epoch, new on every 
   StockReserver reserver(*client);
   CHECK(reserver.snapshot(kScope).epoch == 0);
   const std::int64_t before_us = server_time_ms(*client) * 1000;
-  reserver.load(kScope, {{"red", 10}});
+  const auto loaded = reserver.load(kScope, {{"red", 10}});
+  CHECK(loaded.status == LoadStatus::Loaded);
   const std::int64_t epoch = reserver.snapshot(kScope).epoch;
-  CHECK(epoch >= before_us);  // microseconds of the server clock
+  CHECK(loaded.epoch == epoch);
+  CHECK(reserver.load(kScope, {{"red", 10}}).epoch == epoch);  // AlreadyLoaded
+  CHECK(epoch >= before_us);                                   // microseconds of the server clock
   CHECK(epoch < before_us + 60'000'000);
 
   CHECK(reserver.reserve(kScope, "h1", {{"red", 1}}, 10s).epoch == epoch);
@@ -68,24 +72,34 @@ TEST_CASE("every stock result and event carries the scope's epoch, new on every 
   CHECK(reserver.extend(kScope, "h1", 20s).epoch == epoch);
   CHECK(reserver.confirm(kScope, "h1").epoch == epoch);
   CHECK(reserver.reserve(kScope, "h2", {{"red", 1}}, 10s).status == ReserveStatus::Reserved);
-  CHECK(reserver.release(kScope, "h2") == ReleaseStatus::Released);
+  const auto released = reserver.release(kScope, "h2");
+  CHECK(released.status == ReleaseStatus::Released);
+  CHECK(released.epoch == epoch);
   const auto short_hold = reserver.reserve(kScope, "h3", {{"red", 1}}, 1ms);
   REQUIRE(short_hold.expires_at.has_value());
   stock_test::wait_for_server_time_past(*client, *short_hold.expires_at);
   const auto reclaimed = reserver.reclaim_expired(kScope, 10);
   CHECK(reclaimed.reclaimed == 1);
   CHECK(reclaimed.epoch == epoch);
+  // A confirm after the deadline of a hold nobody expired: confirmed late.
+  const auto late_hold = reserver.reserve(kScope, "h4", {{"red", 1}}, 1ms);
+  REQUIRE(late_hold.expires_at.has_value());
+  stock_test::wait_for_server_time_past(*client, *late_hold.expires_at);
+  const auto late = reserver.confirm(kScope, "h4");
+  CHECK(late.status == ConfirmStatus::Reacquired);
+  CHECK(late.epoch == epoch);
   CHECK(reserver.end_sale(kScope).epoch == epoch);
 
   const auto events = read_stream(*client, kEvents);
-  REQUIRE(events.size() >= 6);
+  REQUIRE(events.size() >= 8);
   for (const auto& event : events) {
     INFO(event.fields.at("type"));
     CHECK(event.fields.at("epoch") == std::to_string(epoch));
   }
 
-  reserver.load(kScope, {{"red", 10}}, LoadMode::Replace);
-  CHECK(reserver.snapshot(kScope).epoch > epoch);
+  const auto reloaded = reserver.load(kScope, {{"red", 10}}, LoadMode::Replace);
+  CHECK(reloaded.epoch > epoch);
+  CHECK(reserver.snapshot(kScope).epoch == reloaded.epoch);
 }
 
 TEST_CASE(
@@ -124,7 +138,7 @@ TEST_CASE(
   const auto reserve_again = reserver.reserve(kScope, "h2", {{"red", 1}, {"blue", 1}}, 60s);
   CHECK(reserve_again.status == ReserveStatus::AlreadyReserved);
   CHECK_FALSE(reserve_again.expires_at.has_value());
-  CHECK(reserver.release(kScope, "h2") == ReleaseStatus::NotReleasable);
+  CHECK(reserver.release(kScope, "h2").status == ReleaseStatus::NotReleasable);
   // The active hold was not persisted as confirmed: it is gone, its stock back.
   CHECK(reserver.confirm(kScope, "h3").status == ConfirmStatus::UnknownHold);
   const auto fresh = reserver.reserve(kScope, "h4", {{"blue", 4}}, 60s);
@@ -159,7 +173,7 @@ TEST_CASE(
   CHECK(blocked.status == ReserveStatus::Restoring);
   CHECK(blocked.epoch == first);
   CHECK(reserver.confirm(kScope, "h1").status == ConfirmStatus::Restoring);
-  CHECK(reserver.release(kScope, "h1") == ReleaseStatus::Restoring);
+  CHECK(reserver.release(kScope, "h1").status == ReleaseStatus::Restoring);
   CHECK(reserver.extend(kScope, "h1", 10s).status == ExtendStatus::Restoring);
   CHECK(reserver.reclaim_expired(kScope, 10).reclaimed == 0);
   CHECK(reserver.end_sale(kScope).state == SaleState::Restoring);  // not closed mid-restore
@@ -253,7 +267,7 @@ TEST_CASE(
   CHECK_THROWS_AS(
       reserver.restore_confirmed(kScope, epoch, {{"h", {{"red", 1}}}, {"h", {{"red", 1}}}}),
       flashsale::InvalidArgument);
-  std::vector<RestoredHold> too_many(flashsale::kMaxRestoredHoldsPerBatch + 1);
+  std::vector<RestoredHold> too_many(flashsale::kMaxStockRestoredHoldsPerBatch + 1);
   for (std::size_t i = 0; i < too_many.size(); ++i) {
     too_many[i] = {"h" + std::to_string(i), {{"red", 1}}};
   }
