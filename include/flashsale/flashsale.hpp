@@ -10,6 +10,7 @@
 #include "flashsale/connection_options.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/hold_reaper.hpp"
 #include "flashsale/key_space.hpp"
