@@ -17,6 +17,8 @@
 #include "flashsale/preflight.hpp"
 #include "flashsale/redis_stream_publisher.hpp"
 #include "flashsale/reply.hpp"
+#include "flashsale/sale_scheduler.hpp"
+#include "flashsale/sale_scheduler_runner.hpp"
 #include "flashsale/script.hpp"
 #include "flashsale/sliding_window_ranking.hpp"
 #include "flashsale/standalone_client.hpp"

@@ -1,0 +1,90 @@
+#include "flashsale/sale_scheduler_runner.hpp"
+
+#include <fmt/format.h>
+
+#include <random>
+#include <utility>
+
+#include "flashsale/error.hpp"
+#include "flashsale/key_space.hpp"
+#include "flashsale/log.hpp"
+
+namespace flashsale {
+
+SaleSchedulerRunner::SaleSchedulerRunner(SaleScheduler& scheduler,
+                                         std::vector<std::string> schedules,
+                                         SaleSchedulerRunnerOptions options)
+    : scheduler_(scheduler), schedules_(std::move(schedules)), options_(options) {
+  if (schedules_.empty()) {
+    throw InvalidArgument("a scheduler runner needs at least one schedule");
+  }
+  for (const auto& schedule : schedules_) {
+    validate_key_id(schedule, "schedule id");
+  }
+  if (options_.poll_interval.count() < 1) {
+    throw InvalidArgument("scheduler runner poll_interval must be at least 1 ms");
+  }
+  if (options_.poll_jitter.count() < 0 || options_.poll_jitter > options_.poll_interval) {
+    throw InvalidArgument("scheduler runner poll_jitter must be 0..poll_interval");
+  }
+  const std::size_t max_batch = scheduler_.options().max_promote_per_call;
+  if (options_.batch_size < 1 || options_.batch_size > max_batch) {
+    throw InvalidArgument(fmt::format("scheduler runner batch_size must be 1..{}", max_batch));
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+SaleSchedulerRunner::~SaleSchedulerRunner() {
+  stop();
+}
+
+void SaleSchedulerRunner::stop() {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  const std::lock_guard<std::mutex> lock(join_mutex_);
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+bool SaleSchedulerRunner::stopping() {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return stopping_;
+}
+
+void SaleSchedulerRunner::run() {
+  std::mt19937_64 random(std::random_device{}());
+  std::uniform_int_distribution<std::int64_t> jitter(-options_.poll_jitter.count(),
+                                                     options_.poll_jitter.count());
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    try {
+      promote_round();
+    } catch (const Error& error) {
+      ++failures_;
+      log_message(LogLevel::Warning,
+                  fmt::format("scheduler runner promotion failed: {}", error.what()));
+    }
+    lock.lock();
+    const auto pause = options_.poll_interval + std::chrono::milliseconds(jitter(random));
+    wake_.wait_for(lock, pause, [this] { return stopping_; });
+  }
+}
+
+void SaleSchedulerRunner::promote_round() {
+  for (const auto& schedule : schedules_) {
+    bool more_due = true;
+    while (more_due && !stopping()) {
+      const PromoteResult result = scheduler_.promote_due(schedule, options_.batch_size);
+      ++calls_;
+      promoted_ += result.promoted.size();
+      more_due = result.more_due;
+    }
+  }
+}
+
+}  // namespace flashsale
