@@ -27,8 +27,12 @@ int main(int argc, char** argv) {
     flashsale::SaleScheduler scheduler(client);
     // Idempotent per event id: a retry answers AlreadyScheduled, and an id
     // that fired never fires again.
-    scheduler.schedule("summer", "coupon-open:summer-10", std::chrono::system_clock::now() + 2s,
-                       "summer-10");
+    const auto scheduled = scheduler.schedule("summer", "coupon-open:summer-10",
+                                              std::chrono::system_clock::now() + 2s, "summer-10");
+    if (scheduled.status == flashsale::ScheduleStatus::AlreadyPromoted) {
+      std::puts("coupon-open:summer-10 fired in an earlier run");
+      return 0;
+    }
 
     // Run one in every instance of the host: no leader, no lock.
     flashsale::SaleSchedulerRunner runner(scheduler, {"summer"});
