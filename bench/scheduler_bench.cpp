@@ -19,7 +19,10 @@
 //    costs on top of the stream write.
 // 3. Server time. bench::ScriptTimer reads from the slowlog how long one
 //    promote_due_events call blocks Redis at the default batch limit (1000)
-//    and at the hard limit (10000).
+//    and at the hard limit (10000): wall time, which a loaded machine
+//    inflates. Beside it, the CPU the server's main thread spent per call
+//    (INFO cpu before and after; includes logging every inner command to the
+//    slowlog, which the timer turns on, and the two INFO calls).
 // --smoke runs tiny sizes. Nothing is asserted; the machine may be shared, so
 // compare ratios within one run.
 #include <algorithm>
@@ -37,6 +40,7 @@
 #include "flashsale/sale_scheduler.hpp"
 #include "flashsale/sale_scheduler_runner.hpp"
 #include "flashsale/script.hpp"
+#include "redis_server.hpp"
 #include "script_timer.hpp"
 
 namespace {
@@ -55,6 +59,14 @@ struct Settings {
   int timed_calls_hard = 2;
   bool smoke = false;
 };
+
+// CPU seconds the server's main thread has used (INFO cpu, Redis 6+): unlike
+// wall time, not inflated when the machine's other load deschedules it.
+double server_main_thread_cpu(flashsale::StandaloneClient& client) {
+  const std::string info = client.execute({{"INFO", "cpu"}, {}, {}}).as_string();
+  return flashsale::testing::info_number(info, "used_cpu_user_main_thread:").value_or(0) +
+         flashsale::testing::info_number(info, "used_cpu_sys_main_thread:").value_or(0);
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -200,25 +212,30 @@ void server_time_case(const bench::BenchServer& server, std::size_t limit, int c
   client->execute({{"SCRIPT", "LOAD", std::string(script.source)}, {}, {}});
   std::size_t promoted = 0;
   std::vector<long long> durations;
+  std::vector<double> cpu_us;
   {
     bench::ScriptTimer timer(server);
     durations = timer.time(script, [&] {
       for (int call = 0; call < calls; ++call) {
+        const double cpu_before = server_main_thread_cpu(*client);
         promoted += scheduler.promote_due(schedule, limit).promoted.size();
+        cpu_us.push_back((server_main_thread_cpu(*client) - cpu_before) * 1e6);
       }
     });
   }
+  std::sort(cpu_us.begin(), cpu_us.end());
   std::sort(durations.begin(), durations.end());
   if (durations.empty()) {
     std::printf("promote_due_events at limit %zu: no call seen in the slowlog\n", limit);
     return;
   }
   const long long median = durations[durations.size() / 2];
+  const double cpu_median = cpu_us[cpu_us.size() / 2];
   std::printf(
-      "promote_due_events at limit %zu: %zu calls, %zu events, median %lld us, max %lld us "
-      "(%.2f us per event)\n",
-      limit, durations.size(), promoted, median, durations.back(),
-      static_cast<double>(median) / static_cast<double>(limit));
+      "promote_due_events at limit %zu: %zu calls, %zu events; wall (slowlog) median %lld us, "
+      "max %lld us; server main-thread CPU median %.0f us (%.2f us per event)\n",
+      limit, durations.size(), promoted, median, durations.back(), cpu_median,
+      cpu_median / static_cast<double>(limit));
   std::fflush(stdout);
 }
 
