@@ -4,7 +4,7 @@
 //   scheduler_bench [--smoke] [--events N] [--spread-s S] [--poll-ms P]
 //
 // 1. Lateness. For 1, 4 and 16 SaleSchedulerRunners (threads of this process,
-//    one shared pool, poll interval P ms, default 100, jitter P/5, batch 500)
+//    one shared pool, poll interval P ms, default 100, jitter P/5, default batch 100)
 //    N events (default 100000) are scheduled from 16 threads, due evenly over
 //    S seconds (default 60) starting after the scheduling is done. When the
 //    last has fired, the schedule's own stats give lateness p50/p99/max (by
@@ -123,7 +123,6 @@ void lateness_case(const bench::BenchServer& server, const Settings& settings, i
   flashsale::SaleSchedulerRunnerOptions options;
   options.poll_interval = std::chrono::milliseconds(settings.poll_ms);
   options.poll_jitter = options.poll_interval / 5;
-  options.batch_size = 500;
   std::vector<std::unique_ptr<flashsale::SaleSchedulerRunner>> pool;
   for (int runner = 0; runner < runners; ++runner) {
     pool.push_back(std::make_unique<flashsale::SaleSchedulerRunner>(
@@ -279,8 +278,9 @@ int main(int argc, char** argv) {
     bench::BenchServer server;
     server.flush();
     std::printf(
-        "lateness: %d events due over %d s, poll interval %d ms (jitter %d ms), batch 500\n",
-        settings.events, settings.spread_s, settings.poll_ms, settings.poll_ms / 5);
+        "lateness: %d events due over %d s, poll interval %d ms (jitter %d ms), batch %zu\n",
+        settings.events, settings.spread_s, settings.poll_ms, settings.poll_ms / 5,
+        flashsale::SaleSchedulerRunnerOptions{}.batch_size);
     std::printf("%7s %8s %8s %9s %8s %8s %8s %10s %8s\n", "runners", "events", "calls", "ev/call",
                 "p50_ms", "p99_ms", "max_ms", "p50/poll", "failures");
     for (const int runners : {1, 4, 16}) {
