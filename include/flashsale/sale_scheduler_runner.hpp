@@ -40,7 +40,8 @@ struct SaleSchedulerRunnerOptions {
   // Mean pause between rounds (at least 1 ms).
   std::chrono::milliseconds poll_interval{100};
   // Each pause is poll_interval plus a uniform random amount in
-  // [-poll_jitter, +poll_jitter]; 0 means no jitter (0..poll_interval).
+  // [-poll_jitter, +poll_jitter], so that runners started together drift
+  // apart (0..poll_interval; 0 means none).
   std::chrono::milliseconds poll_jitter{20};
   // Events per promote_due call (1..the scheduler's max_promote_per_call).
   // One promotion costs Redis about 10 us of CPU per event (scheduler_bench),
