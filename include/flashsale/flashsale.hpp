@@ -14,6 +14,7 @@
 #include "flashsale/log.hpp"
 #include "flashsale/outbox.hpp"
 #include "flashsale/outbox_relay.hpp"
+#include "flashsale/periodic_thread.hpp"
 #include "flashsale/preflight.hpp"
 #include "flashsale/redis_stream_publisher.hpp"
 #include "flashsale/reply.hpp"

@@ -24,14 +24,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <cstdint>
-#include <mutex>
+#include <optional>
+#include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "flashsale/periodic_thread.hpp"
 #include "flashsale/sale_scheduler.hpp"
 
 namespace flashsale {
@@ -68,9 +67,8 @@ class SaleSchedulerRunner {
   std::size_t failures() const noexcept { return failures_.load(); }
 
  private:
-  void run();
-  void promote_round();
-  bool stopping();
+  void promote_round(const PeriodicThread& thread);
+  std::chrono::milliseconds next_pause();
 
   SaleScheduler& scheduler_;
   std::vector<std::string> schedules_;
@@ -78,11 +76,8 @@ class SaleSchedulerRunner {
   std::atomic<std::size_t> calls_{0};
   std::atomic<std::size_t> promoted_{0};
   std::atomic<std::size_t> failures_{0};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::mutex join_mutex_;  // one joiner at a time when stop() races
-  std::thread thread_;
+  std::mt19937_64 random_;                // the thread's only
+  std::optional<PeriodicThread> thread_;  // last: started once the rest is in place
 };
 
 }  // namespace flashsale

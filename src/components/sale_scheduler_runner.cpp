@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <random>
 #include <utility>
 
 #include "flashsale/error.hpp"
@@ -14,7 +13,10 @@ namespace flashsale {
 SaleSchedulerRunner::SaleSchedulerRunner(SaleScheduler& scheduler,
                                          std::vector<std::string> schedules,
                                          SaleSchedulerRunnerOptions options)
-    : scheduler_(scheduler), schedules_(std::move(schedules)), options_(options) {
+    : scheduler_(scheduler),
+      schedules_(std::move(schedules)),
+      options_(options),
+      random_(std::random_device{}()) {
   if (schedules_.empty()) {
     throw InvalidArgument("a scheduler runner needs at least one schedule");
   }
@@ -31,7 +33,8 @@ SaleSchedulerRunner::SaleSchedulerRunner(SaleScheduler& scheduler,
   if (options_.batch_size < 1 || options_.batch_size > max_batch) {
     throw InvalidArgument(fmt::format("scheduler runner batch_size must be 1..{}", max_batch));
   }
-  thread_ = std::thread([this] { run(); });
+  thread_.emplace([this](const PeriodicThread& thread) { promote_round(thread); },
+                  [this] { return next_pause(); });
 }
 
 SaleSchedulerRunner::~SaleSchedulerRunner() {
@@ -39,51 +42,30 @@ SaleSchedulerRunner::~SaleSchedulerRunner() {
 }
 
 void SaleSchedulerRunner::stop() {
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  const std::lock_guard<std::mutex> lock(join_mutex_);
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  thread_->stop();
 }
 
-bool SaleSchedulerRunner::stopping() {
-  const std::lock_guard<std::mutex> lock(mutex_);
-  return stopping_;
-}
-
-void SaleSchedulerRunner::run() {
-  std::mt19937_64 random(std::random_device{}());
+std::chrono::milliseconds SaleSchedulerRunner::next_pause() {
   std::uniform_int_distribution<std::int64_t> jitter(-options_.poll_jitter.count(),
                                                      options_.poll_jitter.count());
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    try {
-      promote_round();
-    } catch (const Error& error) {
-      ++failures_;
-      log_message(LogLevel::Warning,
-                  fmt::format("scheduler runner promotion failed: {}", error.what()));
-    }
-    lock.lock();
-    const auto pause = options_.poll_interval + std::chrono::milliseconds(jitter(random));
-    wake_.wait_for(lock, pause, [this] { return stopping_; });
-  }
+  return options_.poll_interval + std::chrono::milliseconds(jitter(random_));
 }
 
-void SaleSchedulerRunner::promote_round() {
-  for (const auto& schedule : schedules_) {
-    bool more_due = true;
-    while (more_due && !stopping()) {
-      const PromoteResult result = scheduler_.promote_due(schedule, options_.batch_size);
-      ++calls_;
-      promoted_ += result.promoted.size();
-      more_due = result.more_due;
+void SaleSchedulerRunner::promote_round(const PeriodicThread& thread) {
+  try {
+    for (const auto& schedule : schedules_) {
+      bool more_due = true;
+      while (more_due && !thread.stop_requested()) {
+        const PromoteResult result = scheduler_.promote_due(schedule, options_.batch_size);
+        ++calls_;
+        promoted_ += result.promoted.size();
+        more_due = result.more_due;
+      }
     }
+  } catch (const Error& error) {
+    ++failures_;
+    log_message(LogLevel::Warning,
+                fmt::format("scheduler runner promotion failed: {}", error.what()));
   }
 }
 
