@@ -28,18 +28,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/sale_scheduler.hpp"
 #include "flashsale/sale_scheduler_runner.hpp"
 #include "flashsale/script.hpp"
+#include "flashsale/standalone_client.hpp"
 #include "redis_server.hpp"
 #include "script_timer.hpp"
 
@@ -72,10 +72,14 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The server's clock (TIME), which the scheduler fires by.
 std::chrono::system_clock::time_point server_now(flashsale::Client& client) {
-  const auto ms =
-      client.run_script({&flashsale::bundled_script("server_time_ms"), {}, {}}).as_integer();
-  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+  const flashsale::Reply reply = client.execute({{"TIME"}, {}, {}});
+  const auto& time = reply.as_array();
+  const long long seconds = std::stoll(time.at(0).as_string());
+  const long long microseconds = std::stoll(time.at(1).as_string());
+  return std::chrono::system_clock::time_point(std::chrono::seconds(seconds) +
+                                               std::chrono::microseconds(microseconds));
 }
 
 std::string event_name(long long index) {
@@ -238,23 +242,13 @@ void server_time_case(const bench::BenchServer& server, std::size_t limit, int c
   std::fflush(stdout);
 }
 
-int integer_flag(int& index, int argc, char** argv) {
-  if (index + 1 >= argc) {
-    throw std::invalid_argument(std::string(argv[index]) + " needs a number");
-  }
-  const int value = std::atoi(argv[++index]);
-  if (value < 1) {
-    throw std::invalid_argument(std::string(argv[index - 1]) + " needs a positive number");
-  }
-  return value;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Settings settings;
-  settings.smoke = bench::take_smoke_flag(argc, argv);
   try {
+    const bench::BenchArgs args(argc, argv);
+    settings.smoke = args.smoke();
     if (settings.smoke) {
       settings.events = 300;
       settings.spread_s = 1;
@@ -264,17 +258,9 @@ int main(int argc, char** argv) {
       settings.timed_calls_default = 1;
       settings.timed_calls_hard = 1;
     }
-    for (int index = 1; index < argc; ++index) {
-      if (std::strcmp(argv[index], "--events") == 0) {
-        settings.events = integer_flag(index, argc, argv);
-      } else if (std::strcmp(argv[index], "--spread-s") == 0) {
-        settings.spread_s = integer_flag(index, argc, argv);
-      } else if (std::strcmp(argv[index], "--poll-ms") == 0) {
-        settings.poll_ms = integer_flag(index, argc, argv);
-      } else {
-        throw std::invalid_argument(std::string("unknown argument ") + argv[index]);
-      }
-    }
+    settings.events = static_cast<int>(args.number("events", settings.events));
+    settings.spread_s = static_cast<int>(args.number("spread-s", settings.spread_s));
+    settings.poll_ms = static_cast<int>(args.number("poll-ms", settings.poll_ms));
     bench::BenchServer server;
     server.flush();
     std::printf(
@@ -291,7 +277,7 @@ int main(int argc, char** argv) {
     server.flush();
     server_time_case(server, settings.smoke ? 100 : 1000, settings.timed_calls_default);
     server.flush();
-    server_time_case(server, settings.smoke ? 200 : flashsale::kMaxPromotePerCallLimit,
+    server_time_case(server, settings.smoke ? 200 : flashsale::kMaxSchedulerPromotePerCallLimit,
                      settings.timed_calls_hard);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "scheduler_bench: %s\n", error.what());

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
         // At-least-once: act idempotently on event.event_id.
         std::printf("%s fired %lld ms late: open coupon %s\n", event.event_id.c_str(),
                     static_cast<long long>(event.lateness().count()), event.payload.c_str());
-        return flashsale::HandlerResult::Ack;
+        return flashsale::HandlerOutcome::Ack;
       });
     }
     const auto stats = scheduler.stats("summer");

@@ -10,6 +10,8 @@
 -- Invariant: an event is promoted or cancelled, never both. Promotion and
 -- cancellation both move the id from due to settled in one script, so
 -- whichever runs first wins and the other sees the settled state.
+--- @include "server_time_ms"
+
 local event_id = ARGV[1]
 
 local settled = redis.call('HGET', KEYS[3], event_id)
@@ -21,8 +23,7 @@ local due = redis.call('ZSCORE', KEYS[1], event_id)
 if not due then
   return { 'unknown_event', -1 }
 end
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local now_ms = server_time_ms()
 redis.call('ZREM', KEYS[1], event_id)
 redis.call('HDEL', KEYS[2], event_id)
 redis.call('HSET', KEYS[3], event_id,

@@ -9,10 +9,11 @@
 --        find: { now ms, state ("pending" | "promoted" | "cancelled" |
 --        "unknown"), due ms (-1 when unknown), settled at ms (-1 unless
 --        promoted or cancelled), payload ("" unless pending) }
--- Read-only.
+-- Invariant: read-only; one consistent view at one server time.
+--- @include "server_time_ms"
+
 local mode = ARGV[1]
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local now_ms = server_time_ms()
 
 if mode == 'find' then
   local event_id = ARGV[2]

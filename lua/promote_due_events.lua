@@ -4,7 +4,7 @@
 -- the claim, so no leader and no lock are needed.
 -- KEYS: 1 due, 2 payloads, 3 settled, 4 stream, 5 stats (all of one schedule,
 --       one hash tag)
--- ARGV: 1 limit (1..max the caller allows), 2 stream max length (0: no cap)
+-- ARGV: 1 limit (1..max the caller allows), 2 max_stream_length (0: no cap)
 -- Reply: { more (1 when due events remain, else 0), promoted_at ms,
 --          event id, due ms, stream entry id, event id, due ms, ... }
 -- Stream entry: event_id, due_at (ms), promoted_at (ms), lateness_ms, payload.
@@ -13,17 +13,19 @@
 -- Invariant: an event leaves `due` and enters `settled` in the same script
 -- that appends its one stream entry, so each event is promoted exactly once
 -- and never before its due time by the server clock.
+--- @include "server_time_ms"
+--- @include "append_event"
+
 local limit = tonumber(ARGV[1])
-local stream_max = tonumber(ARGV[2])
+local stream_max = stream_max_length(ARGV[2])
 if not limit or limit < 1 or limit > 10000 or limit % 1 ~= 0 then
   return redis.error_reply('ERR promote_due_events: bad limit')
 end
-if not stream_max or stream_max < 0 or stream_max % 1 ~= 0 then
+if not stream_max then
   return redis.error_reply('ERR promote_due_events: bad stream max length')
 end
 
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local now_ms = server_time_ms()
 local now_text = string.format('%d', now_ms)
 
 -- Exact below 32 ms, then 16 buckets per power of two (at most 1/16 wide).
@@ -58,15 +60,8 @@ for index = 1, #due, 2 do
   local due_text = string.format('%d', due_ms)
   local lateness = now_ms - due_ms
   local payload = redis.call('HGET', KEYS[2], event_id) or ''
-  local entry_id
-  if stream_max > 0 then
-    entry_id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', stream_max, '*', 'event_id', event_id,
-      'due_at', due_text, 'promoted_at', now_text, 'lateness_ms', string.format('%d', lateness),
-      'payload', payload)
-  else
-    entry_id = redis.call('XADD', KEYS[4], '*', 'event_id', event_id, 'due_at', due_text,
-      'promoted_at', now_text, 'lateness_ms', string.format('%d', lateness), 'payload', payload)
-  end
+  local entry_id = append_event(KEYS[4], stream_max, 'event_id', event_id, 'due_at', due_text,
+    'promoted_at', now_text, 'lateness_ms', string.format('%d', lateness), 'payload', payload)
   ids[#ids + 1] = event_id
   settled[#settled + 1] = event_id
   settled[#settled + 1] = 'promoted ' .. due_text .. ' ' .. now_text

@@ -5,9 +5,10 @@
 -- Reply: { now ms, pending, overdue (pending and due by now), oldest overdue
 --          due ms (-1 when none), field, value, field, value, ... of the stats
 --          hash (promoted, cancelled, lateness_max_ms, b<n> bucket counts) }
--- Read-only.
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+-- Invariant: read-only; one consistent view at one server time.
+--- @include "server_time_ms"
+
+local now_ms = server_time_ms()
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local oldest_overdue = -1
 if #oldest == 2 and tonumber(oldest[2]) <= now_ms then

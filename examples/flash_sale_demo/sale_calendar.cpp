@@ -69,7 +69,7 @@ void SaleCalendar::schedule_deal_end(const std::string& scope,
   scheduler_.schedule(schedule_, "deal-end:" + scope, at, "deal_end " + scope);
 }
 
-flashsale::HandlerResult SaleCalendar::handle(const flashsale::StreamMessage& message) {
+flashsale::HandlerOutcome SaleCalendar::handle(const flashsale::StreamMessage& message) {
   const auto event = flashsale::parse_fired_event(message);
   const auto space = event.payload.find(' ');
   const std::string kind = event.payload.substr(0, space);
@@ -89,9 +89,9 @@ flashsale::HandlerResult SaleCalendar::handle(const flashsale::StreamMessage& me
     const std::lock_guard<std::mutex> lock(final_stock_mutex_);
     final_stock_ = std::move(final_stock);
   } else {
-    return flashsale::HandlerResult::DeadLetter;
+    return flashsale::HandlerOutcome::DeadLetter;
   }
-  return flashsale::HandlerResult::Ack;
+  return flashsale::HandlerOutcome::Ack;
 }
 
 bool SaleCalendar::wait_for_coupon_opening(std::chrono::milliseconds timeout,

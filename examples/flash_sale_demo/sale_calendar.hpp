@@ -50,7 +50,7 @@ class SaleCalendar {
   void stop();
 
  private:
-  flashsale::HandlerResult handle(const flashsale::StreamMessage& message);
+  flashsale::HandlerOutcome handle(const flashsale::StreamMessage& message);
 
   flashsale::StockReserver& reserver_;
   SaleDatabase& database_;

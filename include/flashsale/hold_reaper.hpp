@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "flashsale/export.hpp"
 #include "flashsale/periodic_thread.hpp"
 #include "flashsale/stock_reserver.hpp"
 
@@ -32,7 +33,7 @@ struct HoldReaperOptions {
   std::size_t batch_size = 100;
 };
 
-class HoldReaper {
+class FLASHSALE_EXPORT HoldReaper {
  public:
   // Validates the scopes and options (InvalidArgument) and starts the thread.
   HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
@@ -48,6 +49,8 @@ class HoldReaper {
   std::size_t sweeps() const noexcept { return sweeps_.load(); }
   std::size_t reclaimed() const noexcept { return reclaimed_.load(); }
   std::size_t failures() const noexcept { return failures_.load(); }
+
+  const HoldReaperOptions& options() const noexcept { return options_; }
 
  private:
   void sweep(const PeriodicThread& thread);

@@ -18,9 +18,11 @@
 #include <mutex>
 #include <thread>
 
+#include "flashsale/export.hpp"
+
 namespace flashsale {
 
-class PeriodicThread {
+class FLASHSALE_EXPORT PeriodicThread {
  public:
   // Calls round(*this), then waits pause() (asked again before every pause),
   // and so on until stop().

@@ -39,7 +39,7 @@
 //
 // What a failure can lose: only what Redis itself loses (an acknowledged write
 // not yet persisted or replicated at a crash or failover). Stream entries are
-// trimmed only with events_max_length set and a consumer that falls behind it.
+// trimmed only with max_stream_length set and a consumer that falls behind it.
 //
 // Thread-safety: shareable between threads when its Client is (StandaloneClient
 // is a pool). Holds no mutable state of its own.
@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/preflight.hpp"
 #include "flashsale/stream_consumer.hpp"
@@ -66,26 +67,27 @@
 namespace flashsale {
 
 // Hard limits the options may not exceed, so no script runs long.
-inline constexpr std::size_t kMaxPromotePerCallLimit = 10000;
-inline constexpr std::size_t kMaxEventPayloadBytesLimit = 1024 * 1024;
+inline constexpr std::size_t kMaxSchedulerPromotePerCallLimit = 10000;
+inline constexpr std::size_t kMaxSchedulerPayloadBytesLimit = 1024 * 1024;
 // Most events one due() or pending() call lists.
-inline constexpr std::size_t kMaxListedEvents = 10000;
+inline constexpr std::size_t kMaxSchedulerListedEvents = 10000;
 
 struct SaleSchedulerOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
-  // Largest `limit` promote_due() accepts (1..kMaxPromotePerCallLimit): the
+  // Largest `limit` promote_due() accepts (1..kMaxSchedulerPromotePerCallLimit): the
   // bound on how long one promotion call blocks Redis.
   std::size_t max_promote_per_call = 1000;
   // Longest event id, in bytes, 1..kMaxMemberIdBytesLimit (event ids travel as
   // ARGV and may hold any bytes).
   std::size_t max_event_id_bytes = 256;
-  // Longest payload, in bytes, 1..kMaxEventPayloadBytesLimit (an empty payload
+  // Longest payload, in bytes, 1..kMaxSchedulerPayloadBytesLimit (an empty payload
   // is always allowed).
   std::size_t max_payload_bytes = 64 * 1024;
-  // Approximate cap (XADD MAXLEN ~) of the stream; 0 means no cap. With a cap,
-  // a consumer that falls that far behind misses the oldest fired events.
-  std::size_t events_max_length = 0;
+  // Approximate cap (XADD MAXLEN ~) of the schedule's stream; 0 means no cap;
+  // 0..kMaxStreamLengthLimit. With a cap, a consumer that falls that far
+  // behind misses the oldest fired events.
+  std::size_t max_stream_length = 0;
   // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
@@ -112,16 +114,17 @@ enum class CancelStatus {
   UnknownEvent,      // never scheduled: nothing written
 };
 
-template <typename Status>
+// Defaults to a status that is not a success (kNotDone), like every result.
+template <typename Status, Status kNotDone>
 struct SchedulerReply {
-  Status status{};
+  Status status = kNotDone;
   // The event's due time after the call: the new one when it changed, else the
   // one it has (or had, when promoted or cancelled); nullopt for UnknownEvent.
   std::optional<std::chrono::system_clock::time_point> due_at;
 };
-using ScheduleResult = SchedulerReply<ScheduleStatus>;
-using RescheduleResult = SchedulerReply<RescheduleStatus>;
-using CancelResult = SchedulerReply<CancelStatus>;
+using ScheduleResult = SchedulerReply<ScheduleStatus, ScheduleStatus::Conflict>;
+using RescheduleResult = SchedulerReply<RescheduleStatus, RescheduleStatus::UnknownEvent>;
+using CancelResult = SchedulerReply<CancelStatus, CancelStatus::UnknownEvent>;
 
 enum class EventState { Unknown, Pending, Promoted, Cancelled };
 
@@ -180,7 +183,7 @@ struct SaleSchedulerStats {
   std::optional<std::chrono::milliseconds> lateness_max;
 };
 
-class SaleScheduler {
+class FLASHSALE_EXPORT SaleScheduler {
  public:
   // Validates the options (InvalidArgument) and checks the server's eviction
   // policy (see preflight.hpp). The client must outlive the scheduler.
@@ -206,9 +209,9 @@ class SaleScheduler {
   PromoteResult promote_due(std::string_view schedule, std::size_t limit);
 
   // Pending events whose time has come (by the server clock), oldest first, at
-  // most `limit` (1..kMaxListedEvents).
+  // most `limit` (1..kMaxSchedulerListedEvents).
   std::vector<ScheduledEvent> due(std::string_view schedule, std::size_t limit);
-  // Pending events, due or not, oldest first, at most `limit` (1..kMaxListedEvents).
+  // Pending events, due or not, oldest first, at most `limit` (1..kMaxSchedulerListedEvents).
   std::vector<ScheduledEvent> pending(std::string_view schedule, std::size_t limit);
   // Where one event stands.
   EventInfo find(std::string_view schedule, std::string_view event_id);
@@ -233,6 +236,6 @@ class SaleScheduler {
 
 // Reads one entry of a schedule's stream; ProtocolError when it lacks a field
 // the scheduler writes (not an entry of a schedule's stream).
-FiredEvent parse_fired_event(const StreamMessage& message);
+FLASHSALE_EXPORT FiredEvent parse_fired_event(const StreamMessage& message);
 
 }  // namespace flashsale

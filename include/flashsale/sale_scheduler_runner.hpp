@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "flashsale/export.hpp"
 #include "flashsale/periodic_thread.hpp"
 #include "flashsale/sale_scheduler.hpp"
 
@@ -48,7 +49,7 @@ struct SaleSchedulerRunnerOptions {
   std::size_t batch_size = 100;
 };
 
-class SaleSchedulerRunner {
+class FLASHSALE_EXPORT SaleSchedulerRunner {
  public:
   // Validates the schedules and options (InvalidArgument) and starts the thread.
   SaleSchedulerRunner(SaleScheduler& scheduler, std::vector<std::string> schedules,
@@ -65,6 +66,8 @@ class SaleSchedulerRunner {
   std::size_t calls() const noexcept { return calls_.load(); }
   std::size_t promoted() const noexcept { return promoted_.load(); }
   std::size_t failures() const noexcept { return failures_.load(); }
+
+  const SaleSchedulerRunnerOptions& options() const noexcept { return options_; }
 
  private:
   void promote_round(const PeriodicThread& thread);

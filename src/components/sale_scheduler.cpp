@@ -6,16 +6,19 @@
 #include <map>
 #include <utility>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
 using detail::from_epoch_ms;
-using detail::status_from_word;
+using detail::ReplyReader;
 using detail::StatusWord;
 
 namespace {
@@ -64,20 +67,19 @@ std::optional<std::chrono::system_clock::time_point> optional_time(long long ms)
   return from_epoch_ms(ms);
 }
 
-template <typename Status, std::size_t kCount>
-SchedulerReply<Status> parse_status_reply(const Reply& reply, std::string_view script,
-                                          const StatusWord<Status> (&words)[kCount]) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2) {
-    throw ProtocolError(fmt::format("{} replied {}", script, reply.describe()));
-  }
-  return {status_from_word(script, elements[0].as_string(), words),
-          optional_time(elements[1].as_integer())};
+template <typename Result, typename Status, std::size_t kCount>
+Result parse_status_reply(Reply reply, std::string_view script,
+                          const StatusWord<Status> (&words)[kCount]) {
+  ReplyReader reader(std::move(reply), script, 2);
+  Result result;
+  result.status = reader.status(words);
+  result.due_at = optional_time(reader.integer());
+  return result;
 }
 
 void validate_limit(std::size_t limit, std::size_t max, std::string_view what) {
   if (limit < 1 || limit > max) {
-    throw InvalidArgument(fmt::format("{} must be 1..{}, got {}", what, max, limit));
+    throw InvalidArgument(fmt::format("{} must be between 1 and {}, got {}", what, max, limit));
   }
 }
 
@@ -105,9 +107,14 @@ std::int64_t parse_integer(std::string_view text, std::string_view what) {
 
 SaleScheduler::SaleScheduler(Client& client, SaleSchedulerOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  validate_limit(options_.max_promote_per_call, kMaxPromotePerCallLimit, "max_promote_per_call");
-  validate_limit(options_.max_event_id_bytes, kMaxMemberIdBytesLimit, "max_event_id_bytes");
-  validate_limit(options_.max_payload_bytes, kMaxEventPayloadBytesLimit, "max_payload_bytes");
+  detail::OptionChecks("SaleSchedulerOptions")
+      .between("max_promote_per_call", options_.max_promote_per_call, std::size_t{1},
+               kMaxSchedulerPromotePerCallLimit)
+      .between("max_event_id_bytes", options_.max_event_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit)
+      .between("max_payload_bytes", options_.max_payload_bytes, std::size_t{1},
+               kMaxSchedulerPayloadBytesLimit)
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit);
   require_single_slot(keys("probe"), "scheduler scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
@@ -133,7 +140,7 @@ void SaleScheduler::validate_event_id(std::string_view event_id) const {
 ScheduleResult SaleScheduler::schedule(std::string_view schedule, std::string_view event_id,
                                        std::chrono::system_clock::time_point fire_at,
                                        std::string_view payload) {
-  ScriptCall call{&bundled_script("schedule_event"), keys(schedule), {}};
+  ScriptCall call{&detail::scripts::schedule_event, keys(schedule), {}};
   validate_event_id(event_id);
   if (payload.size() > options_.max_payload_bytes) {
     throw InvalidArgument(fmt::format("payload is {} bytes, longer than the limit of {}",
@@ -141,60 +148,65 @@ ScheduleResult SaleScheduler::schedule(std::string_view schedule, std::string_vi
   }
   call.arguments = {std::string(event_id), std::to_string(fire_at_ms(fire_at)),
                     std::string(payload)};
-  return parse_status_reply(client_.run_script(call), "schedule_event", kScheduleStatuses);
+  return parse_status_reply<ScheduleResult>(client_.run_script(call), "schedule_event",
+                                            kScheduleStatuses);
 }
 
 RescheduleResult SaleScheduler::reschedule(std::string_view schedule, std::string_view event_id,
                                            std::chrono::system_clock::time_point fire_at) {
-  ScriptCall call{&bundled_script("reschedule_event"), keys(schedule), {}};
+  ScriptCall call{&detail::scripts::reschedule_event, keys(schedule), {}};
   validate_event_id(event_id);
   call.arguments = {std::string(event_id), std::to_string(fire_at_ms(fire_at))};
-  return parse_status_reply(client_.run_script(call), "reschedule_event", kRescheduleStatuses);
+  return parse_status_reply<RescheduleResult>(client_.run_script(call), "reschedule_event",
+                                              kRescheduleStatuses);
 }
 
 CancelResult SaleScheduler::cancel(std::string_view schedule, std::string_view event_id) {
-  ScriptCall call{&bundled_script("cancel_event"), keys(schedule), {}};
+  ScriptCall call{&detail::scripts::cancel_event, keys(schedule), {}};
   validate_event_id(event_id);
   call.arguments = {std::string(event_id)};
-  return parse_status_reply(client_.run_script(call), "cancel_event", kCancelStatuses);
+  return parse_status_reply<CancelResult>(client_.run_script(call), "cancel_event",
+                                          kCancelStatuses);
 }
 
 PromoteResult SaleScheduler::promote_due(std::string_view schedule, std::size_t limit) {
-  ScriptCall call{&bundled_script("promote_due_events"), keys(schedule), {}};
+  ScriptCall call{&detail::scripts::promote_due_events, keys(schedule), {}};
   validate_limit(limit, options_.max_promote_per_call, "promotion limit");
-  call.arguments = {std::to_string(limit), std::to_string(options_.events_max_length)};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() < 2 || (elements.size() - 2) % 3 != 0 || (elements.size() - 2) / 3 > limit) {
-    throw ProtocolError(fmt::format("promote_due_events replied {}", reply.describe()));
+  call.arguments = {std::to_string(limit), std::to_string(options_.max_stream_length)};
+  ReplyReader reader(client_.run_script(call), "promote_due_events", ReplyReader::AtLeast{2});
+  if (reader.remaining() % 3 != 2 || (reader.remaining() - 2) / 3 > limit) {
+    reader.fail("not {more, promoted_at} and at most `limit` {id, due, entry} triples");
   }
   PromoteResult result;
-  result.more_due = elements[0].as_integer() != 0;
-  result.promoted_at = from_epoch_ms(elements[1].as_integer());
-  result.promoted.reserve((elements.size() - 2) / 3);
-  for (std::size_t index = 2; index < elements.size(); index += 3) {
-    result.promoted.push_back({elements[index].as_string(),
-                               from_epoch_ms(elements[index + 1].as_integer()),
-                               elements[index + 2].as_string()});
+  result.more_due = reader.integer() != 0;
+  result.promoted_at = from_epoch_ms(reader.count());
+  result.promoted.reserve(reader.remaining() / 3);
+  while (reader.remaining() > 0) {
+    PromotedEvent& event = result.promoted.emplace_back();
+    event.event_id = reader.text();
+    event.due_at = from_epoch_ms(reader.count());
+    event.stream_id = reader.text();
   }
   return result;
 }
 
 std::vector<ScheduledEvent> SaleScheduler::list(std::string_view schedule, std::string_view mode,
                                                 std::size_t limit) {
-  ScriptCall call{&bundled_script("inspect_scheduled_events"), keys(schedule), {}};
-  validate_limit(limit, kMaxListedEvents, "listing limit");
+  ScriptCall call{&detail::scripts::inspect_scheduled_events, keys(schedule), {}};
+  validate_limit(limit, kMaxSchedulerListedEvents, "listing limit");
   call.arguments = {std::string(mode), std::to_string(limit)};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.empty() || (elements.size() - 1) % 3 != 0) {
-    throw ProtocolError(fmt::format("inspect_scheduled_events replied {}", reply.describe()));
+  ReplyReader reader(client_.run_script(call), "inspect_scheduled_events", ReplyReader::AtLeast{1});
+  if (reader.remaining() % 3 != 1) {
+    reader.fail("not {now} and {id, due, payload} triples");
   }
+  reader.count();  // the server time; the caller asked for events only
   std::vector<ScheduledEvent> events;
-  events.reserve((elements.size() - 1) / 3);
-  for (std::size_t index = 1; index < elements.size(); index += 3) {
-    events.push_back({elements[index].as_string(), from_epoch_ms(elements[index + 1].as_integer()),
-                      elements[index + 2].as_string()});
+  events.reserve(reader.remaining() / 3);
+  while (reader.remaining() > 0) {
+    ScheduledEvent& event = events.emplace_back();
+    event.event_id = reader.text();
+    event.due_at = from_epoch_ms(reader.count());
+    event.payload = reader.text();
   }
   return events;
 }
@@ -208,41 +220,37 @@ std::vector<ScheduledEvent> SaleScheduler::pending(std::string_view schedule, st
 }
 
 EventInfo SaleScheduler::find(std::string_view schedule, std::string_view event_id) {
-  ScriptCall call{&bundled_script("inspect_scheduled_events"), keys(schedule), {}};
+  ScriptCall call{&detail::scripts::inspect_scheduled_events, keys(schedule), {}};
   validate_event_id(event_id);
   call.arguments = {"find", std::string(event_id)};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 5) {
-    throw ProtocolError(fmt::format("inspect_scheduled_events replied {}", reply.describe()));
-  }
+  ReplyReader reader(client_.run_script(call), "inspect_scheduled_events", 5);
+  reader.count();  // the server time
   EventInfo info;
-  info.state = status_from_word("inspect_scheduled_events", elements[1].as_string(), kEventStates);
-  info.due_at = optional_time(elements[2].as_integer());
-  info.settled_at = optional_time(elements[3].as_integer());
-  info.payload = elements[4].as_string();
+  info.state = reader.status(kEventStates);
+  info.due_at = optional_time(reader.integer());
+  info.settled_at = optional_time(reader.integer());
+  info.payload = reader.text();
   return info;
 }
 
 SaleSchedulerStats SaleScheduler::stats(std::string_view schedule) {
-  const ScriptCall call{&bundled_script("schedule_stats"), keys(schedule), {}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() < 4 || elements.size() % 2 != 0) {
-    throw ProtocolError(fmt::format("schedule_stats replied {}", reply.describe()));
+  const ScriptCall call{&detail::scripts::schedule_stats, keys(schedule), {}};
+  ReplyReader reader(client_.run_script(call), "schedule_stats", ReplyReader::AtLeast{4});
+  if (reader.remaining() % 2 != 0) {
+    reader.fail("not four figures and {field, value} pairs");
   }
-  const long long now_ms = elements[0].as_integer();
+  const long long now_ms = reader.count();
   SaleSchedulerStats stats;
-  stats.pending = static_cast<std::size_t>(elements[1].as_integer());
-  stats.overdue = static_cast<std::size_t>(elements[2].as_integer());
-  if (const long long oldest = elements[3].as_integer(); oldest >= 0) {
+  stats.pending = static_cast<std::size_t>(reader.count());
+  stats.overdue = static_cast<std::size_t>(reader.count());
+  if (const long long oldest = reader.integer(); oldest >= 0) {
     stats.oldest_overdue_age = std::chrono::milliseconds(now_ms - oldest);
   }
   std::map<std::int64_t, std::int64_t> buckets;  // ordered: lateness ascending
   std::int64_t counted = 0;
-  for (std::size_t index = 4; index < elements.size(); index += 2) {
-    const std::string& field = elements[index].as_string();
-    const std::int64_t value = parse_integer(elements[index + 1].as_string(), field);
+  while (reader.remaining() > 0) {
+    const std::string field = reader.text();
+    const std::int64_t value = parse_integer(reader.text(), field);
     if (field == "promoted") {
       stats.promoted = value;
     } else if (field == "cancelled") {

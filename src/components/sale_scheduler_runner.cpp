@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
@@ -23,16 +24,12 @@ SaleSchedulerRunner::SaleSchedulerRunner(SaleScheduler& scheduler,
   for (const auto& schedule : schedules_) {
     validate_key_id(schedule, "schedule id");
   }
-  if (options_.poll_interval.count() < 1) {
-    throw InvalidArgument("scheduler runner poll_interval must be at least 1 ms");
-  }
-  if (options_.poll_jitter.count() < 0 || options_.poll_jitter > options_.poll_interval) {
-    throw InvalidArgument("scheduler runner poll_jitter must be 0..poll_interval");
-  }
-  const std::size_t max_batch = scheduler_.options().max_promote_per_call;
-  if (options_.batch_size < 1 || options_.batch_size > max_batch) {
-    throw InvalidArgument(fmt::format("scheduler runner batch_size must be 1..{}", max_batch));
-  }
+  detail::OptionChecks("SaleSchedulerRunnerOptions")
+      .at_least("poll_interval", options_.poll_interval, std::chrono::milliseconds{1})
+      .between("poll_jitter", options_.poll_jitter, std::chrono::milliseconds{0},
+               options_.poll_interval)
+      .between("batch_size", options_.batch_size, std::size_t{1},
+               scheduler_.options().max_promote_per_call);
   thread_.emplace([this](const PeriodicThread& thread) { promote_round(thread); },
                   [this] { return next_pause(); });
 }

@@ -357,24 +357,30 @@ TEST_CASE("a runner logs failed promotions while the server is down and then pro
   CHECK(fired_events(*client, scheduler, kSchedule).size() == 1);
 }
 
-TEST_CASE("the stream is capped approximately at events_max_length when one is set",
+TEST_CASE("the stream is capped approximately at max_stream_length and 0 means no cap",
           "[scheduler]") {
   RedisServer server;
   auto client = server.make_client(2);
-  flashsale::SaleSchedulerOptions options;
-  options.events_max_length = 100;
-  SaleScheduler scheduler(*client, options);
-  const auto past = server_now(*client) - 1s;
-  for (int event = 0; event < 1000; ++event) {
-    scheduler.schedule(kSchedule, event_name(event), past);
-  }
-  while (scheduler.promote_due(kSchedule, 1000).more_due) {
-  }
-  const std::string stream = scheduler.stream(kSchedule);
-  const long long length = client->execute({{"XLEN", stream}, stream, {}}).as_integer();
-  CHECK(length >= 100);
-  CHECK(length < 1000);
-  CHECK(scheduler.stats(kSchedule).promoted == 1000);
+  const auto promoted_stream_length = [&](std::size_t max_stream_length) {
+    flashsale::SaleSchedulerOptions options;
+    options.max_stream_length = max_stream_length;
+    SaleScheduler scheduler(*client, options);
+    const std::string schedule = "capped-" + std::to_string(max_stream_length);
+    const auto past = server_now(*client) - 1s;
+    for (int event = 0; event < 1000; ++event) {
+      scheduler.schedule(schedule, event_name(event), past);
+    }
+    while (scheduler.promote_due(schedule, 1000).more_due) {
+    }
+    CHECK(scheduler.stats(schedule).promoted == 1000);
+    const std::string stream = scheduler.stream(schedule);
+    return client->execute({{"XLEN", stream}, stream, {}}).as_integer();
+  };
+  CHECK(flashsale::SaleSchedulerOptions{}.max_stream_length == 0);
+  const long long capped = promoted_stream_length(100);
+  CHECK(capped >= 100);
+  CHECK(capped < 1000);
+  CHECK(promoted_stream_length(0) == 1000);
 }
 
 TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unchanged",
@@ -417,7 +423,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
   refused("promotion limit above the maximum", [&] { scheduler.promote_due(kSchedule, 51); });
   refused("due listing limit zero", [&] { scheduler.due(kSchedule, 0); });
   refused("pending listing limit too large",
-          [&] { scheduler.pending(kSchedule, flashsale::kMaxListedEvents + 1); });
+          [&] { scheduler.pending(kSchedule, flashsale::kMaxSchedulerListedEvents + 1); });
   refused("stream of an invalid schedule", [&] { scheduler.stream("{x}"); });
   CHECK(digest() == before);
 
@@ -432,7 +438,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
   CHECK_THROWS_AS(SaleScheduler(*client, bad_options([](auto& o) { o.max_promote_per_call = 0; })),
                   flashsale::InvalidArgument);
   CHECK_THROWS_AS(SaleScheduler(*client, bad_options([](auto& o) {
-                    o.max_promote_per_call = flashsale::kMaxPromotePerCallLimit + 1;
+                    o.max_promote_per_call = flashsale::kMaxSchedulerPromotePerCallLimit + 1;
                   })),
                   flashsale::InvalidArgument);
   CHECK_THROWS_AS(SaleScheduler(*client, bad_options([](auto& o) { o.max_event_id_bytes = 0; })),
@@ -444,7 +450,11 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
   CHECK_THROWS_AS(SaleScheduler(*client, bad_options([](auto& o) { o.max_payload_bytes = 0; })),
                   flashsale::InvalidArgument);
   CHECK_THROWS_AS(SaleScheduler(*client, bad_options([](auto& o) {
-                    o.max_payload_bytes = flashsale::kMaxEventPayloadBytesLimit + 1;
+                    o.max_payload_bytes = flashsale::kMaxSchedulerPayloadBytesLimit + 1;
+                  })),
+                  flashsale::InvalidArgument);
+  CHECK_THROWS_AS(SaleScheduler(*client, bad_options([](auto& o) {
+                    o.max_stream_length = flashsale::kMaxStreamLengthLimit + 1;
                   })),
                   flashsale::InvalidArgument);
   const auto bad_runner = [&](std::vector<std::string> schedules, auto change) {
