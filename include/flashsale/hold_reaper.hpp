@@ -15,14 +15,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "flashsale/export.hpp"
+#include "flashsale/periodic_thread.hpp"
 #include "flashsale/stock_reserver.hpp"
 
 namespace flashsale {
@@ -54,8 +53,7 @@ class FLASHSALE_EXPORT HoldReaper {
   const HoldReaperOptions& options() const noexcept { return options_; }
 
  private:
-  void run();
-  void sweep();
+  void sweep(const PeriodicThread& thread);
 
   StockReserver& reserver_;
   std::vector<std::string> scopes_;
@@ -63,11 +61,7 @@ class FLASHSALE_EXPORT HoldReaper {
   std::atomic<std::size_t> sweeps_{0};
   std::atomic<std::size_t> reclaimed_{0};
   std::atomic<std::size_t> failures_{0};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::mutex join_mutex_;  // one joiner at a time when stop() races
-  std::thread thread_;
+  std::optional<PeriodicThread> thread_;  // last: started once the rest is in place
 };
 
 }  // namespace flashsale

@@ -24,7 +24,8 @@ HoldReaper::HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
       .at_least("interval", options_.interval, std::chrono::milliseconds{1})
       .between("batch_size", options_.batch_size, std::size_t{1},
                reserver_.options().max_reclaim_per_call);
-  thread_ = std::thread([this] { run(); });
+  thread_.emplace([this](const PeriodicThread& thread) { sweep(thread); },
+                  [this] { return options_.interval; });
 }
 
 HoldReaper::~HoldReaper() {
@@ -32,47 +33,26 @@ HoldReaper::~HoldReaper() {
 }
 
 void HoldReaper::stop() {
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  const std::lock_guard<std::mutex> lock(join_mutex_);
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  thread_->stop();
 }
 
-void HoldReaper::run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    try {
-      sweep();
-      ++sweeps_;
-    } catch (const Error& error) {
-      ++failures_;
-      log_message(LogLevel::Warning, fmt::format("hold reaper sweep failed: {}", error.what()));
-    }
-    lock.lock();
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
-  }
-}
-
-void HoldReaper::sweep() {
-  for (const auto& scope : scopes_) {
-    bool more_due = true;
-    while (more_due) {
-      {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_) {
+void HoldReaper::sweep(const PeriodicThread& thread) {
+  try {
+    for (const auto& scope : scopes_) {
+      bool more_due = true;
+      while (more_due) {
+        if (thread.stop_requested()) {
           return;
         }
+        const ReclaimResult result = reserver_.reclaim_expired(scope, options_.batch_size);
+        reclaimed_ += result.reclaimed;
+        more_due = result.more_due;
       }
-      const ReclaimResult result = reserver_.reclaim_expired(scope, options_.batch_size);
-      reclaimed_ += result.reclaimed;
-      more_due = result.more_due;
     }
+    ++sweeps_;
+  } catch (const Error& error) {
+    ++failures_;
+    log_message(LogLevel::Warning, fmt::format("hold reaper sweep failed: {}", error.what()));
   }
 }
 
