@@ -7,6 +7,7 @@
 #pragma once
 
 #include "flashsale/client.hpp"
+#include "flashsale/connection_options.hpp"
 
 namespace flashsale {
 
@@ -16,9 +17,31 @@ enum class EvictionPolicyCheck {
   Skip,    // do not look
 };
 
+// Persistence (check_persistence): a server without AOF (`appendonly no`)
+// brings back at most its last RDB snapshot after a restart or a crash, so
+// every issue and hold acknowledged since is forgotten and sold again (the
+// README's "what a failure can lose" table measures it). Clients run this
+// check themselves, once per client, on their first INFO (every component
+// constructor reads it): ConnectionOptions::persistence_check (for a
+// ClusterClient, ClusterOptions::connection; for a SentinelClient,
+// SentinelOptions::connection) says whether to warn, refuse or skip.
+//
+// `appendfsync` is deliberately not judged: with AOF on, a crash of the
+// redis-server process loses nothing acknowledged under `always`, `everysec`
+// and `no` alike (the reply is sent after the write(2) to the AOF, and the
+// kernel keeps what was written); the setting only decides what a crash of
+// the whole machine loses (nothing, about 1 s, or up to the kernel's ~30 s
+// flush). Replication with opt-in durability (durability.hpp) is the answer
+// to losing a machine.
+
 // Reads the policy through client.server_info(). Throws ConfigurationError
 // under Refuse when the policy is not noeviction; transport errors propagate.
 // Thread-safe when the client is.
 void check_eviction_policy(Client& client, EvictionPolicyCheck mode);
+
+// Judges `info` (as read by a client): under Warn logs one warning when AOF
+// is off, under Refuse throws ConfigurationError, under Skip does nothing.
+// Pure: sends nothing. Clients call it once on their first INFO.
+void check_persistence(const ServerInfo& info, PersistenceCheck mode);
 
 }  // namespace flashsale

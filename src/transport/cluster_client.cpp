@@ -11,6 +11,7 @@
 
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
+#include "flashsale/preflight.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
 #include "transport/slot_map.hpp"
@@ -376,7 +377,11 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
 }
 
 ServerInfo ClusterClient::server_info() {
-  return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
+  return impl_->server_info_.get(
+      [this] { return execute({{"INFO"}, {}, {}}).as_string(); },
+      [this](const ServerInfo& info) {
+        check_persistence(info, impl_->options_.connection.persistence_check);
+      });
 }
 
 }  // namespace flashsale

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <chrono>
 
+#include "flashsale/preflight.hpp"
 #include "transport/connection_pool.hpp"
+#include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
 #include "transport/shared_connection.hpp"
@@ -14,6 +16,7 @@ namespace flashsale {
 class StandaloneClient::Impl {
  public:
   Impl(ConnectionOptions connection, PoolOptions pool) : pool_(connection, pool) {
+    detail::validate_call_options(connection);
     for (std::size_t index = 0; index < pool.shared_connections; ++index) {
       shared_.push_back(std::make_unique<detail::SharedConnection>(connection));
     }
@@ -77,24 +80,27 @@ std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
 }  // namespace
 
 Reply StandaloneClient::execute(const Command& command) {
-  if (auto* shared = impl_->shared_connection_for(command.timeout)) {
-    Reply reply = std::move(shared->execute_pipeline({&command.arguments}).front());
-    reply.throw_if_error();
-    return reply;
-  }
-  auto connection = impl_->pool_.acquire();
-  return execute_on(*connection, command);
+  Reply reply = std::move(execute_pipeline({command}).front());
+  reply.throw_if_error();
+  return reply;
 }
 
 std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>& commands) {
   if (commands.empty()) {
     return {};
   }
-  if (auto* shared = impl_->shared_connection_for(longest_timeout(commands))) {
-    return shared->execute_pipeline(arguments_of(commands));
+  const auto budget = impl_->pool_.connection_options().transient_retry_budget;
+  const auto timeout = longest_timeout(commands);
+  if (auto* shared = impl_->shared_connection_for(timeout)) {
+    return detail::run_retried_commands(
+        arguments_of(commands), budget,
+        [shared](const auto& arguments) { return shared->execute_pipeline(arguments); });
   }
   auto connection = impl_->pool_.acquire();
-  return execute_pipeline_on(*connection, commands);
+  return detail::run_retried_commands(
+      arguments_of(commands), budget, [&connection, timeout](const auto& arguments) {
+        return connection->execute_pipeline(arguments, timeout);
+      });
 }
 
 struct StandaloneClient::PinnedConnection::State {
@@ -127,24 +133,28 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
   if (calls.empty()) {
     return {};
   }
+  const auto& options = impl_->pool_.connection_options();
   if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
-    return detail::run_scripts_with_eval_fallback(
-        calls,
-        [shared](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>&) { return shared->execute_pipeline(arguments); });
+    return detail::run_durable_scripts(
+        calls, options.transient_retry_budget, options.durability,
+        [shared](const auto& arguments) { return shared->execute_pipeline(arguments); });
   }
-  // One connection for both rounds: EVAL carries the source and caches it
-  // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice.
+  // One connection for every round: EVAL carries the source and caches it
+  // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice,
+  // and a WAIT covers the writes of its own connection.
   auto connection = impl_->pool_.acquire();
-  return detail::run_scripts_with_eval_fallback(
-      calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>&) {
+  return detail::run_durable_scripts(
+      calls, options.transient_retry_budget, options.durability, [&connection](const auto& arguments) {
         return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
       });
 }
 
 ServerInfo StandaloneClient::server_info() {
-  return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
+  return impl_->server_info_.get(
+      [this] { return execute({{"INFO"}, {}, {}}).as_string(); },
+      [this](const ServerInfo& info) {
+        check_persistence(info, impl_->pool_.connection_options().persistence_check);
+      });
 }
 
 }  // namespace flashsale
