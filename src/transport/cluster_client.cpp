@@ -378,7 +378,9 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
 
 ServerInfo ClusterClient::server_info() {
   return impl_->server_info_.get(
-      [this] { return execute({{"INFO"}, {}, {}}).as_string(); },
+      [this] {
+        return execute({{"INFO"}, {}, {}}).as_string();
+      },
       [this](const ServerInfo& info) {
         check_persistence(info, impl_->options_.connection.persistence_check);
       });

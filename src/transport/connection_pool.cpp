@@ -20,7 +20,9 @@ ConnectionPool::Lease::~Lease() {
 
 ConnectionPool::ConnectionPool(ConnectionOptions connection, PoolOptions pool,
                                std::function<void(Connection&)> prepare)
-    : connection_options_(std::move(connection)), pool_options_(pool), prepare_(std::move(prepare)) {
+    : connection_options_(std::move(connection)),
+      pool_options_(pool),
+      prepare_(std::move(prepare)) {
   if (pool_options_.size == 0) {
     throw InvalidArgument("pool size must be at least 1");
   }

@@ -38,8 +38,7 @@ bool is_transient_refusal(const Reply& reply) {
 bool script_may_write(const Script* script) {
   // Read-only by construction; any other script is treated as a writer (the
   // safe side: a WAIT too many costs a little latency, never a lost write).
-  return script == nullptr ||
-         (script->name != "coupon_stats" && script->name != "server_time_ms");
+  return script == nullptr || (script->name != "coupon_stats" && script->name != "server_time_ms");
 }
 
 void validate_call_options(const ConnectionOptions& options) {
@@ -163,9 +162,9 @@ std::vector<Reply> run_durable_scripts(const std::vector<ScriptCall>& calls, mil
   return sender.checked(std::move(replies));
 }
 
-std::vector<Reply> run_retried_commands(const std::vector<const std::vector<std::string>*>& commands,
-                                        milliseconds budget, const RawPipelineSender& raw,
-                                        std::function<bool(const Reply&)> refused) {
+std::vector<Reply> run_retried_commands(
+    const std::vector<const std::vector<std::string>*>& commands, milliseconds budget,
+    const RawPipelineSender& raw, std::function<bool(const Reply&)> refused) {
   DurableSender sender(budget, DurabilityOptions{}, std::move(refused));
   return sender.send(commands, std::vector<bool>(commands.size(), false), raw);
 }

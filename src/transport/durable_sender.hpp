@@ -70,9 +70,8 @@ std::vector<Reply> run_durable_scripts(const std::vector<ScriptCall>& calls,
                                        std::function<bool(const Reply&)> refused = {});
 
 // execute_pipeline through a DurableSender (no WAIT: plain commands).
-std::vector<Reply> run_retried_commands(const std::vector<const std::vector<std::string>*>& commands,
-                                        std::chrono::milliseconds budget,
-                                        const RawPipelineSender& raw,
-                                        std::function<bool(const Reply&)> refused = {});
+std::vector<Reply> run_retried_commands(
+    const std::vector<const std::vector<std::string>*>& commands, std::chrono::milliseconds budget,
+    const RawPipelineSender& raw, std::function<bool(const Reply&)> refused = {});
 
 }  // namespace flashsale::detail

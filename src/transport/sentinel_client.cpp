@@ -92,15 +92,16 @@ class SentinelClient::Impl {
                 connection.port = address.port;
                 return connection;
               }(),
-              options.pool, [text = address.text()](detail::Connection& connection) {
+              options.pool,
+              [text = address.text()](detail::Connection& connection) {
                 const Reply role = connection.execute({"ROLE"});
                 const std::string kind = role.is_error() || role.as_array().empty()
                                              ? std::string("unknown")
                                              : role.as_array().front().as_string();
                 if (kind != "master") {
-                  throw NotMaster(fmt::format(
-                      "redis {}: ROLE says '{}', not master (nothing was sent to it)", text,
-                      role.is_error() ? role.error_message() : kind));
+                  throw NotMaster(
+                      fmt::format("redis {}: ROLE says '{}', not master (nothing was sent to it)",
+                                  text, role.is_error() ? role.error_message() : kind));
                 }
               }) {}
 
@@ -178,8 +179,7 @@ detail::NodeAddress SentinelClient::Impl::resolve() {
     connection.db = 0;
     try {
       detail::Connection link(connection);
-      const Reply reply =
-          link.execute({"SENTINEL", "get-master-addr-by-name", options_.service});
+      const Reply reply = link.execute({"SENTINEL", "get-master-addr-by-name", options_.service});
       if (reply.is_error()) {
         failures += fmt::format("; sentinel {}: {}", sentinel.text(), reply.error_message());
         continue;
@@ -206,8 +206,8 @@ detail::NodeAddress SentinelClient::Impl::resolve() {
     throw ConfigurationError(
         fmt::format("no sentinel knows the service '{}'{}", options_.service, failures));
   }
-  throw ConnectionError(fmt::format("no sentinel told the master of '{}'{}", options_.service,
-                                    failures));
+  throw ConnectionError(
+      fmt::format("no sentinel told the master of '{}'{}", options_.service, failures));
 }
 
 template <typename Rounds>
@@ -229,10 +229,9 @@ std::vector<Reply> SentinelClient::Impl::run(const Rounds& rounds, milliseconds 
         if (Clock::now() >= deadline) {
           rethrow_with_context(
               std::current_exception(),
-              fmt::format(" (Sentinel service '{}': gave up after retrying for {} ms)",
-                          options_.service,
-                          std::chrono::duration_cast<milliseconds>(Clock::now() - started)
-                              .count()));
+              fmt::format(
+                  " (Sentinel service '{}': gave up after retrying for {} ms)", options_.service,
+                  std::chrono::duration_cast<milliseconds>(Clock::now() - started).count()));
         }
         std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - Clock::now()));
         backoff = std::min(backoff * 2, kLongestBackoff);
@@ -320,7 +319,9 @@ std::vector<Reply> SentinelClient::run_script_pipeline(const std::vector<ScriptC
 
 ServerInfo SentinelClient::server_info() {
   return impl_->server_info_.get(
-      [this] { return execute({{"INFO"}, {}, {}}).as_string(); },
+      [this] {
+        return execute({{"INFO"}, {}, {}}).as_string();
+      },
       [this](const ServerInfo& info) {
         check_persistence(info, impl_->options_.connection.persistence_check);
       });

@@ -97,10 +97,10 @@ std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>
         [shared](const auto& arguments) { return shared->execute_pipeline(arguments); });
   }
   auto connection = impl_->pool_.acquire();
-  return detail::run_retried_commands(
-      arguments_of(commands), budget, [&connection, timeout](const auto& arguments) {
-        return connection->execute_pipeline(arguments, timeout);
-      });
+  return detail::run_retried_commands(arguments_of(commands), budget,
+                                      [&connection, timeout](const auto& arguments) {
+                                        return connection->execute_pipeline(arguments, timeout);
+                                      });
 }
 
 struct StandaloneClient::PinnedConnection::State {
@@ -143,15 +143,18 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
   // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice,
   // and a WAIT covers the writes of its own connection.
   auto connection = impl_->pool_.acquire();
-  return detail::run_durable_scripts(
-      calls, options.transient_retry_budget, options.durability, [&connection](const auto& arguments) {
-        return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
-      });
+  return detail::run_durable_scripts(calls, options.transient_retry_budget, options.durability,
+                                     [&connection](const auto& arguments) {
+                                       return connection->execute_pipeline(
+                                           arguments, std::chrono::milliseconds{0});
+                                     });
 }
 
 ServerInfo StandaloneClient::server_info() {
   return impl_->server_info_.get(
-      [this] { return execute({{"INFO"}, {}, {}}).as_string(); },
+      [this] {
+        return execute({{"INFO"}, {}, {}}).as_string();
+      },
       [this](const ServerInfo& info) {
         check_persistence(info, impl_->pool_.connection_options().persistence_check);
       });

@@ -70,7 +70,9 @@ TEST_CASE(
   CHECK(issuer.issue(coupon.id, "alice").status == flashsale::IssueStatus::Issued);
   CHECK(client->current_master() == "127.0.0.1:" + std::to_string(group.node(0).port()));
   // The write is on the master (node 0), not on the replica only.
-  CHECK(group.node(0).admin().execute({{"HLEN", "fs:coupon:{sentinel-basic}:issued"}, {}, {}})
+  CHECK(group.node(0)
+            .admin()
+            .execute({{"HLEN", "fs:coupon:{sentinel-basic}:issued"}, {}, {}})
             .as_integer() == 1);
 
   SentinelOptions unknown = group.client_options(1);

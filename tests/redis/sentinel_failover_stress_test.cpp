@@ -1,0 +1,319 @@
+// SentinelClient through real failovers (3 sentinels, 1 master, 1 replica,
+// AOF everysec, down-after 1 s): the master is SIGKILLed under a coupon race
+// or a stock race, the replica is promoted, the old master is restarted from
+// its AOF and demoted by Sentinel. Callers retry what surfaced as
+// ConnectionError (the call may have run) or DurabilityError with the same
+// ids, as a host must.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catch.hpp"
+#include "flashsale/coupon_issuer.hpp"
+#include "flashsale/error.hpp"
+#include "flashsale/sentinel_client.hpp"
+#include "flashsale/stock_reserver.hpp"
+#include "redis_sentinel.hpp"
+#include "redis_test_helpers.hpp"
+
+using namespace std::chrono_literals;
+using flashsale::FirstComeCouponIssuer;
+using flashsale::IssueResult;
+using flashsale::IssueStatus;
+using flashsale::SentinelClient;
+using flashsale::testing::RedisSentinelGroup;
+using flashsale::testing::RedisSentinelOptions;
+
+namespace {
+
+constexpr int kThreads = 16;
+constexpr int kUsers = 8'000;
+constexpr std::int64_t kUnits = 4'000;
+const std::string kCoupon = "failover";
+const std::string kIssuedKey = "fs:coupon:{failover}:issued";
+const std::string kStockKey = "fs:coupon:{failover}:stock";
+
+std::string user_name(int user) {
+  return "user-" + std::to_string(user);
+}
+
+RedisSentinelOptions aof_deployment() {
+  RedisSentinelOptions options;
+  options.config_lines = {"appendonly yes", "appendfsync everysec"};
+  return options;
+}
+
+// Scripts a node ran for clients since it started (replicated writes arrive
+// as their effects, not as EVAL/EVALSHA).
+double scripts_run(flashsale::testing::RedisServer& node) {
+  const std::string stats = node.admin().execute({{"INFO", "commandstats"}, {}, {}}).as_string();
+  return flashsale::testing::info_number(stats, "cmdstat_evalsha:calls=").value_or(0) +
+         flashsale::testing::info_number(stats, "cmdstat_eval:calls=").value_or(0);
+}
+
+struct CouponFailoverOutcome {
+  int told = 0;     // users told Issued / AlreadyIssued
+  int lost = 0;     // of them, not holding that sequence at the end
+  int retried = 0;  // calls retried after ConnectionError / DurabilityError
+  int durability_errors = 0;
+  int answered_after_failover = 0;
+  double scripts_on_restarted_old_master = 0;
+  std::vector<std::string> errors;  // anything else that reached a caller
+  std::int64_t held_units = 0;
+  std::int64_t stock_left = 0;
+  bool held_sequences_unique = true;
+};
+
+// The coupon race through: SIGKILL of the master, failover, restart of the
+// old master (demoted by Sentinel), with or without durability.
+CouponFailoverOutcome coupon_race_through_failover(bool durability) {
+  RedisSentinelGroup group(aof_deployment());
+  auto options = group.client_options(kThreads);
+  if (durability) {
+    options.connection.durability.replicas = 1;
+    options.connection.durability.timeout = 500ms;
+  }
+  SentinelClient client(options);
+  FirstComeCouponIssuer issuer(client);
+  flashsale::CouponTemplate coupon;
+  coupon.id = kCoupon;
+  coupon.total = kUnits;
+  coupon.opens_at = flashsale::testing::server_now(client) - 1h;
+  coupon.closes_at = coupon.opens_at + 25h;
+  REQUIRE(issuer.register_template(coupon).status == flashsale::RegisterStatus::Created);
+
+  CouponFailoverOutcome outcome;
+  std::vector<IssueResult> answers(kUsers);
+  std::atomic<int> next_user{0};
+  std::atomic<int> retried{0};
+  std::atomic<int> durability_errors{0};
+  std::atomic<int> answered{0};
+  std::mutex errors_mutex;
+  std::vector<std::thread> callers;
+  for (int thread = 0; thread < kThreads; ++thread) {
+    callers.emplace_back([&] {
+      for (int user = next_user++; user < kUsers; user = next_user++) {
+        for (int attempt = 0;; ++attempt) {
+          try {
+            answers[user] = issuer.issue(kCoupon, user_name(user));
+            ++answered;
+            break;
+          } catch (const flashsale::DurabilityError&) {
+            ++durability_errors;
+          } catch (const flashsale::ConnectionError&) {
+          } catch (const flashsale::Error& error) {
+            const std::lock_guard<std::mutex> lock(errors_mutex);
+            outcome.errors.emplace_back(error.what());
+            break;
+          }
+          ++retried;
+          if (attempt == 3000) {
+            const std::lock_guard<std::mutex> lock(errors_mutex);
+            outcome.errors.emplace_back("gave up on " + user_name(user));
+            break;
+          }
+          std::this_thread::sleep_for(20ms);
+        }
+      }
+    });
+  }
+  while (next_user < kUsers / 4) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const std::size_t old_master = group.master_index();
+  group.node(old_master).kill();
+  group.wait_for_failover(old_master);
+  const int answered_at_failover = answered.load();
+  if (!durability) {
+    // Calls go on through the promoted replica alone.
+    REQUIRE(flashsale::testing::eventually(
+        [&] { return answered.load() > answered_at_failover + 100 || next_user >= kUsers; }));
+  }
+  // The old master comes back from its AOF, says ROLE master until Sentinel
+  // demotes it, and then replicates from the new master.
+  group.node(old_master).restart();
+  for (auto& caller : callers) {
+    caller.join();
+  }
+  outcome.answered_after_failover = answered.load() - answered_at_failover;
+  outcome.retried = retried.load();
+  outcome.durability_errors = durability_errors.load();
+  outcome.scripts_on_restarted_old_master = scripts_run(group.node(old_master));
+
+  std::map<std::string, std::int64_t> held;
+  const auto holders = client.execute({{"HGETALL", kIssuedKey}, kIssuedKey, {}}).as_array();
+  std::set<std::int64_t> sequences;
+  for (std::size_t index = 0; index + 1 < holders.size(); index += 2) {
+    const std::int64_t sequence = holders[index + 1].as_integer();
+    held[holders[index].as_string()] = sequence;
+    outcome.held_sequences_unique =
+        outcome.held_sequences_unique && sequences.insert(sequence).second;
+  }
+  outcome.held_units = static_cast<std::int64_t>(held.size());
+  outcome.stock_left = client.execute({{"GET", kStockKey}, kStockKey, {}}).as_integer();
+  for (int user = 0; user < kUsers; ++user) {
+    const auto& answer = answers[user];
+    if (answer.status == IssueStatus::Issued || answer.status == IssueStatus::AlreadyIssued) {
+      ++outcome.told;
+      const auto at = held.find(user_name(user));
+      if (at == held.end() || at->second != answer.sequence) {
+        ++outcome.lost;
+      }
+    }
+  }
+  return outcome;
+}
+
+void check_common(const CouponFailoverOutcome& outcome) {
+  INFO("told " << outcome.told << ", lost " << outcome.lost << ", retried " << outcome.retried
+               << ", durability errors " << outcome.durability_errors
+               << ", answered after failover " << outcome.answered_after_failover);
+  INFO("first error: " << (outcome.errors.empty() ? "" : outcome.errors.front()));
+  CHECK(outcome.errors.empty());
+  CHECK(outcome.retried > 0);
+  CHECK(outcome.answered_after_failover > 0);
+  // No client ran a script on the old master after its restart: it said
+  // master, but the sentinels named the new one, and nothing else is asked.
+  CHECK(outcome.scripts_on_restarted_old_master == 0);
+  // The state is whole: every unit either held once or in stock.
+  CHECK(outcome.held_sequences_unique);
+  CHECK(outcome.held_units + outcome.stock_left == kUnits);
+  CHECK(outcome.held_units <= kUnits);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "master SIGKILLed under a coupon race: calls succeed again through the promoted replica, the "
+    "restarted old master runs no script, the coupon's state stays whole",
+    "[sentinel][failover][coupon][stress]") {
+  const auto outcome = coupon_race_through_failover(false);
+  check_common(outcome);
+  // Without durability an acknowledged issue may die with the master: a
+  // figure, not an assertion (see the README's failure table).
+  WARN("acknowledged issues lost without durability: " << outcome.lost << " of " << outcome.told);
+}
+
+TEST_CASE(
+    "the same failover with durability (WAIT 1): no acknowledged issue is lost, and every caller "
+    "told a sequence holds exactly it",
+    "[sentinel][failover][coupon][durability][stress]") {
+  const auto outcome = coupon_race_through_failover(true);
+  check_common(outcome);
+  CHECK(outcome.lost == 0);
+  CHECK(outcome.told == kUnits);
+  CHECK(outcome.durability_errors > 0);  // the promoted replica had no replica until the restart
+}
+
+TEST_CASE(
+    "stock race through a Sentinel failover: initial = available + held + confirmed per SKU, "
+    "and no confirmed hold acknowledged with durability is lost",
+    "[sentinel][failover][stock][stress]") {
+  RedisSentinelGroup group(aof_deployment());
+  auto options = group.client_options(kThreads);
+  options.connection.durability.replicas = 1;
+  options.connection.durability.timeout = 500ms;
+  SentinelClient client(options);
+  flashsale::StockReserver reserver(client);
+  const std::string scope = "failover-stock";
+  const std::vector<std::string> skus{"sku-a", "sku-b", "sku-c"};
+  constexpr std::int64_t kPerSku = 800;
+  std::vector<flashsale::StockItem> stock;
+  for (const auto& sku : skus) {
+    stock.push_back({sku, kPerSku});
+  }
+  REQUIRE(reserver.load(scope, stock) == flashsale::LoadStatus::Loaded);
+
+  constexpr int kHolds = 3'000;
+  std::atomic<int> next_hold{0};
+  std::atomic<int> retried{0};
+  std::mutex mutex;
+  std::vector<std::string> errors;
+  std::set<std::string> confirmed_told;
+  std::vector<std::thread> callers;
+  // Retries a call with the same ids until it answers (ConnectionError and
+  // DurabilityError: the outcome is unknown, the call is idempotent).
+  const auto until_answered = [&](auto call) {
+    for (int attempt = 0; attempt < 3000; ++attempt) {
+      try {
+        return std::optional(call());
+      } catch (const flashsale::ConnectionError&) {
+      } catch (const flashsale::DurabilityError&) {
+      }
+      ++retried;
+      std::this_thread::sleep_for(20ms);
+    }
+    return decltype(std::optional(call()))();
+  };
+  for (int thread = 0; thread < kThreads; ++thread) {
+    callers.emplace_back([&] {
+      try {
+        for (int hold = next_hold++; hold < kHolds; hold = next_hold++) {
+          const std::string hold_id = "hold-" + std::to_string(hold);
+          const std::vector<flashsale::StockItem> items{{skus[hold % 3], 1 + hold % 2},
+                                                        {skus[(hold + 1) % 3], 1}};
+          const auto reserved =
+              until_answered([&] { return reserver.reserve(scope, hold_id, items, 60s); });
+          if (!reserved) {
+            throw std::runtime_error("reserve never answered");
+          }
+          if (reserved->status != flashsale::ReserveStatus::Reserved &&
+              reserved->status != flashsale::ReserveStatus::AlreadyReserved) {
+            continue;
+          }
+          if (hold % 3 == 0) {
+            until_answered([&] { return reserver.release(scope, hold_id); });
+            continue;
+          }
+          const auto confirmed = until_answered([&] { return reserver.confirm(scope, hold_id); });
+          if (confirmed && (confirmed->status == flashsale::ConfirmStatus::Confirmed ||
+                            confirmed->status == flashsale::ConfirmStatus::AlreadyConfirmed)) {
+            const std::lock_guard<std::mutex> lock(mutex);
+            confirmed_told.insert(hold_id);
+          }
+        }
+      } catch (const std::exception& error) {
+        const std::lock_guard<std::mutex> lock(mutex);
+        errors.emplace_back(error.what());
+      }
+    });
+  }
+  while (next_hold < kHolds / 4) {
+    std::this_thread::sleep_for(1ms);
+  }
+  const std::size_t old_master = group.master_index();
+  group.node(old_master).kill();
+  group.wait_for_failover(old_master);
+  group.node(old_master).restart();
+  for (auto& caller : callers) {
+    caller.join();
+  }
+  INFO("retried " << retried.load() << ", first error " << (errors.empty() ? "" : errors.front()));
+  CHECK(errors.empty());
+  CHECK(retried.load() > 0);
+  CHECK(scripts_run(group.node(old_master)) == 0);
+
+  const auto snapshot = reserver.snapshot(scope);
+  REQUIRE(snapshot.skus.size() == skus.size());
+  for (const auto& figures : snapshot.skus) {
+    INFO(figures.sku);
+    CHECK(figures.initial == kPerSku);
+    CHECK(figures.available + figures.held + figures.confirmed == figures.initial);
+    CHECK(figures.available >= 0);
+  }
+  // Every hold a caller was told is confirmed is still confirmed: a second
+  // confirm reports AlreadyConfirmed.
+  int lost = 0;
+  for (const auto& hold_id : confirmed_told) {
+    const auto again = reserver.confirm(scope, hold_id);
+    lost += again.status == flashsale::ConfirmStatus::AlreadyConfirmed ? 0 : 1;
+  }
+  CHECK_FALSE(confirmed_told.empty());
+  CHECK(lost == 0);
+}
