@@ -15,10 +15,10 @@
 #include <string_view>
 #include <vector>
 
+#include "transport/connection_pool.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/reply.hpp"
-#include "transport/connection_pool.hpp"
 
 namespace flashsale::detail {
 
