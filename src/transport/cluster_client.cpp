@@ -12,6 +12,7 @@
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/preflight.hpp"
+#include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
 #include "transport/slot_map.hpp"
@@ -75,6 +76,7 @@ ClusterOptions validated(ClusterOptions options) {
   if (options.retry_budget.count() < 0 || options.max_redirects < 0) {
     throw InvalidArgument("retry budget and redirect limit must not be negative");
   }
+  detail::validate_call_options(options.connection);
   return options;
 }
 
@@ -99,10 +101,14 @@ class ClusterClient::Impl {
   }
 
   // Runs `commands` (slots[i] routes commands[i]; nullopt means any master)
-  // through as many rounds as redirects and retries need.
+  // through as many rounds as redirects and retries need. With a `tally`
+  // that has a WAIT, each node's part of a round that holds a command with
+  // may_write[i] set ends with that WAIT, whose reply the tally counts when
+  // one of them succeeded.
   std::vector<Reply> run(const std::vector<const std::vector<std::string>*>& commands,
                          const std::vector<std::optional<std::uint16_t>>& slots,
-                         milliseconds timeout);
+                         milliseconds timeout, const std::vector<bool>& may_write = {},
+                         detail::WaitTally* tally = nullptr);
 
   const ClusterOptions options_;
   std::vector<detail::NodeAddress> seeds_;
@@ -158,7 +164,9 @@ void ClusterClient::Impl::refresh(std::uint64_t seen_generation) {
 
 std::vector<Reply> ClusterClient::Impl::run(
     const std::vector<const std::vector<std::string>*>& commands,
-    const std::vector<std::optional<std::uint16_t>>& slots, milliseconds timeout) {
+    const std::vector<std::optional<std::uint16_t>>& slots, milliseconds timeout,
+    const std::vector<bool>& may_write, detail::WaitTally* tally) {
+  const std::vector<std::string>* wait_command = tally ? tally->wait_command() : nullptr;
   std::vector<Reply> replies(commands.size());
   std::vector<Entry> pending;
   pending.reserve(commands.size());
@@ -232,12 +240,18 @@ std::vector<Reply> ClusterClient::Impl::run(
 
     for (auto& [node, entries] : groups) {
       std::vector<const std::vector<std::string>*> pipeline;
-      pipeline.reserve(entries.size() * 2);
+      pipeline.reserve(entries.size() * 2 + 1);
+      bool writes = false;
       for (const auto& entry : entries) {
         if (entry.ask_target) {
           pipeline.push_back(&kAsking);
         }
         pipeline.push_back(commands[entry.index]);
+        writes = writes || (!may_write.empty() && may_write[entry.index]);
+      }
+      const bool append_wait = writes && wait_command != nullptr;
+      if (append_wait) {
+        pipeline.push_back(wait_command);
       }
 
       std::optional<detail::ConnectionPool::Lease> connection;
@@ -270,6 +284,7 @@ std::vector<Reply> ClusterClient::Impl::run(
       }
       connection.reset();
 
+      bool wrote = false;
       std::size_t at = 0;
       for (auto& entry : entries) {
         if (entry.ask_target) {
@@ -296,8 +311,12 @@ std::vector<Reply> ClusterClient::Impl::run(
           entry.answered = true;
           again.push_back(std::move(entry));
         } else {
+          wrote = wrote || (!may_write.empty() && may_write[entry.index] && !reply.is_error());
           replies[entry.index] = std::move(reply);
         }
+      }
+      if (append_wait && wrote) {
+        tally->record(raw.back());
       }
     }
 
@@ -363,7 +382,8 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
   if (calls.empty()) {
     return {};
   }
-  return detail::run_scripts_with_eval_fallback(
+  detail::WaitTally tally(impl_->options_.connection.durability);
+  std::vector<Reply> replies = detail::run_scripts_with_eval_fallback(
       calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
                  const std::vector<std::size_t>& call_indices) {
         std::vector<std::optional<std::uint16_t>> slots;
@@ -372,8 +392,14 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
           const auto& keys = calls[index].keys;
           slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
         }
-        return impl_->run(arguments, slots, milliseconds{0});
+        std::vector<bool> may_write;
+        may_write.reserve(call_indices.size());
+        for (const auto index : call_indices) {
+          may_write.push_back(detail::script_may_write(calls[index].script));
+        }
+        return impl_->run(arguments, slots, milliseconds{0}, may_write, &tally);
       });
+  return tally.checked(std::move(replies));
 }
 
 ServerInfo ClusterClient::server_info() {

@@ -58,15 +58,44 @@ void validate_call_options(const ConnectionOptions& options) {
   }
 }
 
-DurableSender::DurableSender(milliseconds budget, DurabilityOptions durability,
-                             std::function<bool(const Reply&)> refused)
-    : deadline_(Clock::now() + budget), durability_(durability), refused_(std::move(refused)) {
+WaitTally::WaitTally(DurabilityOptions durability) : durability_(durability) {
   if (durability_.replicas > 0) {
     wait_ = {"WAIT", std::to_string(durability_.replicas),
              std::to_string(durability_.timeout.count())};
     fewest_acknowledged_ = durability_.replicas;
   }
 }
+
+void WaitTally::record(const Reply& wait_reply) {
+  int acknowledged = 0;
+  if (wait_reply.is_error()) {
+    wait_problem_ = wait_reply.error_message();
+  } else {
+    acknowledged = static_cast<int>(wait_reply.as_integer());
+  }
+  if (acknowledged < durability_.replicas) {
+    short_ = true;
+    fewest_acknowledged_ = std::min(fewest_acknowledged_, acknowledged);
+  }
+}
+
+std::vector<Reply> WaitTally::checked(std::vector<Reply> replies) const {
+  if (!short_) {
+    return replies;
+  }
+  std::string message = fmt::format(
+      "durability: {} of {} replicas confirmed the write within {} ms; it happened on the "
+      "master and may be lost on a failover (retry with the same ids)",
+      fewest_acknowledged_, durability_.replicas, durability_.timeout.count());
+  if (!wait_problem_.empty()) {
+    message += " (WAIT: " + wait_problem_ + ")";
+  }
+  throw DurabilityError(message, std::move(replies), fewest_acknowledged_, durability_.replicas);
+}
+
+DurableSender::DurableSender(milliseconds budget, DurabilityOptions durability,
+                             std::function<bool(const Reply&)> refused)
+    : deadline_(Clock::now() + budget), refused_(std::move(refused)), tally_(durability) {}
 
 std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::string>*>& commands,
                                        const std::vector<bool>& may_write,
@@ -85,9 +114,9 @@ std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::
       pipeline.push_back(commands[index]);
       writes = writes || may_write[index];
     }
-    const bool wait = writes && !wait_.empty();
+    const bool wait = writes && tally_.wait_command() != nullptr;
     if (wait) {
-      pipeline.push_back(&wait_);
+      pipeline.push_back(tally_.wait_command());
     }
     std::vector<Reply> answered = raw(pipeline);
     std::optional<Reply> wait_reply;
@@ -110,16 +139,7 @@ std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::
       replies[index] = std::move(reply);
     }
     if (wait && wrote) {
-      int acknowledged = 0;
-      if (wait_reply->is_error()) {
-        wait_problem_ = wait_reply->error_message();
-      } else {
-        acknowledged = static_cast<int>(wait_reply->as_integer());
-      }
-      if (acknowledged < durability_.replicas) {
-        short_ = true;
-        fewest_acknowledged_ = std::min(fewest_acknowledged_, acknowledged);
-      }
+      tally_.record(*wait_reply);
     }
     pending = std::move(again);
     if (!pending.empty()) {
@@ -128,20 +148,6 @@ std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::
     }
   }
   return replies;
-}
-
-std::vector<Reply> DurableSender::checked(std::vector<Reply> replies) const {
-  if (!short_) {
-    return replies;
-  }
-  std::string message = fmt::format(
-      "durability: {} of {} replicas confirmed the write within {} ms; it happened on the "
-      "master and may be lost on a failover (retry with the same ids)",
-      fewest_acknowledged_, durability_.replicas, durability_.timeout.count());
-  if (!wait_problem_.empty()) {
-    message += " (WAIT: " + wait_problem_ + ")";
-  }
-  throw DurabilityError(message, std::move(replies), fewest_acknowledged_, durability_.replicas);
 }
 
 std::vector<Reply> run_durable_scripts(const std::vector<ScriptCall>& calls, milliseconds budget,

@@ -31,6 +31,29 @@ void validate_call_options(const ConnectionOptions& options);
 using RawPipelineSender =
     std::function<std::vector<Reply>(const std::vector<const std::vector<std::string>*>& commands)>;
 
+// The WAIT replies of one call and what they add up to. Not thread-safe.
+class WaitTally {
+ public:
+  explicit WaitTally(DurabilityOptions durability);
+
+  // The WAIT command to append, or nullptr when durability is off.
+  const std::vector<std::string>* wait_command() const {
+    return wait_.empty() ? nullptr : &wait_;
+  }
+  // Counts the reply of a WAIT that followed at least one successful write.
+  void record(const Reply& wait_reply);
+  // Throws DurabilityError carrying `replies` when a recorded WAIT was
+  // confirmed by fewer replicas than asked; else returns them.
+  std::vector<Reply> checked(std::vector<Reply> replies) const;
+
+ private:
+  DurabilityOptions durability_;
+  std::vector<std::string> wait_;
+  bool short_ = false;
+  int fewest_acknowledged_ = 0;
+  std::string wait_problem_;
+};
+
 // One client call: not thread-safe, used by the calling thread only.
 class DurableSender {
  public:
@@ -48,16 +71,14 @@ class DurableSender {
 
   // Throws DurabilityError carrying `replies` when a WAIT after a successful
   // write was confirmed by fewer replicas than asked; else returns them.
-  std::vector<Reply> checked(std::vector<Reply> replies) const;
+  std::vector<Reply> checked(std::vector<Reply> replies) const {
+    return tally_.checked(std::move(replies));
+  }
 
  private:
   std::chrono::steady_clock::time_point deadline_;
-  DurabilityOptions durability_;
   std::function<bool(const Reply&)> refused_;
-  std::vector<std::string> wait_;
-  bool short_ = false;
-  int fewest_acknowledged_ = 0;
-  std::string wait_problem_;
+  WaitTally tally_;
 };
 
 // run_script_pipeline through a DurableSender: EVALSHA with the EVAL fallback,
