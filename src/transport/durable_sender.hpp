@@ -37,9 +37,7 @@ class WaitTally {
   explicit WaitTally(DurabilityOptions durability);
 
   // The WAIT command to append, or nullptr when durability is off.
-  const std::vector<std::string>* wait_command() const {
-    return wait_.empty() ? nullptr : &wait_;
-  }
+  const std::vector<std::string>* wait_command() const { return wait_.empty() ? nullptr : &wait_; }
   // Counts the reply of a WAIT that followed at least one successful write.
   void record(const Reply& wait_reply);
   // Throws DurabilityError carrying `replies` when a recorded WAIT was
