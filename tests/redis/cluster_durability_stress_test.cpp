@@ -6,16 +6,12 @@
 // is lost; without it, the losses are counted and reported, not asserted.
 #include <atomic>
 #include <chrono>
-#include <map>
-#include <mutex>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "catch.hpp"
+#include "coupon_failure_race.hpp"
 #include "flashsale/cluster_client.hpp"
-#include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "redis_cluster.hpp"
@@ -23,9 +19,6 @@
 
 using namespace std::chrono_literals;
 using flashsale::ClusterClient;
-using flashsale::FirstComeCouponIssuer;
-using flashsale::IssueResult;
-using flashsale::IssueStatus;
 using flashsale::testing::RedisCluster;
 using flashsale::testing::RedisClusterOptions;
 
@@ -36,10 +29,6 @@ constexpr int kThreads = 16;
 constexpr int kUsers = 4'000;
 constexpr std::int64_t kUnits = 2'000;
 
-std::string user_name(int user) {
-  return "user-" + std::to_string(user);
-}
-
 RedisClusterOptions replicated_cluster() {
   RedisClusterOptions options;
   options.replicas_per_master = 1;
@@ -48,93 +37,23 @@ RedisClusterOptions replicated_cluster() {
   return options;
 }
 
-struct RunOutcome {
-  int told = 0;  // users told Issued / AlreadyIssued
-  int lost = 0;  // of them, not holding that sequence at the end
-  int durability_errors = 0;
-  int retried = 0;
-  std::vector<std::string> errors;  // anything else that reached a caller
-  bool whole = true;                // held + stock = total, held sequences unique
-};
+using RunOutcome = flashsale::testing::CouponFailureRaceOutcome;
 
 // One coupon on the master to be killed; the race; the kill, failover and
-// restart of the old master in the middle of it.
+// restart of the old master (it rejoins as a replica) in the middle of it.
 RunOutcome race_through_master_kill(RedisCluster& cluster, ClusterClient& client, int run) {
-  FirstComeCouponIssuer issuer(client);
-  flashsale::CouponTemplate coupon;
-  coupon.id = "durable-" + std::to_string(run);
-  coupon.total = kUnits;
-  coupon.opens_at = flashsale::testing::server_now(client) - 1h;
-  coupon.closes_at = coupon.opens_at + 25h;
-  REQUIRE(issuer.register_template(coupon).status == flashsale::RegisterStatus::Created);
-  const std::uint16_t slot = flashsale::hash_slot(coupon.id);
-  const std::size_t victim = cluster.master_of_slot(slot);
-
-  RunOutcome outcome;
-  std::vector<IssueResult> answers(kUsers);
-  std::atomic<int> next_user{0};
-  std::atomic<int> durability_errors{0};
-  std::atomic<int> retried{0};
-  std::mutex errors_mutex;
-  std::vector<std::thread> callers;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    callers.emplace_back([&] {
-      for (int user = next_user++; user < kUsers; user = next_user++) {
-        for (int attempt = 0;; ++attempt) {
-          try {
-            answers[user] = issuer.issue(coupon.id, user_name(user));
-            break;
-          } catch (const flashsale::DurabilityError&) {
-            ++durability_errors;
-          } catch (const flashsale::ConnectionError&) {
-          } catch (const flashsale::Error& error) {
-            const std::lock_guard<std::mutex> lock(errors_mutex);
-            outcome.errors.emplace_back(error.what());
-            break;
-          }
-          ++retried;
-          if (attempt == 3000) {
-            const std::lock_guard<std::mutex> lock(errors_mutex);
-            outcome.errors.emplace_back("gave up on " + user_name(user));
-            break;
-          }
-          std::this_thread::sleep_for(20ms);
-        }
-      }
-    });
-  }
-  while (next_user < kUsers / 4) {
-    std::this_thread::sleep_for(1ms);
-  }
-  cluster.node(victim).kill();
-  cluster.wait_for_failover(victim, slot);
-  cluster.restart_node(victim);  // rejoins as the replica of the promoted node
-  for (auto& caller : callers) {
-    caller.join();
-  }
-  outcome.durability_errors = durability_errors.load();
-  outcome.retried = retried.load();
-
-  const std::string issued_key = "fs:coupon:{" + coupon.id + "}:issued";
-  const std::string stock_key = "fs:coupon:{" + coupon.id + "}:stock";
-  const auto holders = client.execute({{"HGETALL", issued_key}, issued_key, {}}).as_array();
-  std::map<std::string, std::int64_t> held;
-  std::set<std::int64_t> sequences;
-  for (std::size_t index = 0; index + 1 < holders.size(); index += 2) {
-    held[holders[index].as_string()] = holders[index + 1].as_integer();
-    outcome.whole = outcome.whole && sequences.insert(holders[index + 1].as_integer()).second;
-  }
-  const auto stock = client.execute({{"GET", stock_key}, stock_key, {}}).as_integer();
-  outcome.whole = outcome.whole && static_cast<std::int64_t>(held.size()) + stock == kUnits;
-  for (int user = 0; user < kUsers; ++user) {
-    const auto& answer = answers[user];
-    if (answer.status == IssueStatus::Issued || answer.status == IssueStatus::AlreadyIssued) {
-      ++outcome.told;
-      const auto at = held.find(user_name(user));
-      outcome.lost += at == held.end() || at->second != answer.sequence ? 1 : 0;
-    }
-  }
-  return outcome;
+  flashsale::testing::CouponFailureRaceOptions race;
+  race.coupon = "durable-" + std::to_string(run);
+  race.threads = kThreads;
+  race.users = kUsers;
+  race.units = kUnits;
+  const std::uint16_t slot = flashsale::hash_slot(race.coupon);
+  return flashsale::testing::run_coupon_failure_race(client, race, [&](const std::atomic<int>&) {
+    const std::size_t victim = cluster.master_of_slot(slot);
+    cluster.node(victim).kill();
+    cluster.wait_for_failover(victim, slot);
+    cluster.restart_node(victim);
+  });
 }
 
 std::vector<RunOutcome> runs(bool durability) {

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "coupon_failure_race.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/sentinel_client.hpp"
@@ -23,10 +23,9 @@
 #include "redis_test_helpers.hpp"
 
 using namespace std::chrono_literals;
-using flashsale::FirstComeCouponIssuer;
-using flashsale::IssueResult;
-using flashsale::IssueStatus;
 using flashsale::SentinelClient;
+using flashsale::testing::CouponFailureRaceOptions;
+using flashsale::testing::CouponFailureRaceOutcome;
 using flashsale::testing::RedisSentinelGroup;
 using flashsale::testing::RedisSentinelOptions;
 
@@ -35,14 +34,6 @@ namespace {
 constexpr int kThreads = 16;
 constexpr int kUsers = 8'000;
 constexpr std::int64_t kUnits = 4'000;
-const std::string kCoupon = "failover";
-const std::string kIssuedKey = "fs:coupon:{failover}:issued";
-const std::string kStockKey = "fs:coupon:{failover}:stock";
-
-std::string user_name(int user) {
-  return "user-" + std::to_string(user);
-}
-
 RedisSentinelOptions aof_deployment() {
   RedisSentinelOptions options;
   options.config_lines = {"appendonly yes", "appendfsync everysec"};
@@ -57,22 +48,15 @@ double scripts_run(flashsale::testing::RedisServer& node) {
          flashsale::testing::info_number(stats, "cmdstat_eval:calls=").value_or(0);
 }
 
-struct CouponFailoverOutcome {
-  int told = 0;     // users told Issued / AlreadyIssued
-  int lost = 0;     // of them, not holding that sequence at the end
-  int retried = 0;  // calls retried after ConnectionError / DurabilityError
-  int durability_errors = 0;
-  int answered_after_failover = 0;
+// The coupon race through: SIGKILL of the master, failover (calls go on
+// through the promoted replica alone when durability is off), restart of the
+// old master (demoted by Sentinel), with or without durability.
+struct SentinelRun {
+  CouponFailureRaceOutcome race;
   double scripts_on_restarted_old_master = 0;
-  std::vector<std::string> errors;  // anything else that reached a caller
-  std::int64_t held_units = 0;
-  std::int64_t stock_left = 0;
-  bool held_sequences_unique = true;
 };
 
-// The coupon race through: SIGKILL of the master, failover, restart of the
-// old master (demoted by Sentinel), with or without durability.
-CouponFailoverOutcome coupon_race_through_failover(bool durability) {
+SentinelRun coupon_race_through_failover(bool durability) {
   RedisSentinelGroup group(aof_deployment());
   auto options = group.client_options(kThreads);
   if (durability) {
@@ -80,110 +64,41 @@ CouponFailoverOutcome coupon_race_through_failover(bool durability) {
     options.connection.durability.timeout = 500ms;
   }
   SentinelClient client(options);
-  FirstComeCouponIssuer issuer(client);
-  flashsale::CouponTemplate coupon;
-  coupon.id = kCoupon;
-  coupon.total = kUnits;
-  coupon.opens_at = flashsale::testing::server_now(client) - 1h;
-  coupon.closes_at = coupon.opens_at + 25h;
-  REQUIRE(issuer.register_template(coupon).status == flashsale::RegisterStatus::Created);
-
-  CouponFailoverOutcome outcome;
-  std::vector<IssueResult> answers(kUsers);
-  std::atomic<int> next_user{0};
-  std::atomic<int> retried{0};
-  std::atomic<int> durability_errors{0};
-  std::atomic<int> answered{0};
-  std::mutex errors_mutex;
-  std::vector<std::thread> callers;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    callers.emplace_back([&] {
-      for (int user = next_user++; user < kUsers; user = next_user++) {
-        for (int attempt = 0;; ++attempt) {
-          try {
-            answers[user] = issuer.issue(kCoupon, user_name(user));
-            ++answered;
-            break;
-          } catch (const flashsale::DurabilityError&) {
-            ++durability_errors;
-          } catch (const flashsale::ConnectionError&) {
-          } catch (const flashsale::Error& error) {
-            const std::lock_guard<std::mutex> lock(errors_mutex);
-            outcome.errors.emplace_back(error.what());
-            break;
-          }
-          ++retried;
-          if (attempt == 3000) {
-            const std::lock_guard<std::mutex> lock(errors_mutex);
-            outcome.errors.emplace_back("gave up on " + user_name(user));
-            break;
-          }
-          std::this_thread::sleep_for(20ms);
-        }
-      }
-    });
-  }
-  while (next_user < kUsers / 4) {
-    std::this_thread::sleep_for(1ms);
-  }
-  const std::size_t old_master = group.master_index();
-  group.node(old_master).kill();
-  group.wait_for_failover(old_master);
-  const int answered_at_failover = answered.load();
-  if (!durability) {
-    // Calls go on through the promoted replica alone.
-    REQUIRE(flashsale::testing::eventually(
-        [&] { return answered.load() > answered_at_failover + 100 || next_user >= kUsers; }));
-  }
-  // The old master comes back from its AOF, says ROLE master until Sentinel
-  // demotes it, and then replicates from the new master.
-  group.node(old_master).restart();
-  for (auto& caller : callers) {
-    caller.join();
-  }
-  outcome.answered_after_failover = answered.load() - answered_at_failover;
-  outcome.retried = retried.load();
-  outcome.durability_errors = durability_errors.load();
-  outcome.scripts_on_restarted_old_master = scripts_run(group.node(old_master));
-
-  std::map<std::string, std::int64_t> held;
-  const auto holders = client.execute({{"HGETALL", kIssuedKey}, kIssuedKey, {}}).as_array();
-  std::set<std::int64_t> sequences;
-  for (std::size_t index = 0; index + 1 < holders.size(); index += 2) {
-    const std::int64_t sequence = holders[index + 1].as_integer();
-    held[holders[index].as_string()] = sequence;
-    outcome.held_sequences_unique =
-        outcome.held_sequences_unique && sequences.insert(sequence).second;
-  }
-  outcome.held_units = static_cast<std::int64_t>(held.size());
-  outcome.stock_left = client.execute({{"GET", kStockKey}, kStockKey, {}}).as_integer();
-  for (int user = 0; user < kUsers; ++user) {
-    const auto& answer = answers[user];
-    if (answer.status == IssueStatus::Issued || answer.status == IssueStatus::AlreadyIssued) {
-      ++outcome.told;
-      const auto at = held.find(user_name(user));
-      if (at == held.end() || at->second != answer.sequence) {
-        ++outcome.lost;
-      }
+  CouponFailureRaceOptions race;
+  race.threads = kThreads;
+  race.users = kUsers;
+  race.units = kUnits;
+  std::size_t old_master = 0;
+  SentinelRun run;
+  run.race = run_coupon_failure_race(client, race, [&](const std::atomic<int>& answered) {
+    old_master = group.master_index();
+    group.node(old_master).kill();
+    group.wait_for_failover(old_master);
+    const int at_failover = answered.load();
+    if (!durability) {
+      REQUIRE(flashsale::testing::eventually([&] { return answered.load() > at_failover + 100; }));
     }
-  }
-  return outcome;
+    // The old master comes back from its AOF, says ROLE master until
+    // Sentinel demotes it, and then replicates from the new master.
+    group.node(old_master).restart();
+  });
+  run.scripts_on_restarted_old_master = scripts_run(group.node(old_master));
+  return run;
 }
 
-void check_common(const CouponFailoverOutcome& outcome) {
+void check_common(const SentinelRun& run) {
+  const auto& outcome = run.race;
   INFO("told " << outcome.told << ", lost " << outcome.lost << ", retried " << outcome.retried
                << ", durability errors " << outcome.durability_errors
-               << ", answered after failover " << outcome.answered_after_failover);
+               << ", answered after the restart " << outcome.answered_after_failure);
   INFO("first error: " << (outcome.errors.empty() ? "" : outcome.errors.front()));
   CHECK(outcome.errors.empty());
   CHECK(outcome.retried > 0);
-  CHECK(outcome.answered_after_failover > 0);
   // No client ran a script on the old master after its restart: it said
   // master, but the sentinels named the new one, and nothing else is asked.
-  CHECK(outcome.scripts_on_restarted_old_master == 0);
+  CHECK(run.scripts_on_restarted_old_master == 0);
   // The state is whole: every unit either held once or in stock.
-  CHECK(outcome.held_sequences_unique);
-  CHECK(outcome.held_units + outcome.stock_left == kUnits);
+  CHECK(outcome.whole);
   CHECK(outcome.held_units <= kUnits);
 }
 
@@ -193,22 +108,23 @@ TEST_CASE(
     "master SIGKILLed under a coupon race: calls succeed again through the promoted replica, the "
     "restarted old master runs no script, the coupon's state stays whole",
     "[sentinel][failover][coupon][stress]") {
-  const auto outcome = coupon_race_through_failover(false);
-  check_common(outcome);
+  const auto run = coupon_race_through_failover(false);
+  check_common(run);
   // Without durability an acknowledged issue may die with the master: a
   // figure, not an assertion (see the README's failure table).
-  WARN("acknowledged issues lost without durability: " << outcome.lost << " of " << outcome.told);
+  WARN("acknowledged issues lost without durability: " << run.race.lost << " of " << run.race.told);
 }
 
 TEST_CASE(
     "the same failover with durability (WAIT 1): no acknowledged issue is lost, and every caller "
     "told a sequence holds exactly it",
     "[sentinel][failover][coupon][durability][stress]") {
-  const auto outcome = coupon_race_through_failover(true);
-  check_common(outcome);
-  CHECK(outcome.lost == 0);
-  CHECK(outcome.told == kUnits);
-  CHECK(outcome.durability_errors > 0);  // the promoted replica had no replica until the restart
+  const auto run = coupon_race_through_failover(true);
+  check_common(run);
+  CHECK(run.race.lost == 0);
+  CHECK(run.race.told == kUnits);
+  // The promoted replica had no replica of its own until the restart.
+  CHECK(run.race.durability_errors > 0);
 }
 
 TEST_CASE(
