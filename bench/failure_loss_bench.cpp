@@ -193,6 +193,13 @@ int main(int argc, char** argv) {
                        scenario.setting.c_str(), scenario.failure.c_str(), outcome.errors.size(),
                        outcome.errors.front().c_str());
         }
+        std::fprintf(stderr,
+                     "%s / %s, run %d: told %d, lost %d, held %lld, stock %lld, whole %s, "
+                     "retried %d, durability errors %d\n",
+                     scenario.setting.c_str(), scenario.failure.c_str(), run, outcome.told,
+                     outcome.lost, static_cast<long long>(outcome.held_units),
+                     static_cast<long long>(outcome.stock_left), outcome.whole ? "yes" : "no",
+                     outcome.retried, outcome.durability_errors);
         lost.push_back(outcome.lost);
         beyond = std::max<long long>(beyond, outcome.told - options.units);
       } catch (const std::exception& error) {
