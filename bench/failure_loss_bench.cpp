@@ -96,12 +96,15 @@ Scenario sentinel(bool durable) {
       options.connection.durability.replicas = 1;
     }
     flashsale::SentinelClient client(options);
-    return flashsale::testing::run_coupon_failure_race(client, race, [&](const auto&) {
+    auto outcome = flashsale::testing::run_coupon_failure_race(client, race, [&](const auto&) {
       const std::size_t old_master = group.master_index();
       group.node(old_master).kill();
       group.wait_for_failover(old_master);
       group.node(old_master).restart();
+      group.wait_until_stable();  // demoted and replicating again
     });
+    std::fprintf(stderr, "  sentinel failovers in this run: %lld\n", group.failovers());
+    return outcome;
   };
   return scenario;
 }

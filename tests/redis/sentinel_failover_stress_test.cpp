@@ -81,6 +81,7 @@ SentinelRun coupon_race_through_failover(bool durability) {
     // The old master comes back from its AOF, says ROLE master until
     // Sentinel demotes it, and then replicates from the new master.
     group.node(old_master).restart();
+    group.wait_until_stable();  // demoted and replicating again
   });
   run.scripts_on_restarted_old_master = scripts_run(group.node(old_master));
   return run;
@@ -207,6 +208,7 @@ TEST_CASE(
   group.node(old_master).kill();
   group.wait_for_failover(old_master);
   group.node(old_master).restart();
+  group.wait_until_stable();  // demoted and replicating again
   for (auto& caller : callers) {
     caller.join();
   }

@@ -198,4 +198,9 @@ void RedisSentinelGroup::wait_until_stable(std::chrono::milliseconds limit) {
   throw std::runtime_error("the sentinel deployment did not settle: " + last_problem);
 }
 
+long long RedisSentinelGroup::failovers() {
+  return std::stoll(
+      field_of(ask_sentinel(0, {"SENTINEL", "MASTER", options_.service}), "config-epoch"));
+}
+
 }  // namespace flashsale::testing

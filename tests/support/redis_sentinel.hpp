@@ -59,6 +59,9 @@ class RedisSentinelGroup {
   // Waits until the sentinels agree on one master that has `replicas` online
   // replicas and every sentinel knows the others.
   void wait_until_stable(std::chrono::milliseconds limit = std::chrono::seconds(60));
+  // The master's config-epoch by sentinel 0: how many failovers the
+  // sentinels have carried out (0 before the first).
+  long long failovers();
 
  private:
   Reply ask_sentinel(std::size_t index, std::vector<std::string> arguments);
