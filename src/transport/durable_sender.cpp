@@ -100,12 +100,49 @@ DurableSender::DurableSender(milliseconds budget, DurabilityOptions durability,
 std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::string>*>& commands,
                                        const std::vector<bool>& may_write,
                                        const RawPipelineSender& raw) {
-  std::vector<Reply> replies(commands.size());
-  std::vector<std::size_t> pending(commands.size());
-  for (std::size_t index = 0; index < pending.size(); ++index) {
-    pending[index] = index;
+  const bool may_wait = tally_.wait_command() != nullptr &&
+                        std::find(may_write.begin(), may_write.end(), true) != may_write.end();
+  if (!may_wait) {
+    // The common case, without copies: one pipeline, nothing refused.
+    std::vector<Reply> replies = raw(commands);
+    const bool any_refused = std::any_of(replies.begin(), replies.end(), [&](const Reply& reply) {
+      return is_transient_refusal(reply) || (refused_ && refused_(reply));
+    });
+    if (!any_refused || Clock::now() >= deadline_) {
+      return replies;
+    }
+    // Rare: re-send everything refused below (the answered stay answered).
+    return resend_refused(commands, may_write, raw, std::move(replies));
   }
-  milliseconds backoff = kFirstBackoff;
+  return resend_refused(commands, may_write, raw, {});
+}
+
+std::vector<Reply> DurableSender::resend_refused(
+    const std::vector<const std::vector<std::string>*>& commands,
+    const std::vector<bool>& may_write, const RawPipelineSender& raw,
+    std::vector<Reply> first_answers) {
+  std::vector<Reply> replies(commands.size());
+  std::vector<std::size_t> pending;
+  if (first_answers.empty()) {
+    pending.resize(commands.size());
+    for (std::size_t index = 0; index < pending.size(); ++index) {
+      pending[index] = index;
+    }
+  } else {
+    for (std::size_t index = 0; index < commands.size(); ++index) {
+      const bool refused = is_transient_refusal(first_answers[index]) ||
+                           (refused_ && refused_(first_answers[index]));
+      if (refused) {
+        pending.push_back(index);
+      }
+      replies[index] = std::move(first_answers[index]);
+    }
+  }
+  std::chrono::milliseconds backoff = kFirstBackoff;
+  if (!first_answers.empty()) {
+    std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline_ - Clock::now()));
+    backoff = std::min(backoff * 2, kLongestBackoff);
+  }
   while (!pending.empty()) {
     std::vector<const std::vector<std::string>*> pipeline;
     pipeline.reserve(pending.size() + 1);

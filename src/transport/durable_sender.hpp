@@ -74,6 +74,11 @@ class DurableSender {
   }
 
  private:
+  // The rounds after the first: `first_answers` empty means none was sent.
+  std::vector<Reply> resend_refused(const std::vector<const std::vector<std::string>*>& commands,
+                                    const std::vector<bool>& may_write,
+                                    const RawPipelineSender& raw, std::vector<Reply> first_answers);
+
   std::chrono::steady_clock::time_point deadline_;
   std::function<bool(const Reply&)> refused_;
   WaitTally tally_;

@@ -79,8 +79,32 @@ std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
 
 }  // namespace
 
+namespace {
+
+// Commands on a shared connection when the client has them and `timeout` is
+// 0, else on a pooled one; refusals in a passing state retried.
+std::vector<Reply> send_commands(detail::ConnectionPool& pool, detail::SharedConnection* shared,
+                                 const std::vector<const std::vector<std::string>*>& arguments,
+                                 std::chrono::milliseconds timeout) {
+  const auto budget = pool.connection_options().transient_retry_budget;
+  if (shared != nullptr) {
+    return detail::run_retried_commands(arguments, budget, [shared](const auto& commands) {
+      return shared->execute_pipeline(commands);
+    });
+  }
+  auto connection = pool.acquire();
+  return detail::run_retried_commands(arguments, budget,
+                                      [&connection, timeout](const auto& commands) {
+                                        return connection->execute_pipeline(commands, timeout);
+                                      });
+}
+
+}  // namespace
+
 Reply StandaloneClient::execute(const Command& command) {
-  Reply reply = std::move(execute_pipeline({command}).front());
+  Reply reply = std::move(send_commands(impl_->pool_, impl_->shared_connection_for(command.timeout),
+                                        {&command.arguments}, command.timeout)
+                              .front());
   reply.throw_if_error();
   return reply;
 }
@@ -89,18 +113,9 @@ std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>
   if (commands.empty()) {
     return {};
   }
-  const auto budget = impl_->pool_.connection_options().transient_retry_budget;
   const auto timeout = longest_timeout(commands);
-  if (auto* shared = impl_->shared_connection_for(timeout)) {
-    return detail::run_retried_commands(
-        arguments_of(commands), budget,
-        [shared](const auto& arguments) { return shared->execute_pipeline(arguments); });
-  }
-  auto connection = impl_->pool_.acquire();
-  return detail::run_retried_commands(arguments_of(commands), budget,
-                                      [&connection, timeout](const auto& arguments) {
-                                        return connection->execute_pipeline(arguments, timeout);
-                                      });
+  return send_commands(impl_->pool_, impl_->shared_connection_for(timeout), arguments_of(commands),
+                       timeout);
 }
 
 struct StandaloneClient::PinnedConnection::State {
