@@ -98,30 +98,34 @@ void check_common(const SentinelRun& run) {
   // No client ran a script on the old master after its restart: it said
   // master, but the sentinels named the new one, and nothing else is asked.
   CHECK(run.scripts_on_restarted_old_master == 0);
-  // The state is whole: every unit either held once or in stock.
-  CHECK(outcome.whole);
   CHECK(outcome.held_units <= kUnits);
 }
 
 }  // namespace
 
 TEST_CASE(
-    "master SIGKILLed under a coupon race: calls succeed again through the promoted replica, the "
-    "restarted old master runs no script, the coupon's state stays whole",
+    "master SIGKILLed under a coupon race: calls succeed again through the promoted replica and "
+    "the restarted old master runs no script",
     "[sentinel][failover][coupon][stress]") {
   const auto run = coupon_race_through_failover(false);
   check_common(run);
-  // Without durability an acknowledged issue may die with the master: a
-  // figure, not an assertion (see the README's failure table).
+  // Without durability an acknowledged issue may die with the master, and in
+  // some failure_loss_bench runs the new master held none of the coupon at
+  // the end (see the README's failure table): figures, not assertions.
+  WARN("state whole after the failover (held + stock = total): "
+       << (run.race.whole ? "yes" : "no") << ", held " << run.race.held_units << ", stock "
+       << run.race.stock_left);
   WARN("acknowledged issues lost without durability: " << run.race.lost << " of " << run.race.told);
 }
 
 TEST_CASE(
-    "the same failover with durability (WAIT 1): no acknowledged issue is lost, and every caller "
-    "told a sequence holds exactly it",
+    "the same failover with durability (WAIT 1): no acknowledged issue is lost, every caller told "
+    "a sequence holds exactly it, the coupon's state stays whole",
     "[sentinel][failover][coupon][durability][stress]") {
   const auto run = coupon_race_through_failover(true);
   check_common(run);
+  // The state is whole: every unit either held once or in stock.
+  CHECK(run.race.whole);
   CHECK(run.race.lost == 0);
   CHECK(run.race.told == kUnits);
   // The promoted replica had no replica of its own until the restart.
