@@ -104,6 +104,15 @@ Scenario sentinel(bool durable) {
       group.wait_until_stable();  // demoted and replicating again
     });
     std::fprintf(stderr, "  sentinel failovers in this run: %lld\n", group.failovers());
+    if (!outcome.whole && std::getenv("FLASHSALE_BENCH_DUMP_LOGS") != nullptr) {
+      // The anomaly of the README's table: show what the servers logged.
+      for (std::size_t index = 0; index < group.node_count(); ++index) {
+        std::fprintf(stderr, "--- node %zu (port %d)\n", index, group.node(index).port());
+        std::system(("tail -n 150 " + group.node(index).directory() + "/redis.log >&2").c_str());
+      }
+      std::fprintf(stderr, "--- sentinel 0\n");
+      std::system(("tail -n 40 " + group.sentinel(0).directory() + "/redis.log >&2").c_str());
+    }
     return outcome;
   };
   return scenario;

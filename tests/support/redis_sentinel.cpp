@@ -184,11 +184,24 @@ void RedisSentinelGroup::wait_until_stable(std::chrono::milliseconds limit) {
       if (stable) {
         const std::string info =
             nodes_[master]->admin().execute({{"INFO", "replication"}, {}, {}}).as_string();
+        // Online is not enough: after a diskless sync the master streams
+        // nothing to a replica until its first REPLCONF ACK (up to 1 s), so
+        // a kill then leaves the replica without the latest writes. Every
+        // replica must have acknowledged the master's offset.
+        const std::string offset = "offset=" + info_field(info, "master_repl_offset") + ",";
+        std::size_t caught_up = 0;
+        for (std::size_t replica = 0; replica < options_.replicas; ++replica) {
+          const std::string line = info_field(info, "slave" + std::to_string(replica));
+          caught_up += line.find("state=online") != std::string::npos &&
+                               line.find(offset) != std::string::npos
+                           ? 1
+                           : 0;
+        }
         if (info_field(info, "connected_slaves") == std::to_string(options_.replicas) &&
-            info.find("state=online") != std::string::npos) {
+            caught_up == options_.replicas) {
           return;
         }
-        last_problem = "the master has not every replica online";
+        last_problem = "the master has not every replica online and caught up";
       }
     } catch (const std::exception& error) {
       last_problem = error.what();
