@@ -13,13 +13,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "bench_server.hpp"
+#include "bench_args.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/standalone_client.hpp"
@@ -33,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 // a new user of one coupon with enough stock for all.
 double issues_per_second(flashsale::StandaloneClient& client, const std::string& coupon_id,
                          long long operations, int threads) {
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(client, options);
   const auto now = std::chrono::system_clock::now();
@@ -74,16 +72,10 @@ double issues_per_second(flashsale::StandaloneClient& client, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
-  long long operations = smoke ? 400 : 20000;
-  int rounds = smoke ? 1 : 3;
-  for (int index = 1; index + 1 < argc; ++index) {
-    if (std::strcmp(argv[index], "--operations") == 0) {
-      operations = std::max(100LL, std::atoll(argv[index + 1]));
-    } else if (std::strcmp(argv[index], "--rounds") == 0) {
-      rounds = std::max(1, std::atoi(argv[index + 1]));
-    }
-  }
+  const bench::BenchArgs args(argc, argv);
+  const bool smoke = args.smoke();
+  const long long operations = args.number("operations", smoke ? 400 : 20000, 100);
+  const int rounds = static_cast<int>(args.number("rounds", smoke ? 1 : 3));
   try {
     flashsale::testing::RedisServer master;
     flashsale::testing::RedisServerOptions replica_options;

@@ -17,13 +17,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "coupon_failure_race.hpp"
 #include "flashsale/cluster_client.hpp"
 #include "flashsale/error.hpp"
@@ -150,19 +150,10 @@ Scenario cluster(bool durable) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool smoke = false;
-  for (int index = 1; index < argc; ++index) {
-    smoke = smoke || std::strcmp(argv[index], "--smoke") == 0;
-  }
-  int runs = smoke ? 1 : 3;
-  std::string only;
-  for (int index = 1; index + 1 < argc; ++index) {
-    if (std::strcmp(argv[index], "--runs") == 0) {
-      runs = std::max(1, std::atoi(argv[index + 1]));
-    } else if (std::strcmp(argv[index], "--only") == 0) {
-      only = argv[index + 1];
-    }
-  }
+  const bench::BenchArgs args(argc, argv);
+  const bool smoke = args.smoke();
+  const int runs = static_cast<int>(args.number("runs", smoke ? 1 : 3));
+  const std::string only = args.text("only", "");
   CouponFailureRaceOptions race;
   if (smoke) {
     race.threads = 4;

@@ -3,7 +3,8 @@
 -- KEYS[4] <coupon>:revoked
 -- ARGV: none
 -- Reply: {total, remaining, issues ever (seq), revoked}, or an empty array
---   when the coupon is not registered. Reads only.
+--   when the coupon is not registered.
+-- Invariant: reads only.
 local total = redis.call('HGET', KEYS[1], 'total')
 if not total then
   return {}

@@ -14,9 +14,12 @@
 --   [opens_at, closes_at), stock left. Only then: stock - 1, sequence + 1,
 --   record the user, XADD an `issued` event.
 -- Invariant: stock never below 0; no user holds more than per_user_limit.
+--- @include "server_time_ms"
+--- @include "append_event"
+
 local user = ARGV[2]
-local max_length = tonumber(ARGV[3])
-if not max_length or max_length < 0 or user == nil or user == '' then
+local max_length = stream_max_length(ARGV[3])
+if not max_length or user == nil or user == '' then
   return redis.error_reply('ERR issue_coupon: bad arguments')
 end
 
@@ -43,8 +46,7 @@ if held then
   end
 end
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = server_time_ms()
 if now < opens_at then
   return {'not_open', 0, stock}
 end
@@ -66,9 +68,5 @@ else
 end
 local fields = {'type', 'issued', 'coupon', ARGV[1], 'user', user, 'sequence', sequence_text,
   'issued_at_ms', string.format('%d', now)}
-if max_length > 0 then
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-else
-  redis.call('XADD', KEYS[6], '*', unpack(fields))
-end
+append_event(KEYS[6], max_length, unpack(fields))
 return {'issued', sequence, remaining}

@@ -1,19 +1,22 @@
 -- load_stock: puts a scope's stock in place at sale start and opens the scope.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
 --       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
--- ARGV: 1 mode ("fail_if_loaded" | "replace"), 2 events max length,
+-- ARGV: 1 mode ("fail_if_loaded" | "replace"), 2 events stream cap (0 = no cap),
 --       then pairs: sku, quantity (positive integer <= 2^53, each sku once)
 -- Reply: "loaded" | "already_loaded"
 -- Invariant: afterwards, per sku, initial = available and held = confirmed = 0.
 -- "replace" starts the scope over: outstanding holds and settled hold ids are
 -- forgotten (no events for them); the events stream is kept.
+--- @include "server_time_ms"
+--- @include "append_event"
+
 local mode = ARGV[1]
-local events_max = tonumber(ARGV[2])
+local events_max = stream_max_length(ARGV[2])
 if mode ~= 'fail_if_loaded' and mode ~= 'replace' then
   return redis.error_reply('ERR load_stock: unknown mode')
 end
-if not events_max or events_max < 1 or events_max % 1 ~= 0 then
-  return redis.error_reply('ERR load_stock: bad events max length')
+if not events_max then
+  return redis.error_reply('ERR load_stock: bad events stream cap')
 end
 local pair_count = (#ARGV - 2) / 2
 if pair_count < 1 or pair_count % 1 ~= 0 then
@@ -46,8 +49,6 @@ for i = 1, pair_count do
   skus[#skus + 1] = sku .. ' ' .. quantity
 end
 redis.call('SET', KEYS[1], 'open')
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'loaded', 'items',
-  table.concat(skus, ' '), 'at', now_ms)
+append_event(KEYS[9], events_max, 'type', 'loaded', 'items', table.concat(skus, ' '), 'at',
+  server_time_ms())
 return 'loaded'

@@ -15,10 +15,13 @@
 --   'unknown_coupon'.
 -- Invariant: total = remaining + (seq - revoked) before and after; a
 --   sequence is taken back at most once, so a retry changes nothing.
+--- @include "server_time_ms"
+--- @include "append_event"
+
 local user = ARGV[2]
 local wanted = tonumber(ARGV[3])
-local max_length = tonumber(ARGV[5])
-if not wanted or wanted < 0 or not max_length or max_length < 0 or user == nil or user == '' then
+local max_length = stream_max_length(ARGV[5])
+if not wanted or wanted < 0 or not max_length or user == nil or user == '' then
   return redis.error_reply('ERR revoke_coupon: bad arguments')
 end
 
@@ -53,13 +56,8 @@ else
 end
 local remaining = redis.call('INCR', KEYS[2])
 redis.call('INCR', KEYS[5])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = server_time_ms()
 local fields = {'type', 'revoked', 'coupon', ARGV[1], 'user', user, 'sequence', revoked_text,
   'reason', ARGV[4], 'revoked_at_ms', string.format('%d', now)}
-if max_length > 0 then
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[5], '*', unpack(fields))
-else
-  redis.call('XADD', KEYS[6], '*', unpack(fields))
-end
+append_event(KEYS[6], max_length, unpack(fields))
 return {'revoked', tonumber(revoked_text), remaining}

@@ -3,18 +3,21 @@
 -- still be confirmed, released or expire).
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
 --       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
--- ARGV: 1 "close" | "read", 2 events max length
+-- ARGV: 1 "close" | "read", 2 events stream cap (0 = no cap)
 -- Reply: { state ("not_loaded" | "open" | "closed"), active hold count,
 --          then per sku: sku, initial, available, held, confirmed }
 -- Invariant (what callers check): per sku, initial = available + held + confirmed.
 -- Cost: O(skus of the scope), bounded by the load limit.
+--- @include "server_time_ms"
+--- @include "append_event"
+
 local close = ARGV[1] == 'close'
-local events_max = tonumber(ARGV[2])
+local events_max = stream_max_length(ARGV[2])
 if ARGV[1] ~= 'close' and ARGV[1] ~= 'read' then
   return redis.error_reply('ERR stock_snapshot: unknown mode')
 end
-if not events_max or events_max < 1 or events_max % 1 ~= 0 then
-  return redis.error_reply('ERR stock_snapshot: bad events max length')
+if not events_max then
+  return redis.error_reply('ERR stock_snapshot: bad events stream cap')
 end
 
 local state = redis.call('GET', KEYS[1])
@@ -22,10 +25,8 @@ if not state then
   return { 'not_loaded', 0 }
 end
 if close and state ~= 'closed' then
-  local now = redis.call('TIME')
-  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
   redis.call('SET', KEYS[1], 'closed')
-  redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'sale_closed', 'at', now_ms)
+  append_event(KEYS[9], events_max, 'type', 'sale_closed', 'at', server_time_ms())
   state = 'closed'
 end
 local reply = { state, redis.call('HLEN', KEYS[6]) }

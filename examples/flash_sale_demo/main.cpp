@@ -185,7 +185,7 @@ int run_sale(demo::DemoOptions options) {
   // The library's components, all sharing one pooled client.
   flashsale::FirstComeCouponIssuer issuer(client);
   flashsale::StockReserver reserver(client);
-  flashsale::RankingOptions ranking_options;
+  flashsale::SlidingWindowRankingOptions ranking_options;
   ranking_options.name = options.ranking_name;
   ranking_options.window = 1h;
   ranking_options.bucket = 1min;
@@ -221,7 +221,7 @@ int run_sale(demo::DemoOptions options) {
       if (type == "issued") {
         database.record_coupon(coupon, user, sequence, issued_at_ms);
       }
-      return flashsale::HandlerResult::Ack;
+      return flashsale::HandlerOutcome::Ack;
     });
   });
   struct Stopper {

@@ -7,7 +7,7 @@
 // sequence (1, 2, 3 ... per coupon) and appends an `issued` event to the
 // coupon's own stream. Many app servers can share one coupon without locks.
 //
-// Keys (prefix from CouponIssuerOptions::key_prefix, default "fs"; T is the
+// Keys (prefix from FirstComeCouponIssuerOptions::key_prefix, default "fs"; T is the
 // coupon id, its hash tag):
 //   <prefix>:coupon:{T}:meta     hash   total, opens_at_ms, closes_at_ms, per_user_limit
 //   <prefix>:coupon:{T}:stock    string units left to issue
@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/preflight.hpp"
 
@@ -58,9 +59,9 @@ namespace flashsale {
 // Largest per_user_limit: a user's held sequences live in one hash field.
 inline constexpr std::int64_t kMaxCouponPerUserLimit = 100;
 // Longest revoke reason, in bytes (any bytes, empty allowed).
-inline constexpr std::size_t kMaxRevokeReasonBytes = 1024;
+inline constexpr std::size_t kMaxCouponRevokeReasonBytes = 1024;
 // Most entries one issued_users page returns.
-inline constexpr std::size_t kMaxIssuedPageSize = 1000;
+inline constexpr std::size_t kMaxCouponIssuedPageSize = 1000;
 
 struct CouponTemplate {
   std::string id;  // 1..128 bytes, no braces, whitespace or control characters
@@ -75,15 +76,16 @@ struct CouponTemplate {
   std::int64_t per_user_limit = 1;
 };
 
-struct CouponIssuerOptions {
+struct FirstComeCouponIssuerOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
   // Cap of each coupon's events stream, applied with `XADD MAXLEN ~`: Redis
   // trims whole stream nodes only, so the stream holds at least this many
   // entries (a little more at times) and the oldest go first. Events not yet
   // read by the host's consumer are lost when trimmed, so keep the cap well
-  // above what the consumer may lag behind. 0 means no cap.
-  std::int64_t events_max_length = 1'000'000;
+  // above what the consumer may lag behind. 0 means no cap;
+  // 0..kMaxStreamLengthLimit.
+  std::size_t max_stream_length = 1'000'000;
   // Longest user id, in bytes, 1..kMaxMemberIdBytesLimit (user ids travel as
   // ARGV and may hold any bytes; each is stored twice per holder and in every
   // event).
@@ -100,7 +102,7 @@ enum class RegisterStatus {
 };
 
 struct RegisterResult {
-  RegisterStatus status = RegisterStatus::Created;
+  RegisterStatus status = RegisterStatus::TotalBelowIssued;
   std::int64_t issued = 0;     // units held by users now
   std::int64_t remaining = 0;  // stock after the call
 };
@@ -152,12 +154,12 @@ struct IssuedPage {
   std::optional<std::int64_t> next_after_sequence;
 };
 
-class FirstComeCouponIssuer {
+class FLASHSALE_EXPORT FirstComeCouponIssuer {
  public:
   // Runs check_eviction_policy(client, options.eviction_check) (one INFO,
   // cached by the client). Throws InvalidArgument for bad options. The client
   // must outlive the issuer.
-  explicit FirstComeCouponIssuer(Client& client, CouponIssuerOptions options = {});
+  explicit FirstComeCouponIssuer(Client& client, FirstComeCouponIssuerOptions options = {});
 
   // Stores the template and its stock in Redis, so the hot path never reads
   // the host's database. Idempotent: registering the same template again
@@ -199,10 +201,12 @@ class FirstComeCouponIssuer {
   std::optional<std::int64_t> sequence_of(std::string_view coupon_id, std::string_view user_id);
 
   // Users holding the coupon, in arrival order, whose earliest held sequence
-  // is greater than `after_sequence`; at most `limit` (1..kMaxIssuedPageSize).
+  // is greater than `after_sequence`; at most `limit` (1..kMaxCouponIssuedPageSize).
   // A cursor page: stable while issues and revokes go on.
   IssuedPage issued_users(std::string_view coupon_id, std::int64_t after_sequence = 0,
                           std::size_t limit = 100);
+
+  const FirstComeCouponIssuerOptions& options() const noexcept { return options_; }
 
  private:
   struct CouponKeys;
@@ -212,7 +216,7 @@ class FirstComeCouponIssuer {
                         std::string_view user_id) const;
 
   Client& client_;
-  CouponIssuerOptions options_;
+  FirstComeCouponIssuerOptions options_;
   KeySpace key_space_;
 };
 

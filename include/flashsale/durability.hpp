@@ -24,12 +24,13 @@
 #include <vector>
 
 #include "flashsale/error.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/reply.hpp"
 
 namespace flashsale {
 
 // Part of ConnectionOptions, so it applies to StandaloneClient, SentinelClient
-// and (through ClusterOptions::connection) ClusterClient alike.
+// and (through ClusterClientOptions::connection) ClusterClient alike.
 struct DurabilityOptions {
   // Replicas that must confirm the writes of every script call before the
   // call returns normally. 0 (the default): off, no WAIT is sent.
@@ -41,8 +42,8 @@ struct DurabilityOptions {
 };
 
 // Which calls are followed by WAIT: every run_script / run_script_pipeline
-// call except the bundled scripts that never write (coupon_stats,
-// server_time_ms). Commands sent with execute() / execute_pipeline() (XACK,
+// call except the bundled script that never writes (coupon_stats, read by
+// FirstComeCouponIssuer::stats). Commands sent with execute() / execute_pipeline() (XACK,
 // XADD of the stream consumer, reads) are not: they are not flashsale's
 // business writes. A pipeline gets one WAIT after its last script (WAIT covers
 // every earlier write of the connection); on a cluster, one per master the
@@ -58,7 +59,7 @@ struct DurabilityOptions {
 // that writes nothing (answered AlreadyIssued) on another pooled connection
 // may be confirmed before the original write reached a replica; it is only
 // as durable as the original write turns out to be.
-class DurabilityError : public Error {
+class FLASHSALE_EXPORT DurabilityError : public Error {
  public:
   DurabilityError(const std::string& message, std::vector<Reply> replies, int acknowledged,
                   int requested)

@@ -6,10 +6,13 @@
 #pragma once
 
 #include "flashsale/client.hpp"
+#include "flashsale/cluster_client.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/durability.hpp"
 #include "flashsale/error.hpp"
+#include "flashsale/export.hpp"
+#include "flashsale/hash_slot.hpp"
 #include "flashsale/hold_reaper.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "flashsale/export.hpp"
 #include "flashsale/stock_reserver.hpp"
 
 namespace flashsale {
@@ -33,7 +34,7 @@ struct HoldReaperOptions {
   std::size_t batch_size = 100;
 };
 
-class HoldReaper {
+class FLASHSALE_EXPORT HoldReaper {
  public:
   // Validates the scopes and options (InvalidArgument) and starts the thread.
   HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
@@ -49,6 +50,8 @@ class HoldReaper {
   std::size_t sweeps() const noexcept { return sweeps_.load(); }
   std::size_t reclaimed() const noexcept { return reclaimed_.load(); }
   std::size_t failures() const noexcept { return failures_.load(); }
+
+  const HoldReaperOptions& options() const noexcept { return options_; }
 
  private:
   void run();

@@ -8,6 +8,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 
 namespace flashsale {
 
@@ -23,8 +24,8 @@ enum class EvictionPolicyCheck {
 // README's "what a failure can lose" table measures it). Clients run this
 // check themselves, once per client, on their first INFO (every component
 // constructor reads it): ConnectionOptions::persistence_check (for a
-// ClusterClient, ClusterOptions::connection; for a SentinelClient,
-// SentinelOptions::connection) says whether to warn, refuse or skip.
+// ClusterClient, ClusterClientOptions::connection; for a SentinelClient,
+// SentinelClientOptions::connection) says whether to warn, refuse or skip.
 //
 // `appendfsync` is not judged (a choice, measured by failure_loss_bench):
 // under `always` a kill -9 of redis-server lost nothing acknowledged in any
@@ -41,11 +42,11 @@ enum class EvictionPolicyCheck {
 // Reads the policy through client.server_info(). Throws ConfigurationError
 // under Refuse when the policy is not noeviction; transport errors propagate.
 // Thread-safe when the client is.
-void check_eviction_policy(Client& client, EvictionPolicyCheck mode);
+FLASHSALE_EXPORT void check_eviction_policy(Client& client, EvictionPolicyCheck mode);
 
 // Judges `info` (as read by a client): under Warn logs one warning when AOF
 // is off, under Refuse throws ConfigurationError, under Skip does nothing.
 // Pure: sends nothing. Clients call it once on their first INFO.
-void check_persistence(const ServerInfo& info, PersistenceCheck mode);
+FLASHSALE_EXPORT void check_persistence(const ServerInfo& info, PersistenceCheck mode);
 
 }  // namespace flashsale

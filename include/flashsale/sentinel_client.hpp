@@ -10,10 +10,11 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 
 namespace flashsale {
 
-struct SentinelOptions {
+struct SentinelClientOptions {
   // The sentinels, "host:port" (IPv6 as "[::1]:26379"); at least one. They
   // are asked in order, the one that last answered first.
   std::vector<std::string> sentinels;
@@ -46,7 +47,7 @@ struct SentinelOptions {
   // callers that should ride through it a budget longer than that.
   std::chrono::milliseconds retry_budget{10000};
   // Whether a command is sent again after its connection broke after it was
-  // sent (it may have run). As ClusterOptions::retry_after_connection_loss:
+  // sent (it may have run). As ClusterClientOptions::retry_after_connection_loss:
   // off by default; flashsale's state-changing scripts are idempotent per
   // caller id, but not every command a component sends is.
   bool retry_after_connection_loss = false;
@@ -76,13 +77,13 @@ struct SentinelOptions {
 // not know the service (not retried), ReplyError when a sentinel or the master
 // refuses authentication, DurabilityError with connection.durability (see
 // durability.hpp). A TimeoutError after a command was sent is never retried.
-class SentinelClient final : public Client {
+class FLASHSALE_EXPORT SentinelClient final : public Client {
  public:
   // Throws InvalidArgument (before any I/O) for no sentinels, a malformed
   // sentinel address, a bad service name, a unix socket, a pool size of 0,
   // shared_connections, a negative budget or bad durability options. Does not
   // connect.
-  explicit SentinelClient(SentinelOptions options);
+  explicit SentinelClient(SentinelClientOptions options);
   ~SentinelClient() override;
   SentinelClient(const SentinelClient&) = delete;
   SentinelClient& operator=(const SentinelClient&) = delete;
@@ -95,7 +96,7 @@ class SentinelClient final : public Client {
 
   // "host:port" of the master as last resolved; empty before the first call.
   std::string current_master() const;
-  const SentinelOptions& options() const noexcept;
+  const SentinelClientOptions& options() const noexcept;
 
  private:
   class Impl;

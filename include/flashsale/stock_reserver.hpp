@@ -25,6 +25,16 @@
 // extend expire the hold they touch. Each expiry appends exactly one
 // `hold_expired` event {hold_id, items, expires_at, at}.
 //
+// Events of one hold, in stream order: `reserved`, then one of `confirmed`
+// {reacquired=0}, `released`, `confirmed` {reacquired=1} (a confirm after
+// the deadline of a hold nobody had expired yet: confirmed late, no
+// `hold_expired`) or `hold_expired`; a `hold_expired` may be followed by
+// `confirmed` {reacquired=1} when a later confirm took the stock again and
+// the order stands. So a host consuming the events applies each hold's
+// events in stream order and keeps the last: `hold_expired` cancels the
+// order, a later `confirmed` reinstates it. (A host that cancels on
+// `hold_expired` alone cancels orders that were paid.)
+//
 // Hold ids are remembered for the life of the loaded scope (until a reload
 // with LoadMode::Replace): active in `holds`, then for good in `settled`. That
 // is what makes every call idempotent under retry with the same hold id: a
@@ -49,30 +59,32 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/preflight.hpp"
 
 namespace flashsale {
 
 // Hard limits the options may not exceed, so no script runs long.
-inline constexpr std::size_t kMaxSkusPerCartLimit = 256;
-inline constexpr std::size_t kMaxSkusPerScope = 10000;
-inline constexpr std::size_t kMaxReclaimPerCallLimit = 10000;
+inline constexpr std::size_t kMaxStockSkusPerCartLimit = 256;
+inline constexpr std::size_t kMaxStockSkusPerScope = 10000;
+inline constexpr std::size_t kMaxStockReclaimPerCallLimit = 10000;
 
 struct StockReserverOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
-  // Most distinct SKUs in one reserve (1..kMaxSkusPerCartLimit).
+  // Most distinct SKUs in one reserve (1..kMaxStockSkusPerCartLimit).
   std::size_t max_skus_per_cart = 32;
   // Expired holds every reserve gives back first (0..max_reclaim_per_call).
   std::size_t reclaim_per_reserve = 16;
-  // Largest `limit` reclaim_expired() accepts (1..kMaxReclaimPerCallLimit).
+  // Largest `limit` reclaim_expired() accepts (1..kMaxStockReclaimPerCallLimit).
   std::size_t max_reclaim_per_call = 1000;
   // Longest hold TTL reserve() and extend() accept (at least 1 ms).
   std::chrono::milliseconds max_hold_ttl{std::chrono::hours(1)};
-  // Approximate cap (XADD MAXLEN ~) of the events stream; the host's consumer
-  // must keep up or it misses the oldest events.
-  std::size_t events_max_length = 1000000;
+  // Approximate cap (XADD MAXLEN ~) of each scope's events stream; the
+  // host's consumer must keep up or it misses the oldest events. 0 means no
+  // cap; 0..kMaxStreamLengthLimit.
+  std::size_t max_stream_length = 1'000'000;
   // Longest hold id, in bytes, 1..kMaxMemberIdBytesLimit (hold ids travel as
   // ARGV and may hold any bytes).
   std::size_t max_hold_id_bytes = 256;
@@ -90,7 +102,14 @@ enum class LoadMode {
   Replace,       // starts the scope over: holds and remembered hold ids are dropped
 };
 
-enum class LoadStatus { Loaded, AlreadyLoaded };
+enum class LoadStatus {
+  Loaded,         // the stock is in place and the scope open
+  AlreadyLoaded,  // FailIfLoaded and the scope was loaded: nothing changed
+};
+
+struct LoadResult {
+  LoadStatus status = LoadStatus::AlreadyLoaded;
+};
 
 enum class ReserveStatus {
   Reserved,
@@ -113,9 +132,11 @@ struct ReserveResult {
 enum class ConfirmStatus {
   Confirmed,         // the active hold's stock is sold for good
   AlreadyConfirmed,  // a retry: nothing changed
-  Reacquired,        // the hold had expired, its stock was still there and is sold now
-  Expired,           // the hold had expired and its stock is gone (or the sale is closed)
-  Released,          // the hold was released by release(): nothing changed
+  // Past its deadline: confirmed late while its stock was still held, or
+  // taken again after it had expired (its stock was still available).
+  Reacquired,
+  Expired,   // the hold had expired and its stock is gone (or the sale is closed)
+  Released,  // the hold was released by release(): nothing changed
   UnknownHold,
 };
 
@@ -131,6 +152,10 @@ enum class ReleaseStatus {
   Expired,          // the hold had expired: its stock was already given back
   NotReleasable,    // the hold is confirmed
   UnknownHold,
+};
+
+struct ReleaseResult {
+  ReleaseStatus status = ReleaseStatus::UnknownHold;
 };
 
 enum class ExtendStatus {
@@ -169,16 +194,16 @@ struct StockSnapshot {
   std::vector<SkuFigures> skus;  // sorted by sku
 };
 
-class StockReserver {
+class FLASHSALE_EXPORT StockReserver {
  public:
   // Validates the options (InvalidArgument) and checks the server's eviction
   // policy (see preflight.hpp). The client must outlive the reserver.
   explicit StockReserver(Client& client, StockReserverOptions options = {});
 
-  // Puts the scope's stock in place and opens it. At most kMaxSkusPerScope
+  // Puts the scope's stock in place and opens it. At most kMaxStockSkusPerScope
   // SKUs, each once. Retrying a FailIfLoaded load after a timeout may answer
   // AlreadyLoaded for the first attempt's own load: check with snapshot().
-  LoadStatus load(std::string_view scope, const std::vector<StockItem>& stock,
+  LoadResult load(std::string_view scope, const std::vector<StockItem>& stock,
                   LoadMode mode = LoadMode::FailIfLoaded);
 
   // Holds `items` (1..max_skus_per_cart distinct SKUs) for `ttl` (1 ms ..
@@ -187,7 +212,7 @@ class StockReserver {
                         const std::vector<StockItem>& items, std::chrono::milliseconds ttl);
 
   ConfirmResult confirm(std::string_view scope, std::string_view hold_id);
-  ReleaseStatus release(std::string_view scope, std::string_view hold_id);
+  ReleaseResult release(std::string_view scope, std::string_view hold_id);
   // Sets an active hold's deadline to now + ttl (server clock). Appends no event.
   ExtendResult extend(std::string_view scope, std::string_view hold_id,
                       std::chrono::milliseconds ttl);

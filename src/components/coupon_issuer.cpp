@@ -8,11 +8,14 @@
 #include <tuple>
 #include <utility>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
@@ -53,13 +56,10 @@ void validate_template(const CouponTemplate& coupon) {
 template <typename Status, std::size_t kCount>
 std::tuple<Status, std::int64_t, std::int64_t> parse_outcome(
     const Reply& reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
-    throw ProtocolError(
-        fmt::format("{} replied with {} elements, expected 3", script, elements.size()));
-  }
-  return {status_from_word(script, elements[0].as_string(), words), elements[1].as_integer(),
-          elements[2].as_integer()};
+  detail::ReplyReader reader(reply, script, 3);
+  const Status status = reader.status(words);
+  const std::int64_t first = reader.integer();
+  return {status, first, reader.integer()};
 }
 
 IssueResult parse_issue_reply(const Reply& reply) {
@@ -91,19 +91,16 @@ RevokeResult parse_revoke_reply(const Reply& reply) {
 }
 
 std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
-  const auto& elements = reply.as_array();
-  if (elements.empty()) {
+  if (reply.as_array().empty()) {
     return std::nullopt;
   }
-  if (elements.size() != 4) {
-    throw ProtocolError(
-        fmt::format("coupon_stats replied with {} elements, expected 4", elements.size()));
-  }
+  detail::ReplyReader reader(reply, "coupon_stats", 4);
   CouponStats stats;
-  stats.total = elements[0].as_integer();
-  stats.remaining = elements[1].as_integer();
-  stats.revoked = elements[3].as_integer();
-  stats.issued = elements[2].as_integer() - stats.revoked;
+  stats.total = reader.integer();
+  stats.remaining = reader.integer();
+  const std::int64_t issues_ever = reader.integer();
+  stats.revoked = reader.integer();
+  stats.issued = issues_ever - stats.revoked;
   return stats;
 }
 
@@ -131,16 +128,12 @@ struct FirstComeCouponIssuer::CouponKeys {
   std::string events;
 };
 
-FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, CouponIssuerOptions options)
+FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, FirstComeCouponIssuerOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.events_max_length < 0) {
-    throw InvalidArgument(
-        fmt::format("events_max_length must not be negative, got {}", options_.events_max_length));
-  }
-  if (options_.max_user_id_bytes < 1 || options_.max_user_id_bytes > kMaxMemberIdBytesLimit) {
-    throw InvalidArgument(fmt::format("max_user_id_bytes must be between 1 and {}, got {}",
-                                      kMaxMemberIdBytesLimit, options_.max_user_id_bytes));
-  }
+  detail::OptionChecks("FirstComeCouponIssuerOptions")
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .between("max_user_id_bytes", options_.max_user_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit);
   const CouponKeys probe = keys_for("probe");
   require_single_slot(
       {probe.meta, probe.stock, probe.issued, probe.queue, probe.seq, probe.revoked, probe.events},
@@ -162,9 +155,8 @@ void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {
 RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& coupon) {
   CouponKeys keys = keys_for(coupon.id);
   validate_template(coupon);
-  static const Script& script = bundled_script("register_coupon");
   const ScriptCall call{
-      &script,
+      &detail::scripts::register_coupon,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
       {std::to_string(coupon.total), std::to_string(to_epoch_ms(coupon.opens_at)),
        std::to_string(to_epoch_ms(coupon.closes_at)), std::to_string(coupon.per_user_limit)}};
@@ -173,11 +165,10 @@ RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& co
 
 ScriptCall FirstComeCouponIssuer::issue_call(const CouponKeys& keys, std::string_view coupon_id,
                                              std::string_view user_id) const {
-  static const Script& script = bundled_script("issue_coupon");
   return ScriptCall{
-      &script,
+      &detail::scripts::issue_coupon,
       {keys.meta, keys.stock, keys.issued, keys.queue, keys.seq, keys.events},
-      {std::string(coupon_id), std::string(user_id), std::to_string(options_.events_max_length)}};
+      {std::string(coupon_id), std::string(user_id), std::to_string(options_.max_stream_length)}};
 }
 
 IssueResult FirstComeCouponIssuer::issue(std::string_view coupon_id, std::string_view user_id) {
@@ -215,28 +206,26 @@ RevokeResult FirstComeCouponIssuer::revoke(std::string_view coupon_id, std::stri
                                            std::optional<std::int64_t> sequence) {
   CouponKeys keys = keys_for(coupon_id);
   validate_user(user_id);
-  if (reason.size() > kMaxRevokeReasonBytes) {
+  if (reason.size() > kMaxCouponRevokeReasonBytes) {
     throw InvalidArgument(fmt::format("revoke reason is {} bytes, longer than the limit of {}",
-                                      reason.size(), kMaxRevokeReasonBytes));
+                                      reason.size(), kMaxCouponRevokeReasonBytes));
   }
   if (sequence && (*sequence < 1 || *sequence > kMaxQuantity)) {
     throw InvalidArgument(fmt::format("sequence must be between 1 and 2^53, got {}", *sequence));
   }
-  static const Script& script = bundled_script("revoke_coupon");
   const ScriptCall call{
-      &script,
+      &detail::scripts::revoke_coupon,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.issued), std::move(keys.queue),
        std::move(keys.revoked), std::move(keys.events)},
       {std::string(coupon_id), std::string(user_id), std::to_string(sequence.value_or(0)),
-       std::string(reason), std::to_string(options_.events_max_length)}};
+       std::string(reason), std::to_string(options_.max_stream_length)}};
   return parse_revoke_reply(client_.run_script(call));
 }
 
 std::optional<CouponStats> FirstComeCouponIssuer::stats(std::string_view coupon_id) {
   CouponKeys keys = keys_for(coupon_id);
-  static const Script& script = bundled_script("coupon_stats");
   const ScriptCall call{
-      &script,
+      &detail::scripts::coupon_stats,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
       {}};
   return parse_stats_reply(client_.run_script(call));
@@ -261,25 +250,18 @@ IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,
     throw InvalidArgument(
         fmt::format("after_sequence must be between 0 and 2^53, got {}", after_sequence));
   }
-  if (limit < 1 || limit > kMaxIssuedPageSize) {
+  if (limit < 1 || limit > kMaxCouponIssuedPageSize) {
     throw InvalidArgument(
-        fmt::format("limit must be between 1 and {}, got {}", kMaxIssuedPageSize, limit));
+        fmt::format("limit must be between 1 and {}, got {}", kMaxCouponIssuedPageSize, limit));
   }
   const Reply reply =
       client_.execute({{"ZRANGE", keys.queue, fmt::format("({}", after_sequence), "+inf", "BYSCORE",
                         "LIMIT", "0", std::to_string(limit), "WITHSCORES"},
                        keys.queue,
                        {}});
-  const auto& elements = reply.as_array();
-  if (elements.size() % 2 != 0) {
-    throw ProtocolError(
-        fmt::format("ZRANGE WITHSCORES replied with {} elements, an odd count", elements.size()));
-  }
   IssuedPage page;
-  page.users.reserve(elements.size() / 2);
-  for (std::size_t index = 0; index < elements.size(); index += 2) {
-    page.users.push_back(IssuedUser{elements[index].as_string(),
-                                    static_cast<std::int64_t>(elements[index + 1].as_double())});
+  for (auto& [user, sequence] : detail::with_scores(reply, "issued_users ZRANGE")) {
+    page.users.push_back(IssuedUser{std::move(user), static_cast<std::int64_t>(sequence)});
   }
   if (page.users.size() == limit) {
     page.next_after_sequence = page.users.back().sequence;

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
@@ -19,13 +20,10 @@ HoldReaper::HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
   for (const auto& scope : scopes_) {
     validate_key_id(scope, "stock scope id");
   }
-  if (options_.interval.count() < 1) {
-    throw InvalidArgument("hold reaper interval must be at least 1 ms");
-  }
-  if (options_.batch_size < 1 || options_.batch_size > reserver_.options().max_reclaim_per_call) {
-    throw InvalidArgument(fmt::format("hold reaper batch size must be 1..{}",
-                                      reserver_.options().max_reclaim_per_call));
-  }
+  detail::OptionChecks("HoldReaperOptions")
+      .at_least("interval", options_.interval, std::chrono::milliseconds{1})
+      .between("batch_size", options_.batch_size, std::size_t{1},
+               reserver_.options().max_reclaim_per_call);
   thread_ = std::thread([this] { run(); });
 }
 

@@ -6,11 +6,14 @@
 #include <set>
 #include <utility>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
@@ -73,11 +76,12 @@ struct StatusReply {
 };
 
 StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
-    throw ProtocolError(fmt::format("{} replied {}", script, reply.describe()));
-  }
-  return {elements[0].as_string(), elements[1].as_integer(), elements[2].as_string()};
+  detail::ReplyReader reader(reply, script, 3);
+  StatusReply parsed;
+  parsed.status = reader.text();
+  parsed.expires_at_ms = reader.count();
+  parsed.sku = reader.text();
+  return parsed;
 }
 
 // How each script names the outcomes it replies.
@@ -114,27 +118,16 @@ constexpr StatusWord<SaleState> kSaleStates[] = {
 
 StockReserver::StockReserver(Client& client, StockReserverOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.max_skus_per_cart < 1 || options_.max_skus_per_cart > kMaxSkusPerCartLimit) {
-    throw InvalidArgument(fmt::format("max_skus_per_cart must be 1..{}", kMaxSkusPerCartLimit));
-  }
-  if (options_.max_reclaim_per_call < 1 ||
-      options_.max_reclaim_per_call > kMaxReclaimPerCallLimit) {
-    throw InvalidArgument(
-        fmt::format("max_reclaim_per_call must be 1..{}", kMaxReclaimPerCallLimit));
-  }
-  if (options_.reclaim_per_reserve > options_.max_reclaim_per_call) {
-    throw InvalidArgument("reclaim_per_reserve must not exceed max_reclaim_per_call");
-  }
-  if (options_.max_hold_ttl.count() < 1) {
-    throw InvalidArgument("max_hold_ttl must be at least 1 ms");
-  }
-  if (options_.events_max_length < 1) {
-    throw InvalidArgument("events_max_length must be at least 1");
-  }
-  if (options_.max_hold_id_bytes < 1 || options_.max_hold_id_bytes > kMaxMemberIdBytesLimit) {
-    throw InvalidArgument(fmt::format("max_hold_id_bytes must be between 1 and {}, got {}",
-                                      kMaxMemberIdBytesLimit, options_.max_hold_id_bytes));
-  }
+  detail::OptionChecks("StockReserverOptions")
+      .between("max_skus_per_cart", options_.max_skus_per_cart, std::size_t{1},
+               kMaxStockSkusPerCartLimit)
+      .between("max_reclaim_per_call", options_.max_reclaim_per_call, std::size_t{1},
+               kMaxStockReclaimPerCallLimit)
+      .at_most("reclaim_per_reserve", options_.reclaim_per_reserve, options_.max_reclaim_per_call)
+      .at_least("max_hold_ttl", options_.max_hold_ttl, std::chrono::milliseconds{1})
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .between("max_hold_id_bytes", options_.max_hold_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit);
   require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
@@ -160,24 +153,24 @@ void StockReserver::validate_ttl(std::chrono::milliseconds ttl) const {
   }
 }
 
-LoadStatus StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
+LoadResult StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
                                LoadMode mode) {
-  ScriptCall call{&bundled_script("load_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::load_stock, keys(scope), {}};
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
-                    std::to_string(options_.events_max_length)};
-  append_items(stock, kMaxSkusPerScope, "stock to load", call.arguments);
-  return status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses);
+                    std::to_string(options_.max_stream_length)};
+  append_items(stock, kMaxStockSkusPerScope, "stock to load", call.arguments);
+  return {status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses)};
 }
 
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
                                      const std::vector<StockItem>& items,
                                      std::chrono::milliseconds ttl) {
-  ScriptCall call{&bundled_script("reserve_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::reserve_stock, keys(scope), {}};
   validate_hold_id(hold_id);
   validate_ttl(ttl);
   call.arguments = {std::string(hold_id), std::to_string(ttl.count()),
                     std::to_string(options_.reclaim_per_reserve),
-                    std::to_string(options_.events_max_length)};
+                    std::to_string(options_.max_stream_length)};
   append_items(items, options_.max_skus_per_cart, "cart", call.arguments);
 
   const StatusReply reply = parse_status_reply(client_.run_script(call), "reserve_stock");
@@ -191,10 +184,10 @@ ReserveResult StockReserver::reserve(std::string_view scope, std::string_view ho
 Reply StockReserver::settle(std::string_view action, std::string_view scope,
                             std::string_view hold_id, std::chrono::milliseconds ttl) {
   validate_hold_id(hold_id);
-  const ScriptCall call{&bundled_script("settle_hold"),
+  const ScriptCall call{&detail::scripts::settle_hold,
                         keys(scope),
                         {std::string(action), std::string(hold_id), std::to_string(ttl.count()),
-                         std::to_string(options_.events_max_length)}};
+                         std::to_string(options_.max_stream_length)}};
   return client_.run_script(call);
 }
 
@@ -207,10 +200,10 @@ ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view ho
   return result;
 }
 
-ReleaseStatus StockReserver::release(std::string_view scope, std::string_view hold_id) {
+ReleaseResult StockReserver::release(std::string_view scope, std::string_view hold_id) {
   const StatusReply reply = parse_status_reply(
       settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
-  return status_from_word("settle_hold", reply.status, kReleaseStatuses);
+  return {status_from_word("settle_hold", reply.status, kReleaseStatuses)};
 }
 
 ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold_id,
@@ -229,15 +222,14 @@ ReclaimResult StockReserver::reclaim_expired(std::string_view scope, std::size_t
     throw InvalidArgument(
         fmt::format("reclaim limit must be 1..{}, got {}", options_.max_reclaim_per_call, limit));
   }
-  const ScriptCall call{&bundled_script("reclaim_expired_holds"),
+  const ScriptCall call{&detail::scripts::reclaim_expired_holds,
                         keys(scope),
-                        {std::to_string(limit), std::to_string(options_.events_max_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2 || elements[0].as_integer() < 0) {
-    throw ProtocolError(fmt::format("reclaim_expired_holds replied {}", reply.describe()));
-  }
-  return {static_cast<std::size_t>(elements[0].as_integer()), elements[1].as_integer() != 0};
+                        {std::to_string(limit), std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "reclaim_expired_holds", 2);
+  ReclaimResult result;
+  result.reclaimed = static_cast<std::size_t>(reply.count());
+  result.more_due = reply.integer() != 0;
+  return result;
 }
 
 StockSnapshot StockReserver::end_sale(std::string_view scope) {
@@ -249,21 +241,25 @@ StockSnapshot StockReserver::snapshot(std::string_view scope) {
 }
 
 StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_view mode) {
-  const ScriptCall call{&bundled_script("stock_snapshot"),
+  const ScriptCall call{&detail::scripts::stock_snapshot,
                         keys(scope),
-                        {std::string(mode), std::to_string(options_.events_max_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() < 2 || (elements.size() - 2) % 5 != 0) {
-    throw ProtocolError(fmt::format("stock_snapshot replied {}", reply.describe()));
+                        {std::string(mode), std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "stock_snapshot",
+                            detail::ReplyReader::AtLeast{2});
+  if (reply.remaining() % 5 != 2) {
+    reply.fail("expected state, holds, then 5 figures per sku");
   }
   StockSnapshot snapshot;
-  snapshot.state = status_from_word("stock_snapshot", elements[0].as_string(), kSaleStates);
-  snapshot.active_holds = static_cast<std::size_t>(elements[1].as_integer());
-  for (std::size_t i = 2; i < elements.size(); i += 5) {
-    snapshot.skus.push_back({elements[i].as_string(), elements[i + 1].as_integer(),
-                             elements[i + 2].as_integer(), elements[i + 3].as_integer(),
-                             elements[i + 4].as_integer()});
+  snapshot.state = reply.status(kSaleStates);
+  snapshot.active_holds = static_cast<std::size_t>(reply.count());
+  while (reply.remaining() > 0) {
+    SkuFigures figures;
+    figures.sku = reply.text();
+    figures.initial = reply.integer();
+    figures.available = reply.integer();
+    figures.held = reply.integer();
+    figures.confirmed = reply.integer();
+    snapshot.skus.push_back(std::move(figures));
   }
   std::sort(snapshot.skus.begin(), snapshot.skus.end(),
             [](const SkuFigures& a, const SkuFigures& b) { return a.sku < b.sku; });

@@ -6,19 +6,18 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "flashsale/durability.hpp"
 #include "flashsale/error.hpp"
+#include "lua/scripts.hpp"
 #include "transport/script_fallback.hpp"
 
 namespace flashsale::detail {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = RetryBudget::Clock;
 using std::chrono::milliseconds;
-
-constexpr milliseconds kFirstBackoff{10};
-constexpr milliseconds kLongestBackoff{250};
 
 bool starts_with(const std::string& text, std::string_view prefix) {
   return text.compare(0, prefix.size(), prefix) == 0;
@@ -36,26 +35,26 @@ bool is_transient_refusal(const Reply& reply) {
 }
 
 bool script_may_write(const Script* script) {
-  // Read-only by construction; any other script is treated as a writer (the
-  // safe side: a WAIT too many costs a little latency, never a lost write).
-  return script == nullptr || (script->name != "coupon_stats" && script->name != "server_time_ms");
+  // coupon_stats is read-only by construction; any other script is treated as
+  // a writer (the safe side: a WAIT too many costs a little latency, never a
+  // lost write).
+  return script != &scripts::coupon_stats;
 }
 
 void validate_call_options(const ConnectionOptions& options) {
-  if (options.transient_retry_budget.count() < 0) {
-    throw InvalidArgument("transient_retry_budget must not be negative");
-  }
   const auto& durability = options.durability;
-  if (durability.replicas < 0 || durability.timeout.count() < 0) {
-    throw InvalidArgument("durability replicas and timeout must not be negative");
-  }
-  if (durability.replicas > 0 && options.command_timeout.count() != 0 &&
-      (durability.timeout.count() == 0 || durability.timeout >= options.command_timeout)) {
-    throw InvalidArgument(fmt::format(
-        "durability timeout ({} ms) must be shorter than command_timeout ({} ms): the WAIT "
-        "reply is read within the command timeout",
-        durability.timeout.count(), options.command_timeout.count()));
-  }
+  OptionChecks("ConnectionOptions")
+      .at_least("transient_retry_budget", options.transient_retry_budget, milliseconds{0})
+      .at_least("durability.replicas", durability.replicas, 0)
+      .at_least("durability.timeout", durability.timeout, milliseconds{0})
+      .require(
+          durability.replicas == 0 || options.command_timeout.count() == 0 ||
+              (durability.timeout.count() != 0 && durability.timeout < options.command_timeout),
+          "durability.timeout",
+          fmt::format("must be shorter than command_timeout ({} ms) and not 0 (the WAIT "
+                      "reply is read within the command timeout)",
+                      options.command_timeout.count()),
+          durability.timeout);
 }
 
 WaitTally::WaitTally(DurabilityOptions durability) : durability_(durability) {
@@ -95,7 +94,7 @@ std::vector<Reply> WaitTally::checked(std::vector<Reply> replies) const {
 
 DurableSender::DurableSender(milliseconds budget, DurabilityOptions durability,
                              std::function<bool(const Reply&)> refused)
-    : deadline_(Clock::now() + budget), refused_(std::move(refused)), tally_(durability) {}
+    : budget_(Clock::now(), budget), refused_(std::move(refused)), tally_(durability) {}
 
 std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::string>*>& commands,
                                        const std::vector<bool>& may_write,
@@ -108,7 +107,7 @@ std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::
     const bool any_refused = std::any_of(replies.begin(), replies.end(), [&](const Reply& reply) {
       return is_transient_refusal(reply) || (refused_ && refused_(reply));
     });
-    if (!any_refused || Clock::now() >= deadline_) {
+    if (!any_refused || budget_.exhausted(Clock::now())) {
       return replies;
     }
     // Rare: re-send everything refused below (the answered stay answered).
@@ -138,10 +137,8 @@ std::vector<Reply> DurableSender::resend_refused(
       replies[index] = std::move(first_answers[index]);
     }
   }
-  std::chrono::milliseconds backoff = kFirstBackoff;
   if (!first_answers.empty()) {
-    std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline_ - Clock::now()));
-    backoff = std::min(backoff * 2, kLongestBackoff);
+    std::this_thread::sleep_for(budget_.next_pause(Clock::now()));
   }
   while (!pending.empty()) {
     std::vector<const std::vector<std::string>*> pipeline;
@@ -164,7 +161,7 @@ std::vector<Reply> DurableSender::resend_refused(
 
     std::vector<std::size_t> again;
     bool wrote = false;
-    const bool time_left = Clock::now() < deadline_;
+    const bool time_left = !budget_.exhausted(Clock::now());
     for (std::size_t position = 0; position < pending.size(); ++position) {
       const std::size_t index = pending[position];
       Reply& reply = answered[position];
@@ -180,8 +177,7 @@ std::vector<Reply> DurableSender::resend_refused(
     }
     pending = std::move(again);
     if (!pending.empty()) {
-      std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline_ - Clock::now()));
-      backoff = std::min(backoff * 2, kLongestBackoff);
+      std::this_thread::sleep_for(budget_.next_pause(Clock::now()));
     }
   }
   return replies;

@@ -11,6 +11,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "transport/retry_budget.hpp"
 
 namespace flashsale::detail {
 
@@ -79,7 +80,7 @@ class DurableSender {
                                     const std::vector<bool>& may_write,
                                     const RawPipelineSender& raw, std::vector<Reply> first_answers);
 
-  std::chrono::steady_clock::time_point deadline_;
+  RetryBudget budget_;
   std::function<bool(const Reply&)> refused_;
   WaitTally tally_;
 };

@@ -9,24 +9,24 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/preflight.hpp"
 #include "transport/connection.hpp"
 #include "transport/connection_pool.hpp"
 #include "transport/durable_sender.hpp"
-#include "transport/script_call.hpp"
+#include "transport/retry_budget.hpp"
+#include "transport/server_info.hpp"
 #include "transport/slot_map.hpp"
 
 namespace flashsale {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = detail::RetryBudget::Clock;
 using std::chrono::milliseconds;
-
-constexpr milliseconds kFirstBackoff{10};
-constexpr milliseconds kLongestBackoff{250};
 
 // A node that is not master: nothing was sent to it, so the call may go on
 // with the master resolved again. Private: surfaces as ConnectionError.
@@ -35,7 +35,7 @@ class NotMaster : public ConnectionError {
   using ConnectionError::ConnectionError;
 };
 
-SentinelOptions validated(SentinelOptions options) {
+SentinelClientOptions validated(SentinelClientOptions options) {
   if (options.sentinels.empty()) {
     throw InvalidArgument("a sentinel client needs at least one sentinel address");
   }
@@ -46,17 +46,14 @@ SentinelOptions validated(SentinelOptions options) {
   if (!options.connection.unix_socket.empty() || !options.sentinel_connection.unix_socket.empty()) {
     throw InvalidArgument("a sentinel client connects over TCP; unix_socket must be empty");
   }
-  if (options.pool.size == 0) {
-    throw InvalidArgument("pool size must be at least 1");
-  }
   if (options.pool.shared_connections != 0) {
     throw InvalidArgument(
         "pool.shared_connections (auto-pipelining) is a StandaloneClient option; a sentinel client "
         "borrows a pooled connection of the current master");
   }
-  if (options.retry_budget.count() < 0) {
-    throw InvalidArgument("retry budget must not be negative");
-  }
+  detail::OptionChecks("SentinelClientOptions")
+      .at_least("pool.size", options.pool.size, std::size_t{1})
+      .at_least("retry_budget", options.retry_budget, milliseconds{0});
   detail::validate_call_options(options.connection);
   return options;
 }
@@ -83,7 +80,7 @@ class SentinelClient::Impl {
  public:
   // One resolved master with its pool; replaced, never changed.
   struct Master {
-    Master(detail::NodeAddress node_address, const SentinelOptions& options)
+    Master(detail::NodeAddress node_address, const SentinelClientOptions& options)
         : address(std::move(node_address)),
           pool(
               [&] {
@@ -110,7 +107,7 @@ class SentinelClient::Impl {
     std::atomic<bool> stale{false};
   };
 
-  explicit Impl(SentinelOptions options) : options_(validated(std::move(options))) {
+  explicit Impl(SentinelClientOptions options) : options_(validated(std::move(options))) {
     for (const auto& sentinel : options_.sentinels) {
       sentinels_.push_back(detail::parse_node_address(sentinel));
     }
@@ -156,7 +153,7 @@ class SentinelClient::Impl {
     return master_ ? master_->address.text() : std::string();
   }
 
-  const SentinelOptions options_;
+  const SentinelClientOptions options_;
   detail::ServerInfoCache server_info_;
 
  private:
@@ -184,14 +181,15 @@ detail::NodeAddress SentinelClient::Impl::resolve() {
         failures += fmt::format("; sentinel {}: {}", sentinel.text(), reply.error_message());
         continue;
       }
-      if (reply.is_nil() || reply.as_array().size() != 2) {
+      if (reply.is_nil()) {
         answered_unknown = true;
         failures += fmt::format("; sentinel {}: unknown service", sentinel.text());
         continue;
       }
+      detail::ReplyReader address(reply, "SENTINEL get-master-addr-by-name", 2);
       detail::NodeAddress master;
-      master.host = reply.as_array()[0].as_string();
-      master.port = static_cast<int>(reply.as_array()[1].as_integer());
+      master.host = address.text();
+      master.port = static_cast<int>(address.count());
       // The sentinel that answered is asked first next time.
       std::rotate(sentinels_.begin(), sentinels_.begin() + static_cast<long>(index),
                   sentinels_.begin() + static_cast<long>(index) + 1);
@@ -212,11 +210,9 @@ detail::NodeAddress SentinelClient::Impl::resolve() {
 
 template <typename Rounds>
 std::vector<Reply> SentinelClient::Impl::run(const Rounds& rounds, milliseconds timeout) {
-  const auto started = Clock::now();
-  const auto deadline = started + options_.retry_budget;
+  detail::RetryBudget budget(Clock::now(), options_.retry_budget);
   // One round: a pipeline to the master, reached within the budget.
   const auto send = [&](const std::vector<const std::vector<std::string>*>& commands) {
-    milliseconds backoff = kFirstBackoff;
     for (;;) {
       std::shared_ptr<Master> current;
       std::optional<detail::ConnectionPool::Lease> lease;
@@ -226,15 +222,14 @@ std::vector<Reply> SentinelClient::Impl::run(const Rounds& rounds, milliseconds 
       } catch (const ConnectionError&) {
         // Nothing was sent: resolve again and retry within the budget.
         mark_stale(current);
-        if (Clock::now() >= deadline) {
+        const auto now = Clock::now();
+        if (budget.exhausted(now)) {
           rethrow_with_context(
               std::current_exception(),
-              fmt::format(
-                  " (Sentinel service '{}': gave up after retrying for {} ms)", options_.service,
-                  std::chrono::duration_cast<milliseconds>(Clock::now() - started).count()));
+              fmt::format(" (Sentinel service '{}': gave up after retrying for {} ms)",
+                          options_.service, budget.elapsed(now).count()));
         }
-        std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - Clock::now()));
-        backoff = std::min(backoff * 2, kLongestBackoff);
+        std::this_thread::sleep_for(budget.next_pause(now));
         continue;
       }
       try {
@@ -246,7 +241,7 @@ std::vector<Reply> SentinelClient::Impl::run(const Rounds& rounds, milliseconds 
                         current->address.text(), options_.service));
       } catch (const ConnectionError&) {
         mark_stale(current);
-        if (!options_.retry_after_connection_loss || Clock::now() >= deadline) {
+        if (!options_.retry_after_connection_loss || budget.exhausted(Clock::now())) {
           rethrow_with_context(
               std::current_exception(),
               fmt::format(" (master {} of '{}'; the connection broke after the command was sent, "
@@ -264,15 +259,15 @@ std::vector<Reply> SentinelClient::Impl::run(const Rounds& rounds, milliseconds 
     }
     return false;
   };
-  return rounds(send, readonly, deadline - Clock::now());
+  return rounds(send, readonly, budget.left(Clock::now()));
 }
 
-SentinelClient::SentinelClient(SentinelOptions options)
+SentinelClient::SentinelClient(SentinelClientOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 SentinelClient::~SentinelClient() = default;
 
-const SentinelOptions& SentinelClient::options() const noexcept {
+const SentinelClientOptions& SentinelClient::options() const noexcept {
   return impl_->options_;
 }
 
@@ -299,8 +294,7 @@ std::vector<Reply> SentinelClient::execute_pipeline(const std::vector<Command>& 
   }
   return impl_->run(
       [&](const auto& send, const auto& readonly, auto left) {
-        return detail::run_retried_commands(
-            arguments, std::chrono::duration_cast<milliseconds>(left), send, readonly);
+        return detail::run_retried_commands(arguments, left, send, readonly);
       },
       timeout);
 }
@@ -311,8 +305,8 @@ std::vector<Reply> SentinelClient::run_script_pipeline(const std::vector<ScriptC
   }
   return impl_->run(
       [&](const auto& send, const auto& readonly, auto left) {
-        return detail::run_durable_scripts(calls, std::chrono::duration_cast<milliseconds>(left),
-                                           impl_->options_.connection.durability, send, readonly);
+        return detail::run_durable_scripts(calls, left, impl_->options_.connection.durability, send,
+                                           readonly);
       },
       milliseconds{0});
 }

@@ -117,7 +117,7 @@ TEST_CASE(
 
 TEST_CASE("bad durability options of a cluster client raise InvalidArgument before any I/O",
           "[cluster][durability]") {
-  flashsale::ClusterOptions options;
+  flashsale::ClusterClientOptions options;
   options.seeds = {"127.0.0.1:1"};  // nothing listens there
   options.connection.durability.replicas = -1;
   CHECK_THROWS_AS(ClusterClient(options), flashsale::InvalidArgument);

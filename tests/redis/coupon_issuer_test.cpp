@@ -451,11 +451,11 @@ TEST_CASE("a restart without persistence loses the coupon: it reads as unknown",
   CHECK_FALSE(issuer.stats("volatile").has_value());
 }
 
-TEST_CASE("the events stream is capped approximately at events_max_length", "[coupon]") {
+TEST_CASE("the events stream is capped approximately at max_stream_length", "[coupon]") {
   RedisServer server;
   auto client = server.make_client(2);
-  flashsale::CouponIssuerOptions options;
-  options.events_max_length = 100;
+  flashsale::FirstComeCouponIssuerOptions options;
+  options.max_stream_length = 100;
   FirstComeCouponIssuer issuer(*client, options);
   issuer.register_template(open_coupon(*client, "capped", 2000));
   std::vector<std::string> users;
@@ -474,7 +474,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
           "[coupon]") {
   RedisServer server;
   auto client = server.make_client(2);
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.max_user_id_bytes = 64;
   FirstComeCouponIssuer issuer(*client, options);
   const auto valid = open_coupon(*client, "valid", 10);
@@ -531,7 +531,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
   CHECK_THROWS_AS(issuer.sequence_of("valid", long_user), flashsale::InvalidArgument);
   CHECK_THROWS_AS(issuer.issued_users("valid", -1), flashsale::InvalidArgument);
   CHECK_THROWS_AS(issuer.issued_users("valid", 0, 0), flashsale::InvalidArgument);
-  CHECK_THROWS_AS(issuer.issued_users("valid", 0, flashsale::kMaxIssuedPageSize + 1),
+  CHECK_THROWS_AS(issuer.issued_users("valid", 0, flashsale::kMaxCouponIssuedPageSize + 1),
                   flashsale::InvalidArgument);
   CHECK(server.commands_processed() == before + 1);  // only that INFO itself
   CHECK(dataset_digest(server) == digest);
@@ -548,7 +548,7 @@ TEST_CASE("the issuer refuses a server that may evict keys when asked to", "[cou
   server_options.config_lines = {"maxmemory-policy allkeys-lru"};
   RedisServer server(server_options);
   auto client = server.make_client(1);
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Refuse;
   CHECK_THROWS_AS(FirstComeCouponIssuer(*client, options), flashsale::ConfigurationError);
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;

@@ -14,39 +14,39 @@
 
 using namespace std::chrono_literals;
 using flashsale::SentinelClient;
-using flashsale::SentinelOptions;
+using flashsale::SentinelClientOptions;
 using flashsale::testing::RedisSentinelGroup;
 using flashsale::testing::RedisSentinelOptions;
 
 TEST_CASE("bad sentinel client options raise InvalidArgument before any I/O", "[sentinel]") {
-  SentinelOptions good;
+  SentinelClientOptions good;
   good.sentinels = {"127.0.0.1:1"};  // nothing listens: only a refusal before I/O passes
   good.service = "svc";
   CHECK_NOTHROW(SentinelClient(good));
 
   auto bad = [&](auto change) {
-    SentinelOptions options = good;
+    SentinelClientOptions options = good;
     change(options);
     CHECK_THROWS_AS(SentinelClient(options), flashsale::InvalidArgument);
   };
-  bad([](SentinelOptions& o) { o.sentinels.clear(); });
-  bad([](SentinelOptions& o) { o.sentinels = {"no-port"}; });
-  bad([](SentinelOptions& o) { o.sentinels = {"127.0.0.1:99999"}; });
-  bad([](SentinelOptions& o) { o.service.clear(); });
-  bad([](SentinelOptions& o) { o.service = "has space"; });
-  bad([](SentinelOptions& o) { o.service = "{brace}"; });
-  bad([](SentinelOptions& o) { o.service = std::string(129, 's'); });
-  bad([](SentinelOptions& o) { o.connection.unix_socket = "/tmp/redis.sock"; });
-  bad([](SentinelOptions& o) { o.sentinel_connection.unix_socket = "/tmp/redis.sock"; });
-  bad([](SentinelOptions& o) { o.pool.size = 0; });
-  bad([](SentinelOptions& o) { o.pool.shared_connections = 2; });
-  bad([](SentinelOptions& o) { o.retry_budget = -1ms; });
-  bad([](SentinelOptions& o) { o.connection.durability.replicas = -1; });
-  bad([](SentinelOptions& o) {
+  bad([](SentinelClientOptions& o) { o.sentinels.clear(); });
+  bad([](SentinelClientOptions& o) { o.sentinels = {"no-port"}; });
+  bad([](SentinelClientOptions& o) { o.sentinels = {"127.0.0.1:99999"}; });
+  bad([](SentinelClientOptions& o) { o.service.clear(); });
+  bad([](SentinelClientOptions& o) { o.service = "has space"; });
+  bad([](SentinelClientOptions& o) { o.service = "{brace}"; });
+  bad([](SentinelClientOptions& o) { o.service = std::string(129, 's'); });
+  bad([](SentinelClientOptions& o) { o.connection.unix_socket = "/tmp/redis.sock"; });
+  bad([](SentinelClientOptions& o) { o.sentinel_connection.unix_socket = "/tmp/redis.sock"; });
+  bad([](SentinelClientOptions& o) { o.pool.size = 0; });
+  bad([](SentinelClientOptions& o) { o.pool.shared_connections = 2; });
+  bad([](SentinelClientOptions& o) { o.retry_budget = -1ms; });
+  bad([](SentinelClientOptions& o) { o.connection.durability.replicas = -1; });
+  bad([](SentinelClientOptions& o) {
     o.connection.durability.replicas = 1;
     o.connection.durability.timeout = o.connection.command_timeout;
   });
-  bad([](SentinelOptions& o) {
+  bad([](SentinelClientOptions& o) {
     o.connection.durability.replicas = 1;
     o.connection.durability.timeout = 0ms;
   });
@@ -75,17 +75,17 @@ TEST_CASE(
             .execute({{"HLEN", "fs:coupon:{sentinel-basic}:issued"}, {}, {}})
             .as_integer() == 1);
 
-  SentinelOptions unknown = group.client_options(1);
+  SentinelClientOptions unknown = group.client_options(1);
   unknown.service = "no-such-service";
   SentinelClient unknown_client(unknown);
   CHECK_THROWS_AS(unknown_client.execute({{"PING"}, {}, {}}), flashsale::ConfigurationError);
 
-  SentinelOptions wrong_password = group.client_options(1);
+  SentinelClientOptions wrong_password = group.client_options(1);
   wrong_password.sentinel_connection.password = "wrong";
   SentinelClient refused(wrong_password);
   CHECK_THROWS_AS(refused.execute({{"PING"}, {}, {}}), flashsale::ReplyError);
 
-  SentinelOptions nobody = group.client_options(1);
+  SentinelClientOptions nobody = group.client_options(1);
   nobody.sentinels = {"127.0.0.1:1"};
   nobody.retry_budget = 200ms;
   SentinelClient unreachable(nobody);
@@ -104,7 +104,7 @@ TEST_CASE(
   lying.config_lines = {"sentinel monitor wrong 127.0.0.1 " + std::to_string(replica.port()) +
                         " 1"};
   flashsale::testing::RedisServer liar(lying);
-  SentinelOptions options = group.client_options(1);
+  SentinelClientOptions options = group.client_options(1);
   options.sentinels = {"127.0.0.1:" + std::to_string(liar.port())};
   options.service = "wrong";
   options.retry_budget = 300ms;

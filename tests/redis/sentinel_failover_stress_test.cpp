@@ -149,7 +149,7 @@ TEST_CASE(
   for (const auto& sku : skus) {
     stock.push_back({sku, kPerSku});
   }
-  REQUIRE(reserver.load(scope, stock) == flashsale::LoadStatus::Loaded);
+  REQUIRE(reserver.load(scope, stock).status == flashsale::LoadStatus::Loaded);
 
   constexpr int kHolds = 3'000;
   std::atomic<int> next_hold{0};

@@ -89,7 +89,7 @@ TEST_CASE(
       consumer.run([&](const flashsale::StreamMessage& message) {
         const std::lock_guard<std::mutex> lock(handled_mutex);
         handled_ids.insert(message.id);
-        return flashsale::HandlerResult::Ack;
+        return flashsale::HandlerOutcome::Ack;
       });
     } catch (const std::exception& error) {
       consumer_failure = error.what();

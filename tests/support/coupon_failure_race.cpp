@@ -9,7 +9,6 @@
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/durability.hpp"
 #include "flashsale/error.hpp"
-#include "flashsale/script.hpp"
 
 namespace flashsale::testing {
 
@@ -28,8 +27,11 @@ CouponFailureRaceOutcome run_coupon_failure_race(
   CouponTemplate coupon;
   coupon.id = options.coupon;
   coupon.total = options.units;
-  const auto now = std::chrono::system_clock::time_point(std::chrono::milliseconds(
-      client.run_script(ScriptCall{&bundled_script("server_time_ms"), {}, {}}).as_integer()));
+  // The server's clock (TIME: seconds, microseconds), the one the scripts use.
+  const Reply time = client.execute({{"TIME"}, {}, {}});
+  const auto now = std::chrono::system_clock::time_point(
+      std::chrono::seconds(time.as_array().at(0).as_integer()) +
+      std::chrono::microseconds(time.as_array().at(1).as_integer()));
   coupon.opens_at = now - std::chrono::hours(1);
   coupon.closes_at = now + std::chrono::hours(24);
   if (issuer.register_template(coupon).status != RegisterStatus::Created) {

@@ -80,8 +80,8 @@ std::vector<std::string> RedisSentinelGroup::sentinel_addresses() const {
   return addresses;
 }
 
-SentinelOptions RedisSentinelGroup::client_options(std::size_t pool_size) const {
-  SentinelOptions options;
+SentinelClientOptions RedisSentinelGroup::client_options(std::size_t pool_size) const {
+  SentinelClientOptions options;
   options.sentinels = sentinel_addresses();
   options.service = options_.service;
   options.sentinel_connection.password = options_.sentinel_password;

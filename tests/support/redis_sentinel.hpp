@@ -46,7 +46,7 @@ class RedisSentinelGroup {
 
   // Options for a SentinelClient (command timeout 5 s, pool wait 30 s, retry
   // budget 30 s); tests adjust them before constructing.
-  SentinelOptions client_options(std::size_t pool_size = 8) const;
+  SentinelClientOptions client_options(std::size_t pool_size = 8) const;
   std::unique_ptr<SentinelClient> make_client(std::size_t pool_size = 8) const;
 
   // The data node the first answering sentinel names master now.
