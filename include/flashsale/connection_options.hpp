@@ -6,7 +6,20 @@
 #include <cstddef>
 #include <string>
 
+#include "flashsale/durability.hpp"
+
 namespace flashsale {
+
+// What a client does when the server would lose acknowledged writes on a
+// restart (see check_persistence in preflight.hpp): the server runs without
+// AOF (`appendonly no`), so a restart or crash brings back only the last RDB
+// snapshot, if any. Checked once per client, the first time the client reads
+// INFO (every component does when constructed).
+enum class PersistenceCheck {
+  Warn,    // log one warning per client and go on (the default)
+  Refuse,  // server_info() throws ConfigurationError (so does every component constructor)
+  Skip,    // do not look
+};
 
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
@@ -32,6 +45,21 @@ struct ConnectionOptions {
   // surfaced after 8 ms (16 ms at worst), 5 ms after 16 ms, 20 ms after
   // 24 ms. Timeouts of a few ms are "fail fast", not a precise limit.
   std::chrono::milliseconds command_timeout{1000};
+  // How long one call keeps re-sending the commands the server refused while
+  // in a passing state: LOADING (a restart reading its data back), MASTERDOWN
+  // (a replica that lost its master), TRYAGAIN. The server did not run them,
+  // so this is safe for every command; refused entries of a pipeline are sent
+  // again, in their order, after the others (backoff 10 to 250 ms). Zero: no
+  // retry, the refusal surfaces at once (ReplyError, or the error reply in
+  // place in a pipeline). Measured from the start of the call: one call can
+  // take up to the budget plus one command timeout. Used by StandaloneClient
+  // (not by its PinnedConnection) and SentinelClient; ClusterClient retries
+  // these within ClusterClientOptions::retry_budget instead.
+  std::chrono::milliseconds transient_retry_budget{5000};
+  // See PersistenceCheck.
+  PersistenceCheck persistence_check = PersistenceCheck::Warn;
+  // Opt-in WAIT after every state-changing script (durability.hpp).
+  DurabilityOptions durability;
 };
 
 struct PoolOptions {

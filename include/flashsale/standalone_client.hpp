@@ -25,6 +25,17 @@ struct StandaloneClientOptions {
 // be out of step). Idle connections whose server went away (a restart) are
 // detected before use and replaced, so the next call after a restart simply
 // reconnects. Construction does not connect; the first call does.
+//
+// Commands the server refuses while in a passing state (LOADING after a
+// restart, MASTERDOWN, TRYAGAIN: not run) are sent again within
+// ConnectionOptions::transient_retry_budget, so a restart with a large
+// dataset shows callers a ConnectionError (the server was away) at most,
+// never LOADING. With ConnectionOptions::durability, scripts that write are
+// followed by WAIT on the same connection (durability.hpp). The first
+// server_info() runs the persistence check (preflight.hpp) once.
+//
+// Throws InvalidArgument at construction for a negative
+// transient_retry_budget or durability options that cannot work.
 class FLASHSALE_EXPORT StandaloneClient final : public Client {
  public:
   explicit StandaloneClient(StandaloneClientOptions options = {});
