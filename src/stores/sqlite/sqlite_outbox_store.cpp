@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "flashsale/error.hpp"
 #include "common/time_conversion.hpp"
+#include "flashsale/error.hpp"
 
 namespace flashsale {
 
@@ -125,6 +125,10 @@ class Statement {
         "binding a blob");
     return *this;
   }
+
+  // Makes the statement ready to run again (bindings are replaced by the
+  // next bind calls).
+  void reset() { sqlite3_reset(statement_.get()); }
 
   // True while there is a row to read.
   bool step() {
@@ -264,6 +268,31 @@ void SqliteOutboxStore::mark_published(std::int64_t id) {
                    "UPDATE flashsale_outbox SET state = 1, published_at_ms = ?2 "
                    "WHERE id = ?1 AND state = 0");
   update.bind(1, id).bind(2, to_epoch_ms(std::chrono::system_clock::now())).run();
+}
+
+void SqliteOutboxStore::mark_published_many(const std::vector<std::int64_t>& ids) {
+  for (const auto id : ids) {
+    validate_id(id);
+  }
+  if (ids.empty()) {
+    return;
+  }
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  execute_script(impl_->db(), "BEGIN IMMEDIATE", "starting a transaction");
+  try {
+    Statement update(impl_->db(),
+                     "UPDATE flashsale_outbox SET state = 1, published_at_ms = ?2 "
+                     "WHERE id = ?1 AND state = 0");
+    const auto now = to_epoch_ms(std::chrono::system_clock::now());
+    for (const auto id : ids) {
+      update.reset();
+      update.bind(1, id).bind(2, now).run();
+    }
+    execute_script(impl_->db(), "COMMIT", "committing");
+  } catch (...) {
+    sqlite3_exec(impl_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 void SqliteOutboxStore::mark_failed(std::int64_t id, std::string_view error,
