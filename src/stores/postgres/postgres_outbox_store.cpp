@@ -43,6 +43,9 @@ CREATE INDEX IF NOT EXISTS flashsale_outbox_pending
   ON flashsale_outbox (id) WHERE state = 0;
 CREATE INDEX IF NOT EXISTS flashsale_outbox_unpublished_by_aggregate
   ON flashsale_outbox (aggregate_type, aggregate_id, id) WHERE state <> 1;
+CREATE INDEX IF NOT EXISTS flashsale_outbox_held_back_by_aggregate
+  ON flashsale_outbox (aggregate_type, aggregate_id, id)
+  WHERE state = 2 OR (state = 0 AND attempts > 0);
 CREATE INDEX IF NOT EXISTS flashsale_outbox_published_at
   ON flashsale_outbox (published_at_ms) WHERE state = 1;
 CREATE TABLE IF NOT EXISTS flashsale_outbox_claims (
@@ -59,14 +62,17 @@ constexpr const char* kRecordColumns =
     "o.attempts";
 
 // A pending record is due when its retry time ($1, ms) has come and no
-// earlier record of its aggregate is blocked or waits for a retry.
+// earlier record of its aggregate is blocked or waits for a retry. Only a
+// record that failed has a retry time (mark_failed counts the attempt; unblock
+// resets both), so the check reads the small partial index of failed and
+// blocked records instead of every unpublished record of the aggregate.
 constexpr const char* kDue = R"sql(
 o.state = 0 AND o.next_attempt_at_ms <= $1::bigint
 AND NOT EXISTS (
   SELECT 1 FROM flashsale_outbox AS e
   WHERE e.aggregate_type = o.aggregate_type AND e.aggregate_id = o.aggregate_id
-    AND e.id < o.id AND e.state <> 1
-    AND (e.state = 2 OR e.next_attempt_at_ms > $1::bigint))
+    AND e.id < o.id
+    AND (e.state = 2 OR (e.state = 0 AND e.attempts > 0 AND e.next_attempt_at_ms > $1::bigint)))
 )sql";
 
 // Claim rows for the aggregates of the oldest due records that have none
