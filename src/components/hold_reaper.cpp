@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "flashsale/error.hpp"
@@ -12,12 +13,12 @@ namespace flashsale {
 
 HoldReaper::HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
                        HoldReaperOptions options)
-    : reserver_(reserver), scopes_(std::move(scopes)), options_(options) {
-  if (scopes_.empty()) {
-    throw InvalidArgument("a hold reaper needs at least one scope");
-  }
-  for (const auto& scope : scopes_) {
+    : reserver_(reserver), options_(options) {
+  for (const auto& scope : scopes) {
     validate_key_id(scope, "stock scope id");
+    if (std::find(scopes_.begin(), scopes_.end(), scope) == scopes_.end()) {
+      scopes_.push_back(scope);
+    }
   }
   if (options_.interval.count() < 1) {
     throw InvalidArgument("hold reaper interval must be at least 1 ms");
@@ -45,6 +46,33 @@ void HoldReaper::stop() {
   }
 }
 
+bool HoldReaper::add_scope(std::string_view scope) {
+  validate_key_id(scope, "stock scope id");
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (std::find(scopes_.begin(), scopes_.end(), scope) != scopes_.end()) {
+      return false;
+    }
+    scopes_.emplace_back(scope);
+  }
+  return true;
+}
+
+bool HoldReaper::remove_scope(std::string_view scope) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto found = std::find(scopes_.begin(), scopes_.end(), scope);
+  if (found == scopes_.end()) {
+    return false;
+  }
+  scopes_.erase(found);
+  return true;
+}
+
+std::vector<std::string> HoldReaper::scopes() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return scopes_;
+}
+
 void HoldReaper::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
@@ -62,13 +90,16 @@ void HoldReaper::run() {
 }
 
 void HoldReaper::sweep() {
-  for (const auto& scope : scopes_) {
+  for (const auto& scope : scopes()) {
     bool more_due = true;
     while (more_due) {
       {
         const std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) {
           return;
+        }
+        if (std::find(scopes_.begin(), scopes_.end(), scope) == scopes_.end()) {
+          break;  // removed meanwhile
         }
       }
       const ReclaimResult result = reserver_.reclaim_expired(scope, options_.batch_size);

@@ -344,6 +344,7 @@ TEST_CASE(
     return HandlerResult::Ack;
   };
   StreamConsumer consumer(*client, consumer_options("c1"));
+  consumer.poll_once(handler);  // creates the group that pending_count reads
   REQUIRE(poll_until(consumer, handler, [&] { return pending_count(*client, kStream) == 0; }));
   CHECK(attempts == 2);
   CHECK(client->execute({{"SCARD", effect}, effect, {}}).as_integer() == 1);
