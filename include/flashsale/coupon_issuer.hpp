@@ -204,6 +204,10 @@ class FirstComeCouponIssuer {
   IssuedPage issued_users(std::string_view coupon_id, std::int64_t after_sequence = 0,
                           std::size_t limit = 100);
 
+  // The name of the coupon's events stream (`<prefix>:coupon:{<id>}:events`),
+  // for the host's StreamConsumer. Validates the id (InvalidArgument); no I/O.
+  std::string events_stream(std::string_view coupon_id) const;
+
  private:
   struct CouponKeys;
   CouponKeys keys_for(std::string_view coupon_id) const;

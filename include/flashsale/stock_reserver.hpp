@@ -204,6 +204,10 @@ class StockReserver {
 
   const StockReserverOptions& options() const noexcept { return options_; }
 
+  // The name of the scope's events stream (`<prefix>:stock:{<scope>}:events`),
+  // for the host's StreamConsumer. Validates the scope (InvalidArgument); no I/O.
+  std::string events_stream(std::string_view scope) const;
+
  private:
   std::vector<std::string> keys(std::string_view scope) const;
   void validate_hold_id(std::string_view hold_id) const;

@@ -8,11 +8,11 @@
 #include <tuple>
 #include <utility>
 
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 
@@ -153,6 +153,10 @@ FirstComeCouponIssuer::CouponKeys FirstComeCouponIssuer::keys_for(
   const std::string base = key_space_.tagged(kComponent, coupon_id);
   return CouponKeys{base + ":meta", base + ":stock",   base + ":issued", base + ":queue",
                     base + ":seq",  base + ":revoked", base + ":events"};
+}
+
+std::string FirstComeCouponIssuer::events_stream(std::string_view coupon_id) const {
+  return keys_for(coupon_id).events;
 }
 
 void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {

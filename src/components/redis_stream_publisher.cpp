@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 

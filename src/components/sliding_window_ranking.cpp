@@ -5,11 +5,11 @@
 #include <cmath>
 #include <set>
 
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/script.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 

@@ -6,11 +6,11 @@
 #include <set>
 #include <utility>
 
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 
@@ -137,6 +137,10 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
   }
   require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
+}
+
+std::string StockReserver::events_stream(std::string_view scope) const {
+  return key_space_.key(kComponent, scope, "events");
 }
 
 std::vector<std::string> StockReserver::keys(std::string_view scope) const {
