@@ -169,6 +169,20 @@ struct StockSnapshot {
   std::vector<SkuFigures> skus;  // sorted by sku
 };
 
+enum class HoldState {
+  Active,     // holding stock; past expires_at it is expired but not yet swept
+  Confirmed,  // permanent
+  Released,   // given back by release()
+  Expired,    // given back after its deadline
+};
+
+// One hold as hold() reads it.
+struct HoldView {
+  HoldState state = HoldState::Active;
+  std::vector<StockItem> items;                      // as reserved, in the order given
+  std::chrono::system_clock::time_point expires_at;  // its deadline (server clock)
+};
+
 class StockReserver {
  public:
   // Validates the options (InvalidArgument) and checks the server's eviction
@@ -203,6 +217,12 @@ class StockReserver {
   StockSnapshot snapshot(std::string_view scope);
 
   const StockReserverOptions& options() const noexcept { return options_; }
+
+  // What Redis knows of one hold now, read without changing anything (three
+  // reads of one slot, pipelined); nullopt when the hold id was never
+  // reserved in this scope (or the scope was reloaded since). Validates scope
+  // and hold id first (InvalidArgument, nothing sent).
+  std::optional<HoldView> hold(std::string_view scope, std::string_view hold_id);
 
   // The name of the scope's events stream (`<prefix>:stock:{<scope>}:events`),
   // for the host's StreamConsumer. Validates the scope (InvalidArgument); no I/O.

@@ -139,6 +139,62 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
   check_eviction_policy(client_, options_.eviction_check);
 }
 
+std::optional<HoldView> StockReserver::hold(std::string_view scope, std::string_view hold_id) {
+  validate_hold_id(hold_id);
+  const std::string holds = key_space_.key(kComponent, scope, "holds");
+  const std::string deadlines = key_space_.key(kComponent, scope, "deadlines");
+  const std::string settled = key_space_.key(kComponent, scope, "settled");
+  const std::string id(hold_id);
+  const auto replies = client_.execute_pipeline({{{"HGET", holds, id}, holds, {}},
+                                                 {{"ZSCORE", deadlines, id}, deadlines, {}},
+                                                 {{"HGET", settled, id}, settled, {}}});
+  // Items are "sku quantity sku quantity ..." (reserve_stock.lua).
+  const auto parse_items = [](std::string_view text) {
+    std::vector<StockItem> items;
+    std::vector<std::string> words;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const auto space = text.find(' ', start);
+      const auto end = space == std::string_view::npos ? text.size() : space;
+      words.emplace_back(text.substr(start, end - start));
+      start = end + 1;
+    }
+    if (words.size() % 2 != 0) {
+      throw ProtocolError("stock reserver: malformed hold items: " + std::string(text));
+    }
+    for (std::size_t i = 0; i < words.size(); i += 2) {
+      items.push_back({words[i], std::stoll(words[i + 1])});
+    }
+    return items;
+  };
+  HoldView view;
+  if (!replies.at(0).is_nil()) {
+    view.state = HoldState::Active;
+    view.items = parse_items(replies[0].as_string());
+    if (!replies.at(1).is_nil()) {
+      view.expires_at = from_epoch_ms(std::stoll(replies[1].as_string()));
+    }
+    return view;
+  }
+  if (replies.at(2).is_nil()) {
+    return std::nullopt;
+  }
+  // Settled records are "<confirmed|released|expired> <deadline ms> <items>".
+  const std::string record = replies[2].as_string();
+  const auto first = record.find(' ');
+  const auto second = first == std::string::npos ? first : record.find(' ', first + 1);
+  if (second == std::string::npos) {
+    throw ProtocolError("stock reserver: malformed settled hold: " + record);
+  }
+  const std::string word = record.substr(0, first);
+  view.state = word == "confirmed"  ? HoldState::Confirmed
+               : word == "released" ? HoldState::Released
+                                    : HoldState::Expired;
+  view.expires_at = from_epoch_ms(std::stoll(record.substr(first + 1, second - first - 1)));
+  view.items = parse_items(std::string_view(record).substr(second + 1));
+  return view;
+}
+
 std::string StockReserver::events_stream(std::string_view scope) const {
   return key_space_.key(kComponent, scope, "events");
 }
