@@ -426,20 +426,27 @@ std::size_t StreamConsumer::poll(const BatchCall& handler) {
     }
   }
 
-  std::size_t fresh = 0;
-  for (std::size_t index = 0; index < states_.size(); ++index) {
-    fresh += read_new(index, handler, milliseconds::zero());
+  // With one stream and nothing else done this round, the blocking read below
+  // returns at once when entries wait: a non-blocking read first would only
+  // cost one more round trip per batch.
+  const bool single_stream = states_.size() == 1;
+  const bool blocking_read_next = single_stream && handled == 0 && !stop_requested();
+  if (!blocking_read_next) {
+    for (std::size_t index = 0; index < states_.size(); ++index) {
+      handled += read_new(index, handler, milliseconds::zero());
+    }
   }
-  handled += fresh;
 
   if (handled == 0 && !stop_requested()) {
     // Nothing to do: wait for new entries on one stream, but not past the
     // next due retry or recovery sweep.
     milliseconds block = options_.block_timeout / static_cast<long>(states_.size());
     block = std::min(block, next_work_in);
+    const std::size_t index = block_rotation_++ % states_.size();
     if (block >= milliseconds(1)) {
-      const std::size_t index = block_rotation_++ % states_.size();
       handled += read_new(index, handler, block);
+    } else if (blocking_read_next) {
+      handled += read_new(index, handler, milliseconds::zero());
     }
   }
   return handled;
