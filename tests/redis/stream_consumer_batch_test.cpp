@@ -312,6 +312,14 @@ TEST_CASE("streams added and removed while run() goes are read from the next pol
     const std::lock_guard<std::mutex> lock(mutex);
     return seen[stream].size();
   };
+  // Refused before anything is sent (checked before run() sends anything).
+  const auto before = server.commands_processed();
+  CHECK_THROWS_AS(consumer.add_stream(""), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(consumer.add_stream(kStream + ":dead"), flashsale::InvalidArgument);
+  CHECK_FALSE(consumer.add_stream(kStream));
+  CHECK_FALSE(consumer.remove_stream("fs:events:{never}"));
+  CHECK(server.commands_processed() == before + 1);
+
   Running running(consumer, [&] {
     consumer.run([&](const StreamMessage& message) {
       const std::lock_guard<std::mutex> lock(mutex);
@@ -319,14 +327,6 @@ TEST_CASE("streams added and removed while run() goes are read from the next pol
       return HandlerResult::Ack;
     });
   });
-
-  // Refused before anything is sent.
-  const auto before = server.commands_processed();
-  CHECK_THROWS_AS(consumer.add_stream(""), flashsale::InvalidArgument);
-  CHECK_THROWS_AS(consumer.add_stream(kStream + ":dead"), flashsale::InvalidArgument);
-  CHECK_FALSE(consumer.add_stream(kStream));
-  CHECK_FALSE(consumer.remove_stream("fs:events:{never}"));
-  CHECK(server.commands_processed() == before + 1);
 
   add_entries(*client, kStream, 2);
   CHECK(eventually([&] { return count_seen(kStream) == 2; }, 20s));
