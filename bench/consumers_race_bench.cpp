@@ -16,13 +16,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
@@ -44,7 +44,7 @@ struct Row {
 
 Row race(flashsale::Client& client, long long operations, int consumers, bool own_connection,
          int round) {
-  flashsale::CouponIssuerOptions issuer_options;
+  flashsale::FirstComeCouponIssuerOptions issuer_options;
   issuer_options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(client, issuer_options);
   const std::string coupon = "race-" + std::to_string(round);
@@ -71,8 +71,8 @@ Row race(flashsale::Client& client, long long operations, int consumers, bool ow
         try {
           consumer->run_batches([&persisted](const std::vector<flashsale::StreamMessage>& batch) {
             persisted += static_cast<long long>(batch.size());
-            return std::vector<flashsale::HandlerResult>(batch.size(),
-                                                         flashsale::HandlerResult::Ack);
+            return std::vector<flashsale::HandlerOutcome>(batch.size(),
+                                                          flashsale::HandlerOutcome::Ack);
           });
         } catch (const flashsale::Error&) {
           // A pool wait timeout ends run(); a host would start it again.
@@ -119,10 +119,9 @@ Row race(flashsale::Client& client, long long operations, int consumers, bool ow
   for (const auto& mine : latencies) {
     all.insert(all.end(), mine.begin(), mine.end());
   }
-  std::sort(all.begin(), all.end());
   Row row;
   row.per_second = static_cast<double>(made.load()) / seconds;
-  row.p99_ms = all.empty() ? 0 : all[static_cast<std::size_t>(0.99 * (all.size() - 1))];
+  row.p99_ms = bench::percentile(std::move(all), 0.99);
   row.failed = failed;
   row.persisted = persisted;
   return row;
@@ -131,17 +130,9 @@ Row race(flashsale::Client& client, long long operations, int consumers, bool ow
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
-  long long operations = smoke ? 320 : 40000;
-  int consumers = smoke ? 10 : 100;
-  for (int index = 1; index + 1 < argc; ++index) {
-    if (std::strcmp(argv[index], "--operations") == 0) {
-      operations = std::max(64LL, std::atoll(argv[index + 1]));
-    }
-    if (std::strcmp(argv[index], "--consumers") == 0) {
-      consumers = std::max(1, std::atoi(argv[index + 1]));
-    }
-  }
+  const bench::BenchArgs args(argc, argv);
+  const long long operations = args.number("operations", args.smoke() ? 320 : 40000, 64);
+  const int consumers = static_cast<int>(args.number("consumers", args.smoke() ? 10 : 100));
   try {
     // Pool wait timeouts of the `pool` row would flood the log.
     flashsale::set_log_sink([](flashsale::LogLevel, std::string_view) {});

@@ -21,14 +21,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
+#include "flashsale/export.hpp"
+#include "flashsale/periodic_thread.hpp"
 #include "flashsale/stock_reserver.hpp"
 
 namespace flashsale {
@@ -40,7 +41,7 @@ struct HoldReaperOptions {
   std::size_t batch_size = 100;
 };
 
-class HoldReaper {
+class FLASHSALE_EXPORT HoldReaper {
  public:
   // Validates the scopes and options (InvalidArgument) and starts the thread.
   // `scopes` may be empty (scopes added later); duplicates count once.
@@ -66,9 +67,11 @@ class HoldReaper {
   std::size_t reclaimed() const noexcept { return reclaimed_.load(); }
   std::size_t failures() const noexcept { return failures_.load(); }
 
+  const HoldReaperOptions& options() const noexcept { return options_; }
+
  private:
-  void run();
-  void sweep();
+  void sweep(const PeriodicThread& thread);
+  bool sweeps_scope(std::string_view scope) const;
 
   StockReserver& reserver_;
   std::vector<std::string> scopes_;  // guarded by mutex_
@@ -77,10 +80,7 @@ class HoldReaper {
   std::atomic<std::size_t> reclaimed_{0};
   std::atomic<std::size_t> failures_{0};
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::mutex join_mutex_;  // one joiner at a time when stop() races
-  std::thread thread_;
+  std::optional<PeriodicThread> thread_;  // last: started once the rest is in place
 };
 
 }  // namespace flashsale

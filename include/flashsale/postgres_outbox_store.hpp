@@ -72,16 +72,21 @@
 #include <string_view>
 #include <vector>
 
+#include "flashsale/export.hpp"
 #include "flashsale/outbox.hpp"
 
 typedef struct pg_conn PGconn;  // libpq's connection, as libpq-fe.h declares it
 
 namespace flashsale {
 
+// Longest claim_lease.
+inline constexpr std::chrono::hours kMaxPostgresOutboxClaimLease{24};
+
 struct PostgresOutboxStoreOptions {
   // How long the aggregates of a fetched batch stay claimed by the instance
-  // that fetched it when it never fetches again (its relay died); > 0 and at
-  // most 24 hours. Longer than a relay needs to publish and mark one batch.
+  // that fetched it when it never fetches again (its relay died); 1 ms to
+  // kMaxPostgresOutboxClaimLease. Longer than a relay needs to publish and
+  // mark one batch.
   std::chrono::milliseconds claim_lease{std::chrono::seconds(30)};
   // statement_timeout and lock_timeout of the store's own session; zero: none.
   std::chrono::milliseconds statement_timeout{std::chrono::seconds(10)};
@@ -92,7 +97,7 @@ struct PostgresOutboxStoreOptions {
 
 // Thread-safe: calls are serialised on the store's own connection. One
 // instance per relay (an instance's claims are its relay's batch).
-class PostgresOutboxStore final : public OutboxStore {
+class FLASHSALE_EXPORT PostgresOutboxStore final : public OutboxStore {
  public:
   // Connects with `conninfo` (a libpq connection string or URI, e.g.
   // "host=127.0.0.1 port=5432 dbname=shop user=app" or
@@ -140,14 +145,17 @@ class PostgresOutboxStore final : public OutboxStore {
   // kept forever, so hosts call this periodically.
   std::size_t purge_published(std::chrono::system_clock::time_point before, std::size_t limit);
 
+  const PostgresOutboxStoreOptions& options() const noexcept { return options_; }
+
  private:
   class Impl;
+  PostgresOutboxStoreOptions options_;
   std::unique_ptr<Impl> impl_;
 };
 
 // PostgresOutboxStore::append as an OutboxAppender, bound to the host's
 // connection (not owned; must outlive the appender).
-class PostgresOutboxAppender final : public OutboxAppender {
+class FLASHSALE_EXPORT PostgresOutboxAppender final : public OutboxAppender {
  public:
   explicit PostgresOutboxAppender(PGconn* connection) noexcept : connection_(connection) {}
   std::int64_t append(const NewOutboxRecord& record) override {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
@@ -20,14 +21,12 @@ HoldReaper::HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
       scopes_.push_back(scope);
     }
   }
-  if (options_.interval.count() < 1) {
-    throw InvalidArgument("hold reaper interval must be at least 1 ms");
-  }
-  if (options_.batch_size < 1 || options_.batch_size > reserver_.options().max_reclaim_per_call) {
-    throw InvalidArgument(fmt::format("hold reaper batch size must be 1..{}",
-                                      reserver_.options().max_reclaim_per_call));
-  }
-  thread_ = std::thread([this] { run(); });
+  detail::OptionChecks("HoldReaperOptions")
+      .at_least("interval", options_.interval, std::chrono::milliseconds{1})
+      .between("batch_size", options_.batch_size, std::size_t{1},
+               reserver_.options().max_reclaim_per_call);
+  thread_.emplace([this](const PeriodicThread& thread) { sweep(thread); },
+                  [this] { return options_.interval; });
 }
 
 HoldReaper::~HoldReaper() {
@@ -35,26 +34,16 @@ HoldReaper::~HoldReaper() {
 }
 
 void HoldReaper::stop() {
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  const std::lock_guard<std::mutex> lock(join_mutex_);
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  thread_->stop();
 }
 
 bool HoldReaper::add_scope(std::string_view scope) {
   validate_key_id(scope, "stock scope id");
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    if (std::find(scopes_.begin(), scopes_.end(), scope) != scopes_.end()) {
-      return false;
-    }
-    scopes_.emplace_back(scope);
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (std::find(scopes_.begin(), scopes_.end(), scope) != scopes_.end()) {
+    return false;
   }
+  scopes_.emplace_back(scope);
   return true;
 }
 
@@ -73,39 +62,31 @@ std::vector<std::string> HoldReaper::scopes() const {
   return scopes_;
 }
 
-void HoldReaper::run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    try {
-      sweep();
-      ++sweeps_;
-    } catch (const Error& error) {
-      ++failures_;
-      log_message(LogLevel::Warning, fmt::format("hold reaper sweep failed: {}", error.what()));
-    }
-    lock.lock();
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
-  }
+bool HoldReaper::sweeps_scope(std::string_view scope) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return std::find(scopes_.begin(), scopes_.end(), scope) != scopes_.end();
 }
 
-void HoldReaper::sweep() {
-  for (const auto& scope : scopes()) {
-    bool more_due = true;
-    while (more_due) {
-      {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_) {
+void HoldReaper::sweep(const PeriodicThread& thread) {
+  try {
+    for (const auto& scope : scopes()) {
+      bool more_due = true;
+      while (more_due) {
+        if (thread.stop_requested()) {
           return;
         }
-        if (std::find(scopes_.begin(), scopes_.end(), scope) == scopes_.end()) {
+        if (!sweeps_scope(scope)) {
           break;  // removed meanwhile
         }
+        const ReclaimResult result = reserver_.reclaim_expired(scope, options_.batch_size);
+        reclaimed_ += result.reclaimed;
+        more_due = result.more_due;
       }
-      const ReclaimResult result = reserver_.reclaim_expired(scope, options_.batch_size);
-      reclaimed_ += result.reclaimed;
-      more_due = result.more_due;
     }
+    ++sweeps_;
+  } catch (const Error& error) {
+    ++failures_;
+    log_message(LogLevel::Warning, fmt::format("hold reaper sweep failed: {}", error.what()));
   }
 }
 

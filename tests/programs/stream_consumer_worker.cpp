@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
     if (should_crash(message)) {
       std::_Exit(3);
     }
-    return flashsale::HandlerResult::Ack;
+    return flashsale::HandlerOutcome::Ack;
   };
   const auto batch_handler = [&](const std::vector<flashsale::StreamMessage>& messages) {
     bool crash = false;
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     if (crash) {
       std::_Exit(3);
     }
-    return std::vector<flashsale::HandlerResult>(messages.size(), flashsale::HandlerResult::Ack);
+    return std::vector<flashsale::HandlerOutcome>(messages.size(), flashsale::HandlerOutcome::Ack);
   };
   try {
     if (argc == 12 && std::string(argv[11]) == "batch") {

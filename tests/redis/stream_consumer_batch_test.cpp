@@ -22,7 +22,7 @@
 
 using namespace std::chrono_literals;
 using flashsale::Client;
-using flashsale::HandlerResult;
+using flashsale::HandlerOutcome;
 using flashsale::StreamConsumer;
 using flashsale::StreamConsumerOptions;
 using flashsale::StreamMessage;
@@ -109,13 +109,13 @@ TEST_CASE("a batch handler receives whole batches of one stream and acknowledges
   std::map<std::string, int> deliveries;
   const auto handler = [&](const std::vector<StreamMessage>& batch) {
     batch_sizes.push_back(batch.size());
-    std::vector<HandlerResult> results;
+    std::vector<HandlerOutcome> results;
     for (const auto& message : batch) {
       CHECK(message.stream == kStream);
       const int delivery = ++deliveries[message.id];
       // Every third entry fails its first delivery; the rest are acked.
       const bool fail = std::stoi(message.fields.at(0).second) % 3 == 0 && delivery == 1;
-      results.push_back(fail ? HandlerResult::Retry : HandlerResult::Ack);
+      results.push_back(fail ? HandlerOutcome::Retry : HandlerOutcome::Ack);
     }
     return results;
   };
@@ -155,12 +155,12 @@ TEST_CASE("a batch handler that fails half way leaves its whole batch pending an
     }
     if (calls == 2) {
       ++wrong_size_calls;
-      return std::vector<HandlerResult>(batch.size() / 2, HandlerResult::Ack);
+      return std::vector<HandlerOutcome>(batch.size() / 2, HandlerOutcome::Ack);
     }
     for (const auto& message : batch) {
       written.insert(message.id);
     }
-    return std::vector<HandlerResult>(batch.size(), HandlerResult::Ack);
+    return std::vector<HandlerOutcome>(batch.size(), HandlerOutcome::Ack);
   };
   REQUIRE(eventually(
       [&] {
@@ -253,7 +253,7 @@ TEST_CASE(
           handled.push_back(message.id);
         }
       }
-      return std::vector<HandlerResult>(batch.size(), HandlerResult::Ack);
+      return std::vector<HandlerOutcome>(batch.size(), HandlerOutcome::Ack);
     });
   });
   REQUIRE(eventually([&] { return killed.load(); }, 20s));
@@ -280,7 +280,7 @@ TEST_CASE("blocking reads do not hold the client's pool connections", "[stream]"
     consumers.push_back(std::make_unique<StreamConsumer>(client, options));
     auto& consumer = *consumers.back();
     running.push_back(std::make_unique<Running>(consumer, [&consumer] {
-      consumer.run([](const StreamMessage&) { return HandlerResult::Ack; });
+      consumer.run([](const StreamMessage&) { return HandlerOutcome::Ack; });
     }));
   }
   std::this_thread::sleep_for(500ms);  // all four are blocked in XREADGROUP now
@@ -324,7 +324,7 @@ TEST_CASE("streams added and removed while run() goes are read from the next pol
     consumer.run([&](const StreamMessage& message) {
       const std::lock_guard<std::mutex> lock(mutex);
       seen[message.stream].push_back(message.id);
-      return HandlerResult::Ack;
+      return HandlerOutcome::Ack;
     });
   });
 
@@ -360,7 +360,7 @@ TEST_CASE(
   StreamConsumer consumer(*client, consumer_options("c1"));
   REQUIRE(eventually(
       [&] {
-        consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });
+        consumer.poll_once([](const StreamMessage&) { return HandlerOutcome::Ack; });
         return pending_count(*client, kStream) == 0 && consumer.stats().acked == 30;
       },
       20s));

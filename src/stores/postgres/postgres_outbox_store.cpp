@@ -11,13 +11,17 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
+#include "common/outbox_store_values.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 
 namespace flashsale {
 
 using detail::from_epoch_ms;
+using detail::sql_limit;
 using detail::to_epoch_ms;
+using detail::validate_outbox_record_id;
 
 namespace {
 
@@ -254,17 +258,6 @@ std::vector<OutboxRecord> read_records(const PGresult* result) {
   return records;
 }
 
-std::int64_t sql_limit(std::size_t limit) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
-}
-
-void validate_id(std::int64_t id) {
-  if (id < 1) {
-    throw InvalidArgument(fmt::format("outbox record id must be positive, got {}", id));
-  }
-}
-
 // FNV-1a over type, a separator and id, folded to the lock's 32-bit key.
 std::int32_t aggregate_lock_key(std::string_view type, std::string_view id) {
   std::uint64_t hash = 14695981039346656037ULL;
@@ -291,17 +284,11 @@ std::string random_token() {
 }
 
 void validate_options(const PostgresOutboxStoreOptions& options) {
-  if (options.claim_lease.count() <= 0 || options.claim_lease > std::chrono::hours(24)) {
-    throw InvalidArgument(fmt::format(
-        "PostgreSQL outbox store claim_lease must be positive and at most 24 hours, got {} ms",
-        options.claim_lease.count()));
-  }
-  if (options.statement_timeout.count() < 0) {
-    throw InvalidArgument("PostgreSQL outbox store statement_timeout must not be negative");
-  }
-  if (options.connect_timeout.count() < 0) {
-    throw InvalidArgument("PostgreSQL outbox store connect_timeout must not be negative");
-  }
+  detail::OptionChecks("PostgresOutboxStoreOptions")
+      .between("claim_lease", options.claim_lease, std::chrono::milliseconds{1},
+               std::chrono::milliseconds{kMaxPostgresOutboxClaimLease})
+      .at_least("statement_timeout", options.statement_timeout, std::chrono::milliseconds{0})
+      .at_least("connect_timeout", options.connect_timeout, std::chrono::milliseconds{0});
 }
 
 }  // namespace
@@ -358,7 +345,6 @@ class PostgresOutboxStore::Impl {
   }
 
   const std::string& token() const noexcept { return token_; }
-  const PostgresOutboxStoreOptions& options() const noexcept { return options_; }
   std::mutex mutex;
 
  private:
@@ -376,9 +362,10 @@ class PostgresOutboxStore::Impl {
 };
 
 PostgresOutboxStore::PostgresOutboxStore(std::string_view conninfo,
-                                         PostgresOutboxStoreOptions options) {
-  validate_options(options);
-  impl_ = std::make_unique<Impl>(conninfo, options);
+                                         PostgresOutboxStoreOptions options)
+    : options_(options) {
+  validate_options(options_);
+  impl_ = std::make_unique<Impl>(conninfo, options_);
 }
 
 PostgresOutboxStore::~PostgresOutboxStore() {
@@ -450,7 +437,7 @@ std::vector<OutboxRecord> PostgresOutboxStore::fetch_due(
         .integer(now_ms)
         .integer(max)
         .text(impl_->token())
-        .integer(impl_->options().claim_lease.count())
+        .integer(options_.claim_lease.count())
         .execute(db, claim, "claiming aggregates");
     const auto result = Parameters()
                             .integer(now_ms)
@@ -467,7 +454,7 @@ void PostgresOutboxStore::mark_published(std::int64_t id) {
 
 void PostgresOutboxStore::mark_published_many(const std::vector<std::int64_t>& ids) {
   for (const auto id : ids) {
-    validate_id(id);
+    validate_outbox_record_id(id);
   }
   if (ids.empty()) {
     return;
@@ -489,7 +476,7 @@ void PostgresOutboxStore::mark_published_many(const std::vector<std::int64_t>& i
 
 void PostgresOutboxStore::mark_failed(std::int64_t id, std::string_view error,
                                       std::chrono::system_clock::time_point next_attempt_at) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Parameters()
       .integer(id)
@@ -502,7 +489,7 @@ void PostgresOutboxStore::mark_failed(std::int64_t id, std::string_view error,
 }
 
 void PostgresOutboxStore::mark_blocked(std::int64_t id, std::string_view error) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Parameters().integer(id).bytes(error).execute(
       impl_->connection(),
@@ -530,7 +517,7 @@ std::vector<BlockedOutboxRecord> PostgresOutboxStore::list_blocked(std::size_t l
 }
 
 bool PostgresOutboxStore::unblock(std::int64_t id) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   const auto result = Parameters().integer(id).execute(
       impl_->connection(),
@@ -541,7 +528,7 @@ bool PostgresOutboxStore::unblock(std::int64_t id) {
 }
 
 std::optional<OutboxRecordStatus> PostgresOutboxStore::status(std::int64_t id) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   static const std::string sql = fmt::format(
       "SELECT {}, o.state, o.last_error, o.next_attempt_at_ms, o.published_at_ms "
       "FROM flashsale_outbox AS o WHERE o.id = $1::bigint",

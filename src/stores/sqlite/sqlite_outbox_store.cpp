@@ -9,13 +9,17 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
+#include "common/outbox_store_values.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 
 namespace flashsale {
 
 using detail::from_epoch_ms;
+using detail::sql_limit;
 using detail::to_epoch_ms;
+using detail::validate_outbox_record_id;
 
 namespace {
 
@@ -84,11 +88,6 @@ void execute_script(sqlite3* db, const char* sql, std::string_view action) {
   if (code != SQLITE_OK) {
     throw_sqlite_error(db, code, action);
   }
-}
-
-std::int64_t sql_limit(std::size_t limit) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
 }
 
 struct ConnectionCloser {
@@ -186,12 +185,6 @@ OutboxRecord read_record(const Statement& row) {
   return record;
 }
 
-void validate_id(std::int64_t id) {
-  if (id < 1) {
-    throw InvalidArgument(fmt::format("outbox record id must be positive, got {}", id));
-  }
-}
-
 }  // namespace
 
 class SqliteOutboxStore::Impl {
@@ -226,7 +219,11 @@ class SqliteOutboxStore::Impl {
 };
 
 SqliteOutboxStore::SqliteOutboxStore(const std::string& path, SqliteOutboxStoreOptions options)
-    : impl_(std::make_unique<Impl>(path, options)) {}
+    : options_(options) {
+  detail::OptionChecks("SqliteOutboxStoreOptions")
+      .at_least("busy_timeout", options_.busy_timeout, std::chrono::milliseconds{0});
+  impl_ = std::make_unique<Impl>(path, options_);
+}
 
 SqliteOutboxStore::~SqliteOutboxStore() = default;
 
@@ -262,7 +259,7 @@ std::vector<OutboxRecord> SqliteOutboxStore::fetch_due(std::size_t limit,
 }
 
 void SqliteOutboxStore::mark_published(std::int64_t id) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET state = 1, published_at_ms = ?2 "
@@ -272,7 +269,7 @@ void SqliteOutboxStore::mark_published(std::int64_t id) {
 
 void SqliteOutboxStore::mark_published_many(const std::vector<std::int64_t>& ids) {
   for (const auto id : ids) {
-    validate_id(id);
+    validate_outbox_record_id(id);
   }
   if (ids.empty()) {
     return;
@@ -297,7 +294,7 @@ void SqliteOutboxStore::mark_published_many(const std::vector<std::int64_t>& ids
 
 void SqliteOutboxStore::mark_failed(std::int64_t id, std::string_view error,
                                     std::chrono::system_clock::time_point next_attempt_at) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET attempts = attempts + 1, last_error = ?2, "
@@ -306,7 +303,7 @@ void SqliteOutboxStore::mark_failed(std::int64_t id, std::string_view error,
 }
 
 void SqliteOutboxStore::mark_blocked(std::int64_t id, std::string_view error) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET attempts = attempts + 1, last_error = ?2, "
@@ -328,7 +325,7 @@ std::vector<BlockedOutboxRecord> SqliteOutboxStore::list_blocked(std::size_t lim
 }
 
 bool SqliteOutboxStore::unblock(std::int64_t id) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET state = 0, attempts = 0, "
@@ -337,7 +334,7 @@ bool SqliteOutboxStore::unblock(std::int64_t id) {
 }
 
 std::optional<OutboxRecordStatus> SqliteOutboxStore::status(std::int64_t id) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement select(impl_->db(), fmt::format("SELECT {}, state, last_error, next_attempt_at_ms, "
                                             "published_at_ms FROM flashsale_outbox WHERE id = ?1",
