@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
+#include "flashsale/outbox.hpp"
 
 namespace flashsale::detail {
 
@@ -24,6 +25,28 @@ inline void validate_outbox_record_id(std::int64_t id) {
 inline std::int64_t sql_limit(std::size_t limit) {
   return static_cast<std::int64_t>(
       std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
+}
+
+// The `state` column both stores keep: 0 pending, 1 published, 2 blocked.
+inline OutboxRecordState outbox_record_state(std::int64_t column) {
+  return column == 1   ? OutboxRecordState::Published
+         : column == 2 ? OutboxRecordState::Blocked
+                       : OutboxRecordState::Pending;
+}
+
+// Adds one row of "SELECT state, COUNT(*) ... GROUP BY state" to `counts`.
+inline void add_outbox_count(OutboxCounts& counts, std::int64_t state, std::int64_t count) {
+  switch (outbox_record_state(state)) {
+    case OutboxRecordState::Published:
+      counts.published += count;
+      break;
+    case OutboxRecordState::Blocked:
+      counts.blocked += count;
+      break;
+    case OutboxRecordState::Pending:
+      counts.pending += count;
+      break;
+  }
 }
 
 }  // namespace flashsale::detail

@@ -26,6 +26,7 @@ using flashsale::HandlerOutcome;
 using flashsale::StreamConsumer;
 using flashsale::StreamConsumerOptions;
 using flashsale::StreamMessage;
+using flashsale::testing::add_entries;
 using flashsale::testing::eventually;
 using flashsale::testing::RedisServer;
 
@@ -49,20 +50,8 @@ StreamConsumerOptions consumer_options(std::string consumer) {
   return options;
 }
 
-std::vector<std::string> add_entries(Client& client, const std::string& stream, int count) {
-  std::vector<flashsale::Command> commands;
-  for (int i = 0; i < count; ++i) {
-    commands.push_back({{"XADD", stream, "*", "n", std::to_string(i)}, stream, {}});
-  }
-  std::vector<std::string> ids;
-  for (const auto& reply : client.execute_pipeline(commands)) {
-    ids.push_back(reply.as_string());
-  }
-  return ids;
-}
-
 long long pending_count(Client& client, const std::string& stream) {
-  return client.execute({{"XPENDING", stream, kGroup}, stream, {}}).as_array().at(0).as_integer();
+  return flashsale::testing::pending_count(client, stream, kGroup);
 }
 
 // Runs consumer.run_batches / run on a thread; stops and joins on destruction.

@@ -542,10 +542,7 @@ std::optional<OutboxRecordStatus> PostgresOutboxStore::status(std::int64_t id) {
   }
   OutboxRecordStatus status;
   status.record = read_record(rows, 0);
-  const auto state = integer_at(rows, 0, 7);
-  status.state = state == 1   ? OutboxRecordState::Published
-                 : state == 2 ? OutboxRecordState::Blocked
-                              : OutboxRecordState::Pending;
+  status.state = detail::outbox_record_state(integer_at(rows, 0, 7));
   status.last_error = is_null(rows, 0, 8) ? std::string() : bytes_at(rows, 0, 8);
   status.next_attempt_at = from_epoch_ms(integer_at(rows, 0, 9));
   if (!is_null(rows, 0, 10)) {
@@ -561,15 +558,8 @@ OutboxCounts PostgresOutboxStore::counts() {
       "counting records");
   OutboxCounts counts;
   for (int row = 0; row < PQntuples(result.get()); ++row) {
-    const auto state = integer_at(result.get(), row, 0);
-    const auto count = integer_at(result.get(), row, 1);
-    if (state == 1) {
-      counts.published = count;
-    } else if (state == 2) {
-      counts.blocked = count;
-    } else {
-      counts.pending = count;
-    }
+    detail::add_outbox_count(counts, integer_at(result.get(), row, 0),
+                             integer_at(result.get(), row, 1));
   }
   return counts;
 }

@@ -345,10 +345,7 @@ std::optional<OutboxRecordStatus> SqliteOutboxStore::status(std::int64_t id) {
   }
   OutboxRecordStatus status;
   status.record = read_record(select);
-  const auto state = select.integer(7);
-  status.state = state == 1   ? OutboxRecordState::Published
-                 : state == 2 ? OutboxRecordState::Blocked
-                              : OutboxRecordState::Pending;
+  status.state = detail::outbox_record_state(select.integer(7));
   status.last_error = select.text(8);
   status.next_attempt_at = from_epoch_ms(select.integer(9));
   if (!select.is_null(10)) {
@@ -362,15 +359,7 @@ OutboxCounts SqliteOutboxStore::counts() {
   Statement select(impl_->db(), "SELECT state, COUNT(*) FROM flashsale_outbox GROUP BY state");
   OutboxCounts counts;
   while (select.step()) {
-    const auto state = select.integer(0);
-    const auto count = select.integer(1);
-    if (state == 1) {
-      counts.published = count;
-    } else if (state == 2) {
-      counts.blocked = count;
-    } else {
-      counts.pending = count;
-    }
+    detail::add_outbox_count(counts, select.integer(0), select.integer(1));
   }
   return counts;
 }
