@@ -86,6 +86,16 @@ TEST_CASE("a hold's items, state and deadline can be read back at every stage", 
   CHECK(view->state == HoldState::Expired);
   CHECK(view->items.at(0).sku == "blue");
 
+  // After a restore only the confirmed holds it was given are known, their
+  // deadline lost (the epoch).
+  reserver.restore("deal", {{"red", 10}, {"blue", 10}}, {{"h1", {{"red", 2}, {"blue", 1}}}});
+  view = reserver.hold("deal", "h1");
+  REQUIRE(view.has_value());
+  CHECK(view->state == HoldState::Confirmed);
+  CHECK(view->items.size() == 2);
+  CHECK(view->expires_at == std::chrono::system_clock::time_point{});
+  CHECK_FALSE(reserver.hold("deal", "h2").has_value());
+
   const auto before = server.commands_processed();
   CHECK_THROWS_AS(reserver.hold("deal", ""), flashsale::InvalidArgument);
   CHECK_THROWS_AS(reserver.hold("bad scope", "h1"), flashsale::InvalidArgument);
