@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "flashsale/durability.hpp"
 
@@ -61,6 +62,31 @@ struct ConnectionOptions {
   // Opt-in WAIT after every state-changing script (durability.hpp).
   DurabilityOptions durability;
 };
+
+// ConnectionOptions from a URL, the form hosts put in their configuration:
+//
+//   redis://[[user]:password@]host[:port][/db][?option=value&...]
+//   unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
+//
+// host may be a name, an IPv4 address or an IPv6 address in brackets
+// ("redis://[::1]:6380"); port defaults to 6379, db to 0 (the path "/2" or
+// ?db=2). user and password are percent-decoded ("%40" is "@"); a password
+// alone ("redis://:secret@host") authenticates the default user. Options:
+// db, connect_timeout_ms, command_timeout_ms (0: no limit); anything not
+// given keeps the default of ConnectionOptions.
+//
+// TLS: "rediss://" is recognised and refused with ConfigurationError. The
+// transport speaks plain TCP only: hiredis 0.14 (Debian 12) has no TLS at
+// all; hiredis 1.x ships TLS in the separate hiredis_ssl library
+// (redisInitOpenSSLContext: CA file or directory, client certificate and
+// key, SNI server name; no certificate revocation checks, no ALPN), which
+// flashsale does not link yet. Use a TLS tunnel (stunnel, a sidecar) to
+// reach a TLS-only server meanwhile.
+//
+// Throws InvalidArgument for anything malformed (unknown scheme or option,
+// bad port, db or number, bad percent escape), naming the part; nothing is
+// connected.
+ConnectionOptions connection_options_from_url(std::string_view url);
 
 struct PoolOptions {
   // Most connections open at once. Each calling thread holds one connection

@@ -308,6 +308,10 @@ class FLASHSALE_EXPORT FirstComeCouponIssuer {
   CouponRestoreResult restore(const CouponTemplate& coupon, const std::vector<IssuedUser>& units,
                               std::int64_t after_epoch = 0);
 
+  // The name of the coupon's events stream (`<prefix>:coupon:{<id>}:events`),
+  // for the host's StreamConsumer. Validates the id (InvalidArgument); no I/O.
+  std::string events_stream(std::string_view coupon_id) const;
+
   const FirstComeCouponIssuerOptions& options() const noexcept { return options_; }
 
  private:

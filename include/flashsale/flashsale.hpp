@@ -1,8 +1,9 @@
 // Everything flashsale offers, in one include.
 //
-// Not included: flashsale/sqlite_outbox_store.hpp, which needs SQLite and
-// lives in the optional target flashsale::outbox_sqlite; include it yourself
-// when you link that target.
+// Not included: flashsale/sqlite_outbox_store.hpp, flashsale/postgres_outbox_store.hpp
+// (optional targets: the first needs SQLite and lives in flashsale::outbox_sqlite,
+// the second needs libpq and lives in flashsale::outbox_postgres; include them
+// yourself when you link the target).
 #pragma once
 
 #include "flashsale/client.hpp"

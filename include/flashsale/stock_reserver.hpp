@@ -242,6 +242,22 @@ struct StockSnapshot {
   std::vector<SkuFigures> skus;  // sorted by sku
 };
 
+enum class HoldState {
+  Active,     // holding stock; past expires_at it is expired but not yet swept
+  Confirmed,  // permanent
+  Released,   // given back by release()
+  Expired,    // given back after its deadline
+};
+
+// One hold as hold() reads it.
+struct HoldView {
+  HoldState state = HoldState::Active;
+  std::vector<StockItem> items;  // as reserved, in the order given
+  // Its deadline (server clock); the Unix epoch for a hold recorded by
+  // restore_confirmed() (its deadline was lost with the data).
+  std::chrono::system_clock::time_point expires_at;
+};
+
 class FLASHSALE_EXPORT StockReserver {
  public:
   // Validates the options (InvalidArgument) and checks the server's eviction
@@ -311,6 +327,17 @@ class FLASHSALE_EXPORT StockReserver {
                         const std::vector<RestoredHold>& confirmed, std::int64_t after_epoch = 0);
 
   const StockReserverOptions& options() const noexcept { return options_; }
+
+  // What Redis knows of one hold now, read without changing anything (three
+  // reads of one slot, pipelined); nullopt when the hold id was never
+  // reserved in this scope (or the scope was reloaded or restored since; a
+  // restore brings back the confirmed holds it was given). Validates scope
+  // and hold id first (InvalidArgument, nothing sent).
+  std::optional<HoldView> hold(std::string_view scope, std::string_view hold_id);
+
+  // The name of the scope's events stream (`<prefix>:stock:{<scope>}:events`),
+  // for the host's StreamConsumer. Validates the scope (InvalidArgument); no I/O.
+  std::string events_stream(std::string_view scope) const;
 
  private:
   std::vector<std::string> keys(std::string_view scope) const;

@@ -163,6 +163,10 @@ FirstComeCouponIssuer::CouponKeys FirstComeCouponIssuer::keys_for(
                     base + ":seq",  base + ":revoked", base + ":events"};
 }
 
+std::string FirstComeCouponIssuer::events_stream(std::string_view coupon_id) const {
+  return keys_for(coupon_id).events;
+}
+
 void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {
   validate_member_id(user_id, "user id", options_.max_user_id_bytes);
 }

@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <iterator>
 #include <map>
 #include <set>
+#include <system_error>
 #include <utility>
 
 #include "common/epoch_validation.hpp"
@@ -32,6 +34,35 @@ constexpr std::string_view kComponent = "stock";
 constexpr std::string_view kKeySuffixes[] = {"state",     "initial", "available", "held",
                                              "confirmed", "holds",   "deadlines", "settled",
                                              "events",    "epoch"};
+
+// A decimal number in a hold record Redis keeps (ProtocolError otherwise).
+std::int64_t parse_hold_number(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0) {
+    throw ProtocolError(fmt::format("stock reserver: malformed number in a hold: '{}'", text));
+  }
+  return value;
+}
+
+// A hold's items as reserve_stock.lua writes them: "sku quantity sku quantity ...".
+std::vector<StockItem> parse_hold_items(std::string_view text) {
+  std::vector<std::string_view> words;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto space = std::min(text.find(' ', start), text.size());
+    words.push_back(text.substr(start, space - start));
+    start = space + 1;
+  }
+  if (words.empty() || words.size() % 2 != 0) {
+    throw ProtocolError(fmt::format("stock reserver: malformed hold items: '{}'", text));
+  }
+  std::vector<StockItem> items;
+  for (std::size_t i = 0; i < words.size(); i += 2) {
+    items.push_back({std::string(words[i]), parse_hold_number(words[i + 1])});
+  }
+  return items;
+}
 
 // Throws InvalidArgument unless every item has a key id and a quantity in
 // 1..2^53, each SKU once, 1..`max_items` of them.
@@ -155,6 +186,52 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
                kMaxMemberIdBytesLimit);
   require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
+}
+
+std::optional<HoldView> StockReserver::hold(std::string_view scope, std::string_view hold_id) {
+  validate_hold_id(hold_id);
+  const std::string holds = key_space_.key(kComponent, scope, "holds");
+  const std::string deadlines = key_space_.key(kComponent, scope, "deadlines");
+  const std::string settled = key_space_.key(kComponent, scope, "settled");
+  const std::string id(hold_id);
+  // In this order a hold settled between the reads is still found (settled
+  // is read last).
+  const auto replies = client_.execute_pipeline({{{"HGET", holds, id}, holds, {}},
+                                                 {{"ZSCORE", deadlines, id}, deadlines, {}},
+                                                 {{"HGET", settled, id}, settled, {}}});
+  HoldView view;
+  if (!replies.at(0).is_nil()) {
+    view.state = HoldState::Active;
+    view.items = parse_hold_items(replies[0].as_string());
+    if (!replies.at(1).is_nil()) {
+      view.expires_at = from_epoch_ms(static_cast<std::int64_t>(replies[1].as_double()));
+    }
+    return view;
+  }
+  if (replies.at(2).is_nil()) {
+    return std::nullopt;
+  }
+  // Settled records are "<confirmed|released|expired> <deadline ms> <items>"
+  // (deadline 0 for a hold recorded by restore_confirmed).
+  const std::string& record = replies[2].as_string();
+  const auto first = record.find(' ');
+  const auto second = first == std::string::npos ? first : record.find(' ', first + 1);
+  if (second == std::string::npos) {
+    throw ProtocolError("stock reserver: malformed settled hold: " + record);
+  }
+  static constexpr StatusWord<HoldState> kSettledWords[] = {{"confirmed", HoldState::Confirmed},
+                                                            {"released", HoldState::Released},
+                                                            {"expired", HoldState::Expired}};
+  view.state =
+      status_from_word("stock reserver settled hold", record.substr(0, first), kSettledWords);
+  view.expires_at = from_epoch_ms(
+      parse_hold_number(std::string_view(record).substr(first + 1, second - first - 1)));
+  view.items = parse_hold_items(std::string_view(record).substr(second + 1));
+  return view;
+}
+
+std::string StockReserver::events_stream(std::string_view scope) const {
+  return key_space_.key(kComponent, scope, "events");
 }
 
 std::vector<std::string> StockReserver::keys(std::string_view scope) const {
