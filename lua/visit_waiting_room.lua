@@ -104,13 +104,16 @@ if heartbeat_ms > 0 then
 end
 
 -- 3. The caller: a heartbeat for a waiting visitor, a ticket for a new one.
+-- caller_expires: the admission's expiry, caller_ticket: the waiting ticket.
 local new_ticket = 0
+local caller_expires, caller_ticket = false, false
 if action ~= 'advance' then
   local expires = redis.call('ZSCORE', KEYS[3], visitor)
   if expires and tonumber(expires) <= now then
     expire_admission(visitor)
     expires = false
   end
+  caller_expires = expires and tonumber(expires)
   if not expires then
     local ticket = redis.call('ZSCORE', KEYS[1], visitor)
     if ticket and stale(visitor) then
@@ -127,6 +130,7 @@ if action ~= 'advance' then
     if ticket and heartbeat_ms > 0 then
       redis.call('ZADD', KEYS[2], now, visitor)
     end
+    caller_ticket = ticket and tonumber(ticket)
   end
 end
 
@@ -172,6 +176,9 @@ while admitted_count < allowance and budget > 0 do
       redis.call('ZADD', KEYS[3], now + ttl_ms, member)
       redis.call('HSET', KEYS[4], member, head[index + 1] .. ' ' .. now)
       admitted_count = admitted_count + 1
+      if member == visitor then
+        caller_expires, caller_ticket = now + ttl_ms, false
+      end
     end
   end
 end
@@ -180,29 +187,39 @@ if budget == 0 and admitted_count < wanted and redis.call('ZCARD', KEYS[1]) > 0 
 end
 
 -- 5. The books: bucket, measured rate, totals.
-local window_start = tonumber(saved[3]) or now
+-- Written only when they change: the bucket's level is kept as of bucket_at
+-- and refilled by the elapsed time when read.
+local window_start = tonumber(saved[3])
 local window_count = tonumber(saved[4]) or 0
 local previous_start = tonumber(saved[5])
 local previous_count = tonumber(saved[6]) or 0
-if now - window_start >= 10000 then
-  previous_start, previous_count = window_start, window_count
+local fields = {}
+if not window_start or now - window_start >= 10000 then
+  if window_start then
+    previous_start, previous_count = window_start, window_count
+    table.insert(fields, 'previous_start')
+    table.insert(fields, previous_start)
+    table.insert(fields, 'previous_count')
+    table.insert(fields, previous_count)
+  end
   window_start, window_count = now, 0
+  table.insert(fields, 'window_start')
+  table.insert(fields, window_start)
 end
-window_count = window_count + admitted_count
-local fields = { 'window_start', window_start, 'window_count', window_count }
-if previous_start then
-  table.insert(fields, 'previous_start')
-  table.insert(fields, previous_start)
-  table.insert(fields, 'previous_count')
-  table.insert(fields, previous_count)
+if admitted_count > 0 or #fields > 0 then
+  window_count = window_count + admitted_count
+  table.insert(fields, 'window_count')
+  table.insert(fields, window_count)
 end
-if rate > 0 then
+if rate > 0 and (admitted_count > 0 or not saved[1]) then
   table.insert(fields, 'bucket_level')
   table.insert(fields, tostring(level - admitted_count))
   table.insert(fields, 'bucket_at')
   table.insert(fields, now)
 end
-redis.call('HSET', KEYS[5], unpack(fields))
+if #fields > 0 then
+  redis.call('HSET', KEYS[5], unpack(fields))
+end
 if admitted_count > 0 then
   redis.call('HINCRBY', KEYS[5], 'admitted', admitted_count)
 end
@@ -216,38 +233,32 @@ end
 -- 6. The reply about the caller.
 local state, ticket, position, estimate, admitted_at, expires_at, token =
   'not_in_room', 0, 0, -1, 0, 0, ''
-if action ~= 'advance' then
-  local expires = redis.call('ZSCORE', KEYS[3], visitor)
-  if expires then
-    local record = redis.call('HGET', KEYS[4], visitor)
-    local ticket_text, at_text = string.match(record, '^(%d+) (%d+)$')
-    local expires_text = string.format('%d', tonumber(expires))
-    -- Same derivation in leave_waiting_room.lua and verify_admission.lua.
-    local key = redis.call('HGET', KEYS[5], 'secret')
-    local mac = redis.sha1hex(key .. redis.sha1hex(key .. ticket_text .. ':' .. expires_text ..
-      ':' .. visitor))
-    state, ticket, admitted_at, expires_at = 'admitted', tonumber(ticket_text), tonumber(at_text),
-      tonumber(expires)
-    token = ticket_text .. '.' .. expires_text .. '.' .. mac
-  else
-    local waiting_ticket = redis.call('ZSCORE', KEYS[1], visitor)
-    if waiting_ticket then
-      state, ticket = 'waiting', tonumber(waiting_ticket)
-      position = redis.call('ZRANK', KEYS[1], visitor)
-      local measured = nil
-      if now < opens_at then
-        measured = rate
-      elseif previous_start and now > previous_start then
-        measured = (previous_count + window_count) * 1000 / (now - previous_start)
-      elseif now - window_start >= 1000 then
-        measured = window_count * 1000 / (now - window_start)
-      elseif rate > 0 then
-        measured = rate
-      end
-      if measured and measured > 0 then
-        estimate = math.ceil((position + 1) * 1000 / measured) + math.max(0, opens_at - now)
-      end
-    end
+if caller_expires then
+  local record = redis.call('HGET', KEYS[4], visitor)
+  local ticket_text, at_text = string.match(record, '^(%d+) (%d+)$')
+  local expires_text = string.format('%d', caller_expires)
+  -- Same derivation in leave_waiting_room.lua and verify_admission.lua.
+  local key = redis.call('HGET', KEYS[5], 'secret')
+  local mac = redis.sha1hex(key .. redis.sha1hex(key .. ticket_text .. ':' .. expires_text ..
+    ':' .. visitor))
+  state, ticket, admitted_at, expires_at = 'admitted', tonumber(ticket_text), tonumber(at_text),
+    caller_expires
+  token = ticket_text .. '.' .. expires_text .. '.' .. mac
+elseif caller_ticket then
+  state, ticket = 'waiting', caller_ticket
+  position = redis.call('ZRANK', KEYS[1], visitor)
+  local measured = nil
+  if now < opens_at then
+    measured = rate
+  elseif previous_start and now > previous_start then
+    measured = (previous_count + window_count) * 1000 / (now - previous_start)
+  elseif now - window_start >= 1000 then
+    measured = window_count * 1000 / (now - window_start)
+  elseif rate > 0 then
+    measured = rate
+  end
+  if measured and measured > 0 then
+    estimate = math.ceil((position + 1) * 1000 / measured) + math.max(0, opens_at - now)
   end
 end
 return { state, ticket, position, estimate, admitted_at, expires_at, token, new_ticket,
