@@ -122,7 +122,10 @@ if action ~= 'advance' then
       ticket = false
     end
     if not ticket and action == 'join' then
-      redis.call('HSETNX', KEYS[5], 'secret', secret)
+      if redis.call('HEXISTS', KEYS[5], 'secret') == 0 then
+        -- The key name makes rooms joined through one WaitingRoom differ.
+        redis.call('HSET', KEYS[5], 'secret', redis.sha1hex(secret .. KEYS[5]))
+      end
       ticket = redis.call('HINCRBY', KEYS[5], 'tickets', 1)
       redis.call('ZADD', KEYS[1], ticket, visitor)
       new_ticket = 1

@@ -39,10 +39,11 @@
 //   join keeps the ticket of a visitor who is still waiting or admitted.
 //
 // Tokens: "<ticket>.<expires at ms>.<40 hex>", the hex being
-// SHA1(secret || SHA1(secret || ticket:expires:visitor)) with a 128-bit
-// secret per room, drawn by the first join from std::random_device and kept
-// in the room's state hash. Only someone who can read the room's keys can
-// forge one. verify() accepts a token only for the visitor and visit it was
+// SHA1(secret || SHA1(secret || ticket:expires:visitor)) with a secret per
+// room that the room's first join makes, SHA1(128 bits the joining
+// WaitingRoom drew from std::random_device || the state key's name), and
+// keeps in the room's state hash. Only someone who can read the room's keys
+// can forge one. verify() accepts a token only for the visitor and visit it was
 // made for, before its expiry, while that admission is active. renew() makes
 // a new token with a later expiry; earlier tokens of the same admission stay
 // valid until their own expiry.
@@ -236,6 +237,8 @@ class WaitingRoom {
   WaitingRoomOptions options_;
   KeySpace key_space_;
   std::int64_t opens_at_ms_ = 0;
+  // 128 random bits; a room's first join makes its secret from them.
+  std::string secret_;
 };
 
 }  // namespace flashsale
