@@ -15,16 +15,18 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "flashsale/stock_reserver.hpp"
 
 namespace flashsale {
+
+namespace detail {
+class PeriodicWorker;
+}
 
 struct HoldReaperOptions {
   // Pause between sweeps (at least 1 ms).
@@ -46,25 +48,18 @@ class HoldReaper {
   void stop();
 
   // Sweeps finished (every scope visited), holds reclaimed, sweeps that failed.
-  std::size_t sweeps() const noexcept { return sweeps_.load(); }
+  std::size_t sweeps() const noexcept;
   std::size_t reclaimed() const noexcept { return reclaimed_.load(); }
-  std::size_t failures() const noexcept { return failures_.load(); }
+  std::size_t failures() const noexcept;
 
  private:
-  void run();
-  void sweep();
+  void sweep(const detail::PeriodicWorker& worker);
 
   StockReserver& reserver_;
   std::vector<std::string> scopes_;
   HoldReaperOptions options_;
-  std::atomic<std::size_t> sweeps_{0};
   std::atomic<std::size_t> reclaimed_{0};
-  std::atomic<std::size_t> failures_{0};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::mutex join_mutex_;  // one joiner at a time when stop() races
-  std::thread thread_;
+  std::unique_ptr<detail::PeriodicWorker> worker_;  // last: stops before the rest goes
 };
 
 }  // namespace flashsale

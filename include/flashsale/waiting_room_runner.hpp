@@ -19,16 +19,18 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "flashsale/waiting_room.hpp"
 
 namespace flashsale {
+
+namespace detail {
+class PeriodicWorker;
+}
 
 struct WaitingRoomRunnerOptions {
   // Pause between passes (at least 1 ms).
@@ -48,26 +50,18 @@ class WaitingRoomRunner {
   void stop();
 
   // Passes finished (every room visited), visitors admitted, passes that failed.
-  std::size_t passes() const noexcept { return passes_.load(); }
+  std::size_t passes() const noexcept;
   std::size_t admitted() const noexcept { return admitted_.load(); }
-  std::size_t failures() const noexcept { return failures_.load(); }
+  std::size_t failures() const noexcept;
 
  private:
-  void run();
-  void pass();
-  bool stopping();
+  void pass(const detail::PeriodicWorker& worker);
 
   WaitingRoom& room_;
   std::vector<std::string> rooms_;
   WaitingRoomRunnerOptions options_;
-  std::atomic<std::size_t> passes_{0};
   std::atomic<std::size_t> admitted_{0};
-  std::atomic<std::size_t> failures_{0};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::mutex join_mutex_;  // one joiner at a time when stop() races
-  std::thread thread_;
+  std::unique_ptr<detail::PeriodicWorker> worker_;  // last: stops before the rest goes
 };
 
 }  // namespace flashsale

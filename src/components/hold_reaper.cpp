@@ -4,9 +4,9 @@
 
 #include <utility>
 
+#include "common/periodic_worker.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
-#include "flashsale/log.hpp"
 
 namespace flashsale {
 
@@ -26,7 +26,9 @@ HoldReaper::HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
     throw InvalidArgument(fmt::format("hold reaper batch size must be 1..{}",
                                       reserver_.options().max_reclaim_per_call));
   }
-  thread_ = std::thread([this] { run(); });
+  worker_ = std::make_unique<detail::PeriodicWorker>(
+      options_.interval, "hold reaper sweep",
+      [this](const detail::PeriodicWorker& worker) { sweep(worker); });
 }
 
 HoldReaper::~HoldReaper() {
@@ -34,43 +36,21 @@ HoldReaper::~HoldReaper() {
 }
 
 void HoldReaper::stop() {
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  const std::lock_guard<std::mutex> lock(join_mutex_);
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  worker_->stop();
 }
 
-void HoldReaper::run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
-    try {
-      sweep();
-      ++sweeps_;
-    } catch (const Error& error) {
-      ++failures_;
-      log_message(LogLevel::Warning, fmt::format("hold reaper sweep failed: {}", error.what()));
-    }
-    lock.lock();
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
-  }
+std::size_t HoldReaper::sweeps() const noexcept {
+  return worker_->passes();
 }
 
-void HoldReaper::sweep() {
+std::size_t HoldReaper::failures() const noexcept {
+  return worker_->failures();
+}
+
+void HoldReaper::sweep(const detail::PeriodicWorker& worker) {
   for (const auto& scope : scopes_) {
     bool more_due = true;
-    while (more_due) {
-      {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_) {
-          return;
-        }
-      }
+    while (more_due && !worker.stopping()) {
       const ReclaimResult result = reserver_.reclaim_expired(scope, options_.batch_size);
       reclaimed_ += result.reclaimed;
       more_due = result.more_due;

@@ -1,12 +1,10 @@
 #include "flashsale/waiting_room_runner.hpp"
 
-#include <fmt/format.h>
-
 #include <utility>
 
+#include "common/periodic_worker.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
-#include "flashsale/log.hpp"
 
 namespace flashsale {
 
@@ -22,7 +20,9 @@ WaitingRoomRunner::WaitingRoomRunner(WaitingRoom& room, std::vector<std::string>
   if (options_.interval.count() < 1) {
     throw InvalidArgument("waiting room runner interval must be at least 1 ms");
   }
-  thread_ = std::thread([this] { run(); });
+  worker_ = std::make_unique<detail::PeriodicWorker>(
+      options_.interval, "waiting room runner pass",
+      [this](const detail::PeriodicWorker& worker) { pass(worker); });
 }
 
 WaitingRoomRunner::~WaitingRoomRunner() {
@@ -30,41 +30,21 @@ WaitingRoomRunner::~WaitingRoomRunner() {
 }
 
 void WaitingRoomRunner::stop() {
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  const std::lock_guard<std::mutex> lock(join_mutex_);
-  if (thread_.joinable()) {
-    thread_.join();
-  }
+  worker_->stop();
 }
 
-bool WaitingRoomRunner::stopping() {
-  const std::lock_guard<std::mutex> lock(mutex_);
-  return stopping_;
+std::size_t WaitingRoomRunner::passes() const noexcept {
+  return worker_->passes();
 }
 
-void WaitingRoomRunner::run() {
-  while (!stopping()) {
-    try {
-      pass();
-      ++passes_;
-    } catch (const Error& error) {
-      ++failures_;
-      log_message(LogLevel::Warning,
-                  fmt::format("waiting room runner pass failed: {}", error.what()));
-    }
-    std::unique_lock<std::mutex> lock(mutex_);
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
-  }
+std::size_t WaitingRoomRunner::failures() const noexcept {
+  return worker_->failures();
 }
 
-void WaitingRoomRunner::pass() {
+void WaitingRoomRunner::pass(const detail::PeriodicWorker& worker) {
   for (const auto& id : rooms_) {
     bool more_due = true;
-    while (more_due && !stopping()) {
+    while (more_due && !worker.stopping()) {
       const AdvanceResult result = room_.advance(id);
       admitted_ += result.admitted;
       more_due = result.more_due;
