@@ -43,6 +43,7 @@
 #include "bench_server.hpp"
 #include "flashsale/script.hpp"
 #include "flashsale/waiting_room.hpp"
+#include "redis_server.hpp"
 #include "script_timer.hpp"
 
 namespace {
@@ -62,10 +63,8 @@ std::string visitor_id(long long number) {
 }
 
 long long used_memory(StandaloneClient& client) {
-  const std::string info = client.execute({{"INFO", "memory"}, {}, {}}).as_string();
-  const std::string field = "used_memory:";
-  const auto at = info.find(field);
-  return at == std::string::npos ? 0 : std::atoll(info.c_str() + at + field.size());
+  return static_cast<long long>(
+      flashsale::testing::info_number(client, "memory", "used_memory:").value_or(0));
 }
 
 long long room_bytes(StandaloneClient& client) {
