@@ -11,7 +11,8 @@
 --       3 rate (visitors/s, decimal, 0 = no limit), 4 cap (0 = none),
 --       5 token ttl ms (>= 1), 6 heartbeat timeout ms (0 = none),
 --       7 steps (1..10000), 8 secret candidate (join: 32 hex digits, else ""),
---       9 admission opens at ms (0 = open from the start)
+--       9 admission opens at ms (0 = open from the start), 10 rate
+--       measurement window ms (>= 1000)
 -- Reply: { state ("waiting" | "admitted" | "not_in_room"), ticket, position,
 --   estimated wait ms (-1 unknown), admitted_at ms, expires_at ms, token,
 --   new ticket (0/1), admitted, abandoned, expired, more due (0/1) }
@@ -27,6 +28,7 @@ local heartbeat_ms = tonumber(ARGV[6])
 local steps = tonumber(ARGV[7])
 local secret = ARGV[8]
 local opens_at = tonumber(ARGV[9])
+local window_ms = tonumber(ARGV[10])
 local function whole(value, low, high)
   return value and value >= low and value <= high and value % 1 == 0
 end
@@ -53,6 +55,9 @@ if not whole(steps, 1, 10000) then
 end
 if not whole(opens_at, 0, 9007199254740992) then
   return redis.error_reply('ERR visit_waiting_room: bad opening time')
+end
+if not whole(window_ms, 1000, 9007199254740992) then
+  return redis.error_reply('ERR visit_waiting_room: bad window')
 end
 if action == 'join' and not string.match(secret, '^' .. string.rep('%x', 32) .. '$') then
   return redis.error_reply('ERR visit_waiting_room: bad secret')
@@ -197,7 +202,7 @@ local window_count = tonumber(saved[4]) or 0
 local previous_start = tonumber(saved[5])
 local previous_count = tonumber(saved[6]) or 0
 local fields = {}
-if not window_start or now - window_start >= 10000 then
+if not window_start or now - window_start >= window_ms then
   if window_start then
     previous_start, previous_count = window_start, window_count
     table.insert(fields, 'previous_start')

@@ -103,7 +103,10 @@ bool token_shaped(std::string_view token) {
 }  // namespace
 
 WaitingRoom::WaitingRoom(Client& client, WaitingRoomOptions options)
-    : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
+    : client_(client),
+      options_(std::move(options)),
+      key_space_(options_.key_prefix),
+      secret_(random_secret()) {
   const double rate = options_.admission_rate_per_second;
   if (!std::isfinite(rate) || rate < 0 || rate > kMaxAdmissionRatePerSecond) {
     throw InvalidArgument(fmt::format("admission_rate_per_second must be 0..{}, got {}",
@@ -156,13 +159,16 @@ Reply WaitingRoom::visit(std::string_view action, std::string_view room, std::st
   if (action != "advance") {
     validate_visitor(visitor);
   }
-  call.arguments = {
-      std::string(action), std::string(visitor),
-      fmt::format("{}", options_.admission_rate_per_second), std::to_string(options_.max_active),
-      std::to_string(options_.token_ttl.count()),
-      std::to_string(options_.heartbeat_timeout.count()), std::to_string(options_.steps_per_call),
-      // Each join offers a fresh secret: the room keeps the first.
-      action == "join" ? random_secret() : std::string(), std::to_string(opens_at_ms_)};
+  call.arguments = {std::string(action),
+                    std::string(visitor),
+                    fmt::format("{}", options_.admission_rate_per_second),
+                    std::to_string(options_.max_active),
+                    std::to_string(options_.token_ttl.count()),
+                    std::to_string(options_.heartbeat_timeout.count()),
+                    std::to_string(options_.steps_per_call),
+                    action == "join" ? secret_ : std::string(),
+                    std::to_string(opens_at_ms_),
+                    std::to_string(kAdmissionRateWindow.count())};
   const Reply reply = client_.run_script(call);
   if (reply.as_array().size() != 12) {
     throw ProtocolError(fmt::format("visit_waiting_room replied {}", reply.describe()));
@@ -258,7 +264,9 @@ LeaveStatus WaitingRoom::leave(std::string_view room, std::string_view visitor) 
 
 RoomStats WaitingRoom::stats(std::string_view room) {
   const Reply reply =
-      client_.run_script(ScriptCall{&bundled_script("waiting_room_stats"), keys(room), {}});
+      client_.run_script(ScriptCall{&bundled_script("waiting_room_stats"),
+                                    keys(room),
+                                    {std::to_string(kAdmissionRateWindow.count())}});
   const auto& elements = reply.as_array();
   if (elements.size() != 9) {
     throw ProtocolError(fmt::format("waiting_room_stats replied {}", reply.describe()));
