@@ -220,14 +220,14 @@ TEST_CASE(
   constexpr int kThreads = 32;
   constexpr std::size_t kVisitors = 640;
   constexpr double kRate = 200;
-  constexpr std::size_t kCap = 10;
+  constexpr std::size_t kCap = 40;
   RedisServer server;
   auto client = server.make_client(kThreads + 2);
   WaitingRoomOptions options;
   options.admission_rate_per_second = kRate;
   options.max_active = kCap;
-  options.token_ttl = 300ms;
-  options.heartbeat_timeout = 500ms;
+  options.token_ttl = 1s;
+  options.heartbeat_timeout = 2s;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   WaitingRoom room(*client, options);
 
