@@ -156,10 +156,11 @@ void check_waiting_room(Report& report, const WaitingRoomOutcome& outcome) {
   report.check(
       "waiting room: admission rate held (any interval T: <= burst + rate x T)",
       beyond <= burst + 1e-6,
-      fmt::format("rate {:.0f}/s, burst {:.0f}: busiest interval {:.1f} over rate x T; {} in {:.2f} s "
-                  "(server clock), measured {:.0f}/s",
-                  outcome.rate_per_second, burst, beyond, times.size(), span_s,
-                  outcome.measured_rate_per_second.value_or(0.0)));
+      fmt::format(
+          "rate {:.0f}/s, burst {:.0f}: busiest interval {:.1f} over rate x T; {} in {:.2f} s "
+          "(server clock), measured {:.0f}/s",
+          outcome.rate_per_second, burst, beyond, times.size(), span_s,
+          outcome.measured_rate_per_second.value_or(0.0)));
 }
 
 }  // namespace demo
