@@ -12,19 +12,21 @@
 --   renew:    "renewed" | "not_admitted"
 -- Invariant: a visitor is in at most one of waiting and active; renew only
 -- moves an active admission's expiry later.
+--- @include "server_time_ms"
+--- @include "whole_number"
+--- @include "admission_token"
+
 local action = ARGV[1]
 local visitor = ARGV[2]
-local ttl_ms = tonumber(ARGV[3])
+local ttl_ms = whole(ARGV[3], 0, max_quantity)
 if action ~= 'leave' and action ~= 'complete' and action ~= 'renew' then
   return redis.error_reply('ERR leave_waiting_room: unknown action')
 end
-if not ttl_ms or ttl_ms < 0 or ttl_ms % 1 ~= 0 or ttl_ms > 9007199254740992 or
-  (action == 'renew' and ttl_ms < 1) then
+if not ttl_ms or (action == 'renew' and ttl_ms < 1) then
   return redis.error_reply('ERR leave_waiting_room: bad token ttl')
 end
 
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local now = server_time_ms()
 
 local expires = redis.call('ZSCORE', KEYS[3], visitor)
 if expires and tonumber(expires) <= now then
@@ -41,12 +43,8 @@ if action == 'renew' then
   local ticket_text = string.match(redis.call('HGET', KEYS[4], visitor), '^(%d+) ')
   local new_expires = math.max(tonumber(expires), now + ttl_ms)
   redis.call('ZADD', KEYS[3], 'XX', new_expires, visitor)
-  local expires_text = string.format('%d', new_expires)
-  -- Same derivation in visit_waiting_room.lua and verify_admission.lua.
-  local key = redis.call('HGET', KEYS[5], 'secret')
-  local mac = redis.sha1hex(key .. redis.sha1hex(key .. ticket_text .. ':' .. expires_text .. ':' ..
-    visitor))
-  return { 'renewed', new_expires, ticket_text .. '.' .. expires_text .. '.' .. mac }
+  return { 'renewed', new_expires,
+    admission_token(KEYS[5], ticket_text, string.format('%d', new_expires), visitor) }
 end
 
 if expires then

@@ -8,23 +8,24 @@
 -- Invariant: "valid" only for a token this room made for this visitor's
 -- current admission, before the token's expiry and the admission's, by the
 -- server clock.
+--- @include "server_time_ms"
+--- @include "admission_token"
+
 local visitor = ARGV[1]
 local ticket, expires, mac = string.match(ARGV[2], '^(%d+)%.(%d+)%.(%x+)$')
 if not ticket then
   return 'invalid'
 end
-local key = redis.call('HGET', KEYS[5], 'secret')
-if not key then
+local secret = redis.call('HGET', KEYS[5], 'secret')
+if not secret then
   return 'invalid'
 end
--- Same derivation in visit_waiting_room.lua and leave_waiting_room.lua. Lua
--- interns strings, so == compares pointers and leaks no timing.
-if redis.sha1hex(key .. redis.sha1hex(key .. ticket .. ':' .. expires .. ':' .. visitor)) ~= mac then
+-- Lua interns strings, so == compares pointers and leaks no timing.
+if admission_mac(secret, ticket, expires, visitor) ~= mac then
   return 'invalid'
 end
 
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local now = server_time_ms()
 if tonumber(expires) <= now then
   return 'expired'
 end

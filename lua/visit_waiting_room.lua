@@ -19,19 +19,20 @@
 -- Invariant: a visitor is in at most one of waiting and active; admissions go
 -- in ticket order; per interval T (server clock) at most max(1, rate) + rate x T
 -- admissions; ZCARD active <= cap after every call that admits.
+--- @include "server_time_ms"
+--- @include "whole_number"
+--- @include "admission_token"
+
 local action = ARGV[1]
 local visitor = ARGV[2]
 local rate = tonumber(ARGV[3])
-local cap = tonumber(ARGV[4])
-local ttl_ms = tonumber(ARGV[5])
-local heartbeat_ms = tonumber(ARGV[6])
-local steps = tonumber(ARGV[7])
+local cap = whole(ARGV[4], 0, max_quantity)
+local ttl_ms = whole(ARGV[5], 1, max_quantity)
+local heartbeat_ms = whole(ARGV[6], 0, max_quantity)
+local steps = whole(ARGV[7], 1, 10000)
 local secret = ARGV[8]
-local opens_at = tonumber(ARGV[9])
-local window_ms = tonumber(ARGV[10])
-local function whole(value, low, high)
-  return value and value >= low and value <= high and value % 1 == 0
-end
+local opens_at = whole(ARGV[9], 0, max_quantity)
+local window_ms = whole(ARGV[10], 1000, max_quantity)
 if action ~= 'join' and action ~= 'status' and action ~= 'advance' then
   return redis.error_reply('ERR visit_waiting_room: unknown action')
 end
@@ -41,30 +42,29 @@ end
 if not rate or rate ~= rate or rate < 0 or rate > 1000000 then
   return redis.error_reply('ERR visit_waiting_room: bad rate')
 end
-if not whole(cap, 0, 9007199254740992) then
+if not cap then
   return redis.error_reply('ERR visit_waiting_room: bad cap')
 end
-if not whole(ttl_ms, 1, 9007199254740992) then
+if not ttl_ms then
   return redis.error_reply('ERR visit_waiting_room: bad token ttl')
 end
-if not whole(heartbeat_ms, 0, 9007199254740992) then
+if not heartbeat_ms then
   return redis.error_reply('ERR visit_waiting_room: bad heartbeat timeout')
 end
-if not whole(steps, 1, 10000) then
+if not steps then
   return redis.error_reply('ERR visit_waiting_room: bad steps')
 end
-if not whole(opens_at, 0, 9007199254740992) then
+if not opens_at then
   return redis.error_reply('ERR visit_waiting_room: bad opening time')
 end
-if not whole(window_ms, 1000, 9007199254740992) then
+if not window_ms then
   return redis.error_reply('ERR visit_waiting_room: bad window')
 end
 if action == 'join' and not string.match(secret, '^' .. string.rep('%x', 32) .. '$') then
   return redis.error_reply('ERR visit_waiting_room: bad secret')
 end
 
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local now = server_time_ms()
 local admitted_count, abandoned_count, expired_count, more_due = 0, 0, 0, 0
 
 local function stale(member)
@@ -244,14 +244,9 @@ local state, ticket, position, estimate, admitted_at, expires_at, token =
 if caller_expires then
   local record = redis.call('HGET', KEYS[4], visitor)
   local ticket_text, at_text = string.match(record, '^(%d+) (%d+)$')
-  local expires_text = string.format('%d', caller_expires)
-  -- Same derivation in leave_waiting_room.lua and verify_admission.lua.
-  local key = redis.call('HGET', KEYS[5], 'secret')
-  local mac = redis.sha1hex(key .. redis.sha1hex(key .. ticket_text .. ':' .. expires_text ..
-    ':' .. visitor))
   state, ticket, admitted_at, expires_at = 'admitted', tonumber(ticket_text), tonumber(at_text),
     caller_expires
-  token = ticket_text .. '.' .. expires_text .. '.' .. mac
+  token = admission_token(KEYS[5], ticket_text, string.format('%d', caller_expires), visitor)
 elseif caller_ticket then
   state, ticket = 'waiting', caller_ticket
   position = redis.call('ZRANK', KEYS[1], visitor)

@@ -3,20 +3,22 @@
 --       tag; see visit_waiting_room.lua)
 -- ARGV: 1 rate measurement window ms (>= 1000; see visit_waiting_room.lua)
 -- Reply: { waiting, active, tickets, admitted, abandoned, expired, completed,
---   left, measured admissions per second as a decimal string ("" unknown) }
+--   left, measured admissions per second as a decimal string (-1 unknown) }
 -- Invariant: none kept; counts include abandoned visitors and expired
 -- admissions no call has swept yet.
-local window_ms = tonumber(ARGV[1])
-if not window_ms or window_ms < 1000 or window_ms % 1 ~= 0 then
+--- @include "server_time_ms"
+--- @include "whole_number"
+
+local window_ms = whole(ARGV[1], 1000, max_quantity)
+if not window_ms then
   return redis.error_reply('ERR waiting_room_stats: bad window')
 end
 local saved = redis.call('HMGET', KEYS[5], 'tickets', 'admitted', 'abandoned', 'expired',
   'completed', 'left', 'window_start', 'window_count', 'previous_start', 'previous_count')
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local now = server_time_ms()
 
 -- The measurement of visit_waiting_room.lua, rolled forward without writing.
-local measured = ''
+local measured = -1
 local window_start = tonumber(saved[7])
 local window_count = tonumber(saved[8]) or 0
 local previous_start = tonumber(saved[9])

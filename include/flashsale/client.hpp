@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "flashsale/export.hpp"
 #include "flashsale/reply.hpp"
 #include "flashsale/script.hpp"
 
@@ -46,7 +47,7 @@ struct ServerInfo {
 // error replies in place (their accessors throw), so one failed entry does not
 // hide the outcome of the others. All calls throw ConnectionError,
 // TimeoutError and ProtocolError for failures of the transport.
-class Client {
+class FLASHSALE_EXPORT Client {
  public:
   virtual ~Client() = default;
 

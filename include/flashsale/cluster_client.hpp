@@ -9,10 +9,11 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 
 namespace flashsale {
 
-struct ClusterOptions {
+struct ClusterClientOptions {
   // Nodes to learn the topology from, "host:port" (IPv6 as "[::1]:7000").
   // One reachable master or replica is enough; list several.
   std::vector<std::string> seeds;
@@ -78,12 +79,12 @@ struct ClusterOptions {
 //
 // NOSCRIPT is handled on whichever node answers it: the call is sent again
 // with EVAL, which caches the script on that node.
-class ClusterClient final : public Client {
+class FLASHSALE_EXPORT ClusterClient final : public Client {
  public:
   // Throws InvalidArgument for no seeds, a malformed seed, a unix socket, a
   // database other than 0, a pool size of 0 or a negative budget or redirect
   // limit. Does not connect.
-  explicit ClusterClient(ClusterOptions options);
+  explicit ClusterClient(ClusterClientOptions options);
   ~ClusterClient() override;
   ClusterClient(const ClusterClient&) = delete;
   ClusterClient& operator=(const ClusterClient&) = delete;
@@ -94,7 +95,7 @@ class ClusterClient final : public Client {
   // INFO of one master, read once and cached; mode is "cluster".
   ServerInfo server_info() override;
 
-  const ClusterOptions& options() const noexcept;
+  const ClusterClientOptions& options() const noexcept;
 
  private:
   class Impl;

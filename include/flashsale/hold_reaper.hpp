@@ -16,17 +16,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "flashsale/export.hpp"
+#include "flashsale/periodic_thread.hpp"
 #include "flashsale/stock_reserver.hpp"
 
 namespace flashsale {
-
-namespace detail {
-class PeriodicWorker;
-}
 
 struct HoldReaperOptions {
   // Pause between sweeps (at least 1 ms).
@@ -35,7 +33,7 @@ struct HoldReaperOptions {
   std::size_t batch_size = 100;
 };
 
-class HoldReaper {
+class FLASHSALE_EXPORT HoldReaper {
  public:
   // Validates the scopes and options (InvalidArgument) and starts the thread.
   HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
@@ -48,18 +46,22 @@ class HoldReaper {
   void stop();
 
   // Sweeps finished (every scope visited), holds reclaimed, sweeps that failed.
-  std::size_t sweeps() const noexcept;
+  std::size_t sweeps() const noexcept { return sweeps_.load(); }
   std::size_t reclaimed() const noexcept { return reclaimed_.load(); }
-  std::size_t failures() const noexcept;
+  std::size_t failures() const noexcept { return failures_.load(); }
+
+  const HoldReaperOptions& options() const noexcept { return options_; }
 
  private:
-  void sweep(const detail::PeriodicWorker& worker);
+  void sweep(const PeriodicThread& thread);
 
   StockReserver& reserver_;
   std::vector<std::string> scopes_;
   HoldReaperOptions options_;
+  std::atomic<std::size_t> sweeps_{0};
   std::atomic<std::size_t> reclaimed_{0};
-  std::unique_ptr<detail::PeriodicWorker> worker_;  // last: stops before the rest goes
+  std::atomic<std::size_t> failures_{0};
+  std::optional<PeriodicThread> thread_;  // last: started once the rest is in place
 };
 
 }  // namespace flashsale

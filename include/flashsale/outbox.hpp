@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "flashsale/export.hpp"
+
 namespace flashsale {
 
 // A record as the host appends it; the store assigns the id, the creation
@@ -44,7 +46,7 @@ inline constexpr std::size_t kMaxOutboxPayloadBytes = std::size_t{16} << 20;
 
 // Throws InvalidArgument unless every field of `record` keeps the limits
 // documented on NewOutboxRecord.
-void validate_outbox_record(const NewOutboxRecord& record);
+FLASHSALE_EXPORT void validate_outbox_record(const NewOutboxRecord& record);
 
 // A stored record.
 struct OutboxRecord {
@@ -77,7 +79,7 @@ struct BlockedOutboxRecord {
 // does no harm. mark_failed and mark_blocked only change a pending record.
 // Implementations document their thread-safety and the exceptions they
 // throw (derived from flashsale::Error).
-class OutboxStore {
+class FLASHSALE_EXPORT OutboxStore {
  public:
   virtual ~OutboxStore() = default;
 
@@ -100,7 +102,7 @@ class OutboxStore {
 
 // Where the relay sends records. Implementations document the exceptions
 // they throw; the relay treats every std::exception as a failed attempt.
-class OutboxPublisher {
+class FLASHSALE_EXPORT OutboxPublisher {
  public:
   virtual ~OutboxPublisher() = default;
 

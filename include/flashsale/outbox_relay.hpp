@@ -14,6 +14,7 @@
 #include <mutex>
 #include <random>
 
+#include "flashsale/export.hpp"
 #include "flashsale/outbox.hpp"
 
 namespace flashsale {
@@ -51,7 +52,7 @@ struct RelayReport {
 // concurrently with each other (one relay loop); stop() may be called from
 // any thread at any time.
 // The store and publisher must outlive the relay.
-class OutboxRelay {
+class FLASHSALE_EXPORT OutboxRelay {
  public:
   // Throws InvalidArgument for options outside the documented ranges.
   OutboxRelay(OutboxStore& store, OutboxPublisher& publisher, OutboxRelayOptions options = {});
@@ -78,6 +79,8 @@ class OutboxRelay {
   // The delay before the next attempt after the `attempt`-th failure (1-based),
   // with jitter. Exposed for tests and for hosts that log it.
   std::chrono::milliseconds backoff_delay(int attempt);
+
+  const OutboxRelayOptions& options() const noexcept { return options_; }
 
  private:
   bool wait_for(std::chrono::milliseconds delay);

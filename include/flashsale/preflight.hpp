@@ -7,6 +7,7 @@
 #pragma once
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 
 namespace flashsale {
 
@@ -19,6 +20,6 @@ enum class EvictionPolicyCheck {
 // Reads the policy through client.server_info(). Throws ConfigurationError
 // under Refuse when the policy is not noeviction; transport errors propagate.
 // Thread-safe when the client is.
-void check_eviction_policy(Client& client, EvictionPolicyCheck mode);
+FLASHSALE_EXPORT void check_eviction_policy(Client& client, EvictionPolicyCheck mode);
 
 }  // namespace flashsale

@@ -12,10 +12,17 @@
 // commit order.
 //
 // Table `flashsale_outbox` (created when missing):
-//   id INTEGER PRIMARY KEY AUTOINCREMENT (never reused), aggregate_type,
+//   id INTEGER PRIMARY KEY AUTOINCREMENT, aggregate_type,
 //   aggregate_id, event_type TEXT, payload BLOB, created_at_ms,
 //   attempts, next_attempt_at_ms, last_error, state (0 pending,
 //   1 published, 2 blocked), published_at_ms.
+//
+// Ids: a committed record's id is never handed out again, even after
+// purge_published() deleted it (AUTOINCREMENT keeps the highest id ever
+// committed). An append whose transaction rolled back gives its id back
+// (SQLite rolls the AUTOINCREMENT counter back with it), so the next append
+// may get the same id; harmless, since the rolled-back record never existed
+// for the relay or a publisher.
 //
 // Errors, all derived from flashsale::Error, with SQLite's message:
 //   SQLITE_BUSY / SQLITE_LOCKED (the busy timeout ran out)      -> TimeoutError
@@ -32,6 +39,7 @@
 #include <optional>
 #include <string>
 
+#include "flashsale/export.hpp"
 #include "flashsale/outbox.hpp"
 
 struct sqlite3;
@@ -40,7 +48,7 @@ namespace flashsale {
 
 struct SqliteOutboxStoreOptions {
   // How long one statement waits for a lock held by another connection
-  // before TimeoutError.
+  // before TimeoutError (>= 0; 0 fails at once).
   std::chrono::milliseconds busy_timeout{5000};
 };
 
@@ -62,7 +70,7 @@ struct OutboxCounts {
 };
 
 // Thread-safe: calls are serialised on the store's own connection.
-class SqliteOutboxStore final : public OutboxStore {
+class FLASHSALE_EXPORT SqliteOutboxStore final : public OutboxStore {
  public:
   // Opens (creating when missing) the database at `path`, switches it to WAL
   // mode and creates the table. Throws as documented above.
@@ -98,8 +106,11 @@ class SqliteOutboxStore final : public OutboxStore {
   // forever, so hosts call this periodically.
   std::size_t purge_published(std::chrono::system_clock::time_point before, std::size_t limit);
 
+  const SqliteOutboxStoreOptions& options() const noexcept { return options_; }
+
  private:
   class Impl;
+  SqliteOutboxStoreOptions options_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -71,12 +71,15 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/preflight.hpp"
 
 namespace flashsale {
 
 // Longest stream, group or consumer name and start id, in bytes (any bytes).
 inline constexpr std::size_t kMaxStreamNameBytes = 512;
+// Largest batch_size: entries one XREADGROUP, XAUTOCLAIM or retry round returns.
+inline constexpr std::size_t kMaxStreamBatchSize = 10'000;
 
 struct StreamConsumerOptions {
   // One or more distinct stream keys, read through the same group name. Each
@@ -90,7 +93,7 @@ struct StreamConsumerOptions {
   // pending entries first).
   std::string consumer;
   // Most entries one XREADGROUP, XAUTOCLAIM or retry round returns, per stream
-  // (1..10000).
+  // (1..kMaxStreamBatchSize).
   std::size_t batch_size = 100;
   // Longest wait of one blocking XREADGROUP, and so the longest run() takes to
   // notice stop(). Must be positive (Redis treats 0 as "forever").
@@ -127,7 +130,9 @@ struct StreamMessage {
   std::int64_t delivery_count = 1;
 };
 
-enum class HandlerResult {
+// What the handler decided about one entry (an enum, not a result struct:
+// the handler returns it, the consumer acts on it).
+enum class HandlerOutcome {
   Ack,         // done: acknowledge
   Retry,       // failed: deliver again after retry_backoff (dead letter after max_deliveries)
   DeadLetter,  // will never succeed: move to the dead-letter stream now
@@ -135,7 +140,7 @@ enum class HandlerResult {
 
 // An exception thrown by the handler counts as Retry; its what() becomes the
 // dead letter's last_error.
-using StreamHandler = std::function<HandlerResult(const StreamMessage&)>;
+using StreamHandler = std::function<HandlerOutcome(const StreamMessage&)>;
 
 // Counters are of this StreamConsumer object since construction; pending, lag
 // and oldest_pending_age are the group's, summed over all streams.
@@ -156,7 +161,7 @@ struct StreamConsumerStats {
   std::int64_t deleted_while_pending = 0;  // pending entries found deleted from their stream
 };
 
-class StreamConsumer {
+class FLASHSALE_EXPORT StreamConsumer {
  public:
   // Validates the options (InvalidArgument, nothing sent), refuses with
   // ConfigurationError (nothing sent) a stream whose dead-letter stream hashes

@@ -76,22 +76,23 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/preflight.hpp"
 
 namespace flashsale {
 
 // Hard limits the options may not exceed, so no script runs long.
-inline constexpr std::size_t kMaxWaitingRoomStepsPerCall = 10000;
-inline constexpr double kMaxAdmissionRatePerSecond = 1e6;
+inline constexpr std::size_t kMaxWaitingRoomStepsPerCallLimit = 10000;
+inline constexpr double kMaxWaitingRoomAdmissionRateLimit = 1e6;
 // The measured admission rate (estimated waits, stats) counts the admissions
 // of the current and the previous window of this length.
-inline constexpr std::chrono::milliseconds kAdmissionRateWindow{std::chrono::seconds(10)};
+inline constexpr std::chrono::milliseconds kWaitingRoomRateWindow{std::chrono::seconds(10)};
 
 struct WaitingRoomOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
-  // Visitors admitted per second, 0..kMaxAdmissionRatePerSecond; fractions
+  // Visitors admitted per second, 0..kMaxWaitingRoomAdmissionRateLimit; fractions
   // allowed. 0: no rate limit.
   double admission_rate_per_second = 0;
   // Most visitors admitted at once. 0: no cap. With both 0 the room lets
@@ -107,7 +108,7 @@ struct WaitingRoomOptions {
   // loses the place. 0: waiting visitors are never dropped.
   std::chrono::milliseconds heartbeat_timeout{std::chrono::seconds(30)};
   // Most admissions, most abandoned visitors dropped and most admissions
-  // expired by one call, each (1..kMaxWaitingRoomStepsPerCall).
+  // expired by one call, each (1..kMaxWaitingRoomStepsPerCallLimit).
   std::size_t steps_per_call = 100;
   // Longest visitor id, in bytes, 1..kMaxMemberIdBytesLimit (visitor ids
   // travel as ARGV and may hold any bytes).
@@ -188,12 +189,12 @@ struct RoomStats {
   std::uint64_t expired_total = 0;
   std::uint64_t completed_total = 0;
   std::uint64_t left_total = 0;  // leave(), waiting or admitted
-  // Admissions per second over the last one to two kAdmissionRateWindow;
+  // Admissions per second over the last one to two kWaitingRoomRateWindow;
   // nullopt until at least 1 s has been measured.
   std::optional<double> measured_rate_per_second;
 };
 
-class WaitingRoom {
+class FLASHSALE_EXPORT WaitingRoom {
  public:
   // Validates the options (InvalidArgument) and checks the server's eviction
   // policy (see preflight.hpp). The client must outlive the room.

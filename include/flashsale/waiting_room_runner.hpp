@@ -20,24 +20,22 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "flashsale/export.hpp"
+#include "flashsale/periodic_thread.hpp"
 #include "flashsale/waiting_room.hpp"
 
 namespace flashsale {
-
-namespace detail {
-class PeriodicWorker;
-}
 
 struct WaitingRoomRunnerOptions {
   // Pause between passes (at least 1 ms).
   std::chrono::milliseconds interval{std::chrono::milliseconds(100)};
 };
 
-class WaitingRoomRunner {
+class FLASHSALE_EXPORT WaitingRoomRunner {
  public:
   // Validates the rooms and options (InvalidArgument) and starts the thread.
   WaitingRoomRunner(WaitingRoom& room, std::vector<std::string> rooms,
@@ -50,18 +48,22 @@ class WaitingRoomRunner {
   void stop();
 
   // Passes finished (every room visited), visitors admitted, passes that failed.
-  std::size_t passes() const noexcept;
+  std::size_t passes() const noexcept { return passes_.load(); }
   std::size_t admitted() const noexcept { return admitted_.load(); }
-  std::size_t failures() const noexcept;
+  std::size_t failures() const noexcept { return failures_.load(); }
+
+  const WaitingRoomRunnerOptions& options() const noexcept { return options_; }
 
  private:
-  void pass(const detail::PeriodicWorker& worker);
+  void pass(const PeriodicThread& thread);
 
   WaitingRoom& room_;
   std::vector<std::string> rooms_;
   WaitingRoomRunnerOptions options_;
+  std::atomic<std::size_t> passes_{0};
   std::atomic<std::size_t> admitted_{0};
-  std::unique_ptr<detail::PeriodicWorker> worker_;  // last: stops before the rest goes
+  std::atomic<std::size_t> failures_{0};
+  std::optional<PeriodicThread> thread_;  // last: started once the rest is in place
 };
 
 }  // namespace flashsale

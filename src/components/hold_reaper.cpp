@@ -4,9 +4,10 @@
 
 #include <utility>
 
-#include "common/periodic_worker.hpp"
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
+#include "flashsale/log.hpp"
 
 namespace flashsale {
 
@@ -19,16 +20,12 @@ HoldReaper::HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
   for (const auto& scope : scopes_) {
     validate_key_id(scope, "stock scope id");
   }
-  if (options_.interval.count() < 1) {
-    throw InvalidArgument("hold reaper interval must be at least 1 ms");
-  }
-  if (options_.batch_size < 1 || options_.batch_size > reserver_.options().max_reclaim_per_call) {
-    throw InvalidArgument(fmt::format("hold reaper batch size must be 1..{}",
-                                      reserver_.options().max_reclaim_per_call));
-  }
-  worker_ = std::make_unique<detail::PeriodicWorker>(
-      options_.interval, "hold reaper sweep",
-      [this](const detail::PeriodicWorker& worker) { sweep(worker); });
+  detail::OptionChecks("HoldReaperOptions")
+      .at_least("interval", options_.interval, std::chrono::milliseconds{1})
+      .between("batch_size", options_.batch_size, std::size_t{1},
+               reserver_.options().max_reclaim_per_call);
+  thread_.emplace([this](const PeriodicThread& thread) { sweep(thread); },
+                  [this] { return options_.interval; });
 }
 
 HoldReaper::~HoldReaper() {
@@ -36,25 +33,26 @@ HoldReaper::~HoldReaper() {
 }
 
 void HoldReaper::stop() {
-  worker_->stop();
+  thread_->stop();
 }
 
-std::size_t HoldReaper::sweeps() const noexcept {
-  return worker_->passes();
-}
-
-std::size_t HoldReaper::failures() const noexcept {
-  return worker_->failures();
-}
-
-void HoldReaper::sweep(const detail::PeriodicWorker& worker) {
-  for (const auto& scope : scopes_) {
-    bool more_due = true;
-    while (more_due && !worker.stopping()) {
-      const ReclaimResult result = reserver_.reclaim_expired(scope, options_.batch_size);
-      reclaimed_ += result.reclaimed;
-      more_due = result.more_due;
+void HoldReaper::sweep(const PeriodicThread& thread) {
+  try {
+    for (const auto& scope : scopes_) {
+      bool more_due = true;
+      while (more_due) {
+        if (thread.stop_requested()) {
+          return;
+        }
+        const ReclaimResult result = reserver_.reclaim_expired(scope, options_.batch_size);
+        reclaimed_ += result.reclaimed;
+        more_due = result.more_due;
+      }
     }
+    ++sweeps_;
+  } catch (const Error& error) {
+    ++failures_;
+    log_message(LogLevel::Warning, fmt::format("hold reaper sweep failed: {}", error.what()));
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/log.hpp"
 
@@ -16,22 +17,15 @@ namespace flashsale {
 namespace {
 
 void validate_options(const OutboxRelayOptions& options) {
-  if (options.batch_size < 1) {
-    throw InvalidArgument("outbox relay batch_size must be at least 1");
-  }
-  if (options.poll_interval.count() <= 0) {
-    throw InvalidArgument("outbox relay poll_interval must be positive");
-  }
-  if (options.backoff_base.count() <= 0 || options.backoff_max < options.backoff_base) {
-    throw InvalidArgument("outbox relay backoff needs 0 < backoff_base <= backoff_max");
-  }
-  if (!(options.jitter >= 0.0 && options.jitter <= 0.5)) {
-    throw InvalidArgument(
-        fmt::format("outbox relay jitter must be between 0 and 0.5, got {}", options.jitter));
-  }
-  if (options.max_attempts < 1) {
-    throw InvalidArgument("outbox relay max_attempts must be at least 1");
-  }
+  using std::chrono::milliseconds;
+  detail::OptionChecks("OutboxRelayOptions")
+      .at_least("batch_size", options.batch_size, std::size_t{1})
+      .at_least("poll_interval", options.poll_interval, milliseconds{1})
+      .at_least("backoff_base", options.backoff_base, milliseconds{1})
+      .at_least("backoff_max", options.backoff_max, options.backoff_base)
+      .require(options.jitter >= 0.0 && options.jitter <= 0.5, "jitter",
+               "must be between 0 and 0.5", options.jitter)
+      .at_least("max_attempts", options.max_attempts, 1);
 }
 
 }  // namespace

@@ -7,11 +7,14 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
 #include "flashsale/script.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 namespace {
@@ -19,19 +22,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kMaxBatchSize = 10000;
 // Pause of run() after a ConnectionError before it polls again.
 constexpr milliseconds kReconnectPause{200};
-
-const Script& dead_letter_script() {
-  static const Script& script = bundled_script("dead_letter_message");
-  return script;
-}
-
-const Script& delete_idle_consumer_script() {
-  static const Script& script = bundled_script("delete_idle_consumer");
-  return script;
-}
 
 std::string milliseconds_text(milliseconds value) {
   return std::to_string(value.count());
@@ -51,36 +43,20 @@ void validate_options(const StreamConsumerOptions& options) {
   validate_member_id(options.group, "consumer group name", kMaxStreamNameBytes);
   validate_member_id(options.consumer, "consumer name", kMaxStreamNameBytes);
   validate_member_id(options.start_id, "start id", kMaxStreamNameBytes);
-  if (options.start_id == ">") {
-    throw InvalidArgument("stream consumer: start id must be an entry id, \"0\" or \"$\"");
-  }
-  if (options.batch_size < 1 || options.batch_size > kMaxBatchSize) {
-    throw InvalidArgument(fmt::format("stream consumer: batch size must be 1..{}, got {}",
-                                      kMaxBatchSize, options.batch_size));
-  }
-  if (options.block_timeout <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: block timeout must be positive");
-  }
-  if (options.claim_idle <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: claim idle time must be positive");
-  }
-  if (options.claim_interval <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: claim interval must be positive");
-  }
-  if (options.retry_backoff < milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: retry backoff must not be negative");
-  }
-  if (options.blocking_read_margin <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: blocking read margin must be positive");
-  }
-  if (options.max_deliveries < 1) {
-    throw InvalidArgument("stream consumer: max deliveries must be at least 1");
-  }
-  if (options.dead_letter_suffix.empty() ||
-      options.dead_letter_suffix.find_first_of("{}") != std::string::npos) {
-    throw InvalidArgument(
-        "stream consumer: dead-letter suffix must be non-empty and free of '{' and '}'");
-  }
+  detail::OptionChecks("StreamConsumerOptions")
+      .require(options.start_id != ">", "start_id", "must be an entry id, \"0\" or \"$\"",
+               options.start_id)
+      .between("batch_size", options.batch_size, std::size_t{1}, kMaxStreamBatchSize)
+      .at_least("block_timeout", options.block_timeout, milliseconds{1})
+      .at_least("claim_idle", options.claim_idle, milliseconds{1})
+      .at_least("claim_interval", options.claim_interval, milliseconds{1})
+      .at_least("retry_backoff", options.retry_backoff, milliseconds{0})
+      .at_least("blocking_read_margin", options.blocking_read_margin, milliseconds{1})
+      .at_least("max_deliveries", options.max_deliveries, std::int64_t{1})
+      .require(!options.dead_letter_suffix.empty() &&
+                   options.dead_letter_suffix.find_first_of("{}") == std::string::npos,
+               "dead_letter_suffix", "must be non-empty and free of '{' and '}'",
+               options.dead_letter_suffix);
   for (const auto& stream : options.streams) {
     if (seen.count(stream + options.dead_letter_suffix) != 0) {
       throw InvalidArgument("stream consumer: a stream is another stream's dead-letter stream: " +
@@ -481,7 +457,7 @@ std::size_t StreamConsumer::handle_batch(const std::string& stream,
                                               message.delivery_count - 1));
       continue;
     }
-    HandlerResult result = HandlerResult::Retry;
+    HandlerOutcome result = HandlerOutcome::Retry;
     std::string error = "the handler asked for a retry";
     try {
       result = handler(message);
@@ -491,13 +467,13 @@ std::size_t StreamConsumer::handle_batch(const std::string& stream,
       error = "the handler threw a non-standard exception";
     }
     switch (result) {
-      case HandlerResult::Ack:
+      case HandlerOutcome::Ack:
         ack_ids.push_back(message.id);
         break;
-      case HandlerResult::DeadLetter:
+      case HandlerOutcome::DeadLetter:
         dead.emplace_back(&message, "the handler rejected the message");
         break;
-      case HandlerResult::Retry:
+      case HandlerOutcome::Retry:
         if (message.delivery_count >= options_.max_deliveries) {
           dead.emplace_back(&message, std::move(error));
         } else {
@@ -531,15 +507,11 @@ std::size_t StreamConsumer::handle_batch(const std::string& stream,
 bool StreamConsumer::dead_letter(const StreamMessage& message, const std::string& last_error) {
   const std::string dead_stream = dead_letter_stream(message.stream);
   const Reply reply =
-      client_.run_script({&dead_letter_script(),
+      client_.run_script({&detail::scripts::dead_letter_message,
                           {message.stream, dead_stream},
                           {options_.group, options_.consumer, message.id, last_error}});
-  const auto& parts = reply.as_array();
-  if (parts.size() != 2) {
-    throw ProtocolError("stream consumer: unexpected dead_letter_message reply: " +
-                        reply.describe());
-  }
-  return parts[0].as_integer() == 1;
+  detail::ReplyReader moved(reply, "dead_letter_message", 2);
+  return moved.integer() == 1;
 }
 
 StreamConsumerStats StreamConsumer::stats() {
@@ -591,12 +563,8 @@ StreamConsumerStats StreamConsumer::stats() {
   stats.lag = lag;
 
   if (oldest_id_ms) {
-    const Reply time_reply = client_.execute({{"TIME"}, options_.streams.front(), {}});
-    const auto& time = time_reply.as_array();
-    if (time.size() != 2) {
-      throw ProtocolError("stream consumer: unexpected TIME reply");
-    }
-    const std::int64_t now_ms = time[0].as_integer() * 1000 + time[1].as_integer() / 1000;
+    const std::int64_t now_ms =
+        detail::time_reply_ms(client_.execute({{"TIME"}, options_.streams.front(), {}}));
     stats.oldest_pending_age = milliseconds(std::max<std::int64_t>(0, now_ms - *oldest_id_ms));
   }
   return stats;
@@ -621,7 +589,7 @@ std::vector<std::string> StreamConsumer::remove_idle_consumers(milliseconds min_
         continue;
       }
       const Reply deleted =
-          client_.run_script({&delete_idle_consumer_script(),
+          client_.run_script({&detail::scripts::delete_idle_consumer,
                               {stream},
                               {options_.group, name->as_string(), milliseconds_text(min_idle)}});
       if (deleted.as_integer() == 1) {

@@ -6,15 +6,18 @@
 #include <random>
 #include <utility>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "common/status_words.hpp"
 #include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
-#include "flashsale/script.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
 using detail::from_epoch_ms;
+using detail::ReplyReader;
 using detail::status_from_word;
 using detail::StatusWord;
 
@@ -23,6 +26,8 @@ namespace {
 constexpr std::string_view kComponent = "room";
 // The KEYS every waiting-room script takes, in this order.
 constexpr std::string_view kKeySuffixes[] = {"waiting", "seen", "active", "admitted", "state"};
+// leave_waiting_room's reply: {status, expires_at ms, token}.
+constexpr std::size_t kDepartReplySize = 3;
 // "<ticket>.<expires ms>.<40 hex>": two numbers of at most 16 digits each.
 constexpr std::size_t kMaxTokenBytes = 16 + 1 + 16 + 1 + 40;
 
@@ -49,14 +54,6 @@ std::string random_secret() {
     secret += fmt::format("{:08x}", static_cast<std::uint32_t>(device()));
   }
   return secret;
-}
-
-std::uint64_t non_negative(const Reply& reply, std::string_view script) {
-  const long long value = reply.as_integer();
-  if (value < 0) {
-    throw ProtocolError(fmt::format("{} replied a negative count {}", script, value));
-  }
-  return static_cast<std::uint64_t>(value);
 }
 
 std::optional<std::chrono::system_clock::time_point> time_point_from_ms(long long ms) {
@@ -107,35 +104,23 @@ WaitingRoom::WaitingRoom(Client& client, WaitingRoomOptions options)
       options_(std::move(options)),
       key_space_(options_.key_prefix),
       secret_(random_secret()) {
+  constexpr std::chrono::milliseconds kLongest{kMaxQuantity};
   const double rate = options_.admission_rate_per_second;
-  if (!std::isfinite(rate) || rate < 0 || rate > kMaxAdmissionRatePerSecond) {
-    throw InvalidArgument(fmt::format("admission_rate_per_second must be 0..{}, got {}",
-                                      kMaxAdmissionRatePerSecond, rate));
-  }
-  if (options_.max_active > static_cast<std::size_t>(kMaxQuantity)) {
-    throw InvalidArgument(
-        fmt::format("max_active must be at most 2^53, got {}", options_.max_active));
-  }
-  if (options_.token_ttl.count() < 1 || options_.token_ttl.count() > kMaxQuantity) {
-    throw InvalidArgument(
-        fmt::format("token_ttl must be 1 ms..2^53 ms, got {} ms", options_.token_ttl.count()));
-  }
-  if (options_.heartbeat_timeout.count() < 0 || options_.heartbeat_timeout.count() > kMaxQuantity) {
-    throw InvalidArgument(fmt::format("heartbeat_timeout must be 0 (none)..2^53 ms, got {} ms",
-                                      options_.heartbeat_timeout.count()));
-  }
-  if (options_.steps_per_call < 1 || options_.steps_per_call > kMaxWaitingRoomStepsPerCall) {
-    throw InvalidArgument(fmt::format("steps_per_call must be 1..{}, got {}",
-                                      kMaxWaitingRoomStepsPerCall, options_.steps_per_call));
-  }
-  if (options_.max_visitor_id_bytes < 1 || options_.max_visitor_id_bytes > kMaxMemberIdBytesLimit) {
-    throw InvalidArgument(fmt::format("max_visitor_id_bytes must be 1..{}, got {}",
-                                      kMaxMemberIdBytesLimit, options_.max_visitor_id_bytes));
-  }
   opens_at_ms_ = detail::to_epoch_ms(options_.admission_opens_at);
-  if (opens_at_ms_ < 0 || opens_at_ms_ > kMaxQuantity) {
-    throw InvalidArgument("admission_opens_at must be between the epoch and 2^53 ms after it");
-  }
+  detail::OptionChecks("WaitingRoomOptions")
+      .require(std::isfinite(rate), "admission_rate_per_second", "must be a finite number", rate)
+      .between("admission_rate_per_second", rate, 0.0, kMaxWaitingRoomAdmissionRateLimit)
+      .at_most("max_active", options_.max_active, static_cast<std::size_t>(kMaxQuantity))
+      .between("token_ttl", options_.token_ttl, std::chrono::milliseconds{1}, kLongest)
+      .between("heartbeat_timeout", options_.heartbeat_timeout, std::chrono::milliseconds{0},
+               kLongest)
+      .between("steps_per_call", options_.steps_per_call, std::size_t{1},
+               kMaxWaitingRoomStepsPerCallLimit)
+      .between("max_visitor_id_bytes", options_.max_visitor_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit)
+      .require(opens_at_ms_ >= 0 && opens_at_ms_ <= kMaxQuantity, "admission_opens_at",
+               "must be between the epoch and 2^53 ms after it",
+               std::chrono::milliseconds{opens_at_ms_});
   require_single_slot(keys("probe"), "waiting room scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
@@ -155,7 +140,7 @@ void WaitingRoom::validate_visitor(std::string_view visitor) const {
 }
 
 Reply WaitingRoom::visit(std::string_view action, std::string_view room, std::string_view visitor) {
-  ScriptCall call{&bundled_script("visit_waiting_room"), keys(room), {}};
+  ScriptCall call{&detail::scripts::visit_waiting_room, keys(room), {}};
   if (action != "advance") {
     validate_visitor(visitor);
   }
@@ -168,57 +153,59 @@ Reply WaitingRoom::visit(std::string_view action, std::string_view room, std::st
                     std::to_string(options_.steps_per_call),
                     action == "join" ? secret_ : std::string(),
                     std::to_string(opens_at_ms_),
-                    std::to_string(kAdmissionRateWindow.count())};
-  const Reply reply = client_.run_script(call);
-  if (reply.as_array().size() != 12) {
-    throw ProtocolError(fmt::format("visit_waiting_room replied {}", reply.describe()));
-  }
-  return reply;
+                    std::to_string(kWaitingRoomRateWindow.count())};
+  return client_.run_script(call);
 }
 
 namespace {
 
-VisitorStatus parse_visitor_status(const Reply& reply) {
-  const auto& elements = reply.as_array();
-  VisitorStatus status;
-  status.state = status_from_word("visit_waiting_room", elements[0].as_string(), kVisitorStates);
-  status.ticket = non_negative(elements[1], "visit_waiting_room");
-  status.position = non_negative(elements[2], "visit_waiting_room");
-  const long long estimate_ms = elements[3].as_integer();
+// visit_waiting_room's reply: the caller's 8 fields (NotInRoom for advance),
+// then what the housekeeping did.
+struct Visit {
+  VisitorStatus caller;
+  AdvanceResult housekeeping;
+};
+
+Visit parse_visit(Reply reply) {
+  ReplyReader reader(std::move(reply), "visit_waiting_room", 12);
+  Visit visit;
+  VisitorStatus& status = visit.caller;
+  status.state = reader.status(kVisitorStates);
+  status.ticket = static_cast<std::uint64_t>(reader.count());
+  status.position = static_cast<std::uint64_t>(reader.count());
+  const long long estimate_ms = reader.integer();
   if (estimate_ms >= 0) {
     status.estimated_wait = std::chrono::milliseconds(estimate_ms);
   }
-  status.admitted_at = time_point_from_ms(elements[4].as_integer());
-  status.expires_at = time_point_from_ms(elements[5].as_integer());
-  status.token = elements[6].as_string();
-  status.new_ticket = elements[7].as_integer() != 0;
-  return status;
+  status.admitted_at = time_point_from_ms(reader.integer());
+  status.expires_at = time_point_from_ms(reader.integer());
+  status.token = reader.text();
+  status.new_ticket = reader.integer() != 0;
+  AdvanceResult& result = visit.housekeeping;
+  result.admitted = static_cast<std::size_t>(reader.count());
+  result.abandoned = static_cast<std::size_t>(reader.count());
+  result.expired = static_cast<std::size_t>(reader.count());
+  result.more_due = reader.integer() != 0;
+  return visit;
 }
 
 }  // namespace
 
 VisitorStatus WaitingRoom::join(std::string_view room, std::string_view visitor) {
-  return parse_visitor_status(visit("join", room, visitor));
+  return parse_visit(visit("join", room, visitor)).caller;
 }
 
 VisitorStatus WaitingRoom::status(std::string_view room, std::string_view visitor) {
-  return parse_visitor_status(visit("status", room, visitor));
+  return parse_visit(visit("status", room, visitor)).caller;
 }
 
 AdvanceResult WaitingRoom::advance(std::string_view room) {
-  const Reply reply = visit("advance", room, {});
-  const auto& elements = reply.as_array();
-  AdvanceResult result;
-  result.admitted = non_negative(elements[8], "visit_waiting_room");
-  result.abandoned = non_negative(elements[9], "visit_waiting_room");
-  result.expired = non_negative(elements[10], "visit_waiting_room");
-  result.more_due = elements[11].as_integer() != 0;
-  return result;
+  return parse_visit(visit("advance", room, {})).housekeeping;
 }
 
 VerifyStatus WaitingRoom::verify(std::string_view room, std::string_view visitor,
                                  std::string_view token) {
-  ScriptCall call{&bundled_script("verify_admission"), keys(room), {}};
+  ScriptCall call{&detail::scripts::verify_admission, keys(room), {}};
   validate_visitor(visitor);
   if (!token_shaped(token)) {
     return VerifyStatus::Invalid;
@@ -230,58 +217,50 @@ VerifyStatus WaitingRoom::verify(std::string_view room, std::string_view visitor
 
 Reply WaitingRoom::depart(std::string_view action, std::string_view room,
                           std::string_view visitor) {
-  ScriptCall call{&bundled_script("leave_waiting_room"), keys(room), {}};
+  ScriptCall call{&detail::scripts::leave_waiting_room, keys(room), {}};
   validate_visitor(visitor);
   call.arguments = {std::string(action), std::string(visitor),
                     action == "renew" ? std::to_string(options_.token_ttl.count()) : "0"};
-  const Reply reply = client_.run_script(call);
-  if (reply.as_array().size() != 3) {
-    throw ProtocolError(fmt::format("leave_waiting_room replied {}", reply.describe()));
-  }
-  return reply;
+  return client_.run_script(call);
 }
 
 RenewResult WaitingRoom::renew(std::string_view room, std::string_view visitor) {
-  const Reply reply = depart("renew", room, visitor);
-  const auto& elements = reply.as_array();
+  ReplyReader reader(depart("renew", room, visitor), "leave_waiting_room", kDepartReplySize);
   RenewResult result;
-  result.status = status_from_word("leave_waiting_room", elements[0].as_string(), kRenewStatuses);
-  result.expires_at = time_point_from_ms(elements[1].as_integer());
-  result.token = elements[2].as_string();
+  result.status = reader.status(kRenewStatuses);
+  result.expires_at = time_point_from_ms(reader.integer());
+  result.token = reader.text();
   return result;
 }
 
 CompleteStatus WaitingRoom::complete(std::string_view room, std::string_view visitor) {
-  return status_from_word("leave_waiting_room",
-                          depart("complete", room, visitor).as_array()[0].as_string(),
-                          kCompleteStatuses);
+  return ReplyReader(depart("complete", room, visitor), "leave_waiting_room", kDepartReplySize)
+      .status(kCompleteStatuses);
 }
 
 LeaveStatus WaitingRoom::leave(std::string_view room, std::string_view visitor) {
-  return status_from_word("leave_waiting_room",
-                          depart("leave", room, visitor).as_array()[0].as_string(), kLeaveStatuses);
+  return ReplyReader(depart("leave", room, visitor), "leave_waiting_room", kDepartReplySize)
+      .status(kLeaveStatuses);
 }
 
 RoomStats WaitingRoom::stats(std::string_view room) {
-  const Reply reply =
-      client_.run_script(ScriptCall{&bundled_script("waiting_room_stats"),
+  ReplyReader reader(
+      client_.run_script(ScriptCall{&detail::scripts::waiting_room_stats,
                                     keys(room),
-                                    {std::to_string(kAdmissionRateWindow.count())}});
-  const auto& elements = reply.as_array();
-  if (elements.size() != 9) {
-    throw ProtocolError(fmt::format("waiting_room_stats replied {}", reply.describe()));
-  }
+                                    {std::to_string(kWaitingRoomRateWindow.count())}}),
+      "waiting_room_stats", 9);
   RoomStats stats;
-  stats.waiting = non_negative(elements[0], "waiting_room_stats");
-  stats.active = non_negative(elements[1], "waiting_room_stats");
-  stats.tickets = non_negative(elements[2], "waiting_room_stats");
-  stats.admitted_total = non_negative(elements[3], "waiting_room_stats");
-  stats.abandoned_total = non_negative(elements[4], "waiting_room_stats");
-  stats.expired_total = non_negative(elements[5], "waiting_room_stats");
-  stats.completed_total = non_negative(elements[6], "waiting_room_stats");
-  stats.left_total = non_negative(elements[7], "waiting_room_stats");
-  if (!elements[8].as_string().empty()) {
-    stats.measured_rate_per_second = elements[8].as_double();
+  stats.waiting = static_cast<std::size_t>(reader.count());
+  stats.active = static_cast<std::size_t>(reader.count());
+  stats.tickets = static_cast<std::uint64_t>(reader.count());
+  stats.admitted_total = static_cast<std::uint64_t>(reader.count());
+  stats.abandoned_total = static_cast<std::uint64_t>(reader.count());
+  stats.expired_total = static_cast<std::uint64_t>(reader.count());
+  stats.completed_total = static_cast<std::uint64_t>(reader.count());
+  stats.left_total = static_cast<std::uint64_t>(reader.count());
+  const double measured = reader.number();
+  if (measured >= 0) {
+    stats.measured_rate_per_second = measured;
   }
   return stats;
 }

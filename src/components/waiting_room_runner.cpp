@@ -1,10 +1,13 @@
 #include "flashsale/waiting_room_runner.hpp"
 
+#include <fmt/format.h>
+
 #include <utility>
 
-#include "common/periodic_worker.hpp"
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
+#include "flashsale/log.hpp"
 
 namespace flashsale {
 
@@ -17,12 +20,10 @@ WaitingRoomRunner::WaitingRoomRunner(WaitingRoom& room, std::vector<std::string>
   for (const auto& id : rooms_) {
     validate_key_id(id, "room id");
   }
-  if (options_.interval.count() < 1) {
-    throw InvalidArgument("waiting room runner interval must be at least 1 ms");
-  }
-  worker_ = std::make_unique<detail::PeriodicWorker>(
-      options_.interval, "waiting room runner pass",
-      [this](const detail::PeriodicWorker& worker) { pass(worker); });
+  detail::OptionChecks("WaitingRoomRunnerOptions")
+      .at_least("interval", options_.interval, std::chrono::milliseconds{1});
+  thread_.emplace([this](const PeriodicThread& thread) { pass(thread); },
+                  [this] { return options_.interval; });
 }
 
 WaitingRoomRunner::~WaitingRoomRunner() {
@@ -30,25 +31,27 @@ WaitingRoomRunner::~WaitingRoomRunner() {
 }
 
 void WaitingRoomRunner::stop() {
-  worker_->stop();
+  thread_->stop();
 }
 
-std::size_t WaitingRoomRunner::passes() const noexcept {
-  return worker_->passes();
-}
-
-std::size_t WaitingRoomRunner::failures() const noexcept {
-  return worker_->failures();
-}
-
-void WaitingRoomRunner::pass(const detail::PeriodicWorker& worker) {
-  for (const auto& id : rooms_) {
-    bool more_due = true;
-    while (more_due && !worker.stopping()) {
-      const AdvanceResult result = room_.advance(id);
-      admitted_ += result.admitted;
-      more_due = result.more_due;
+void WaitingRoomRunner::pass(const PeriodicThread& thread) {
+  try {
+    for (const auto& id : rooms_) {
+      bool more_due = true;
+      while (more_due) {
+        if (thread.stop_requested()) {
+          return;
+        }
+        const AdvanceResult result = room_.advance(id);
+        admitted_ += result.admitted;
+        more_due = result.more_due;
+      }
     }
+    ++passes_;
+  } catch (const Error& error) {
+    ++failures_;
+    log_message(LogLevel::Warning,
+                fmt::format("waiting room runner pass failed: {}", error.what()));
   }
 }
 

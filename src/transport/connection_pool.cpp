@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 
 namespace flashsale::detail {
@@ -20,9 +21,7 @@ ConnectionPool::Lease::~Lease() {
 
 ConnectionPool::ConnectionPool(ConnectionOptions connection, PoolOptions pool)
     : connection_options_(std::move(connection)), pool_options_(pool) {
-  if (pool_options_.size == 0) {
-    throw InvalidArgument("pool size must be at least 1");
-  }
+  OptionChecks("PoolOptions").at_least("size", pool_options_.size, std::size_t{1});
 }
 
 ConnectionPool::Lease ConnectionPool::acquire() {

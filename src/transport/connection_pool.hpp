@@ -6,8 +6,8 @@
 #include <mutex>
 #include <vector>
 
-#include "transport/connection.hpp"
 #include "flashsale/connection_options.hpp"
+#include "transport/connection.hpp"
 
 namespace flashsale::detail {
 

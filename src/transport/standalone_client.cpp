@@ -3,19 +3,22 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <utility>
 
 #include "transport/connection_pool.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
+#include "transport/server_info.hpp"
 #include "transport/shared_connection.hpp"
 
 namespace flashsale {
 
 class StandaloneClient::Impl {
  public:
-  Impl(ConnectionOptions connection, PoolOptions pool) : pool_(connection, pool) {
-    for (std::size_t index = 0; index < pool.shared_connections; ++index) {
-      shared_.push_back(std::make_unique<detail::SharedConnection>(connection));
+  explicit Impl(StandaloneClientOptions options)
+      : options_(std::move(options)), pool_(options_.connection, options_.pool) {
+    for (std::size_t index = 0; index < options_.pool.shared_connections; ++index) {
+      shared_.push_back(std::make_unique<detail::SharedConnection>(options_.connection));
     }
   }
 
@@ -29,19 +32,23 @@ class StandaloneClient::Impl {
     return shared_[next_shared_.fetch_add(1, std::memory_order_relaxed) % shared_.size()].get();
   }
 
+  const StandaloneClientOptions options_;
   detail::ConnectionPool pool_;
   std::vector<std::unique_ptr<detail::SharedConnection>> shared_;
   std::atomic<std::size_t> next_shared_{0};
   detail::ServerInfoCache server_info_;
 };
 
+StandaloneClient::StandaloneClient(StandaloneClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
 StandaloneClient::StandaloneClient(ConnectionOptions connection, PoolOptions pool)
-    : impl_(std::make_unique<Impl>(std::move(connection), pool)) {}
+    : StandaloneClient(StandaloneClientOptions{std::move(connection), pool}) {}
 
 StandaloneClient::~StandaloneClient() = default;
 
-const ConnectionOptions& StandaloneClient::connection_options() const noexcept {
-  return impl_->pool_.connection_options();
+const StandaloneClientOptions& StandaloneClient::options() const noexcept {
+  return impl_->options_;
 }
 
 namespace {

@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
     if (should_crash(message)) {
       std::_Exit(3);
     }
-    return flashsale::HandlerResult::Ack;
+    return flashsale::HandlerOutcome::Ack;
   };
   try {
     consumer.run(handler);

@@ -582,7 +582,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
               [](WaitingRoomOptions& o) { o.heartbeat_timeout = -1ms; });
   bad_options("steps zero", [](WaitingRoomOptions& o) { o.steps_per_call = 0; });
   bad_options("steps above the limit", [](WaitingRoomOptions& o) {
-    o.steps_per_call = flashsale::kMaxWaitingRoomStepsPerCall + 1;
+    o.steps_per_call = flashsale::kMaxWaitingRoomStepsPerCallLimit + 1;
   });
   bad_options("visitor id limit zero", [](WaitingRoomOptions& o) { o.max_visitor_id_bytes = 0; });
   bad_options("visitor id limit too high", [](WaitingRoomOptions& o) {

@@ -109,8 +109,8 @@ std::vector<std::string> RedisCluster::seeds() const {
   return seeds;
 }
 
-ClusterOptions RedisCluster::client_options(std::size_t pool_size) const {
-  ClusterOptions options;
+ClusterClientOptions RedisCluster::client_options(std::size_t pool_size) const {
+  ClusterClientOptions options;
   options.seeds = seeds();
   options.connection.command_timeout = 10s;
   options.pool.size = pool_size;

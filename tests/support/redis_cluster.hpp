@@ -46,7 +46,7 @@ class RedisCluster {
 
   // Options for a ClusterClient of this cluster (command timeout 10 s, pool
   // wait 30 s, retry budget 20 s); tests adjust them before constructing.
-  ClusterOptions client_options(std::size_t pool_size = 8) const;
+  ClusterClientOptions client_options(std::size_t pool_size = 8) const;
   std::unique_ptr<ClusterClient> make_client(std::size_t pool_size = 8) const;
 
   // The index of the master serving `slot`, by CLUSTER SLOTS of node 0.

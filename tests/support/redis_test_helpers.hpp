@@ -15,13 +15,14 @@
 #include "flashsale/client.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/script.hpp"
+#include "lua/test_scripts.hpp"
 
 namespace flashsale::testing {
 
 // Milliseconds since the Unix epoch by the Redis server clock, the clock the
 // scripts judge windows and deadlines by.
 inline long long server_time_ms(Client& client) {
-  return client.run_script(ScriptCall{&bundled_script("server_time_ms"), {}, {}}).as_integer();
+  return client.run_script(ScriptCall{&scripts::server_time_ms, {}, {}}).as_integer();
 }
 
 inline std::chrono::system_clock::time_point server_now(Client& client) {

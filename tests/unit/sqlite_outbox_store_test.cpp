@@ -125,6 +125,27 @@ TEST_CASE("a record appended in a transaction that rolls back is never fetched o
   CHECK(store.counts().published == 1);
 }
 
+TEST_CASE("a rolled-back append's id is handed out again but a committed id never is", "[outbox]") {
+  TemporaryDirectory directory;
+  SqliteOutboxStore store(directory.file("app.db"));
+  HostDatabase host(directory.file("app.db"));
+  const auto first = host.place_order("A", "a1");
+  host.execute("BEGIN");
+  const auto rolled_back =
+      SqliteOutboxStore::append(host.handle(), {"order", "gone", "order_placed", "{}"});
+  host.execute("ROLLBACK");
+  CHECK(rolled_back == first + 1);
+  // The rollback also undid the AUTOINCREMENT counter: the id comes again.
+  // Harmless: the rolled-back record never existed for the relay.
+  const auto second = host.place_order("B", "b1");
+  CHECK(second == rolled_back);
+  // Committed ids stay used even when every row is purged.
+  store.mark_published(first);
+  store.mark_published(second);
+  CHECK(store.purge_published(std::chrono::system_clock::now() + 1s, 10) == 2);
+  CHECK(host.place_order("C", "c1") == second + 1);
+}
+
 TEST_CASE("appended records keep every field and are fetched in id order", "[outbox]") {
   TemporaryDirectory directory;
   SqliteOutboxStore store(directory.file("app.db"));

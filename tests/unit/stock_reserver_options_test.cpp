@@ -59,15 +59,17 @@ TEST_CASE("options outside their documented limits are refused before any call",
   };
   refused([](StockReserverOptions& o) { o.key_prefix = "has space"; });
   refused([](StockReserverOptions& o) { o.max_skus_per_cart = 0; });
-  refused(
-      [](StockReserverOptions& o) { o.max_skus_per_cart = flashsale::kMaxSkusPerCartLimit + 1; });
+  refused([](StockReserverOptions& o) {
+    o.max_skus_per_cart = flashsale::kMaxStockSkusPerCartLimit + 1;
+  });
   refused([](StockReserverOptions& o) { o.max_reclaim_per_call = 0; });
   refused([](StockReserverOptions& o) {
-    o.max_reclaim_per_call = flashsale::kMaxReclaimPerCallLimit + 1;
+    o.max_reclaim_per_call = flashsale::kMaxStockReclaimPerCallLimit + 1;
   });
   refused([](StockReserverOptions& o) { o.reclaim_per_reserve = o.max_reclaim_per_call + 1; });
   refused([](StockReserverOptions& o) { o.max_hold_ttl = 0ms; });
-  refused([](StockReserverOptions& o) { o.events_max_length = 0; });
+  refused(
+      [](StockReserverOptions& o) { o.max_stream_length = flashsale::kMaxStreamLengthLimit + 1; });
   refused([](StockReserverOptions& o) { o.max_hold_id_bytes = 0; });
   refused(
       [](StockReserverOptions& o) { o.max_hold_id_bytes = flashsale::kMaxMemberIdBytesLimit + 1; });

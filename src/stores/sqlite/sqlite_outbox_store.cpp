@@ -9,8 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "flashsale/error.hpp"
+#include "common/option_checks.hpp"
 #include "common/time_conversion.hpp"
+#include "flashsale/error.hpp"
 
 namespace flashsale {
 
@@ -222,7 +223,11 @@ class SqliteOutboxStore::Impl {
 };
 
 SqliteOutboxStore::SqliteOutboxStore(const std::string& path, SqliteOutboxStoreOptions options)
-    : impl_(std::make_unique<Impl>(path, options)) {}
+    : options_(options) {
+  detail::OptionChecks("SqliteOutboxStoreOptions")
+      .at_least("busy_timeout", options_.busy_timeout, std::chrono::milliseconds{0});
+  impl_ = std::make_unique<Impl>(path, options_);
+}
 
 SqliteOutboxStore::~SqliteOutboxStore() = default;
 
