@@ -1,5 +1,7 @@
 // flash_sale_demo: a whole flash sale on one machine, proving its invariants.
 //
+//   waiting room  users queue in a WaitingRoom and are let in at users /
+//                 --room-seconds per second; the shop verifies each token
 //   coupon rush   users race for a coupon that opens a few seconds after start;
 //                 issued events flow through a StreamConsumer into SQLite
 //   hot deal      orders hold carts with short TTLs; most confirm (order row and
@@ -37,6 +39,7 @@
 #include "flashsale/standalone_client.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
+#include "flashsale/waiting_room.hpp"
 #include "latency_recorder.hpp"
 #include "progress.hpp"
 #include "redis_server.hpp"
@@ -44,6 +47,7 @@
 #include "sale_calendar.hpp"
 #include "sale_database.hpp"
 #include "sale_phases.hpp"
+#include "waiting_room_phase.hpp"
 
 namespace {
 
@@ -257,6 +261,18 @@ int run_sale(demo::DemoOptions options) {
   demo::Report report;
   demo::SaleCalendar calendar(client, reserver, database, "calendar-" + run_tag);
 
+  // 0. The waiting room in front of the rush.
+  flashsale::WaitingRoom room(client, demo::waiting_room_options(options));
+  demo::WaitingRoomOutcome queue;
+  {
+    demo::Progress progress("waiting room (users)", static_cast<std::uint64_t>(options.users));
+    ProgressTicker ticker(progress);
+    queue = demo::run_waiting_room(room, "queue-" + run_tag, options, progress, interrupted);
+  }
+  fmt::print("  {} joins, {} status polls: {} admitted at {:.0f}/s (measured {:.0f}/s)\n",
+             queue.joins, queue.status_calls, queue.admitted, queue.rate_per_second,
+             queue.measured_rate_per_second.value_or(0.0));
+
   // 1. The coupon rush, announced by a scheduled event.
   const auto now = std::chrono::system_clock::now();
   issuer.register_template(
@@ -348,6 +364,7 @@ int run_sale(demo::DemoOptions options) {
     report.add_latency(*recorder);
   }
 
+  demo::check_waiting_room(report, queue);
   const std::int64_t expected_issued = std::min<std::int64_t>(options.coupons, options.users);
   report.check("coupon: issued = min(coupons, distinct users)",
                coupon_stats.issued == expected_issued && rush.issued == coupon_stats.issued,

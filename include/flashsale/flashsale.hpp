@@ -32,3 +32,5 @@
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
 #include "flashsale/version.hpp"
+#include "flashsale/waiting_room.hpp"
+#include "flashsale/waiting_room_runner.hpp"
