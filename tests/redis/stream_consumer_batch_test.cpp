@@ -29,6 +29,7 @@ using flashsale::StreamMessage;
 using flashsale::testing::add_entries;
 using flashsale::testing::eventually;
 using flashsale::testing::RedisServer;
+using flashsale::testing::RedisServerOptions;
 
 namespace {
 
@@ -220,7 +221,9 @@ TEST_CASE(
     "after a connection error the consumer takes its pending entries back at once, not "
     "after retry_backoff or claim_idle",
     "[stream]") {
-  RedisServer server({{"appendonly yes"}, {}, {}});
+  RedisServerOptions server_options;
+  server_options.config_lines = {"appendonly yes"};
+  RedisServer server(server_options);
   auto client = server.make_client(2);
   const auto ids = add_entries(*client, kStream, 5);
   auto options = consumer_options("c1");
