@@ -89,6 +89,7 @@ run() {  # run MODE ENDPOINT CONNECTIONS
   echo "$mode $endpoint $conns $rps $(field p50 "$line") $(field p95 "$line") $(field p99 "$line") $error_rate $verdict" >>"$work/results"
 }
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 printf '%-8s %-7s %5s %9s %8s %8s %8s %8s %s\n' mode endpoint conns 'req/s' 'p50 ms' 'p95 ms' \
   'p99 ms' errors check
 for mode in library postgres; do
@@ -108,6 +109,7 @@ for mode in library postgres; do
   stop_service
 done
 
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "library / postgres (same machine, same run; latency ratios are postgres / library)"
 python3 - "$work/results" <<'PY'
