@@ -13,7 +13,7 @@
 #
 #   bash bench/shop_before_after.sh [build/ci/examples/shop_service/shop_service]
 #
-# SHOP_BENCH_SECONDS (default 3) per run; SHOP_BENCH_SMOKE=1: one 1 s run at
+# SHOP_BENCH_SECONDS (default 3, whole seconds) per run; SHOP_BENCH_SMOKE=1: one 1 s run at
 # 8 connections per endpoint. Prints one row per run and the table of ratios
 # (library / postgres); exits 1 when a check fails.
 set -euo pipefail
@@ -73,6 +73,8 @@ run() {  # run MODE ENDPOINT CONNECTIONS
     check="$(curl -s "$url/sales/$sale/check")"
     if [ "$endpoint" = coupon ]; then
       acked=$(field s201 "$line"); stored=$(json coupon_rows "$check")
+    elif [ "$endpoint" = hold ]; then
+      acked=$(field s202 "$line"); stored=$(json units_held "$check")
     else
       acked=$(field s200 "$line"); stored=$(json orders_confirmed "$check")
     fi
@@ -101,7 +103,7 @@ for mode in library postgres; do
     kill -0 "$service_pid" 2>/dev/null || { cat "$work/$mode.log" >&2; exit 2; }
     sleep 0.1
   done
-  for endpoint in coupon order ranking; do
+  for endpoint in coupon hold order ranking; do
     for conns in "${connections[@]}"; do
       run "$mode" "$endpoint" "$conns"
     done
@@ -125,7 +127,8 @@ for (mode, endpoint, conns), lib in rows.items():
         continue
     pg = rows[("postgres", endpoint, conns)]
     ratio = lambda a, b: f"{a / b:.1f}" if b > 0 else "-"
-    name = {"coupon": "POST /coupons/{id}/issue", "order": "POST /orders + confirm",
+    name = {"coupon": "POST /coupons/{id}/issue", "hold": "POST /orders (holds only)",
+            "order": "POST /orders + confirm",
             "ranking": "GET /ranking/top"}[endpoint]
     print(f"| {name} | {conns}{' (burst)' if conns == '100' else ''} | {lib[0]:.0f} | {pg[0]:.0f} | "
           f"{ratio(lib[0], pg[0])} | {ratio(pg[1], lib[1])} | {ratio(pg[2], lib[2])} | "

@@ -205,6 +205,7 @@ HttpReply LibraryShop::check_sale(const std::string& sale) {
       ++side.skus_out_of_balance;
     }
     side.confirmed_units += sku.confirmed;
+    side.held_units += sku.held;
   }
   if (const auto coupon = coupons_.stats(sale)) {
     side.coupons_issued = coupon->issued;

@@ -158,6 +158,7 @@ HttpReply PostgresShop::check_sale(const std::string& sale) {
                                        {sale});
   side.confirmed_units =
       pg_number(connection, "SELECT sum(confirmed) FROM stock WHERE sale = $1", {sale});
+  side.held_units = pg_number(connection, "SELECT sum(held) FROM stock WHERE sale = $1", {sale});
   side.coupons_issued =
       pg_number(connection, "SELECT total - remaining FROM coupons WHERE coupon_id = $1", {sale});
   side.coupon_total =

@@ -46,11 +46,11 @@ HttpReply check_sale_rows(PGconn* connection, const std::string& sale, const Sto
           fmt::format("{{\"sale\":\"{}\",\"ok\":{},\"skus_out_of_balance\":{},"
                       "\"coupons_issued\":{},\"coupon_total\":{},\"coupon_rows\":{},"
                       "\"duplicate_users\":{},\"units_confirmed_stock\":{},"
-                      "\"units_confirmed_orders\":{},\"orders_confirmed\":{},"
+                      "\"units_confirmed_orders\":{},\"units_held\":{},\"orders_confirmed\":{},"
                       "\"outbox_records\":{},\"outbox_pending\":{}}}",
                       sale, ok, side.skus_out_of_balance, side.coupons_issued, side.coupon_total,
                       coupon_rows, duplicate_users, side.confirmed_units, units_confirmed,
-                      orders_confirmed, outbox_records, outbox_pending)};
+                      side.held_units, orders_confirmed, outbox_records, outbox_pending)};
 }
 
 }  // namespace shop

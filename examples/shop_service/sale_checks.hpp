@@ -14,6 +14,7 @@ namespace shop {
 struct StockSide {
   std::int64_t skus_out_of_balance = 0;  // available < 0 or available+held+confirmed != initial
   std::int64_t confirmed_units = 0;
+  std::int64_t held_units = 0;      // reported, not checked: holds come and go
   std::int64_t coupons_issued = 0;  // units handed out by the coupon's own count
   std::int64_t coupon_total = 0;
 };
