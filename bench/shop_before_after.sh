@@ -13,13 +13,13 @@
 #
 #   bash bench/shop_before_after.sh [build/ci/examples/shop_service/shop_service]
 #
-# SHOP_BENCH_SECONDS (default 3, whole seconds) per run; SHOP_BENCH_SMOKE=1: one 1 s run at
+# SHOP_BENCH_SECONDS (default 2, whole seconds) per run; SHOP_BENCH_SMOKE=1: one 1 s run at
 # 8 connections per endpoint. Prints one row per run and the table of ratios
 # (library / postgres); exits 1 when a check fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 service="${1:-build/ci/examples/shop_service/shop_service}"
-seconds="${SHOP_BENCH_SECONDS:-3}"
+seconds="${SHOP_BENCH_SECONDS:-2}"
 connections=(8 32 64 100)
 if [ "${SHOP_BENCH_SMOKE:-0}" = 1 ]; then
   seconds=1

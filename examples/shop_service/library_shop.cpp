@@ -199,6 +199,11 @@ HttpReply LibraryShop::end_sale(const std::string& sale) {
 }
 
 HttpReply LibraryShop::check_sale(const std::string& sale) {
+  auto lease = pool_.lease();
+  return check_sale_rows(lease.get(), sale, [&] { return redis_side(sale); });
+}
+
+StockSide LibraryShop::redis_side(const std::string& sale) {
   StockSide side;
   for (const auto& sku : stock_.snapshot(sale).skus) {
     if (sku.available < 0 || sku.available + sku.held + sku.confirmed != sku.initial) {
@@ -211,8 +216,7 @@ HttpReply LibraryShop::check_sale(const std::string& sale) {
     side.coupons_issued = coupon->issued;
     side.coupon_total = coupon->total;
   }
-  auto lease = pool_.lease();
-  return check_sale_rows(lease.get(), sale, side);
+  return side;
 }
 
 }  // namespace shop

@@ -17,6 +17,7 @@
 
 #include "coupon_persister.hpp"
 #include "pg_pool.hpp"
+#include "sale_checks.hpp"
 #include "shop_backend.hpp"
 
 namespace shop {
@@ -37,6 +38,8 @@ class LibraryShop final : public ShopBackend {
  private:
   bool record_confirmed_order(const std::string& order_id, const std::string& sale,
                               const std::string& user, const flashsale::StockItem& item);
+  // The sale's figures as Redis has them.
+  StockSide redis_side(const std::string& sale);
 
   flashsale::Client& redis_;
   PgPool& pool_;

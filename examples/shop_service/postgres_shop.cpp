@@ -151,19 +151,22 @@ HttpReply PostgresShop::end_sale(const std::string& sale) {
 HttpReply PostgresShop::check_sale(const std::string& sale) {
   auto lease = pool_.lease();
   PGconn* connection = lease.get();
-  StockSide side;
-  side.skus_out_of_balance = pg_number(connection,
-                                       "SELECT count(*) FROM stock WHERE sale = $1 AND "
-                                       "(available < 0 OR available + held + confirmed <> initial)",
-                                       {sale});
-  side.confirmed_units =
-      pg_number(connection, "SELECT sum(confirmed) FROM stock WHERE sale = $1", {sale});
-  side.held_units = pg_number(connection, "SELECT sum(held) FROM stock WHERE sale = $1", {sale});
-  side.coupons_issued =
-      pg_number(connection, "SELECT total - remaining FROM coupons WHERE coupon_id = $1", {sale});
-  side.coupon_total =
-      pg_number(connection, "SELECT total FROM coupons WHERE coupon_id = $1", {sale});
-  return check_sale_rows(connection, sale, side);
+  return check_sale_rows(connection, sale, [&] {
+    StockSide side;
+    side.skus_out_of_balance =
+        pg_number(connection,
+                  "SELECT count(*) FROM stock WHERE sale = $1 AND "
+                  "(available < 0 OR available + held + confirmed <> initial)",
+                  {sale});
+    side.confirmed_units =
+        pg_number(connection, "SELECT sum(confirmed) FROM stock WHERE sale = $1", {sale});
+    side.held_units = pg_number(connection, "SELECT sum(held) FROM stock WHERE sale = $1", {sale});
+    side.coupons_issued =
+        pg_number(connection, "SELECT total - remaining FROM coupons WHERE coupon_id = $1", {sale});
+    side.coupon_total =
+        pg_number(connection, "SELECT total FROM coupons WHERE coupon_id = $1", {sale});
+    return side;
+  });
 }
 
 }  // namespace shop

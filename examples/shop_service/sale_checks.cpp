@@ -7,11 +7,14 @@
 
 namespace shop {
 
-HttpReply check_sale_rows(PGconn* connection, const std::string& sale, const StockSide& side) {
+HttpReply check_sale_rows(PGconn* connection, const std::string& sale,
+                          const std::function<StockSide()>& read_side) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   long long coupon_rows = 0;
   long long outbox_pending = 0;
+  StockSide side;
   for (;;) {
+    side = read_side();
     coupon_rows =
         pg_number(connection, "SELECT count(*) FROM user_coupons WHERE coupon_id = $1", {sale});
     outbox_pending = pg_number(connection,

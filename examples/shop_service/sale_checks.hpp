@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "pg_pool.hpp"
@@ -19,11 +20,13 @@ struct StockSide {
   std::int64_t coupon_total = 0;
 };
 
-// Waits (up to 10 s) for the coupon rows and the outbox to catch up, then
+// Waits (up to 10 s) for the coupon rows and the outbox to catch up (reading
+// the stock side again each time: requests still in flight may move it), then
 // checks: no SKU out of balance (no oversell), coupons issued <= total and
 // exactly one row per issued unit (one per user by the primary key),
 // confirmed units in orders == the stock side's, one outbox record per
 // confirmed order, all of them published. 200 when all hold, else 500.
-HttpReply check_sale_rows(PGconn* connection, const std::string& sale, const StockSide& side);
+HttpReply check_sale_rows(PGconn* connection, const std::string& sale,
+                          const std::function<StockSide()>& read_side);
 
 }  // namespace shop
