@@ -1,5 +1,6 @@
 // Opt-in durability (WAIT behind state-changing scripts) and the persistence
 // preflight, on a standalone server and a standalone master with a replica.
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -31,9 +32,14 @@ flashsale::CouponTemplate open_coupon(flashsale::Client& client, const std::stri
   return coupon;
 }
 
-flashsale::ConnectionOptions durable(flashsale::ConnectionOptions options) {
+// `timeout` is short where no replica can answer (the call waits all of it)
+// and generous where one is attached, so a loaded machine (ASan, 2 shared
+// cores) does not turn a slow acknowledgement into a failure.
+flashsale::ConnectionOptions durable(flashsale::ConnectionOptions options,
+                                     std::chrono::milliseconds timeout = 200ms) {
   options.durability.replicas = 1;
-  options.durability.timeout = 200ms;
+  options.durability.timeout = timeout;
+  options.command_timeout = std::max(options.command_timeout, timeout + 1s);
   return options;
 }
 
@@ -116,7 +122,7 @@ TEST_CASE(
   shared.size = 2;
   shared.shared_connections = 2;
   for (const auto& pool : {flashsale::PoolOptions{}, shared}) {
-    flashsale::StandaloneClient client(durable(master.connection_options()), pool);
+    flashsale::StandaloneClient client(durable(master.connection_options(), 5s), pool);
     FirstComeCouponIssuer issuer(client);
     const std::string id = "durable-replicated-" + std::to_string(pool.shared_connections);
     const auto coupon = open_coupon(client, id);
