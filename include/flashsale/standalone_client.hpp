@@ -24,7 +24,8 @@ struct StandaloneClientOptions {
 // timed out or failed mid-reply is discarded, never reused (its replies would
 // be out of step). Idle connections whose server went away (a restart) are
 // detected before use and replaced, so the next call after a restart simply
-// reconnects. Construction does not connect; the first call does.
+// reconnects (the check costs a syscall, so it is made only on a connection
+// idle for more than 1 ms: see PoolOptions). Construction does not connect; the first call does.
 class FLASHSALE_EXPORT StandaloneClient final : public Client {
  public:
   explicit StandaloneClient(StandaloneClientOptions options = {});

@@ -184,7 +184,9 @@ Reply Connection::read_reply() {
     fail(errno);
   }
   const ReplyPointer reply(static_cast<redisReply*>(raw));
-  return convert(*reply);
+  Reply converted = convert(*reply);
+  last_reply_at_ = std::chrono::steady_clock::now();
+  return converted;
 }
 
 Reply Connection::execute(const std::vector<std::string>& arguments,
@@ -219,6 +221,10 @@ bool Connection::closed_by_server() const {
     return true;  // unsolicited bytes: the stream is out of step
   }
   return errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
+bool Connection::closed_by_server_while_idle(std::chrono::steady_clock::time_point now) const {
+  return now - last_reply_at_ > kIdleCheckAfter && closed_by_server();
 }
 
 }  // namespace flashsale::detail

@@ -34,8 +34,17 @@ class Connection {
 
   bool broken() const noexcept { return broken_; }
   // True when the server closed the socket while the connection sat idle
-  // (a restart), checked without sending anything.
+  // (a restart), checked without sending anything: one recv(MSG_PEEK)
+  // syscall.
   bool closed_by_server() const;
+  // closed_by_server(), asked only when no call has finished on this
+  // connection for longer than kIdleCheckAfter; a connection that answered a
+  // moment ago is trusted without a syscall. What that trust can cost: a
+  // server that closes the socket less than kIdleCheckAfter after the last
+  // reply (a restart cannot be that quick; CLIENT KILL racing a call can)
+  // fails the next call with ConnectionError, as if it had closed during it.
+  bool closed_by_server_while_idle(std::chrono::steady_clock::time_point now) const;
+  static constexpr std::chrono::milliseconds kIdleCheckAfter{1};
 
  private:
   struct ContextDeleter {
@@ -50,6 +59,8 @@ class Connection {
   ConnectionOptions options_;
   std::unique_ptr<redisContext, ContextDeleter> context_;
   std::chrono::milliseconds current_timeout_{0};
+  // When the last reply was read (or the connection opened).
+  std::chrono::steady_clock::time_point last_reply_at_ = std::chrono::steady_clock::now();
   bool broken_ = false;
 };
 

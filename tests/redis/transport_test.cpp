@@ -15,6 +15,7 @@
 #include "lua/test_scripts.hpp"
 #include "redis_server.hpp"
 #include "redis_test_helpers.hpp"
+#include "transport/connection.hpp"
 
 using namespace std::chrono_literals;
 using flashsale::Command;
@@ -268,4 +269,28 @@ TEST_CASE("a pinned connection keeps WATCH and MULTI on one connection", "[trans
     CHECK(replies.at(2).is_nil());  // the transaction was aborted
   }
   CHECK(client->execute({{"GET", key}, key, {}}).as_integer() == 2);
+}
+
+// The pool checks a connection for a server close only after it sat idle a
+// while (a connection that answered a moment ago is handed out without a
+// syscall); one the server closed while it sat idle is still replaced.
+TEST_CASE("a connection the server closed while it sat idle is replaced before the next call",
+          "[transport]") {
+  RedisServer server;
+  for (const std::size_t shared_connections : {std::size_t{0}, std::size_t{1}}) {
+    flashsale::PoolOptions pool;
+    pool.size = 1;
+    pool.shared_connections = shared_connections;
+    StandaloneClient client(server.connection_options(), pool);
+    const long long first_id = client.execute({{"CLIENT", "ID"}, {}, {}}).as_integer();
+    CHECK(server.admin()
+              .execute({{"CLIENT", "KILL", "ID", std::to_string(first_id)}, {}, {}})
+              .as_integer() == 1);
+    // Idle for longer than the check's threshold (sleep_for waits at least
+    // this long): the next borrow must look.
+    std::this_thread::sleep_for(flashsale::detail::Connection::kIdleCheckAfter * 5);
+    const long long second_id = client.execute({{"CLIENT", "ID"}, {}, {}}).as_integer();
+    CHECK(second_id != first_id);
+    CHECK(client.execute({{"PING"}, {}, {}}).as_string() == "PONG");
+  }
 }
