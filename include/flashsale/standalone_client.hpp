@@ -69,6 +69,12 @@ class FLASHSALE_EXPORT StandaloneClient final : public Client {
   // execute() does when no connection can be had.
   PinnedConnection pin();
 
+ protected:
+  // Without auto-pipelining: EVALSHA (and EVAL after NOSCRIPT, on the same
+  // connection) written straight from the views.
+  Reply run_script_views(const Script& script, ArgumentViews keys,
+                         ArgumentViews arguments) override;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -3,9 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <set>
+#include <array>
 #include <utility>
 
+#include "common/call_arguments.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
 #include "common/status_words.hpp"
@@ -25,14 +26,14 @@ namespace {
 
 constexpr std::string_view kComponent = "stock";
 // The KEYS every stock script takes, in this order.
-constexpr std::string_view kKeySuffixes[] = {"state",     "initial",   "available",
-                                             "held",      "confirmed", "holds",
-                                             "deadlines", "settled",   "events"};
+constexpr std::array<std::string_view, 9> kKeySuffixes = {"state",     "initial",   "available",
+                                                          "held",      "confirmed", "holds",
+                                                          "deadlines", "settled",   "events"};
 
-// Appends "sku quantity" pairs after validating every item: a key id, a
-// quantity in 1..2^53, each SKU once, at most `max_items`.
-void append_items(const std::vector<StockItem>& items, std::size_t max_items, std::string_view what,
-                  std::vector<std::string>& arguments) {
+// Validates every item: a key id, a quantity in 1..2^53, each SKU once, at
+// most `max_items`.
+void validate_items(const std::vector<StockItem>& items, std::size_t max_items,
+                    std::string_view what) {
   if (items.empty()) {
     throw InvalidArgument(fmt::format("{} must hold at least one SKU", what));
   }
@@ -40,14 +41,26 @@ void append_items(const std::vector<StockItem>& items, std::size_t max_items, st
     throw InvalidArgument(
         fmt::format("{} holds {} SKUs, more than the limit of {}", what, items.size(), max_items));
   }
-  std::set<std::string_view> seen;
+  std::vector<std::string_view> skus;
+  skus.reserve(items.size());
   for (const auto& item : items) {
     validate_key_id(item.sku, "sku");
-    validate_quantity(item.quantity, fmt::format("quantity of sku \"{}\"", item.sku));
-    if (!seen.insert(item.sku).second) {
-      throw InvalidArgument(fmt::format("{} names sku \"{}\" twice", what, item.sku));
+    if (item.quantity < 1 || item.quantity > kMaxQuantity) {  // the message only when it fails
+      validate_quantity(item.quantity, fmt::format("quantity of sku \"{}\"", item.sku));
     }
+    skus.push_back(item.sku);
   }
+  std::sort(skus.begin(), skus.end());
+  const auto twice = std::adjacent_find(skus.begin(), skus.end());
+  if (twice != skus.end()) {
+    throw InvalidArgument(fmt::format("{} names sku \"{}\" twice", what, *twice));
+  }
+}
+
+// Appends "sku quantity" pairs after validate_items.
+void append_items(const std::vector<StockItem>& items, std::size_t max_items, std::string_view what,
+                  std::vector<std::string>& arguments) {
+  validate_items(items, max_items, what);
   for (const auto& item : items) {
     arguments.push_back(item.sku);
     arguments.push_back(std::to_string(item.quantity));
@@ -75,8 +88,8 @@ struct StatusReply {
   std::string sku;
 };
 
-StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
-  detail::ReplyReader reader(reply, script, 3);
+StatusReply parse_status_reply(Reply reply, std::string_view script) {
+  detail::ReplyReader reader(std::move(reply), script, 3);
   StatusReply parsed;
   parsed.status = reader.text();
   parsed.expires_at_ms = reader.count();
@@ -165,15 +178,30 @@ LoadResult StockReserver::load(std::string_view scope, const std::vector<StockIt
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
                                      const std::vector<StockItem>& items,
                                      std::chrono::milliseconds ttl) {
-  ScriptCall call{&detail::scripts::reserve_stock, keys(scope), {}};
+  // The keys in one allocation, the arguments as views (the quantities'
+  // digits in one more): nothing else is copied on the way to the socket.
+  const detail::KeySet<kKeySuffixes.size()> keys(key_space_, kComponent, scope, kKeySuffixes);
   validate_hold_id(hold_id);
   validate_ttl(ttl);
-  call.arguments = {std::string(hold_id), std::to_string(ttl.count()),
-                    std::to_string(options_.reclaim_per_reserve),
-                    std::to_string(options_.max_stream_length)};
-  append_items(items, options_.max_skus_per_cart, "cart", call.arguments);
+  validate_items(items, options_.max_skus_per_cart, "cart");
+  const detail::Decimal ttl_ms(ttl.count());
+  const detail::Decimal reclaim(static_cast<std::int64_t>(options_.reclaim_per_reserve));
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  std::vector<detail::Decimal> quantities;
+  quantities.reserve(items.size());  // no reallocation below: the views stay put
+  std::vector<std::string_view> arguments;
+  arguments.reserve(4 + 2 * items.size());
+  arguments.insert(arguments.end(), {hold_id, ttl_ms.view(), reclaim.view(), stream_cap.view()});
+  for (const auto& item : items) {
+    quantities.emplace_back(item.quantity);
+    arguments.push_back(item.sku);
+    arguments.push_back(quantities.back().view());
+  }
 
-  const StatusReply reply = parse_status_reply(client_.run_script(call), "reserve_stock");
+  const StatusReply reply =
+      parse_status_reply(client_.run_script(detail::scripts::reserve_stock,
+                                            {keys.keys().data(), keys.keys().size()}, arguments),
+                         "reserve_stock");
   ReserveResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.short_sku = non_empty(reply.sku);

@@ -4,12 +4,15 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <iterator>
 
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
 #include "transport/hiredis_compat.hpp"
+#include "transport/script_call.hpp"
 
 namespace flashsale::detail {
 
@@ -59,6 +62,42 @@ Reply convert(const redisReply& raw) {
   }
   return Reply::array(std::move(elements));
 }
+
+// The argv of one command for redisAppendCommandArgv: on the stack up to
+// kInline arguments (every script call of the components but a large cart or
+// stock load), on the heap beyond.
+class Argv {
+ public:
+  explicit Argv(std::size_t count) {
+    if (count > kInline) {
+      heap_pointers_.resize(count);
+      heap_lengths_.resize(count);
+      pointers_ = heap_pointers_.data();
+      lengths_ = heap_lengths_.data();
+    }
+  }
+  Argv(const Argv&) = delete;
+  Argv& operator=(const Argv&) = delete;
+
+  void add(std::string_view argument) noexcept {
+    pointers_[size_] = argument.data();
+    lengths_[size_] = argument.size();
+    ++size_;
+  }
+  int size() const noexcept { return static_cast<int>(size_); }
+  const char** pointers() noexcept { return pointers_; }
+  const std::size_t* lengths() const noexcept { return lengths_; }
+
+ private:
+  static constexpr std::size_t kInline = 32;
+  const char* inline_pointers_[kInline];
+  std::size_t inline_lengths_[kInline];
+  std::vector<const char*> heap_pointers_;
+  std::vector<std::size_t> heap_lengths_;
+  const char** pointers_ = inline_pointers_;
+  std::size_t* lengths_ = inline_lengths_;
+  std::size_t size_ = 0;
+};
 
 timeval to_timeval(std::chrono::milliseconds duration) {
   timeval value{};
@@ -163,16 +202,33 @@ void Connection::fail(int saved_errno) {
 }
 
 void Connection::append(const std::vector<std::string>& arguments) {
-  std::vector<const char*> pointers;
-  std::vector<std::size_t> lengths;
-  pointers.reserve(arguments.size());
-  lengths.reserve(arguments.size());
+  Argv argv(arguments.size());
   for (const auto& argument : arguments) {
-    pointers.push_back(argument.data());
-    lengths.push_back(argument.size());
+    argv.add(argument);
   }
-  if (redisAppendCommandArgv(context_.get(), static_cast<int>(arguments.size()), pointers.data(),
-                             lengths.data()) != REDIS_OK) {
+  append_argv(argv.size(), argv.pointers(), argv.lengths());
+}
+
+void Connection::append_script(std::string_view command, std::string_view body, ArgumentViews keys,
+                               ArgumentViews arguments) {
+  char key_count[24];
+  const auto written = std::to_chars(std::begin(key_count), std::end(key_count), keys.size());
+  Argv argv(3 + keys.size() + arguments.size());
+  argv.add(command);
+  argv.add(body);
+  argv.add({key_count, static_cast<std::size_t>(written.ptr - key_count)});
+  for (const auto key : keys) {
+    argv.add(key);
+  }
+  for (const auto argument : arguments) {
+    argv.add(argument);
+  }
+  append_argv(argv.size(), argv.pointers(), argv.lengths());
+}
+
+void Connection::append_argv(int count, const char** pointers, const std::size_t* lengths) {
+  // hiredis copies the arguments into its output buffer here.
+  if (redisAppendCommandArgv(context_.get(), count, pointers, lengths) != REDIS_OK) {
     fail(errno);
   }
 }
@@ -193,6 +249,17 @@ Reply Connection::execute(const std::vector<std::string>& arguments,
                           std::chrono::milliseconds timeout) {
   set_timeout(timeout.count() > 0 ? timeout : options_.command_timeout);
   append(arguments);
+  return read_reply();
+}
+
+Reply Connection::run_script(const Script& script, ArgumentViews keys, ArgumentViews arguments) {
+  set_timeout(options_.command_timeout);
+  append_script("EVALSHA", script.sha1, keys, arguments);
+  Reply reply = read_reply();
+  if (!is_noscript(reply)) {
+    return reply;
+  }
+  append_script("EVAL", script.source, keys, arguments);
   return read_reply();
 }
 

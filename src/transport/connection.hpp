@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/reply.hpp"
 
@@ -31,6 +32,10 @@ class Connection {
                 std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands,
                                       std::chrono::milliseconds timeout);
+  // EVALSHA written straight from the views; on NOSCRIPT the same call as
+  // EVAL on this connection (which caches the script again). Error replies
+  // are returned. Default timeout.
+  Reply run_script(const Script& script, ArgumentViews keys, ArgumentViews arguments);
 
   bool broken() const noexcept { return broken_; }
   // True when the server closed the socket while the connection sat idle
@@ -52,6 +57,9 @@ class Connection {
   };
 
   void append(const std::vector<std::string>& arguments);
+  void append_script(std::string_view command, std::string_view body, ArgumentViews keys,
+                     ArgumentViews arguments);
+  void append_argv(int count, const char** pointers, const std::size_t* lengths);
   Reply read_reply();
   void set_timeout(std::chrono::milliseconds timeout);
   [[noreturn]] void fail(int saved_errno);

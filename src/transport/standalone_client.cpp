@@ -150,6 +150,17 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
       });
 }
 
+Reply StandaloneClient::run_script_views(const Script& script, ArgumentViews keys,
+                                         ArgumentViews arguments) {
+  if (!impl_->shared_.empty()) {
+    return Client::run_script_views(script, keys, arguments);
+  }
+  auto connection = impl_->pool_.acquire();
+  Reply reply = connection->run_script(script, keys, arguments);
+  reply.throw_if_error();
+  return reply;
+}
+
 ServerInfo StandaloneClient::server_info() {
   return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
 }
