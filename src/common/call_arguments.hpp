@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -26,19 +27,37 @@ class KeySet {
     std::string what(component);
     what += " id";
     validate_key_id(id, what);
-    const std::size_t tagged_size = key_space.prefix().size() + component.size() + id.size() + 4;
+    // "<prefix>:<component>:{<id>}:" once, then each key is that and a suffix.
+    const std::string_view parts[] = {key_space.prefix(), ":", component, ":{", id, "}:"};
+    std::size_t tag_size = 0;
+    for (const auto part : parts) {
+      tag_size += part.size();
+    }
     std::size_t total = 0;
     for (const auto suffix : suffixes) {
-      total += tagged_size + 1 + suffix.size();
+      total += tag_size + suffix.size();
     }
-    buffer_.reserve(total);  // no reallocation below: the views stay put
+    buffer_.resize(total);  // never resized again: the views stay put
+    char* out = buffer_.data();
+    const auto put = [&out](std::string_view text) {
+      std::memcpy(out, text.data(), text.size());
+      out += text.size();
+    };
+    for (const auto part : parts) {  // the tag: the start of the first key
+      put(part);
+    }
+    const std::string_view tag(buffer_.data(), tag_size);
+    const char* start = buffer_.data();  // the first key begins with the tag just written
     for (std::size_t index = 0; index < kCount; ++index) {
-      const std::size_t start = buffer_.size();
-      buffer_.append(key_space.prefix()).append(":").append(component).append(":{");
-      buffer_.append(id).append("}:").append(suffixes[index]);
-      keys_[index] = std::string_view(buffer_).substr(start);
+      if (index != 0) {
+        start = out;
+        put(tag);
+      }
+      put(suffixes[index]);
+      keys_[index] = std::string_view(start, static_cast<std::size_t>(out - start));
     }
   }
+
   KeySet(const KeySet&) = delete;
   KeySet& operator=(const KeySet&) = delete;
 
