@@ -7,6 +7,9 @@ set(flashsale_install_targets flashsale)
 if(FLASHSALE_HAS_SQLITE)
   list(APPEND flashsale_install_targets flashsale_outbox_sqlite)
 endif()
+if(FLASHSALE_HAS_POSTGRES)
+  list(APPEND flashsale_install_targets flashsale_outbox_postgres)
+endif()
 
 install(TARGETS ${flashsale_install_targets} EXPORT flashsaleTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(build-essential cmake pkg-config python3 libhiredis-dev libfmt-dev catch2
-          libbenchmark-dev libsqlite3-dev redis-server redis-tools clang)
+          libbenchmark-dev libsqlite3-dev redis-server redis-tools clang postgresql libpq-dev)
 
 install_missing_packages() {
   local missing=()

@@ -1,9 +1,9 @@
 -- reclaim_expired_holds: gives the stock of holds whose deadline has passed
 -- back to available, oldest deadline first, at most `limit` holds per call.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
 -- ARGV: 1 limit (1..max the caller allows), 2 events stream cap (0 = no cap)
--- Reply: { reclaimed count, 1 when more expired holds are still due else 0 }
+-- Reply: { reclaimed count, 1 when more expired holds are still due else 0, epoch }
 -- Invariant: per sku, initial = available + held + confirmed. Each reclaimed
 -- hold moves from holds/deadlines to settled as "expired" and appends exactly
 -- one hold_expired event: a hold leaves `holds` only once.
@@ -21,10 +21,11 @@ if not events_max then
 end
 
 local now_ms = server_time_ms()
+local epoch = redis.call('GET', KEYS[10]) or '0'
 local due = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now_ms, 'LIMIT', 0, limit)
 local reclaimed = 0
 for _, hold_id in ipairs(due) do
-  if expire_hold(hold_id, now_ms, events_max) then
+  if expire_hold(hold_id, now_ms, events_max, epoch) then
     reclaimed = reclaimed + 1
   end
 end
@@ -32,4 +33,4 @@ local more = 0
 if #due == limit and redis.call('ZCOUNT', KEYS[7], '-inf', now_ms) > 0 then
   more = 1
 end
-return { reclaimed, more }
+return { reclaimed, more, tonumber(epoch) }

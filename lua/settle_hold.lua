@@ -2,10 +2,11 @@
 -- has passed is expired first (stock back, one hold_expired event), whether
 -- or not a sweep got to it yet: expiry is judged by the server clock.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
 -- ARGV: 1 action ("confirm" | "release" | "extend"), 2 hold id,
 --       3 ttl in ms (extend only; positive integer, else "0"), 4 events stream cap (0 = no cap)
--- Reply: { status, expires_at ms (0 when none), short sku ("" when none) }
+-- Reply: { status, expires_at ms (0 when none), short sku ("" when none), epoch }
+--   any action: "restoring" while a restore runs (nothing read or written)
 --   confirm: "confirmed" | "already_confirmed" | "reacquired" (past its
 --            deadline: confirmed late while still held, or taken again after
 --            it expired) | "expired" (had expired, stock or an open sale
@@ -40,9 +41,17 @@ end
 
 local now_ms = server_time_ms()
 
+-- The scope's incarnation, carried in every event and reply; a restore in
+-- progress (restore_stock.lua) refuses everything until it finishes.
+local epoch = redis.call('GET', KEYS[10]) or '0'
+local epoch_number = tonumber(epoch)
+if redis.call('GET', KEYS[1]) == 'restoring' then
+  return { 'restoring', 0, '', epoch_number }
+end
+
 local function add_event(event_type, items, extra_name, extra_value)
-  append_event(KEYS[9], events_max, 'type', event_type, 'hold_id', hold_id, 'items', items,
-    extra_name, extra_value, 'at', now_ms)
+  append_event(KEYS[9], events_max, 'type', event_type, 'epoch', epoch, 'hold_id', hold_id,
+    'items', items, extra_name, extra_value, 'at', now_ms)
 end
 
 -- Calls move(sku, quantity) for each pair of an items text "sku qty sku qty".
@@ -66,7 +75,7 @@ if active_items then
     if action == 'extend' then
       local expires_at = now_ms + ttl_ms
       redis.call('ZADD', KEYS[7], 'XX', expires_at, hold_id)
-      return { 'extended', expires_at, '' }
+      return { 'extended', expires_at, '', epoch_number }
     end
     local record
     if action == 'confirm' then
@@ -87,10 +96,10 @@ if active_items then
     redis.call('HSET', KEYS[8], hold_id, record .. deadline .. ' ' .. active_items)
     if action == 'confirm' then
       add_event('confirmed', active_items, 'reacquired', 0)
-      return { 'confirmed', tonumber(deadline), '' }
+      return { 'confirmed', tonumber(deadline), '', epoch_number }
     end
     add_event('released', active_items, 'expires_at', deadline)
-    return { 'released', 0, '' }
+    return { 'released', 0, '', epoch_number }
   end
   if action == 'confirm' and redis.call('GET', KEYS[1]) == 'open' then
     -- Past its deadline but not expired yet: its stock is still held, so it
@@ -104,42 +113,42 @@ if active_items then
     redis.call('ZREM', KEYS[7], hold_id)
     redis.call('HSET', KEYS[8], hold_id, 'confirmed ' .. deadline .. ' ' .. active_items)
     add_event('confirmed', active_items, 'reacquired', 1)
-    return { 'reacquired', tonumber(deadline), '' }
+    return { 'reacquired', tonumber(deadline), '', epoch_number }
   end
-  settled = expire_hold(hold_id, now_ms, events_max)
+  settled = expire_hold(hold_id, now_ms, events_max, epoch)
 else
   settled = redis.call('HGET', KEYS[8], hold_id)
 end
 
 if not settled then
-  return { 'unknown_hold', 0, '' }
+  return { 'unknown_hold', 0, '', epoch_number }
 end
 local _, _, state, deadline, items = string.find(settled, '^(%S+) (%d+) (.*)$')
 if action == 'extend' then
   if state == 'expired' then
-    return { 'expired', 0, '' }
+    return { 'expired', 0, '', epoch_number }
   end
-  return { 'not_extendable', 0, '' }
+  return { 'not_extendable', 0, '', epoch_number }
 end
 if action == 'release' then
   if state == 'confirmed' then
-    return { 'not_releasable', 0, '' }
+    return { 'not_releasable', 0, '', epoch_number }
   end
   if state == 'expired' then
-    return { 'expired', 0, '' }
+    return { 'expired', 0, '', epoch_number }
   end
-  return { 'already_released', 0, '' }
+  return { 'already_released', 0, '', epoch_number }
 end
 if state == 'confirmed' then
-  return { 'already_confirmed', tonumber(deadline), '' }
+  return { 'already_confirmed', tonumber(deadline), '', epoch_number }
 end
 if state == 'released' then
-  return { 'released', 0, '' }
+  return { 'released', 0, '', epoch_number }
 end
 
 -- Expired: take the stock again if every sku still has it and the sale is open.
 if redis.call('GET', KEYS[1]) ~= 'open' then
-  return { 'expired', 0, '' }
+  return { 'expired', 0, '', epoch_number }
 end
 local short_sku = nil
 for_each_item(items, function(sku, quantity)
@@ -148,7 +157,7 @@ for_each_item(items, function(sku, quantity)
   end
 end)
 if short_sku then
-  return { 'expired', 0, short_sku }
+  return { 'expired', 0, short_sku, epoch_number }
 end
 for_each_item(items, function(sku, quantity)
   redis.call('HINCRBY', KEYS[3], sku, '-' .. quantity)
@@ -156,4 +165,4 @@ for_each_item(items, function(sku, quantity)
 end)
 redis.call('HSET', KEYS[8], hold_id, 'confirmed ' .. deadline .. ' ' .. items)
 add_event('confirmed', items, 'reacquired', 1)
-return { 'reacquired', tonumber(deadline), '' }
+return { 'reacquired', tonumber(deadline), '', epoch_number }

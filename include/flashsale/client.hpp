@@ -70,6 +70,7 @@ struct ServerInfo {
   int minor_version = 0;
   std::string maxmemory_policy;  // e.g. "noeviction"
   std::string mode;              // "standalone" or "cluster"
+  bool aof_enabled = false;      // appendonly yes
 };
 
 // Thread-safety: every implementation may be shared by any number of threads.

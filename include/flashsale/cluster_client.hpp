@@ -17,9 +17,12 @@ struct ClusterClientOptions {
   // Nodes to learn the topology from, "host:port" (IPv6 as "[::1]:7000").
   // One reachable master or replica is enough; list several.
   std::vector<std::string> seeds;
-  // Template for every node connection: timeouts, user and password. Its
-  // host and port are replaced by each node's; unix_socket must be empty and
-  // db 0 (a cluster has only database 0).
+  // Template for every node connection: timeouts, user and password, and
+  // persistence_check and durability (durability.hpp: one WAIT per master a
+  // pipeline's writes reached, on the same connection). Its host and port are
+  // replaced by each node's; unix_socket must be empty and db 0 (a cluster
+  // has only database 0). Its transient_retry_budget is not used:
+  // retry_budget below covers LOADING and MASTERDOWN.
   ConnectionOptions connection;
   // Connection pool of each master.
   PoolOptions pool;

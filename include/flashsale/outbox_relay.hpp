@@ -4,8 +4,11 @@
 // id order per aggregate (a failing record holds back the later records of
 // its aggregate only; other aggregates keep flowing).
 //
-// Run one relay per store: two relays on one store could publish two records
-// of one aggregate concurrently and invert their order.
+// Several relays (threads or processes) may share one database only through
+// a store that claims (PostgresOutboxStore, one store instance per relay);
+// with a store that does not claim (SqliteOutboxStore) run one relay per
+// database: two could publish two records of one aggregate concurrently and
+// invert their order.
 #pragma once
 
 #include <chrono>
@@ -59,17 +62,19 @@ class FLASHSALE_EXPORT OutboxRelay {
   OutboxRelay(const OutboxRelay&) = delete;
   OutboxRelay& operator=(const OutboxRelay&) = delete;
 
-  // One pass: fetch the due records, publish them in id order, mark each.
-  // A publisher failure is recorded on the record (mark_failed or
+  // One pass: fetch the due records, publish them in id order, then mark
+  // the published ones with one mark_published_many call. A publisher
+  // failure (any exception) is recorded on the record (mark_failed or
   // mark_blocked) and never thrown. Exceptions of the store propagate; the
-  // records of this pass already marked stay marked, the others are fetched
-  // again later (and re-published: at-least-once).
+  // records of this pass not yet marked published are fetched again later
+  // (and re-published: at-least-once).
   RelayReport relay_once();
 
   // Passes until stop(): the next one at once after a pass that fetched a
-  // full batch and published some of it, after poll_interval otherwise. Store exceptions
-  // (flashsale::Error) are logged and retried with the backoff of OutboxRelayOptions. Returns after
-  // stop(), within the pass in progress.
+  // full batch and published some of it, after poll_interval otherwise. Any
+  // exception of a pass (from the store, or anything else a pass throws) is
+  // logged and the pass retried with the backoff of OutboxRelayOptions: run()
+  // itself never throws. Returns after stop(), within the pass in progress.
   void run();
 
   // Makes run() return. A stopped relay stays stopped: a later run() returns

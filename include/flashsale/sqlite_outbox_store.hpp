@@ -52,23 +52,6 @@ struct SqliteOutboxStoreOptions {
   std::chrono::milliseconds busy_timeout{5000};
 };
 
-enum class OutboxRecordState { Pending, Published, Blocked };
-
-// Everything the store knows about one record, for inspection.
-struct OutboxRecordStatus {
-  OutboxRecord record;
-  OutboxRecordState state = OutboxRecordState::Pending;
-  std::string last_error;                                 // empty when no attempt failed
-  std::chrono::system_clock::time_point next_attempt_at;  // epoch when due at once
-  std::optional<std::chrono::system_clock::time_point> published_at;
-};
-
-struct OutboxCounts {
-  std::int64_t pending = 0;
-  std::int64_t published = 0;
-  std::int64_t blocked = 0;
-};
-
 // Thread-safe: calls are serialised on the store's own connection.
 class FLASHSALE_EXPORT SqliteOutboxStore final : public OutboxStore {
  public:
@@ -92,6 +75,8 @@ class FLASHSALE_EXPORT SqliteOutboxStore final : public OutboxStore {
   std::vector<OutboxRecord> fetch_due(std::size_t limit,
                                       std::chrono::system_clock::time_point now) override;
   void mark_published(std::int64_t id) override;
+  // One transaction for every id.
+  void mark_published_many(const std::vector<std::int64_t>& ids) override;
   void mark_failed(std::int64_t id, std::string_view error,
                    std::chrono::system_clock::time_point next_attempt_at) override;
   void mark_blocked(std::int64_t id, std::string_view error) override;
@@ -112,6 +97,19 @@ class FLASHSALE_EXPORT SqliteOutboxStore final : public OutboxStore {
   class Impl;
   SqliteOutboxStoreOptions options_;
   std::unique_ptr<Impl> impl_;
+};
+
+// SqliteOutboxStore::append as an OutboxAppender, bound to the host's
+// connection `db` (not owned; must outlive the appender).
+class FLASHSALE_EXPORT SqliteOutboxAppender final : public OutboxAppender {
+ public:
+  explicit SqliteOutboxAppender(sqlite3* db) noexcept : db_(db) {}
+  std::int64_t append(const NewOutboxRecord& record) override {
+    return SqliteOutboxStore::append(db_, record);
+  }
+
+ private:
+  sqlite3* db_;
 };
 
 }  // namespace flashsale

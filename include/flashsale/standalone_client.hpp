@@ -25,7 +25,19 @@ struct StandaloneClientOptions {
 // be out of step). Idle connections whose server went away (a restart) are
 // detected before use and replaced, so the next call after a restart simply
 // reconnects (the check costs a syscall, so it is made only on a connection
-// idle for more than 1 ms: see PoolOptions). Construction does not connect; the first call does.
+// idle for more than 1 ms: see PoolOptions). Construction does not connect;
+// the first call does.
+//
+// Commands the server refuses while in a passing state (LOADING after a
+// restart, MASTERDOWN, TRYAGAIN: not run) are sent again within
+// ConnectionOptions::transient_retry_budget, so a restart with a large
+// dataset shows callers a ConnectionError (the server was away) at most,
+// never LOADING. With ConnectionOptions::durability, scripts that write are
+// followed by WAIT on the same connection (durability.hpp). The first
+// server_info() runs the persistence check (preflight.hpp) once.
+//
+// Throws InvalidArgument at construction for a negative
+// transient_retry_budget or durability options that cannot work.
 class FLASHSALE_EXPORT StandaloneClient final : public Client {
  public:
   explicit StandaloneClient(StandaloneClientOptions options = {});
@@ -71,7 +83,8 @@ class FLASHSALE_EXPORT StandaloneClient final : public Client {
 
  protected:
   // Without auto-pipelining: EVALSHA (and EVAL after NOSCRIPT, on the same
-  // connection) written straight from the views.
+  // connection) written straight from the views, with the same transient
+  // retries and WAIT as run_script_pipeline.
   Reply run_script_views(const Script& script, ArgumentViews keys,
                          ArgumentViews arguments) override;
 

@@ -10,7 +10,9 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "flashsale/client.hpp"
 #include "flashsale/key_space.hpp"
 
 namespace flashsale::detail {
@@ -63,6 +65,10 @@ class KeySet {
 
   const std::array<std::string_view, kCount>& keys() const noexcept { return keys_; }
   std::string_view operator[](std::size_t index) const noexcept { return keys_[index]; }
+  // The keys as a script call's KEYS (Client::run_script).
+  ArgumentViews views() const noexcept { return {keys_.data(), kCount}; }
+  // Owned copies, for require_single_slot.
+  std::vector<std::string> strings() const { return {keys_.begin(), keys_.end()}; }
 
  private:
   std::string buffer_;

@@ -2,14 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <map>
+#include <set>
 #include <string>
 #include <system_error>
 #include <tuple>
 #include <utility>
 
 #include "common/call_arguments.hpp"
+#include "common/epoch_validation.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
 #include "common/status_words.hpp"
@@ -24,6 +28,7 @@ namespace flashsale {
 using detail::status_from_word;
 using detail::StatusWord;
 using detail::to_epoch_ms;
+using detail::validate_epoch;
 
 namespace {
 
@@ -31,6 +36,10 @@ constexpr std::string_view kComponent = "coupon";
 // The KEYS of issue_coupon, in its order.
 constexpr std::array<std::string_view, 6> kIssueKeySuffixes = {"meta",  "stock", "issued",
                                                                "queue", "seq",   "events"};
+// The KEYS of restore_coupon, in its order.
+constexpr std::array<std::string_view, 7> kRestoreKeySuffixes = {
+    "meta", "stock", "issued", "queue", "seq", "revoked", "events"};
+using RestoreKeys = detail::KeySet<kRestoreKeySuffixes.size()>;
 
 void validate_epoch_ms(std::int64_t milliseconds, std::string_view what) {
   if (milliseconds < 0 || milliseconds > kMaxQuantity) {
@@ -57,24 +66,29 @@ void validate_template(const CouponTemplate& coupon) {
 }
 
 // The replies of issue_coupon, register_coupon and revoke_coupon are all
-// {status word, number, number}; `words` maps the word to the enum.
+// {status word, number, number, epoch}; `words` maps the word to the enum.
 template <typename Status, std::size_t kCount>
-std::tuple<Status, std::int64_t, std::int64_t> parse_outcome(
+std::tuple<Status, std::int64_t, std::int64_t, std::int64_t> parse_outcome(
     Reply reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
-  detail::ReplyReader reader(std::move(reply), script, 3);
+  detail::ReplyReader reader(std::move(reply), script, 4);
   const Status status = reader.status(words);
   const std::int64_t first = reader.integer();
-  return {status, first, reader.integer()};
+  const std::int64_t second = reader.integer();
+  return {status, first, second, reader.count()};
 }
 
 IssueResult parse_issue_reply(Reply reply) {
   static constexpr StatusWord<IssueStatus> kWords[] = {
-      {"issued", IssueStatus::Issued},    {"already_issued", IssueStatus::AlreadyIssued},
-      {"sold_out", IssueStatus::SoldOut}, {"not_open", IssueStatus::NotOpen},
-      {"closed", IssueStatus::Closed},    {"unknown_coupon", IssueStatus::UnknownCoupon}};
-  const auto [status, sequence, remaining] =
+      {"issued", IssueStatus::Issued},
+      {"already_issued", IssueStatus::AlreadyIssued},
+      {"sold_out", IssueStatus::SoldOut},
+      {"not_open", IssueStatus::NotOpen},
+      {"closed", IssueStatus::Closed},
+      {"restoring", IssueStatus::Restoring},
+      {"unknown_coupon", IssueStatus::UnknownCoupon}};
+  const auto [status, sequence, remaining, epoch] =
       parse_outcome(std::move(reply), "issue_coupon", kWords);
-  return IssueResult{status, sequence, remaining};
+  return IssueResult{status, sequence, remaining, epoch};
 }
 
 RegisterResult parse_register_reply(Reply reply) {
@@ -82,33 +96,38 @@ RegisterResult parse_register_reply(Reply reply) {
       {"created", RegisterStatus::Created},
       {"updated", RegisterStatus::Updated},
       {"unchanged", RegisterStatus::Unchanged},
-      {"total_below_issued", RegisterStatus::TotalBelowIssued}};
-  const auto [status, issued, remaining] =
+      {"total_below_issued", RegisterStatus::TotalBelowIssued},
+      {"restoring", RegisterStatus::Restoring}};
+  const auto [status, issued, remaining, epoch] =
       parse_outcome(std::move(reply), "register_coupon", kWords);
-  return RegisterResult{status, issued, remaining};
+  return RegisterResult{status, issued, remaining, epoch};
 }
 
 RevokeResult parse_revoke_reply(Reply reply) {
   static constexpr StatusWord<RevokeStatus> kWords[] = {
       {"revoked", RevokeStatus::Revoked},
       {"not_held", RevokeStatus::NotHeld},
+      {"restoring", RevokeStatus::Restoring},
       {"unknown_coupon", RevokeStatus::UnknownCoupon}};
-  const auto [status, sequence, remaining] =
+  const auto [status, sequence, remaining, epoch] =
       parse_outcome(std::move(reply), "revoke_coupon", kWords);
-  return RevokeResult{status, sequence, remaining};
+  return RevokeResult{status, sequence, remaining, epoch};
 }
 
 std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
   if (reply.as_array().empty()) {
     return std::nullopt;
   }
-  detail::ReplyReader reader(reply, "coupon_stats", 4);
+  detail::ReplyReader reader(reply, "coupon_stats", 7);
   CouponStats stats;
   stats.total = reader.integer();
   stats.remaining = reader.integer();
-  const std::int64_t issues_ever = reader.integer();
+  stats.last_sequence = reader.integer();
   stats.revoked = reader.integer();
-  stats.issued = issues_ever - stats.revoked;
+  const std::int64_t retired = reader.integer();
+  stats.issued = stats.last_sequence - stats.revoked - retired;
+  stats.epoch = reader.count();
+  stats.restoring = reader.integer() != 0;
   return stats;
 }
 
@@ -156,6 +175,10 @@ FirstComeCouponIssuer::CouponKeys FirstComeCouponIssuer::keys_for(
                     base + ":seq",  base + ":revoked", base + ":events"};
 }
 
+std::string FirstComeCouponIssuer::events_stream(std::string_view coupon_id) const {
+  return keys_for(coupon_id).events;
+}
+
 void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {
   validate_member_id(user_id, "user id", options_.max_user_id_bytes);
 }
@@ -195,8 +218,7 @@ IssueResult FirstComeCouponIssuer::issue(std::string_view coupon_id, std::string
                                                       kIssueKeySuffixes);
   validate_user(user_id);
   const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
-  return parse_issue_reply(client_.run_script(detail::scripts::issue_coupon,
-                                              {keys.keys().data(), keys.keys().size()},
+  return parse_issue_reply(client_.run_script(detail::scripts::issue_coupon, keys.views(),
                                               {coupon_id, user_id, stream_cap.view()}));
 }
 
@@ -264,6 +286,115 @@ std::optional<std::int64_t> FirstComeCouponIssuer::sequence_of(std::string_view 
     return std::nullopt;
   }
   return latest_sequence(*held);
+}
+
+std::int64_t FirstComeCouponIssuer::begin_restore(const CouponTemplate& coupon,
+                                                  std::int64_t after_epoch) {
+  const RestoreKeys keys(key_space_, kComponent, coupon.id, kRestoreKeySuffixes);
+  validate_template(coupon);
+  validate_epoch(after_epoch, 0, "after_epoch");
+  const detail::Decimal total(coupon.total);
+  const detail::Decimal opens_at(to_epoch_ms(coupon.opens_at));
+  const detail::Decimal closes_at(to_epoch_ms(coupon.closes_at));
+  const detail::Decimal per_user_limit(coupon.per_user_limit);
+  const detail::Decimal after(after_epoch);
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_coupon, keys.views(),
+                         {"begin", total.view(), opens_at.view(), closes_at.view(),
+                          per_user_limit.view(), after.view()}),
+      "restore_coupon begin", 2);
+  if (reply.text() != "restoring") {
+    reply.fail("expected restoring");
+  }
+  return reply.count();
+}
+
+void FirstComeCouponIssuer::restore_issued(std::string_view coupon_id, std::int64_t epoch,
+                                           const std::vector<IssuedUser>& units) {
+  const RestoreKeys keys(key_space_, kComponent, coupon_id, kRestoreKeySuffixes);
+  validate_epoch(epoch, 1, "epoch");
+  if (units.empty() || units.size() > kMaxCouponRestoredUnitsPerBatch) {
+    throw InvalidArgument(fmt::format("a restore batch holds 1..{} units, got {}",
+                                      kMaxCouponRestoredUnitsPerBatch, units.size()));
+  }
+  for (const auto& unit : units) {
+    validate_unit(unit);
+  }
+  const detail::Decimal epoch_text(epoch);
+  std::vector<detail::Decimal> sequences;
+  sequences.reserve(units.size());  // no reallocation below: the views stay put
+  std::vector<std::string_view> arguments{"add", epoch_text.view()};
+  arguments.reserve(2 + 2 * units.size());
+  for (const auto& unit : units) {
+    sequences.emplace_back(unit.sequence);
+    arguments.push_back(unit.user);
+    arguments.push_back(sequences.back().view());
+  }
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_coupon, keys.views(), arguments),
+      "restore_coupon add", 2);
+}
+
+CouponRestoreResult FirstComeCouponIssuer::finish_restore(std::string_view coupon_id,
+                                                          std::int64_t epoch) {
+  const RestoreKeys keys(key_space_, kComponent, coupon_id, kRestoreKeySuffixes);
+  validate_epoch(epoch, 1, "epoch");
+  const detail::Decimal epoch_text(epoch);
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_coupon, keys.views(),
+                         {"finish", epoch_text.view(), coupon_id, stream_cap.view()}),
+      "restore_coupon finish", 5);
+  if (reply.text() != "restored") {
+    reply.fail("expected restored");
+  }
+  CouponRestoreResult result;
+  result.issued = reply.count();
+  result.remaining = reply.count();
+  result.last_sequence = reply.count();
+  result.epoch = reply.count();
+  return result;
+}
+
+CouponRestoreResult FirstComeCouponIssuer::restore(const CouponTemplate& coupon,
+                                                   const std::vector<IssuedUser>& units,
+                                                   std::int64_t after_epoch) {
+  validate_key_id(coupon.id, "coupon id");
+  validate_template(coupon);
+  validate_epoch(after_epoch, 0, "after_epoch");
+  if (static_cast<std::uint64_t>(units.size()) > static_cast<std::uint64_t>(coupon.total)) {
+    throw InvalidArgument(fmt::format("{} units to restore exceed the coupon total of {}",
+                                      units.size(), coupon.total));
+  }
+  std::set<std::pair<std::string_view, std::int64_t>> seen;
+  std::map<std::string_view, std::int64_t> per_user;
+  for (const auto& unit : units) {
+    validate_unit(unit);
+    if (!seen.emplace(unit.user, unit.sequence).second) {
+      throw InvalidArgument(
+          fmt::format("unit (\"{}\", {}) is listed twice", unit.user, unit.sequence));
+    }
+    if (++per_user[unit.user] > coupon.per_user_limit) {
+      throw InvalidArgument(fmt::format("user \"{}\" would hold more than per_user_limit {}",
+                                        unit.user, coupon.per_user_limit));
+    }
+  }
+  const std::int64_t epoch = begin_restore(coupon, after_epoch);
+  for (std::size_t begin = 0; begin < units.size(); begin += kMaxCouponRestoredUnitsPerBatch) {
+    const std::size_t end = std::min(units.size(), begin + kMaxCouponRestoredUnitsPerBatch);
+    restore_issued(coupon.id, epoch,
+                   std::vector<IssuedUser>(units.begin() + static_cast<std::ptrdiff_t>(begin),
+                                           units.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  return finish_restore(coupon.id, epoch);
+}
+
+void FirstComeCouponIssuer::validate_unit(const IssuedUser& unit) const {
+  validate_user(unit.user);
+  if (unit.sequence < 1 || unit.sequence > kMaxQuantity) {
+    throw InvalidArgument(
+        fmt::format("a restored sequence must be between 1 and 2^53, got {}", unit.sequence));
+  }
 }
 
 IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,

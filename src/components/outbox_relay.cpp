@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -48,12 +49,30 @@ std::chrono::milliseconds OutboxRelay::backoff_delay(int attempt) {
   return std::chrono::milliseconds(std::max<long long>(1, delay - shortened));
 }
 
+namespace {
+
+// What a failed publish says, for the record's last_error.
+std::string describe_current_exception() {
+  try {
+    throw;
+  } catch (const std::exception& error) {
+    std::string message = error.what();
+    return message.empty() ? std::string("an exception without a message") : message;
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+}  // namespace
+
 RelayReport OutboxRelay::relay_once() {
   const auto now = std::chrono::system_clock::now();
   const auto records = store_.fetch_due(options_.batch_size, now);
   RelayReport report;
   report.fetched = records.size();
   std::set<std::pair<std::string, std::string>> failed_aggregates;
+  std::vector<std::int64_t> published;
+  published.reserve(records.size());
   for (const auto& record : records) {
     auto aggregate = std::make_pair(record.aggregate_type, record.aggregate_id);
     if (failed_aggregates.count(aggregate) != 0) {
@@ -63,14 +82,11 @@ RelayReport OutboxRelay::relay_once() {
     std::string failure;
     try {
       publisher_.publish(record);
-    } catch (const std::exception& error) {
-      failure = error.what();
-      if (failure.empty()) {
-        failure = "publisher failed without a message";
-      }
+    } catch (...) {
+      failure = describe_current_exception();
     }
     if (failure.empty()) {
-      store_.mark_published(record.id);
+      published.push_back(record.id);
       ++report.published;
       continue;
     }
@@ -86,6 +102,9 @@ RelayReport OutboxRelay::relay_once() {
       store_.mark_failed(record.id, failure, now + backoff_delay(attempts));
       ++report.failed;
     }
+  }
+  if (!published.empty()) {
+    store_.mark_published_many(published);
   }
   return report;
 }
@@ -111,12 +130,13 @@ void OutboxRelay::run() {
       if (report.fetched == options_.batch_size && report.published > 0) {
         pause = std::chrono::milliseconds(0);
       }
-    } catch (const Error& error) {
+    } catch (...) {
       ++consecutive_store_failures;
       pause = backoff_delay(consecutive_store_failures);
-      log_message(LogLevel::Warning,
-                  fmt::format("outbox relay pass failed ({} in a row), retrying in {} ms: {}",
-                              consecutive_store_failures, pause.count(), error.what()));
+      log_message(
+          LogLevel::Warning,
+          fmt::format("outbox relay pass failed ({} in a row), retrying in {} ms: {}",
+                      consecutive_store_failures, pause.count(), describe_current_exception()));
     }
     if (wait_for(pause)) {
       return;

@@ -4,9 +4,16 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <initializer_list>
+#include <iterator>
+#include <map>
+#include <set>
+#include <system_error>
 #include <utility>
 
 #include "common/call_arguments.hpp"
+#include "common/epoch_validation.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
 #include "common/status_words.hpp"
@@ -21,17 +28,48 @@ namespace flashsale {
 using detail::from_epoch_ms;
 using detail::status_from_word;
 using detail::StatusWord;
+using detail::validate_epoch;
 
 namespace {
 
 constexpr std::string_view kComponent = "stock";
 // The KEYS every stock script takes, in this order.
-constexpr std::array<std::string_view, 9> kKeySuffixes = {"state",     "initial",   "available",
-                                                          "held",      "confirmed", "holds",
-                                                          "deadlines", "settled",   "events"};
+constexpr std::array<std::string_view, 10> kKeySuffixes = {
+    "state", "initial",   "available", "held",   "confirmed",
+    "holds", "deadlines", "settled",   "events", "epoch"};
+using ScopeKeys = detail::KeySet<kKeySuffixes.size()>;
 
-// Validates every item: a key id, a quantity in 1..2^53, each SKU once, at
-// most `max_items`.
+// A decimal number in a hold record Redis keeps (ProtocolError otherwise).
+std::int64_t parse_hold_number(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0) {
+    throw ProtocolError(fmt::format("stock reserver: malformed number in a hold: '{}'", text));
+  }
+  return value;
+}
+
+// A hold's items as reserve_stock.lua writes them: "sku quantity sku quantity ...".
+std::vector<StockItem> parse_hold_items(std::string_view text) {
+  std::vector<std::string_view> words;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto space = std::min(text.find(' ', start), text.size());
+    words.push_back(text.substr(start, space - start));
+    start = space + 1;
+  }
+  if (words.empty() || words.size() % 2 != 0) {
+    throw ProtocolError(fmt::format("stock reserver: malformed hold items: '{}'", text));
+  }
+  std::vector<StockItem> items;
+  for (std::size_t i = 0; i < words.size(); i += 2) {
+    items.push_back({std::string(words[i]), parse_hold_number(words[i + 1])});
+  }
+  return items;
+}
+
+// Throws InvalidArgument unless every item has a key id and a quantity in
+// 1..2^53, each SKU once, 1..`max_items` of them.
 void validate_items(const std::vector<StockItem>& items, std::size_t max_items,
                     std::string_view what) {
   if (items.empty()) {
@@ -57,7 +95,7 @@ void validate_items(const std::vector<StockItem>& items, std::size_t max_items,
   }
 }
 
-// Appends "sku quantity" pairs after validate_items.
+// Appends "sku quantity" pairs after validate_items().
 void append_items(const std::vector<StockItem>& items, std::size_t max_items, std::string_view what,
                   std::vector<std::string>& arguments) {
   validate_items(items, max_items, what);
@@ -66,6 +104,31 @@ void append_items(const std::vector<StockItem>& items, std::size_t max_items, st
     arguments.push_back(std::to_string(item.quantity));
   }
 }
+
+// "sku quantity" pairs as views after validate_items(), behind `leading`; the
+// quantities' digits live in this object. Not copyable: the views stay put.
+class ItemArguments {
+ public:
+  ItemArguments(std::initializer_list<std::string_view> leading,
+                const std::vector<StockItem>& items) {
+    quantities_.reserve(items.size());  // no reallocation below
+    views_.reserve(leading.size() + 2 * items.size());
+    views_.insert(views_.end(), leading);
+    for (const auto& item : items) {
+      quantities_.emplace_back(item.quantity);
+      views_.push_back(item.sku);
+      views_.push_back(quantities_.back().view());
+    }
+  }
+  ItemArguments(const ItemArguments&) = delete;
+  ItemArguments& operator=(const ItemArguments&) = delete;
+
+  ArgumentViews views() const noexcept { return views_; }
+
+ private:
+  std::vector<detail::Decimal> quantities_;
+  std::vector<std::string_view> views_;
+};
 
 std::optional<std::chrono::system_clock::time_point> time_point_from_ms(long long ms) {
   if (ms <= 0) {
@@ -81,20 +144,32 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text;
 }
 
-// The { status, expires_at ms, sku } reply of reserve_stock and settle_hold.
+// The { status, expires_at ms, sku, epoch } reply of reserve_stock and settle_hold.
 struct StatusReply {
   std::string status;
   long long expires_at_ms = 0;
   std::string sku;
+  std::int64_t epoch = 0;
 };
 
 StatusReply parse_status_reply(Reply reply, std::string_view script) {
-  detail::ReplyReader reader(std::move(reply), script, 3);
+  detail::ReplyReader reader(std::move(reply), script, 4);
   StatusReply parsed;
   parsed.status = reader.text();
   parsed.expires_at_ms = reader.count();
   parsed.sku = reader.text();
+  parsed.epoch = reader.count();
   return parsed;
+}
+
+// The items text a hold is stored with: "sku qty sku qty ...".
+std::string items_text(const std::vector<StockItem>& items) {
+  std::string text;
+  for (const auto& item : items) {
+    fmt::format_to(std::back_inserter(text), "{}{} {}", text.empty() ? "" : " ", item.sku,
+                   item.quantity);
+  }
+  return text;
 }
 
 // How each script names the outcomes it replies.
@@ -105,6 +180,7 @@ constexpr StatusWord<ReserveStatus> kReserveStatuses[] = {
     {"already_reserved", ReserveStatus::AlreadyReserved},
     {"insufficient_stock", ReserveStatus::InsufficientStock},
     {"sale_closed", ReserveStatus::SaleClosed},
+    {"restoring", ReserveStatus::Restoring},
     {"unknown_sku", ReserveStatus::UnknownSku}};
 constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"confirmed", ConfirmStatus::Confirmed},
@@ -112,20 +188,22 @@ constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"reacquired", ConfirmStatus::Reacquired},
     {"expired", ConfirmStatus::Expired},
     {"released", ConfirmStatus::Released},
+    {"restoring", ConfirmStatus::Restoring},
     {"unknown_hold", ConfirmStatus::UnknownHold}};
 constexpr StatusWord<ReleaseStatus> kReleaseStatuses[] = {
-    {"released", ReleaseStatus::Released},
-    {"already_released", ReleaseStatus::AlreadyReleased},
-    {"expired", ReleaseStatus::Expired},
-    {"not_releasable", ReleaseStatus::NotReleasable},
-    {"unknown_hold", ReleaseStatus::UnknownHold}};
+    {"released", ReleaseStatus::Released},   {"already_released", ReleaseStatus::AlreadyReleased},
+    {"expired", ReleaseStatus::Expired},     {"not_releasable", ReleaseStatus::NotReleasable},
+    {"restoring", ReleaseStatus::Restoring}, {"unknown_hold", ReleaseStatus::UnknownHold}};
 constexpr StatusWord<ExtendStatus> kExtendStatuses[] = {
     {"extended", ExtendStatus::Extended},
     {"expired", ExtendStatus::Expired},
     {"not_extendable", ExtendStatus::NotExtendable},
+    {"restoring", ExtendStatus::Restoring},
     {"unknown_hold", ExtendStatus::UnknownHold}};
-constexpr StatusWord<SaleState> kSaleStates[] = {
-    {"not_loaded", SaleState::NotLoaded}, {"open", SaleState::Open}, {"closed", SaleState::Closed}};
+constexpr StatusWord<SaleState> kSaleStates[] = {{"not_loaded", SaleState::NotLoaded},
+                                                 {"open", SaleState::Open},
+                                                 {"closed", SaleState::Closed},
+                                                 {"restoring", SaleState::Restoring}};
 
 }  // namespace
 
@@ -143,6 +221,52 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
                kMaxMemberIdBytesLimit);
   require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
+}
+
+std::optional<HoldView> StockReserver::hold(std::string_view scope, std::string_view hold_id) {
+  validate_hold_id(hold_id);
+  const std::string holds = key_space_.key(kComponent, scope, "holds");
+  const std::string deadlines = key_space_.key(kComponent, scope, "deadlines");
+  const std::string settled = key_space_.key(kComponent, scope, "settled");
+  const std::string id(hold_id);
+  // In this order a hold settled between the reads is still found (settled
+  // is read last).
+  const auto replies = client_.execute_pipeline({{{"HGET", holds, id}, holds, {}},
+                                                 {{"ZSCORE", deadlines, id}, deadlines, {}},
+                                                 {{"HGET", settled, id}, settled, {}}});
+  HoldView view;
+  if (!replies.at(0).is_nil()) {
+    view.state = HoldState::Active;
+    view.items = parse_hold_items(replies[0].as_string());
+    if (!replies.at(1).is_nil()) {
+      view.expires_at = from_epoch_ms(static_cast<std::int64_t>(replies[1].as_double()));
+    }
+    return view;
+  }
+  if (replies.at(2).is_nil()) {
+    return std::nullopt;
+  }
+  // Settled records are "<confirmed|released|expired> <deadline ms> <items>"
+  // (deadline 0 for a hold recorded by restore_confirmed).
+  const std::string& record = replies[2].as_string();
+  const auto first = record.find(' ');
+  const auto second = first == std::string::npos ? first : record.find(' ', first + 1);
+  if (second == std::string::npos) {
+    throw ProtocolError("stock reserver: malformed settled hold: " + record);
+  }
+  static constexpr StatusWord<HoldState> kSettledWords[] = {{"confirmed", HoldState::Confirmed},
+                                                            {"released", HoldState::Released},
+                                                            {"expired", HoldState::Expired}};
+  view.state =
+      status_from_word("stock reserver settled hold", record.substr(0, first), kSettledWords);
+  view.expires_at = from_epoch_ms(
+      parse_hold_number(std::string_view(record).substr(first + 1, second - first - 1)));
+  view.items = parse_hold_items(std::string_view(record).substr(second + 1));
+  return view;
+}
+
+std::string StockReserver::events_stream(std::string_view scope) const {
+  return key_space_.key(kComponent, scope, "events");
 }
 
 std::vector<std::string> StockReserver::keys(std::string_view scope) const {
@@ -172,7 +296,11 @@ LoadResult StockReserver::load(std::string_view scope, const std::vector<StockIt
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
                     std::to_string(options_.max_stream_length)};
   append_items(stock, kMaxStockSkusPerScope, "stock to load", call.arguments);
-  return {status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses)};
+  detail::ReplyReader reply(client_.run_script(call), "load_stock", 2);
+  LoadResult result;
+  result.status = reply.status(kLoadStatuses);
+  result.epoch = reply.count();
+  return result;
 }
 
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
@@ -180,32 +308,23 @@ ReserveResult StockReserver::reserve(std::string_view scope, std::string_view ho
                                      std::chrono::milliseconds ttl) {
   // The keys in one allocation, the arguments as views (the quantities'
   // digits in one more): nothing else is copied on the way to the socket.
-  const detail::KeySet<kKeySuffixes.size()> keys(key_space_, kComponent, scope, kKeySuffixes);
+  const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
   validate_hold_id(hold_id);
   validate_ttl(ttl);
   validate_items(items, options_.max_skus_per_cart, "cart");
   const detail::Decimal ttl_ms(ttl.count());
   const detail::Decimal reclaim(static_cast<std::int64_t>(options_.reclaim_per_reserve));
   const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
-  std::vector<detail::Decimal> quantities;
-  quantities.reserve(items.size());  // no reallocation below: the views stay put
-  std::vector<std::string_view> arguments;
-  arguments.reserve(4 + 2 * items.size());
-  arguments.insert(arguments.end(), {hold_id, ttl_ms.view(), reclaim.view(), stream_cap.view()});
-  for (const auto& item : items) {
-    quantities.emplace_back(item.quantity);
-    arguments.push_back(item.sku);
-    arguments.push_back(quantities.back().view());
-  }
+  const ItemArguments arguments({hold_id, ttl_ms.view(), reclaim.view(), stream_cap.view()}, items);
 
-  const StatusReply reply =
-      parse_status_reply(client_.run_script(detail::scripts::reserve_stock,
-                                            {keys.keys().data(), keys.keys().size()}, arguments),
-                         "reserve_stock");
+  const StatusReply reply = parse_status_reply(
+      client_.run_script(detail::scripts::reserve_stock, keys.views(), arguments.views()),
+      "reserve_stock");
   ReserveResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.short_sku = non_empty(reply.sku);
   result.status = status_from_word("reserve_stock", reply.status, kReserveStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
@@ -225,13 +344,17 @@ ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view ho
   ConfirmResult result;
   result.short_sku = non_empty(reply.sku);
   result.status = status_from_word("settle_hold", reply.status, kConfirmStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
 ReleaseResult StockReserver::release(std::string_view scope, std::string_view hold_id) {
   const StatusReply reply = parse_status_reply(
       settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
-  return {status_from_word("settle_hold", reply.status, kReleaseStatuses)};
+  ReleaseResult result;
+  result.status = status_from_word("settle_hold", reply.status, kReleaseStatuses);
+  result.epoch = reply.epoch;
+  return result;
 }
 
 ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold_id,
@@ -242,6 +365,7 @@ ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold
   ExtendResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.status = status_from_word("settle_hold", reply.status, kExtendStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
@@ -253,10 +377,11 @@ ReclaimResult StockReserver::reclaim_expired(std::string_view scope, std::size_t
   const ScriptCall call{&detail::scripts::reclaim_expired_holds,
                         keys(scope),
                         {std::to_string(limit), std::to_string(options_.max_stream_length)}};
-  detail::ReplyReader reply(client_.run_script(call), "reclaim_expired_holds", 2);
+  detail::ReplyReader reply(client_.run_script(call), "reclaim_expired_holds", 3);
   ReclaimResult result;
   result.reclaimed = static_cast<std::size_t>(reply.count());
   result.more_due = reply.integer() != 0;
+  result.epoch = reply.count();
   return result;
 }
 
@@ -268,18 +393,125 @@ StockSnapshot StockReserver::snapshot(std::string_view scope) {
   return read_snapshot(scope, "read");
 }
 
+void StockReserver::validate_restored_hold(const RestoredHold& hold) const {
+  validate_hold_id(hold.hold_id);
+  validate_items(hold.items, kMaxStockSkusPerCartLimit, "restored hold");
+}
+
+std::int64_t StockReserver::begin_restore(std::string_view scope,
+                                          const std::vector<StockItem>& stock,
+                                          std::int64_t after_epoch) {
+  const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
+  validate_epoch(after_epoch, 0, "after_epoch");
+  validate_items(stock, kMaxStockSkusPerScope, "stock to restore");
+  const detail::Decimal after(after_epoch);
+  const ItemArguments arguments({"begin", after.view()}, stock);
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_stock, keys.views(), arguments.views()),
+      "restore_stock begin", 2);
+  if (reply.text() != "restoring") {
+    reply.fail("expected restoring");
+  }
+  return reply.count();
+}
+
+void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch,
+                                      const std::vector<RestoredHold>& holds) {
+  const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
+  validate_epoch(epoch, 1, "epoch");
+  if (holds.empty() || holds.size() > kMaxStockRestoredHoldsPerBatch) {
+    throw InvalidArgument(fmt::format("a restore batch holds 1..{} holds, got {}",
+                                      kMaxStockRestoredHoldsPerBatch, holds.size()));
+  }
+  std::set<std::string_view> seen;
+  for (const auto& hold : holds) {
+    validate_restored_hold(hold);
+    if (!seen.insert(hold.hold_id).second) {
+      throw InvalidArgument("a restore batch lists a hold id twice");
+    }
+  }
+  const detail::Decimal epoch_text(epoch);
+  std::vector<std::string> items;
+  items.reserve(holds.size());  // no reallocation below: the views stay put
+  std::vector<std::string_view> arguments{"add", epoch_text.view()};
+  arguments.reserve(2 + 2 * holds.size());
+  for (const auto& hold : holds) {
+    items.push_back(items_text(hold.items));
+    arguments.push_back(hold.hold_id);
+    arguments.push_back(items.back());
+  }
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_stock, keys.views(), arguments),
+      "restore_stock add", 2);
+}
+
+StockSnapshot StockReserver::finish_restore(std::string_view scope, std::int64_t epoch) {
+  validate_epoch(epoch, 1, "epoch");
+  const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
+  const detail::Decimal epoch_text(epoch);
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  detail::ReplyReader reply(client_.run_script(detail::scripts::restore_stock, keys.views(),
+                                               {"finish", epoch_text.view(), stream_cap.view()}),
+                            "restore_stock finish", 2);
+  if (reply.text() != "restored") {
+    reply.fail("expected restored");
+  }
+  return snapshot(scope);
+}
+
+StockSnapshot StockReserver::restore(std::string_view scope, const std::vector<StockItem>& stock,
+                                     const std::vector<RestoredHold>& confirmed,
+                                     std::int64_t after_epoch) {
+  validate_key_id(scope, "scope");
+  validate_items(stock, kMaxStockSkusPerScope, "stock to restore");
+  validate_epoch(after_epoch, 0, "after_epoch");
+  std::map<std::string_view, std::int64_t> left;
+  for (const auto& item : stock) {
+    left[item.sku] = item.quantity;
+  }
+  std::set<std::string_view> seen;
+  for (const auto& hold : confirmed) {
+    validate_restored_hold(hold);
+    if (!seen.insert(hold.hold_id).second) {
+      throw InvalidArgument("the confirmed holds list a hold id twice");
+    }
+    for (const auto& item : hold.items) {
+      const auto found = left.find(item.sku);
+      if (found == left.end()) {
+        throw InvalidArgument(
+            fmt::format("a confirmed hold names sku \"{}\", which the stock lacks", item.sku));
+      }
+      found->second -= item.quantity;
+      if (found->second < 0) {
+        throw InvalidArgument(
+            fmt::format("confirmed units of sku \"{}\" exceed its stock", item.sku));
+      }
+    }
+  }
+  const std::int64_t epoch = begin_restore(scope, stock, after_epoch);
+  for (std::size_t begin = 0; begin < confirmed.size(); begin += kMaxStockRestoredHoldsPerBatch) {
+    const std::size_t end = std::min(confirmed.size(), begin + kMaxStockRestoredHoldsPerBatch);
+    restore_confirmed(
+        scope, epoch,
+        std::vector<RestoredHold>(confirmed.begin() + static_cast<std::ptrdiff_t>(begin),
+                                  confirmed.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  return finish_restore(scope, epoch);
+}
+
 StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_view mode) {
   const ScriptCall call{&detail::scripts::stock_snapshot,
                         keys(scope),
                         {std::string(mode), std::to_string(options_.max_stream_length)}};
   detail::ReplyReader reply(client_.run_script(call), "stock_snapshot",
-                            detail::ReplyReader::AtLeast{2});
-  if (reply.remaining() % 5 != 2) {
-    reply.fail("expected state, holds, then 5 figures per sku");
+                            detail::ReplyReader::AtLeast{3});
+  if (reply.remaining() % 5 != 3) {
+    reply.fail("expected state, holds, epoch, then 5 figures per sku");
   }
   StockSnapshot snapshot;
   snapshot.state = reply.status(kSaleStates);
   snapshot.active_holds = static_cast<std::size_t>(reply.count());
+  snapshot.epoch = reply.count();
   while (reply.remaining() > 0) {
     SkuFigures figures;
     figures.sku = reply.text();

@@ -12,7 +12,9 @@
 #include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
+#include "flashsale/preflight.hpp"
 #include "transport/cluster_rounds.hpp"
+#include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
 #include "transport/server_info.hpp"
@@ -72,6 +74,7 @@ ClusterClientOptions validated(ClusterClientOptions options) {
       .at_least("pool.size", options.pool.size, std::size_t{1})
       .at_least("retry_budget", options.retry_budget, std::chrono::milliseconds{0})
       .at_least("max_redirects", options.max_redirects, 0);
+  detail::validate_call_options(options.connection);
   return options;
 }
 
@@ -89,9 +92,17 @@ struct CallState {
   std::vector<Reply> replies;
   std::exception_ptr last_failure;  // the latest failure that left an entry without a reply
   bool reload = false;              // reload the slot map before the next round
+  // Durability (durability.hpp): may_write[i] says commands[i] may write
+  // (empty: none does). With a tally that has a WAIT, a node's pipeline that
+  // holds a command that may write ends with that WAIT, whose reply the tally
+  // counts when one of them succeeded.
+  std::vector<bool> may_write;
+  detail::WaitTally* tally = nullptr;
   // This round:
   std::vector<Entry> again;  // entries to send in the next round
   bool wait = false;         // pause before the next round (no progress)
+
+  bool may_write_at(std::size_t index) const { return !may_write.empty() && may_write[index]; }
 };
 
 // A node that could not be used: the current exception is kept, the map
@@ -120,9 +131,11 @@ class ClusterClient::Impl {
 
   // Runs `commands` (slots[i] routes commands[i]; nullopt means any master)
   // through as many rounds as redirects and retries need, within the budget.
+  // may_write and tally: as CallState's.
   std::vector<Reply> run(const std::vector<const std::vector<std::string>*>& commands,
                          const std::vector<std::optional<std::uint16_t>>& slots,
-                         milliseconds timeout);
+                         milliseconds timeout, std::vector<bool> may_write = {},
+                         detail::WaitTally* tally = nullptr);
 
   const ClusterClientOptions options_;
   std::vector<detail::NodeAddress> seeds_;
@@ -139,8 +152,9 @@ class ClusterClient::Impl {
   void send_to_node(const std::shared_ptr<detail::ClusterNode>& node, std::vector<Entry>& entries,
                     const std::vector<const std::vector<std::string>*>& commands,
                     milliseconds timeout, CallState& call);
-  // Applies what `reply` means to its entry: final, or sent again.
-  void settle_entry(Entry& entry, Reply& reply, const detail::ClusterNode& node, CallState& call);
+  // Applies what `reply` means to its entry: final (returns true), or sent
+  // again (returns false).
+  bool settle_entry(Entry& entry, Reply& reply, const detail::ClusterNode& node, CallState& call);
 };
 
 void ClusterClient::Impl::refresh(std::uint64_t seen_generation) {
@@ -196,12 +210,19 @@ void ClusterClient::Impl::send_to_node(const std::shared_ptr<detail::ClusterNode
                                        const std::vector<const std::vector<std::string>*>& commands,
                                        milliseconds timeout, CallState& call) {
   std::vector<const std::vector<std::string>*> pipeline;
-  pipeline.reserve(entries.size() * 2);
+  pipeline.reserve(entries.size() * 2 + 1);
+  bool writes = false;
   for (const auto& entry : entries) {
     if (entry.ask_target) {
       pipeline.push_back(&kAsking);
     }
     pipeline.push_back(commands[entry.index]);
+    writes = writes || call.may_write_at(entry.index);
+  }
+  const std::vector<std::string>* wait_command =
+      writes && call.tally != nullptr ? call.tally->wait_command() : nullptr;
+  if (wait_command != nullptr) {
+    pipeline.push_back(wait_command);
   }
 
   std::optional<detail::ConnectionPool::Lease> connection;
@@ -233,23 +254,31 @@ void ClusterClient::Impl::send_to_node(const std::shared_ptr<detail::ClusterNode
   }
   connection.reset();
 
+  bool wrote = false;
   std::size_t at = 0;
   for (auto& entry : entries) {
     if (entry.ask_target) {
       ++at;  // the reply to ASKING
     }
-    settle_entry(entry, raw[at++], *node, call);
+    Reply& reply = raw[at++];
+    const bool written = call.may_write_at(entry.index) && !reply.is_error();
+    if (settle_entry(entry, reply, *node, call) && written) {
+      wrote = true;
+    }
+  }
+  if (wait_command != nullptr && wrote) {
+    call.tally->record(raw.back());
   }
 }
 
-void ClusterClient::Impl::settle_entry(Entry& entry, Reply& reply, const detail::ClusterNode& node,
+bool ClusterClient::Impl::settle_entry(Entry& entry, Reply& reply, const detail::ClusterNode& node,
                                        CallState& call) {
   const detail::Settlement settlement =
       detail::settle(reply, node.address.host, entry.redirects, options_.max_redirects);
   call.replies[entry.index] = std::move(reply);
   switch (settlement.kind) {
     case detail::Settlement::Kind::Final:
-      return;
+      return true;
     case detail::Settlement::Kind::Redirect: {
       const detail::Redirect& redirect = *settlement.redirect;
       ++entry.redirects;
@@ -269,13 +298,17 @@ void ClusterClient::Impl::settle_entry(Entry& entry, Reply& reply, const detail:
   }
   entry.answered = true;
   call.again.push_back(std::move(entry));
+  return false;
 }
 
 std::vector<Reply> ClusterClient::Impl::run(
     const std::vector<const std::vector<std::string>*>& commands,
-    const std::vector<std::optional<std::uint16_t>>& slots, milliseconds timeout) {
+    const std::vector<std::optional<std::uint16_t>>& slots, milliseconds timeout,
+    std::vector<bool> may_write, detail::WaitTally* tally) {
   CallState call;
   call.replies.resize(commands.size());
+  call.may_write = std::move(may_write);
+  call.tally = tally;
   std::vector<Entry> pending(commands.size());
   for (std::size_t index = 0; index < commands.size(); ++index) {
     pending[index].index = index;
@@ -378,21 +411,32 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
   if (calls.empty()) {
     return {};
   }
-  return detail::run_scripts_with_eval_fallback(
+  detail::WaitTally tally(impl_->options_.connection.durability);
+  std::vector<Reply> replies = detail::run_scripts_with_eval_fallback(
       calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
                  const std::vector<std::size_t>& call_indices) {
         std::vector<std::optional<std::uint16_t>> slots;
+        std::vector<bool> may_write;
         slots.reserve(call_indices.size());
+        may_write.reserve(call_indices.size());
         for (const auto index : call_indices) {
           const auto& keys = calls[index].keys;
           slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
+          may_write.push_back(detail::script_may_write(calls[index].script));
         }
-        return impl_->run(arguments, slots, milliseconds{0});
+        return impl_->run(arguments, slots, milliseconds{0}, std::move(may_write), &tally);
       });
+  return tally.checked(std::move(replies));
 }
 
 ServerInfo ClusterClient::server_info() {
-  return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
+  return impl_->server_info_.get(
+      [this] {
+        return execute({{"INFO"}, {}, {}}).as_string();
+      },
+      [this](const ServerInfo& info) {
+        check_persistence(info, impl_->options_.connection.persistence_check);
+      });
 }
 
 }  // namespace flashsale

@@ -18,12 +18,4 @@ Settlement settle(const Reply& reply, std::string_view node_host, int redirects,
   return settlement;
 }
 
-RetryBudget::Clock::duration RetryBudget::next_pause(Clock::time_point now) noexcept {
-  const Clock::duration left = deadline_ - now;
-  const Clock::duration pause =
-      std::max(Clock::duration::zero(), std::min<Clock::duration>(pause_, left));
-  pause_ = std::min(pause_ * 2, kLongestPause);
-  return pause;
-}
-
 }  // namespace flashsale::detail

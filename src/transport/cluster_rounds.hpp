@@ -1,6 +1,6 @@
 // The parts of one ClusterClient call, each testable without a cluster:
-// grouping the commands of a round by node, settling one reply (final,
-// redirect or transient), and the retry budget that paces the rounds.
+// grouping the commands of a round by node and settling one reply (final,
+// redirect or transient); the rounds are paced by a RetryBudget.
 // Private to the transport layer.
 #pragma once
 
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "flashsale/reply.hpp"
+#include "transport/retry_budget.hpp"
 #include "transport/slot_map.hpp"
 
 namespace flashsale::detail {
@@ -57,31 +58,5 @@ std::vector<std::pair<std::shared_ptr<Node>, std::vector<Entry>>> group_by_node(
   }
   return groups;
 }
-
-// The retry budget of one call: from `started`, rounds that made no progress
-// pause 10 ms, 20 ms, ... up to 250 ms, never past the deadline.
-class RetryBudget {
- public:
-  using Clock = std::chrono::steady_clock;
-
-  static constexpr std::chrono::milliseconds kFirstPause{10};
-  static constexpr std::chrono::milliseconds kLongestPause{250};
-
-  RetryBudget(Clock::time_point started, std::chrono::milliseconds budget)
-      : started_(started), deadline_(started + budget) {}
-
-  bool exhausted(Clock::time_point now) const noexcept { return now >= deadline_; }
-  // The pause before the next round (at most what is left of the budget);
-  // each call doubles the next one up to kLongestPause.
-  Clock::duration next_pause(Clock::time_point now) noexcept;
-  std::chrono::milliseconds elapsed(Clock::time_point now) const noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(now - started_);
-  }
-
- private:
-  Clock::time_point started_;
-  Clock::time_point deadline_;
-  std::chrono::milliseconds pause_ = kFirstPause;
-};
 
 }  // namespace flashsale::detail

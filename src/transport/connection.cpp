@@ -12,7 +12,6 @@
 
 #include "flashsale/error.hpp"
 #include "transport/hiredis_compat.hpp"
-#include "transport/script_call.hpp"
 
 namespace flashsale::detail {
 
@@ -80,7 +79,7 @@ class Argv {
   Argv& operator=(const Argv&) = delete;
 
   void add(std::string_view argument) noexcept {
-    pointers_[size_] = argument.data();
+    pointers_[size_] = argument.empty() ? "" : argument.data();  // never a null pointer
     lengths_[size_] = argument.size();
     ++size_;
   }
@@ -252,15 +251,23 @@ Reply Connection::execute(const std::vector<std::string>& arguments,
   return read_reply();
 }
 
-Reply Connection::run_script(const Script& script, ArgumentViews keys, ArgumentViews arguments) {
+Reply Connection::script_round(const Script& script, bool eval, ArgumentViews keys,
+                               ArgumentViews arguments, const std::vector<std::string>* trailing,
+                               Reply* trailing_reply) {
   set_timeout(options_.command_timeout);
-  append_script("EVALSHA", script.sha1, keys, arguments);
-  Reply reply = read_reply();
-  if (!is_noscript(reply)) {
-    return reply;
+  if (eval) {
+    append_script("EVAL", script.source, keys, arguments);
+  } else {
+    append_script("EVALSHA", script.sha1, keys, arguments);
   }
-  append_script("EVAL", script.source, keys, arguments);
-  return read_reply();
+  if (trailing != nullptr) {
+    append(*trailing);
+  }
+  Reply reply = read_reply();
+  if (trailing != nullptr) {
+    *trailing_reply = read_reply();
+  }
+  return reply;
 }
 
 std::vector<Reply> Connection::execute_pipeline(

@@ -32,10 +32,14 @@ class Connection {
                 std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands,
                                       std::chrono::milliseconds timeout);
-  // EVALSHA written straight from the views; on NOSCRIPT the same call as
-  // EVAL on this connection (which caches the script again). Error replies
-  // are returned. Default timeout.
-  Reply run_script(const Script& script, ArgumentViews keys, ArgumentViews arguments);
+  // One script call written straight from the views (EVALSHA, or EVAL with
+  // the source when `eval`), followed by `trailing` (a WAIT) when not null;
+  // returns the script's reply and reads the trailing command's into
+  // *trailing_reply. Error replies are returned. Default timeout. The NOSCRIPT
+  // fallback and retries are the caller's (detail::run_durable_script).
+  Reply script_round(const Script& script, bool eval, ArgumentViews keys, ArgumentViews arguments,
+                     const std::vector<std::string>* trailing = nullptr,
+                     Reply* trailing_reply = nullptr);
 
   bool broken() const noexcept { return broken_; }
   // True when the server closed the socket while the connection sat idle

@@ -19,8 +19,11 @@ ConnectionPool::Lease::~Lease() {
   }
 }
 
-ConnectionPool::ConnectionPool(ConnectionOptions connection, PoolOptions pool)
-    : connection_options_(std::move(connection)), pool_options_(pool) {
+ConnectionPool::ConnectionPool(ConnectionOptions connection, PoolOptions pool,
+                               std::function<void(Connection&)> prepare)
+    : connection_options_(std::move(connection)),
+      pool_options_(pool),
+      prepare_(std::move(prepare)) {
   OptionChecks("PoolOptions").at_least("size", pool_options_.size, std::size_t{1});
 }
 
@@ -49,7 +52,11 @@ ConnectionPool::Lease ConnectionPool::acquire() {
     ++open_;
     lock.unlock();
     try {
-      return Lease(*this, std::make_unique<Connection>(connection_options_));
+      auto connection = std::make_unique<Connection>(connection_options_);
+      if (prepare_) {
+        prepare_(*connection);
+      }
+      return Lease(*this, std::move(connection));
     } catch (...) {
       forget_one();
       throw;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -32,7 +33,11 @@ class ConnectionPool {
     std::unique_ptr<Connection> connection_;
   };
 
-  ConnectionPool(ConnectionOptions connection, PoolOptions pool);
+  // `prepare` (when given) runs on every new connection before it is handed
+  // out; when it throws, the connection is dropped and the exception
+  // propagates from acquire() (SentinelClient checks ROLE there).
+  ConnectionPool(ConnectionOptions connection, PoolOptions pool,
+                 std::function<void(Connection&)> prepare = {});
 
   // Throws TimeoutError when no connection frees up within the wait timeout,
   // and whatever connecting throws.
@@ -46,6 +51,7 @@ class ConnectionPool {
 
   const ConnectionOptions connection_options_;
   const PoolOptions pool_options_;
+  const std::function<void(Connection&)> prepare_;
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;

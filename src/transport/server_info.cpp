@@ -30,6 +30,8 @@ ServerInfo parse_server_info(const std::string& info_text) {
       info.maxmemory_policy = value;
     } else if (field == "redis_mode") {
       info.mode = value;
+    } else if (field == "aof_enabled") {
+      info.aof_enabled = value == "1";
     }
   }
   if (info.version.empty()) {
@@ -38,7 +40,8 @@ ServerInfo parse_server_info(const std::string& info_text) {
   return info;
 }
 
-ServerInfo ServerInfoCache::get(const std::function<std::string()>& read_info) {
+ServerInfo ServerInfoCache::get(const std::function<std::string()>& read_info,
+                                const std::function<void(const ServerInfo&)>& check) {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (info_) {
@@ -47,6 +50,12 @@ ServerInfo ServerInfoCache::get(const std::function<std::string()>& read_info) {
   }
   ServerInfo info = parse_server_info(read_info());
   const std::lock_guard<std::mutex> lock(mutex_);
+  if (info_) {
+    return *info_;  // another thread read it meanwhile (and ran the check)
+  }
+  if (check) {
+    check(info);
+  }
   info_ = info;
   return info;
 }

@@ -18,8 +18,11 @@ FLASHSALE_EXPORT ServerInfo parse_server_info(const std::string& info_text);
 // Thread-safe; concurrent first calls may each read INFO.
 class ServerInfoCache {
  public:
-  // The kept info, or parse_server_info(read_info()) kept from now on.
-  ServerInfo get(const std::function<std::string()>& read_info);
+  // The kept info, or parse_server_info(read_info()) kept from now on once
+  // `check` (when given) accepted it: a check that throws keeps nothing, so
+  // it runs again on the next call; one that returns runs once per cache.
+  ServerInfo get(const std::function<std::string()>& read_info,
+                 const std::function<void(const ServerInfo&)>& check = {});
 
  private:
   std::mutex mutex_;

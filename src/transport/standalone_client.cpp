@@ -5,7 +5,9 @@
 #include <chrono>
 #include <utility>
 
+#include "flashsale/preflight.hpp"
 #include "transport/connection_pool.hpp"
+#include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
 #include "transport/server_info.hpp"
@@ -17,6 +19,7 @@ class StandaloneClient::Impl {
  public:
   explicit Impl(StandaloneClientOptions options)
       : options_(std::move(options)), pool_(options_.connection, options_.pool) {
+    detail::validate_call_options(options_.connection);
     for (std::size_t index = 0; index < options_.pool.shared_connections; ++index) {
       shared_.push_back(std::make_unique<detail::SharedConnection>(options_.connection));
     }
@@ -83,25 +86,43 @@ std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
 
 }  // namespace
 
-Reply StandaloneClient::execute(const Command& command) {
-  if (auto* shared = impl_->shared_connection_for(command.timeout)) {
-    Reply reply = std::move(shared->execute_pipeline({&command.arguments}).front());
-    reply.throw_if_error();
-    return reply;
+namespace {
+
+// Commands on a shared connection when the client has them and `timeout` is
+// 0, else on a pooled one; refusals in a passing state retried.
+std::vector<Reply> send_commands(detail::ConnectionPool& pool, detail::SharedConnection* shared,
+                                 const std::vector<const std::vector<std::string>*>& arguments,
+                                 std::chrono::milliseconds timeout) {
+  const auto budget = pool.connection_options().transient_retry_budget;
+  if (shared != nullptr) {
+    return detail::run_retried_commands(arguments, budget, [shared](const auto& commands) {
+      return shared->execute_pipeline(commands);
+    });
   }
-  auto connection = impl_->pool_.acquire();
-  return execute_on(*connection, command);
+  auto connection = pool.acquire();
+  return detail::run_retried_commands(arguments, budget,
+                                      [&connection, timeout](const auto& commands) {
+                                        return connection->execute_pipeline(commands, timeout);
+                                      });
+}
+
+}  // namespace
+
+Reply StandaloneClient::execute(const Command& command) {
+  Reply reply = std::move(send_commands(impl_->pool_, impl_->shared_connection_for(command.timeout),
+                                        {&command.arguments}, command.timeout)
+                              .front());
+  reply.throw_if_error();
+  return reply;
 }
 
 std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>& commands) {
   if (commands.empty()) {
     return {};
   }
-  if (auto* shared = impl_->shared_connection_for(longest_timeout(commands))) {
-    return shared->execute_pipeline(arguments_of(commands));
-  }
-  auto connection = impl_->pool_.acquire();
-  return execute_pipeline_on(*connection, commands);
+  const auto timeout = longest_timeout(commands);
+  return send_commands(impl_->pool_, impl_->shared_connection_for(timeout), arguments_of(commands),
+                       timeout);
 }
 
 struct StandaloneClient::PinnedConnection::State {
@@ -134,20 +155,21 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
   if (calls.empty()) {
     return {};
   }
+  const auto& options = impl_->pool_.connection_options();
   if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
-    return detail::run_scripts_with_eval_fallback(
-        calls,
-        [shared](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>&) { return shared->execute_pipeline(arguments); });
+    return detail::run_durable_scripts(
+        calls, options.transient_retry_budget, options.durability,
+        [shared](const auto& arguments) { return shared->execute_pipeline(arguments); });
   }
-  // One connection for both rounds: EVAL carries the source and caches it
-  // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice.
+  // One connection for every round: EVAL carries the source and caches it
+  // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice,
+  // and a WAIT covers the writes of its own connection.
   auto connection = impl_->pool_.acquire();
-  return detail::run_scripts_with_eval_fallback(
-      calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>&) {
-        return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
-      });
+  return detail::run_durable_scripts(calls, options.transient_retry_budget, options.durability,
+                                     [&connection](const auto& arguments) {
+                                       return connection->execute_pipeline(
+                                           arguments, std::chrono::milliseconds{0});
+                                     });
 }
 
 Reply StandaloneClient::run_script_views(const Script& script, ArgumentViews keys,
@@ -155,14 +177,28 @@ Reply StandaloneClient::run_script_views(const Script& script, ArgumentViews key
   if (!impl_->shared_.empty()) {
     return Client::run_script_views(script, keys, arguments);
   }
+  // The pipeline path's steps (durable_sender.hpp) on one borrowed
+  // connection, with the views written straight to it.
+  const auto& options = impl_->pool_.connection_options();
   auto connection = impl_->pool_.acquire();
-  Reply reply = connection->run_script(script, keys, arguments);
+  Reply reply = detail::run_durable_script(
+      script, options.transient_retry_budget, options.durability,
+      [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
+        return connection->script_round(script, eval, keys, arguments, wait, wait_reply);
+      },
+      [](const Reply&) { return false; });
   reply.throw_if_error();
   return reply;
 }
 
 ServerInfo StandaloneClient::server_info() {
-  return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
+  return impl_->server_info_.get(
+      [this] {
+        return execute({{"INFO"}, {}, {}}).as_string();
+      },
+      [this](const ServerInfo& info) {
+        check_persistence(info, impl_->pool_.connection_options().persistence_check);
+      });
 }
 
 }  // namespace flashsale

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "coupon_test_support.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "redis_server.hpp"
@@ -28,35 +29,17 @@ using flashsale::testing::RedisServer;
 using flashsale::testing::server_now;
 using flashsale::testing::StreamEntry;
 using flashsale::testing::wait_until_loaded;
+using flashsale::testing::coupon::dataset_digest;
+using flashsale::testing::coupon::open_coupon;
+using flashsale::testing::coupon::read_events;
 
 namespace {
 
 using Clock = std::chrono::system_clock;
 
-// A coupon open from an hour ago (by the server clock) for a day.
-CouponTemplate open_coupon(flashsale::Client& client, std::string id, std::int64_t total,
-                           std::int64_t per_user_limit = 1) {
-  const auto now = server_now(client);
-  CouponTemplate coupon;
-  coupon.id = std::move(id);
-  coupon.total = total;
-  coupon.opens_at = now - 1h;
-  coupon.closes_at = now + 24h;
-  coupon.per_user_limit = per_user_limit;
-  return coupon;
-}
-
-std::vector<StreamEntry> read_events(flashsale::Client& client, const std::string& coupon_id) {
-  return read_stream(client, "fs:coupon:{" + coupon_id + "}:events");
-}
-
 void restart_and_wait_for_data(RedisServer& server) {
   server.restart();
   wait_until_loaded(server.admin());
-}
-
-std::string dataset_digest(RedisServer& server) {
-  return server.admin().execute({{"DEBUG", "DIGEST"}, {}, {}}).as_string();
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ using flashsale::HandlerOutcome;
 using flashsale::StreamConsumer;
 using flashsale::StreamConsumerOptions;
 using flashsale::StreamMessage;
+using flashsale::testing::add_entries;
 using flashsale::testing::read_stream;
 using flashsale::testing::RedisServer;
 
@@ -45,21 +46,8 @@ StreamConsumerOptions consumer_options(std::string consumer) {
   return options;
 }
 
-std::vector<std::string> add_entries(Client& client, const std::string& stream, int count,
-                                     const std::string& field = "n") {
-  std::vector<flashsale::Command> commands;
-  for (int i = 0; i < count; ++i) {
-    commands.push_back({{"XADD", stream, "*", field, std::to_string(i)}, stream, {}});
-  }
-  std::vector<std::string> ids;
-  for (const auto& reply : client.execute_pipeline(commands)) {
-    ids.push_back(reply.as_string());
-  }
-  return ids;
-}
-
 long long pending_count(Client& client, const std::string& stream) {
-  return client.execute({{"XPENDING", stream, kGroup}, stream, {}}).as_array().at(0).as_integer();
+  return flashsale::testing::pending_count(client, stream, kGroup);
 }
 
 // Polls once (which creates the group), then until `done` holds or 20 s
@@ -348,6 +336,7 @@ TEST_CASE(
     return HandlerOutcome::Ack;
   };
   StreamConsumer consumer(*client, consumer_options("c1"));
+  consumer.poll_once(handler);  // creates the group that pending_count reads
   REQUIRE(poll_until(consumer, handler, [&] { return pending_count(*client, kStream) == 0; }));
   CHECK(attempts == 2);
   CHECK(client->execute({{"SCARD", effect}, effect, {}}).as_integer() == 1);

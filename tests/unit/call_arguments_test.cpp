@@ -28,6 +28,17 @@ TEST_CASE("a key set holds the keys KeySpace::key gives, in the order of the suf
   }
 }
 
+TEST_CASE("a key set gives its keys as a script call's KEYS and as owned strings",
+          "[call_arguments]") {
+  const KeySet<2> keys(KeySpace("shop"), "room", "r1", {"waiting", "state"});
+  const flashsale::ArgumentViews views = keys.views();
+  REQUIRE(views.size() == 2);
+  CHECK(views[0] == "shop:room:{r1}:waiting");
+  CHECK(views[1] == "shop:room:{r1}:state");
+  CHECK(keys.strings() ==
+        std::vector<std::string>{"shop:room:{r1}:waiting", "shop:room:{r1}:state"});
+}
+
 TEST_CASE("a key set refuses the ids KeySpace refuses, with the same message", "[call_arguments]") {
   const KeySpace space;
   for (const std::string& bad : {std::string(), std::string("a{b"), std::string("a b"),

@@ -17,5 +17,9 @@ TEST_CASE("a default-constructed result never reads as a success", "[unit][resul
   CHECK(RecordResult{}.status == RecordStatus::OutsideWindow);
   CHECK(RefreshResult{}.status == RefreshStatus::Unchanged);
   CHECK(ReclaimResult{}.reclaimed == 0);
+  CHECK(ScheduleResult{}.status == ScheduleStatus::Conflict);
+  CHECK(RescheduleResult{}.status == RescheduleStatus::UnknownEvent);
+  CHECK(CancelResult{}.status == CancelStatus::UnknownEvent);
+  CHECK(EventInfo{}.state == EventState::Unknown);
   CHECK_FALSE(PublishedEntry{}.added);
 }

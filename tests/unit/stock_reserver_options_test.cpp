@@ -110,10 +110,15 @@ TEST_CASE("every operation refuses bad input without calling the client", "[stoc
 TEST_CASE("a hold reaper refuses bad scopes and batch sizes before starting", "[stock][unit]") {
   CountingClient client;
   StockReserver reserver(client, quiet_options());
-  CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {}), InvalidArgument);
   CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {"ok", "not ok"}), InvalidArgument);
   CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {"ok"}, {0ms, 10}), InvalidArgument);
   CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {"ok"}, {1s, 0}), InvalidArgument);
   CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {"ok"}, {1s, 1001}), InvalidArgument);
+  // No scope yet is allowed (scopes are added later); a bad one added is refused.
+  flashsale::HoldReaper reaper(reserver, {}, {1ms, 10});
+  CHECK_THROWS_AS(reaper.add_scope("not ok"), InvalidArgument);
+  CHECK_THROWS_AS(reaper.add_scope(""), InvalidArgument);
+  CHECK(reaper.scopes().empty());
+  reaper.stop();
   CHECK(client.calls == 0);
 }
