@@ -4,7 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <initializer_list>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flashsale/export.hpp"
@@ -31,6 +35,33 @@ struct ScriptCall {
   const Script* script = nullptr;
   std::vector<std::string> keys;
   std::vector<std::string> arguments;
+};
+
+// Consecutive binary-safe strings, viewed, not owned (C++17 has no
+// std::span): the keys or arguments of Client::run_script's view overload.
+// Built from a braced list of std::string_view, a
+// std::vector<std::string_view> or a pointer and a count. Pass it straight
+// into the call: a braced list's views live only until the end of the
+// statement that wrote it.
+class ArgumentViews {
+ public:
+  ArgumentViews() = default;
+  ArgumentViews(std::initializer_list<std::string_view> views) noexcept
+      : data_(std::data(views)), size_(views.size()) {}
+  ArgumentViews(const std::vector<std::string_view>& views) noexcept
+      : data_(views.data()), size_(views.size()) {}
+  ArgumentViews(const std::string_view* data, std::size_t size) noexcept
+      : data_(data), size_(size) {}
+
+  const std::string_view* begin() const noexcept { return data_; }
+  const std::string_view* end() const noexcept { return data_ + size_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  const std::string_view& operator[](std::size_t index) const noexcept { return data_[index]; }
+
+ private:
+  const std::string_view* data_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 struct ServerInfo {
@@ -61,12 +92,24 @@ class FLASHSALE_EXPORT Client {
   // the call retried once, invisibly. A one-entry run_script_pipeline whose
   // error reply is thrown as ReplyError.
   Reply run_script(const ScriptCall& call);
+  // The same call with its keys and arguments as views into the caller's
+  // memory: on a StandaloneClient without auto-pipelining nothing is copied
+  // on the way to the socket (the components' hot path). Same contract,
+  // errors and NOSCRIPT handling as run_script(ScriptCall); the viewed bytes
+  // need only outlive the call.
+  Reply run_script(const Script& script, ArgumentViews keys, ArgumentViews arguments);
   // Pipelined script calls, replies in order. Entries that met NOSCRIPT are
   // re-run with EVAL after the rest of the pipeline, in their original order.
   virtual std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) = 0;
 
   // Server version and eviction policy, read with INFO once and cached.
   virtual ServerInfo server_info() = 0;
+
+ protected:
+  // What both run_script overloads run. The default copies the call into a
+  // one-entry run_script_pipeline and throws its error reply as ReplyError;
+  // an implementation overrides it to send the views without copying them.
+  virtual Reply run_script_views(const Script& script, ArgumentViews keys, ArgumentViews arguments);
 };
 
 }  // namespace flashsale

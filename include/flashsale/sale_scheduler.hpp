@@ -224,7 +224,6 @@ class FLASHSALE_EXPORT SaleScheduler {
   const SaleSchedulerOptions& options() const noexcept { return options_; }
 
  private:
-  std::vector<std::string> keys(std::string_view schedule) const;
   void validate_event_id(std::string_view event_id) const;
   std::vector<ScheduledEvent> list(std::string_view schedule, std::string_view mode,
                                    std::size_t limit);

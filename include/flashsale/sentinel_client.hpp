@@ -98,6 +98,12 @@ class FLASHSALE_EXPORT SentinelClient final : public Client {
   std::string current_master() const;
   const SentinelClientOptions& options() const noexcept;
 
+ protected:
+  // The views written straight to a pooled connection of the master, with
+  // the same re-resolution, retries and WAIT as run_script_pipeline.
+  Reply run_script_views(const Script& script, ArgumentViews keys,
+                         ArgumentViews arguments) override;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -24,7 +24,9 @@ struct StandaloneClientOptions {
 // timed out or failed mid-reply is discarded, never reused (its replies would
 // be out of step). Idle connections whose server went away (a restart) are
 // detected before use and replaced, so the next call after a restart simply
-// reconnects. Construction does not connect; the first call does.
+// reconnects (the check costs a syscall, so it is made only on a connection
+// idle for more than 1 ms: see PoolOptions). Construction does not connect;
+// the first call does.
 //
 // Commands the server refuses while in a passing state (LOADING after a
 // restart, MASTERDOWN, TRYAGAIN: not run) are sent again within
@@ -78,6 +80,13 @@ class FLASHSALE_EXPORT StandaloneClient final : public Client {
   // Borrows a connection until the returned object is destroyed. Throws as
   // execute() does when no connection can be had.
   PinnedConnection pin();
+
+ protected:
+  // Without auto-pipelining: EVALSHA (and EVAL after NOSCRIPT, on the same
+  // connection) written straight from the views, with the same transient
+  // retries and WAIT as run_script_pipeline.
+  Reply run_script_views(const Script& script, ArgumentViews keys,
+                         ArgumentViews arguments) override;
 
  private:
   class Impl;

@@ -227,7 +227,6 @@ class FLASHSALE_EXPORT WaitingRoom {
   const WaitingRoomOptions& options() const noexcept { return options_; }
 
  private:
-  std::vector<std::string> keys(std::string_view room) const;
   void validate_visitor(std::string_view visitor) const;
   // Runs visit_waiting_room.lua ("join" | "status" | "advance").
   Reply visit(std::string_view action, std::string_view room, std::string_view visitor);

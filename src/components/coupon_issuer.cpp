@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <map>
 #include <set>
@@ -11,6 +12,7 @@
 #include <tuple>
 #include <utility>
 
+#include "common/call_arguments.hpp"
 #include "common/epoch_validation.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
@@ -31,6 +33,13 @@ using detail::validate_epoch;
 namespace {
 
 constexpr std::string_view kComponent = "coupon";
+// The KEYS of issue_coupon, in its order.
+constexpr std::array<std::string_view, 6> kIssueKeySuffixes = {"meta",  "stock", "issued",
+                                                               "queue", "seq",   "events"};
+// The KEYS of restore_coupon, in its order.
+constexpr std::array<std::string_view, 7> kRestoreKeySuffixes = {
+    "meta", "stock", "issued", "queue", "seq", "revoked", "events"};
+using RestoreKeys = detail::KeySet<kRestoreKeySuffixes.size()>;
 
 void validate_epoch_ms(std::int64_t milliseconds, std::string_view what) {
   if (milliseconds < 0 || milliseconds > kMaxQuantity) {
@@ -60,15 +69,15 @@ void validate_template(const CouponTemplate& coupon) {
 // {status word, number, number, epoch}; `words` maps the word to the enum.
 template <typename Status, std::size_t kCount>
 std::tuple<Status, std::int64_t, std::int64_t, std::int64_t> parse_outcome(
-    const Reply& reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
-  detail::ReplyReader reader(reply, script, 4);
+    Reply reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
+  detail::ReplyReader reader(std::move(reply), script, 4);
   const Status status = reader.status(words);
   const std::int64_t first = reader.integer();
   const std::int64_t second = reader.integer();
   return {status, first, second, reader.count()};
 }
 
-IssueResult parse_issue_reply(const Reply& reply) {
+IssueResult parse_issue_reply(Reply reply) {
   static constexpr StatusWord<IssueStatus> kWords[] = {
       {"issued", IssueStatus::Issued},
       {"already_issued", IssueStatus::AlreadyIssued},
@@ -77,28 +86,31 @@ IssueResult parse_issue_reply(const Reply& reply) {
       {"closed", IssueStatus::Closed},
       {"restoring", IssueStatus::Restoring},
       {"unknown_coupon", IssueStatus::UnknownCoupon}};
-  const auto [status, sequence, remaining, epoch] = parse_outcome(reply, "issue_coupon", kWords);
+  const auto [status, sequence, remaining, epoch] =
+      parse_outcome(std::move(reply), "issue_coupon", kWords);
   return IssueResult{status, sequence, remaining, epoch};
 }
 
-RegisterResult parse_register_reply(const Reply& reply) {
+RegisterResult parse_register_reply(Reply reply) {
   static constexpr StatusWord<RegisterStatus> kWords[] = {
       {"created", RegisterStatus::Created},
       {"updated", RegisterStatus::Updated},
       {"unchanged", RegisterStatus::Unchanged},
       {"total_below_issued", RegisterStatus::TotalBelowIssued},
       {"restoring", RegisterStatus::Restoring}};
-  const auto [status, issued, remaining, epoch] = parse_outcome(reply, "register_coupon", kWords);
+  const auto [status, issued, remaining, epoch] =
+      parse_outcome(std::move(reply), "register_coupon", kWords);
   return RegisterResult{status, issued, remaining, epoch};
 }
 
-RevokeResult parse_revoke_reply(const Reply& reply) {
+RevokeResult parse_revoke_reply(Reply reply) {
   static constexpr StatusWord<RevokeStatus> kWords[] = {
       {"revoked", RevokeStatus::Revoked},
       {"not_held", RevokeStatus::NotHeld},
       {"restoring", RevokeStatus::Restoring},
       {"unknown_coupon", RevokeStatus::UnknownCoupon}};
-  const auto [status, sequence, remaining, epoch] = parse_outcome(reply, "revoke_coupon", kWords);
+  const auto [status, sequence, remaining, epoch] =
+      parse_outcome(std::move(reply), "revoke_coupon", kWords);
   return RevokeResult{status, sequence, remaining, epoch};
 }
 
@@ -184,16 +196,30 @@ RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& co
 
 ScriptCall FirstComeCouponIssuer::issue_call(const CouponKeys& keys, std::string_view coupon_id,
                                              std::string_view user_id) const {
-  return ScriptCall{
-      &detail::scripts::issue_coupon,
-      {keys.meta, keys.stock, keys.issued, keys.queue, keys.seq, keys.events},
-      {std::string(coupon_id), std::string(user_id), std::to_string(options_.max_stream_length)}};
+  // Each string copied once (a braced list would copy it twice).
+  ScriptCall call;
+  call.script = &detail::scripts::issue_coupon;
+  call.keys.reserve(kIssueKeySuffixes.size());
+  for (const std::string* key :
+       {&keys.meta, &keys.stock, &keys.issued, &keys.queue, &keys.seq, &keys.events}) {
+    call.keys.push_back(*key);
+  }
+  call.arguments.reserve(3);
+  call.arguments.emplace_back(coupon_id);
+  call.arguments.emplace_back(user_id);
+  call.arguments.push_back(std::to_string(options_.max_stream_length));
+  return call;
 }
 
 IssueResult FirstComeCouponIssuer::issue(std::string_view coupon_id, std::string_view user_id) {
-  const CouponKeys keys = keys_for(coupon_id);
+  // The six keys issue_coupon takes, in one allocation, and the arguments as
+  // views: nothing else is copied on the way to the socket.
+  const detail::KeySet<kIssueKeySuffixes.size()> keys(key_space_, kComponent, coupon_id,
+                                                      kIssueKeySuffixes);
   validate_user(user_id);
-  return parse_issue_reply(client_.run_script(issue_call(keys, coupon_id, user_id)));
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  return parse_issue_reply(client_.run_script(detail::scripts::issue_coupon, keys.views(),
+                                              {coupon_id, user_id, stream_cap.view()}));
 }
 
 std::vector<IssueResult> FirstComeCouponIssuer::issue_many(
@@ -207,15 +233,15 @@ std::vector<IssueResult> FirstComeCouponIssuer::issue_many(
   for (const auto& user_id : user_ids) {
     calls.push_back(issue_call(keys, coupon_id, user_id));
   }
-  const std::vector<Reply> replies = client_.run_script_pipeline(calls);
+  std::vector<Reply> replies = client_.run_script_pipeline(calls);
   if (replies.size() != calls.size()) {
     throw ProtocolError(
         fmt::format("issue_many sent {} calls but read {} replies", calls.size(), replies.size()));
   }
   std::vector<IssueResult> results;
   results.reserve(replies.size());
-  for (const auto& reply : replies) {
-    results.push_back(parse_issue_reply(reply));
+  for (auto& reply : replies) {
+    results.push_back(parse_issue_reply(std::move(reply)));
   }
   return results;
 }
@@ -264,16 +290,19 @@ std::optional<std::int64_t> FirstComeCouponIssuer::sequence_of(std::string_view 
 
 std::int64_t FirstComeCouponIssuer::begin_restore(const CouponTemplate& coupon,
                                                   std::int64_t after_epoch) {
-  CouponKeys keys = keys_for(coupon.id);
+  const RestoreKeys keys(key_space_, kComponent, coupon.id, kRestoreKeySuffixes);
   validate_template(coupon);
   validate_epoch(after_epoch, 0, "after_epoch");
-  const ScriptCall call{
-      &detail::scripts::restore_coupon,
-      restore_keys(std::move(keys)),
-      {"begin", std::to_string(coupon.total), std::to_string(to_epoch_ms(coupon.opens_at)),
-       std::to_string(to_epoch_ms(coupon.closes_at)), std::to_string(coupon.per_user_limit),
-       std::to_string(after_epoch)}};
-  detail::ReplyReader reply(client_.run_script(call), "restore_coupon begin", 2);
+  const detail::Decimal total(coupon.total);
+  const detail::Decimal opens_at(to_epoch_ms(coupon.opens_at));
+  const detail::Decimal closes_at(to_epoch_ms(coupon.closes_at));
+  const detail::Decimal per_user_limit(coupon.per_user_limit);
+  const detail::Decimal after(after_epoch);
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_coupon, keys.views(),
+                         {"begin", total.view(), opens_at.view(), closes_at.view(),
+                          per_user_limit.view(), after.view()}),
+      "restore_coupon begin", 2);
   if (reply.text() != "restoring") {
     reply.fail("expected restoring");
   }
@@ -282,7 +311,7 @@ std::int64_t FirstComeCouponIssuer::begin_restore(const CouponTemplate& coupon,
 
 void FirstComeCouponIssuer::restore_issued(std::string_view coupon_id, std::int64_t epoch,
                                            const std::vector<IssuedUser>& units) {
-  CouponKeys keys = keys_for(coupon_id);
+  const RestoreKeys keys(key_space_, kComponent, coupon_id, kRestoreKeySuffixes);
   validate_epoch(epoch, 1, "epoch");
   if (units.empty() || units.size() > kMaxCouponRestoredUnitsPerBatch) {
     throw InvalidArgument(fmt::format("a restore batch holds 1..{} units, got {}",
@@ -291,26 +320,31 @@ void FirstComeCouponIssuer::restore_issued(std::string_view coupon_id, std::int6
   for (const auto& unit : units) {
     validate_unit(unit);
   }
-  ScriptCall call{&detail::scripts::restore_coupon,
-                  restore_keys(std::move(keys)),
-                  {"add", std::to_string(epoch)}};
-  call.arguments.reserve(2 + 2 * units.size());
+  const detail::Decimal epoch_text(epoch);
+  std::vector<detail::Decimal> sequences;
+  sequences.reserve(units.size());  // no reallocation below: the views stay put
+  std::vector<std::string_view> arguments{"add", epoch_text.view()};
+  arguments.reserve(2 + 2 * units.size());
   for (const auto& unit : units) {
-    call.arguments.push_back(unit.user);
-    call.arguments.push_back(std::to_string(unit.sequence));
+    sequences.emplace_back(unit.sequence);
+    arguments.push_back(unit.user);
+    arguments.push_back(sequences.back().view());
   }
-  detail::ReplyReader reply(client_.run_script(call), "restore_coupon add", 2);
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_coupon, keys.views(), arguments),
+      "restore_coupon add", 2);
 }
 
 CouponRestoreResult FirstComeCouponIssuer::finish_restore(std::string_view coupon_id,
                                                           std::int64_t epoch) {
-  CouponKeys keys = keys_for(coupon_id);
+  const RestoreKeys keys(key_space_, kComponent, coupon_id, kRestoreKeySuffixes);
   validate_epoch(epoch, 1, "epoch");
-  const ScriptCall call{&detail::scripts::restore_coupon,
-                        restore_keys(std::move(keys)),
-                        {"finish", std::to_string(epoch), std::string(coupon_id),
-                         std::to_string(options_.max_stream_length)}};
-  detail::ReplyReader reply(client_.run_script(call), "restore_coupon finish", 5);
+  const detail::Decimal epoch_text(epoch);
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_coupon, keys.views(),
+                         {"finish", epoch_text.view(), coupon_id, stream_cap.view()}),
+      "restore_coupon finish", 5);
   if (reply.text() != "restored") {
     reply.fail("expected restored");
   }
@@ -361,12 +395,6 @@ void FirstComeCouponIssuer::validate_unit(const IssuedUser& unit) const {
     throw InvalidArgument(
         fmt::format("a restored sequence must be between 1 and 2^53, got {}", unit.sequence));
   }
-}
-
-std::vector<std::string> FirstComeCouponIssuer::restore_keys(CouponKeys keys) {
-  return {std::move(keys.meta),  std::move(keys.stock), std::move(keys.issued),
-          std::move(keys.queue), std::move(keys.seq),   std::move(keys.revoked),
-          std::move(keys.events)};
 }
 
 IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,

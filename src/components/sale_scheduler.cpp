@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <charconv>
 #include <map>
 #include <utility>
 
+#include "common/call_arguments.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
 #include "common/status_words.hpp"
@@ -25,7 +27,8 @@ namespace {
 
 constexpr std::string_view kComponent = "sched";
 // The KEYS every scheduler script takes, in this order.
-constexpr std::string_view kKeySuffixes[] = {"due", "payloads", "settled", "stream", "stats"};
+constexpr std::array<std::string_view, 5> kKeySuffixes = {"due", "payloads", "settled", "stream",
+                                                          "stats"};
 // Largest due time, in ms since the epoch: Lua numbers are exact up to 2^53.
 constexpr std::int64_t kMaxFireAtMs = kMaxQuantity;
 
@@ -49,6 +52,12 @@ constexpr StatusWord<EventState> kEventStates[] = {{"unknown", EventState::Unkno
                                                    {"pending", EventState::Pending},
                                                    {"promoted", EventState::Promoted},
                                                    {"cancelled", EventState::Cancelled}};
+
+// The KEYS of every scheduler script for `schedule`, in one allocation.
+detail::KeySet<kKeySuffixes.size()> schedule_keys(const KeySpace& key_space,
+                                                  std::string_view schedule) {
+  return {key_space, kComponent, schedule, kKeySuffixes};
+}
 
 // Milliseconds since the epoch, rounded up so that an event never fires early.
 std::int64_t fire_at_ms(std::chrono::system_clock::time_point fire_at) {
@@ -115,18 +124,8 @@ SaleScheduler::SaleScheduler(Client& client, SaleSchedulerOptions options)
       .between("max_payload_bytes", options_.max_payload_bytes, std::size_t{1},
                kMaxSchedulerPayloadBytesLimit)
       .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit);
-  require_single_slot(keys("probe"), "scheduler scripts");
+  require_single_slot(schedule_keys(key_space_, "probe").strings(), "scheduler scripts");
   check_eviction_policy(client_, options_.eviction_check);
-}
-
-std::vector<std::string> SaleScheduler::keys(std::string_view schedule) const {
-  const std::string tagged = key_space_.tagged(kComponent, schedule);
-  std::vector<std::string> keys;
-  keys.reserve(std::size(kKeySuffixes));
-  for (const auto suffix : kKeySuffixes) {
-    keys.push_back(fmt::format("{}:{}", tagged, suffix));
-  }
-  return keys;
 }
 
 std::string SaleScheduler::stream(std::string_view schedule) const {
@@ -140,40 +139,46 @@ void SaleScheduler::validate_event_id(std::string_view event_id) const {
 ScheduleResult SaleScheduler::schedule(std::string_view schedule, std::string_view event_id,
                                        std::chrono::system_clock::time_point fire_at,
                                        std::string_view payload) {
-  ScriptCall call{&detail::scripts::schedule_event, keys(schedule), {}};
+  const auto keys = schedule_keys(key_space_, schedule);
   validate_event_id(event_id);
   if (payload.size() > options_.max_payload_bytes) {
     throw InvalidArgument(fmt::format("payload is {} bytes, longer than the limit of {}",
                                       payload.size(), options_.max_payload_bytes));
   }
-  call.arguments = {std::string(event_id), std::to_string(fire_at_ms(fire_at)),
-                    std::string(payload)};
-  return parse_status_reply<ScheduleResult>(client_.run_script(call), "schedule_event",
-                                            kScheduleStatuses);
+  const detail::Decimal due_ms(fire_at_ms(fire_at));
+  return parse_status_reply<ScheduleResult>(
+      client_.run_script(detail::scripts::schedule_event, keys.views(),
+                         {event_id, due_ms.view(), payload}),
+      "schedule_event", kScheduleStatuses);
 }
 
 RescheduleResult SaleScheduler::reschedule(std::string_view schedule, std::string_view event_id,
                                            std::chrono::system_clock::time_point fire_at) {
-  ScriptCall call{&detail::scripts::reschedule_event, keys(schedule), {}};
+  const auto keys = schedule_keys(key_space_, schedule);
   validate_event_id(event_id);
-  call.arguments = {std::string(event_id), std::to_string(fire_at_ms(fire_at))};
-  return parse_status_reply<RescheduleResult>(client_.run_script(call), "reschedule_event",
-                                              kRescheduleStatuses);
+  const detail::Decimal due_ms(fire_at_ms(fire_at));
+  return parse_status_reply<RescheduleResult>(
+      client_.run_script(detail::scripts::reschedule_event, keys.views(),
+                         {event_id, due_ms.view()}),
+      "reschedule_event", kRescheduleStatuses);
 }
 
 CancelResult SaleScheduler::cancel(std::string_view schedule, std::string_view event_id) {
-  ScriptCall call{&detail::scripts::cancel_event, keys(schedule), {}};
+  const auto keys = schedule_keys(key_space_, schedule);
   validate_event_id(event_id);
-  call.arguments = {std::string(event_id)};
-  return parse_status_reply<CancelResult>(client_.run_script(call), "cancel_event",
-                                          kCancelStatuses);
+  return parse_status_reply<CancelResult>(
+      client_.run_script(detail::scripts::cancel_event, keys.views(), {event_id}), "cancel_event",
+      kCancelStatuses);
 }
 
 PromoteResult SaleScheduler::promote_due(std::string_view schedule, std::size_t limit) {
-  ScriptCall call{&detail::scripts::promote_due_events, keys(schedule), {}};
+  const auto keys = schedule_keys(key_space_, schedule);
   validate_limit(limit, options_.max_promote_per_call, "promotion limit");
-  call.arguments = {std::to_string(limit), std::to_string(options_.max_stream_length)};
-  ReplyReader reader(client_.run_script(call), "promote_due_events", ReplyReader::AtLeast{2});
+  const detail::Decimal most(static_cast<std::int64_t>(limit));
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  ReplyReader reader(client_.run_script(detail::scripts::promote_due_events, keys.views(),
+                                        {most.view(), stream_cap.view()}),
+                     "promote_due_events", ReplyReader::AtLeast{2});
   if (reader.remaining() % 3 != 2 || (reader.remaining() - 2) / 3 > limit) {
     reader.fail("not {more, promoted_at} and at most `limit` {id, due, entry} triples");
   }
@@ -192,10 +197,12 @@ PromoteResult SaleScheduler::promote_due(std::string_view schedule, std::size_t 
 
 std::vector<ScheduledEvent> SaleScheduler::list(std::string_view schedule, std::string_view mode,
                                                 std::size_t limit) {
-  ScriptCall call{&detail::scripts::inspect_scheduled_events, keys(schedule), {}};
+  const auto keys = schedule_keys(key_space_, schedule);
   validate_limit(limit, kMaxSchedulerListedEvents, "listing limit");
-  call.arguments = {std::string(mode), std::to_string(limit)};
-  ReplyReader reader(client_.run_script(call), "inspect_scheduled_events", ReplyReader::AtLeast{1});
+  const detail::Decimal most(static_cast<std::int64_t>(limit));
+  ReplyReader reader(client_.run_script(detail::scripts::inspect_scheduled_events, keys.views(),
+                                        {mode, most.view()}),
+                     "inspect_scheduled_events", ReplyReader::AtLeast{1});
   if (reader.remaining() % 3 != 1) {
     reader.fail("not {now} and {id, due, payload} triples");
   }
@@ -220,10 +227,11 @@ std::vector<ScheduledEvent> SaleScheduler::pending(std::string_view schedule, st
 }
 
 EventInfo SaleScheduler::find(std::string_view schedule, std::string_view event_id) {
-  ScriptCall call{&detail::scripts::inspect_scheduled_events, keys(schedule), {}};
+  const auto keys = schedule_keys(key_space_, schedule);
   validate_event_id(event_id);
-  call.arguments = {"find", std::string(event_id)};
-  ReplyReader reader(client_.run_script(call), "inspect_scheduled_events", 5);
+  ReplyReader reader(client_.run_script(detail::scripts::inspect_scheduled_events, keys.views(),
+                                        {"find", event_id}),
+                     "inspect_scheduled_events", 5);
   reader.count();  // the server time
   EventInfo info;
   info.state = reader.status(kEventStates);
@@ -234,8 +242,9 @@ EventInfo SaleScheduler::find(std::string_view schedule, std::string_view event_
 }
 
 SaleSchedulerStats SaleScheduler::stats(std::string_view schedule) {
-  const ScriptCall call{&detail::scripts::schedule_stats, keys(schedule), {}};
-  ReplyReader reader(client_.run_script(call), "schedule_stats", ReplyReader::AtLeast{4});
+  const auto keys = schedule_keys(key_space_, schedule);
+  ReplyReader reader(client_.run_script(detail::scripts::schedule_stats, keys.views(), {}),
+                     "schedule_stats", ReplyReader::AtLeast{4});
   if (reader.remaining() % 2 != 0) {
     reader.fail("not four figures and {field, value} pairs");
   }

@@ -3,13 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <initializer_list>
 #include <iterator>
 #include <map>
 #include <set>
 #include <system_error>
 #include <utility>
 
+#include "common/call_arguments.hpp"
 #include "common/epoch_validation.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
@@ -31,9 +34,10 @@ namespace {
 
 constexpr std::string_view kComponent = "stock";
 // The KEYS every stock script takes, in this order.
-constexpr std::string_view kKeySuffixes[] = {"state",     "initial", "available", "held",
-                                             "confirmed", "holds",   "deadlines", "settled",
-                                             "events",    "epoch"};
+constexpr std::array<std::string_view, 10> kKeySuffixes = {
+    "state", "initial",   "available", "held",   "confirmed",
+    "holds", "deadlines", "settled",   "events", "epoch"};
+using ScopeKeys = detail::KeySet<kKeySuffixes.size()>;
 
 // A decimal number in a hold record Redis keeps (ProtocolError otherwise).
 std::int64_t parse_hold_number(std::string_view text) {
@@ -75,13 +79,19 @@ void validate_items(const std::vector<StockItem>& items, std::size_t max_items,
     throw InvalidArgument(
         fmt::format("{} holds {} SKUs, more than the limit of {}", what, items.size(), max_items));
   }
-  std::set<std::string_view> seen;
+  std::vector<std::string_view> skus;
+  skus.reserve(items.size());
   for (const auto& item : items) {
     validate_key_id(item.sku, "sku");
-    validate_quantity(item.quantity, fmt::format("quantity of sku \"{}\"", item.sku));
-    if (!seen.insert(item.sku).second) {
-      throw InvalidArgument(fmt::format("{} names sku \"{}\" twice", what, item.sku));
+    if (item.quantity < 1 || item.quantity > kMaxQuantity) {  // the message only when it fails
+      validate_quantity(item.quantity, fmt::format("quantity of sku \"{}\"", item.sku));
     }
+    skus.push_back(item.sku);
+  }
+  std::sort(skus.begin(), skus.end());
+  const auto twice = std::adjacent_find(skus.begin(), skus.end());
+  if (twice != skus.end()) {
+    throw InvalidArgument(fmt::format("{} names sku \"{}\" twice", what, *twice));
   }
 }
 
@@ -94,6 +104,31 @@ void append_items(const std::vector<StockItem>& items, std::size_t max_items, st
     arguments.push_back(std::to_string(item.quantity));
   }
 }
+
+// "sku quantity" pairs as views after validate_items(), behind `leading`; the
+// quantities' digits live in this object. Not copyable: the views stay put.
+class ItemArguments {
+ public:
+  ItemArguments(std::initializer_list<std::string_view> leading,
+                const std::vector<StockItem>& items) {
+    quantities_.reserve(items.size());  // no reallocation below
+    views_.reserve(leading.size() + 2 * items.size());
+    views_.insert(views_.end(), leading);
+    for (const auto& item : items) {
+      quantities_.emplace_back(item.quantity);
+      views_.push_back(item.sku);
+      views_.push_back(quantities_.back().view());
+    }
+  }
+  ItemArguments(const ItemArguments&) = delete;
+  ItemArguments& operator=(const ItemArguments&) = delete;
+
+  ArgumentViews views() const noexcept { return views_; }
+
+ private:
+  std::vector<detail::Decimal> quantities_;
+  std::vector<std::string_view> views_;
+};
 
 std::optional<std::chrono::system_clock::time_point> time_point_from_ms(long long ms) {
   if (ms <= 0) {
@@ -117,8 +152,8 @@ struct StatusReply {
   std::int64_t epoch = 0;
 };
 
-StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
-  detail::ReplyReader reader(reply, script, 4);
+StatusReply parse_status_reply(Reply reply, std::string_view script) {
+  detail::ReplyReader reader(std::move(reply), script, 4);
   StatusReply parsed;
   parsed.status = reader.text();
   parsed.expires_at_ms = reader.count();
@@ -271,15 +306,20 @@ LoadResult StockReserver::load(std::string_view scope, const std::vector<StockIt
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
                                      const std::vector<StockItem>& items,
                                      std::chrono::milliseconds ttl) {
-  ScriptCall call{&detail::scripts::reserve_stock, keys(scope), {}};
+  // The keys in one allocation, the arguments as views (the quantities'
+  // digits in one more): nothing else is copied on the way to the socket.
+  const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
   validate_hold_id(hold_id);
   validate_ttl(ttl);
-  call.arguments = {std::string(hold_id), std::to_string(ttl.count()),
-                    std::to_string(options_.reclaim_per_reserve),
-                    std::to_string(options_.max_stream_length)};
-  append_items(items, options_.max_skus_per_cart, "cart", call.arguments);
+  validate_items(items, options_.max_skus_per_cart, "cart");
+  const detail::Decimal ttl_ms(ttl.count());
+  const detail::Decimal reclaim(static_cast<std::int64_t>(options_.reclaim_per_reserve));
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  const ItemArguments arguments({hold_id, ttl_ms.view(), reclaim.view(), stream_cap.view()}, items);
 
-  const StatusReply reply = parse_status_reply(client_.run_script(call), "reserve_stock");
+  const StatusReply reply = parse_status_reply(
+      client_.run_script(detail::scripts::reserve_stock, keys.views(), arguments.views()),
+      "reserve_stock");
   ReserveResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.short_sku = non_empty(reply.sku);
@@ -361,11 +401,14 @@ void StockReserver::validate_restored_hold(const RestoredHold& hold) const {
 std::int64_t StockReserver::begin_restore(std::string_view scope,
                                           const std::vector<StockItem>& stock,
                                           std::int64_t after_epoch) {
-  ScriptCall call{&detail::scripts::restore_stock, keys(scope), {}};
+  const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
   validate_epoch(after_epoch, 0, "after_epoch");
-  call.arguments = {"begin", std::to_string(after_epoch)};
-  append_items(stock, kMaxStockSkusPerScope, "stock to restore", call.arguments);
-  detail::ReplyReader reply(client_.run_script(call), "restore_stock begin", 2);
+  validate_items(stock, kMaxStockSkusPerScope, "stock to restore");
+  const detail::Decimal after(after_epoch);
+  const ItemArguments arguments({"begin", after.view()}, stock);
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_stock, keys.views(), arguments.views()),
+      "restore_stock begin", 2);
   if (reply.text() != "restoring") {
     reply.fail("expected restoring");
   }
@@ -374,7 +417,7 @@ std::int64_t StockReserver::begin_restore(std::string_view scope,
 
 void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch,
                                       const std::vector<RestoredHold>& holds) {
-  ScriptCall call{&detail::scripts::restore_stock, keys(scope), {}};
+  const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
   validate_epoch(epoch, 1, "epoch");
   if (holds.empty() || holds.size() > kMaxStockRestoredHoldsPerBatch) {
     throw InvalidArgument(fmt::format("a restore batch holds 1..{} holds, got {}",
@@ -387,22 +430,29 @@ void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch
       throw InvalidArgument("a restore batch lists a hold id twice");
     }
   }
-  call.arguments = {"add", std::to_string(epoch)};
-  call.arguments.reserve(2 + 2 * holds.size());
+  const detail::Decimal epoch_text(epoch);
+  std::vector<std::string> items;
+  items.reserve(holds.size());  // no reallocation below: the views stay put
+  std::vector<std::string_view> arguments{"add", epoch_text.view()};
+  arguments.reserve(2 + 2 * holds.size());
   for (const auto& hold : holds) {
-    call.arguments.push_back(hold.hold_id);
-    call.arguments.push_back(items_text(hold.items));
+    items.push_back(items_text(hold.items));
+    arguments.push_back(hold.hold_id);
+    arguments.push_back(items.back());
   }
-  detail::ReplyReader reply(client_.run_script(call), "restore_stock add", 2);
+  detail::ReplyReader reply(
+      client_.run_script(detail::scripts::restore_stock, keys.views(), arguments),
+      "restore_stock add", 2);
 }
 
 StockSnapshot StockReserver::finish_restore(std::string_view scope, std::int64_t epoch) {
   validate_epoch(epoch, 1, "epoch");
-  const ScriptCall call{
-      &detail::scripts::restore_stock,
-      keys(scope),
-      {"finish", std::to_string(epoch), std::to_string(options_.max_stream_length)}};
-  detail::ReplyReader reply(client_.run_script(call), "restore_stock finish", 2);
+  const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
+  const detail::Decimal epoch_text(epoch);
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  detail::ReplyReader reply(client_.run_script(detail::scripts::restore_stock, keys.views(),
+                                               {"finish", epoch_text.view(), stream_cap.view()}),
+                            "restore_stock finish", 2);
   if (reply.text() != "restored") {
     reply.fail("expected restored");
   }

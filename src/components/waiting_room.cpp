@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <random>
 #include <utility>
 
+#include "common/call_arguments.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
 #include "common/status_words.hpp"
@@ -25,7 +28,8 @@ namespace {
 
 constexpr std::string_view kComponent = "room";
 // The KEYS every waiting-room script takes, in this order.
-constexpr std::string_view kKeySuffixes[] = {"waiting", "seen", "active", "admitted", "state"};
+constexpr std::array<std::string_view, 5> kKeySuffixes = {"waiting", "seen", "active", "admitted",
+                                                          "state"};
 // leave_waiting_room's reply: {status, expires_at ms, token}.
 constexpr std::size_t kDepartReplySize = 3;
 // "<ticket>.<expires ms>.<40 hex>": two numbers of at most 16 digits each.
@@ -45,6 +49,11 @@ constexpr StatusWord<LeaveStatus> kLeaveStatuses[] = {{"left_queue", LeaveStatus
                                                       {"not_in_room", LeaveStatus::NotInRoom}};
 constexpr StatusWord<CompleteStatus> kCompleteStatuses[] = {
     {"completed", CompleteStatus::Completed}, {"not_admitted", CompleteStatus::NotAdmitted}};
+
+// The KEYS of every waiting-room script for `room`, in one allocation.
+detail::KeySet<kKeySuffixes.size()> room_keys(const KeySpace& key_space, std::string_view room) {
+  return {key_space, kComponent, room, kKeySuffixes};
+}
 
 // 128 random bits as 32 lowercase hex digits.
 std::string random_secret() {
@@ -121,18 +130,8 @@ WaitingRoom::WaitingRoom(Client& client, WaitingRoomOptions options)
       .require(opens_at_ms_ >= 0 && opens_at_ms_ <= kMaxQuantity, "admission_opens_at",
                "must be between the epoch and 2^53 ms after it",
                std::chrono::milliseconds{opens_at_ms_});
-  require_single_slot(keys("probe"), "waiting room scripts");
+  require_single_slot(room_keys(key_space_, "probe").strings(), "waiting room scripts");
   check_eviction_policy(client_, options_.eviction_check);
-}
-
-std::vector<std::string> WaitingRoom::keys(std::string_view room) const {
-  const std::string tagged = key_space_.tagged(kComponent, room);
-  std::vector<std::string> keys;
-  keys.reserve(std::size(kKeySuffixes));
-  for (const auto suffix : kKeySuffixes) {
-    keys.push_back(fmt::format("{}:{}", tagged, suffix));
-  }
-  return keys;
 }
 
 void WaitingRoom::validate_visitor(std::string_view visitor) const {
@@ -140,21 +139,25 @@ void WaitingRoom::validate_visitor(std::string_view visitor) const {
 }
 
 Reply WaitingRoom::visit(std::string_view action, std::string_view room, std::string_view visitor) {
-  ScriptCall call{&detail::scripts::visit_waiting_room, keys(room), {}};
+  const auto keys = room_keys(key_space_, room);
   if (action != "advance") {
     validate_visitor(visitor);
   }
-  call.arguments = {std::string(action),
-                    std::string(visitor),
-                    fmt::format("{}", options_.admission_rate_per_second),
-                    std::to_string(options_.max_active),
-                    std::to_string(options_.token_ttl.count()),
-                    std::to_string(options_.heartbeat_timeout.count()),
-                    std::to_string(options_.steps_per_call),
-                    action == "join" ? secret_ : std::string(),
-                    std::to_string(opens_at_ms_),
-                    std::to_string(kWaitingRoomRateWindow.count())};
-  return client_.run_script(call);
+  char rate[32];  // the shortest text that reads back as the same double: at most 24 bytes
+  const auto rate_size = std::min<std::size_t>(
+      fmt::format_to_n(rate, sizeof(rate), "{}", options_.admission_rate_per_second).size,
+      sizeof(rate));
+  const detail::Decimal max_active(static_cast<std::int64_t>(options_.max_active));
+  const detail::Decimal token_ttl(options_.token_ttl.count());
+  const detail::Decimal heartbeat(options_.heartbeat_timeout.count());
+  const detail::Decimal steps(static_cast<std::int64_t>(options_.steps_per_call));
+  const detail::Decimal opens_at(opens_at_ms_);
+  const detail::Decimal rate_window(kWaitingRoomRateWindow.count());
+  return client_.run_script(detail::scripts::visit_waiting_room, keys.views(),
+                            {action, visitor, std::string_view(rate, rate_size), max_active.view(),
+                             token_ttl.view(), heartbeat.view(), steps.view(),
+                             action == "join" ? std::string_view(secret_) : std::string_view(),
+                             opens_at.view(), rate_window.view()});
 }
 
 namespace {
@@ -205,23 +208,25 @@ AdvanceResult WaitingRoom::advance(std::string_view room) {
 
 VerifyStatus WaitingRoom::verify(std::string_view room, std::string_view visitor,
                                  std::string_view token) {
-  ScriptCall call{&detail::scripts::verify_admission, keys(room), {}};
+  const auto keys = room_keys(key_space_, room);
   validate_visitor(visitor);
   if (!token_shaped(token)) {
     return VerifyStatus::Invalid;
   }
-  call.arguments = {std::string(visitor), std::string(token)};
-  return status_from_word("verify_admission", client_.run_script(call).as_string(),
-                          kVerifyStatuses);
+  return status_from_word(
+      "verify_admission",
+      client_.run_script(detail::scripts::verify_admission, keys.views(), {visitor, token})
+          .as_string(),
+      kVerifyStatuses);
 }
 
 Reply WaitingRoom::depart(std::string_view action, std::string_view room,
                           std::string_view visitor) {
-  ScriptCall call{&detail::scripts::leave_waiting_room, keys(room), {}};
+  const auto keys = room_keys(key_space_, room);
   validate_visitor(visitor);
-  call.arguments = {std::string(action), std::string(visitor),
-                    action == "renew" ? std::to_string(options_.token_ttl.count()) : "0"};
-  return client_.run_script(call);
+  const detail::Decimal ttl(action == "renew" ? options_.token_ttl.count() : 0);
+  return client_.run_script(detail::scripts::leave_waiting_room, keys.views(),
+                            {action, visitor, ttl.view()});
 }
 
 RenewResult WaitingRoom::renew(std::string_view room, std::string_view visitor) {
@@ -244,10 +249,10 @@ LeaveStatus WaitingRoom::leave(std::string_view room, std::string_view visitor) 
 }
 
 RoomStats WaitingRoom::stats(std::string_view room) {
+  const auto keys = room_keys(key_space_, room);
+  const detail::Decimal rate_window(kWaitingRoomRateWindow.count());
   ReplyReader reader(
-      client_.run_script(ScriptCall{&detail::scripts::waiting_room_stats,
-                                    keys(room),
-                                    {std::to_string(kWaitingRoomRateWindow.count())}}),
+      client_.run_script(detail::scripts::waiting_room_stats, keys.views(), {rate_window.view()}),
       "waiting_room_stats", 9);
   RoomStats stats;
   stats.waiting = static_cast<std::size_t>(reader.count());

@@ -4,7 +4,9 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -59,6 +61,42 @@ Reply convert(const redisReply& raw) {
   }
   return Reply::array(std::move(elements));
 }
+
+// The argv of one command for redisAppendCommandArgv: on the stack up to
+// kInline arguments (every script call of the components but a large cart or
+// stock load), on the heap beyond.
+class Argv {
+ public:
+  explicit Argv(std::size_t count) {
+    if (count > kInline) {
+      heap_pointers_.resize(count);
+      heap_lengths_.resize(count);
+      pointers_ = heap_pointers_.data();
+      lengths_ = heap_lengths_.data();
+    }
+  }
+  Argv(const Argv&) = delete;
+  Argv& operator=(const Argv&) = delete;
+
+  void add(std::string_view argument) noexcept {
+    pointers_[size_] = argument.empty() ? "" : argument.data();  // never a null pointer
+    lengths_[size_] = argument.size();
+    ++size_;
+  }
+  int size() const noexcept { return static_cast<int>(size_); }
+  const char** pointers() noexcept { return pointers_; }
+  const std::size_t* lengths() const noexcept { return lengths_; }
+
+ private:
+  static constexpr std::size_t kInline = 32;
+  const char* inline_pointers_[kInline];
+  std::size_t inline_lengths_[kInline];
+  std::vector<const char*> heap_pointers_;
+  std::vector<std::size_t> heap_lengths_;
+  const char** pointers_ = inline_pointers_;
+  std::size_t* lengths_ = inline_lengths_;
+  std::size_t size_ = 0;
+};
 
 timeval to_timeval(std::chrono::milliseconds duration) {
   timeval value{};
@@ -163,16 +201,33 @@ void Connection::fail(int saved_errno) {
 }
 
 void Connection::append(const std::vector<std::string>& arguments) {
-  std::vector<const char*> pointers;
-  std::vector<std::size_t> lengths;
-  pointers.reserve(arguments.size());
-  lengths.reserve(arguments.size());
+  Argv argv(arguments.size());
   for (const auto& argument : arguments) {
-    pointers.push_back(argument.data());
-    lengths.push_back(argument.size());
+    argv.add(argument);
   }
-  if (redisAppendCommandArgv(context_.get(), static_cast<int>(arguments.size()), pointers.data(),
-                             lengths.data()) != REDIS_OK) {
+  append_argv(argv.size(), argv.pointers(), argv.lengths());
+}
+
+void Connection::append_script(std::string_view command, std::string_view body, ArgumentViews keys,
+                               ArgumentViews arguments) {
+  char key_count[24];
+  const auto written = std::to_chars(std::begin(key_count), std::end(key_count), keys.size());
+  Argv argv(3 + keys.size() + arguments.size());
+  argv.add(command);
+  argv.add(body);
+  argv.add({key_count, static_cast<std::size_t>(written.ptr - key_count)});
+  for (const auto key : keys) {
+    argv.add(key);
+  }
+  for (const auto argument : arguments) {
+    argv.add(argument);
+  }
+  append_argv(argv.size(), argv.pointers(), argv.lengths());
+}
+
+void Connection::append_argv(int count, const char** pointers, const std::size_t* lengths) {
+  // hiredis copies the arguments into its output buffer here.
+  if (redisAppendCommandArgv(context_.get(), count, pointers, lengths) != REDIS_OK) {
     fail(errno);
   }
 }
@@ -184,7 +239,9 @@ Reply Connection::read_reply() {
     fail(errno);
   }
   const ReplyPointer reply(static_cast<redisReply*>(raw));
-  return convert(*reply);
+  Reply converted = convert(*reply);
+  last_reply_at_ = std::chrono::steady_clock::now();
+  return converted;
 }
 
 Reply Connection::execute(const std::vector<std::string>& arguments,
@@ -192,6 +249,25 @@ Reply Connection::execute(const std::vector<std::string>& arguments,
   set_timeout(timeout.count() > 0 ? timeout : options_.command_timeout);
   append(arguments);
   return read_reply();
+}
+
+Reply Connection::script_round(const Script& script, bool eval, ArgumentViews keys,
+                               ArgumentViews arguments, const std::vector<std::string>* trailing,
+                               Reply* trailing_reply) {
+  set_timeout(options_.command_timeout);
+  if (eval) {
+    append_script("EVAL", script.source, keys, arguments);
+  } else {
+    append_script("EVALSHA", script.sha1, keys, arguments);
+  }
+  if (trailing != nullptr) {
+    append(*trailing);
+  }
+  Reply reply = read_reply();
+  if (trailing != nullptr) {
+    *trailing_reply = read_reply();
+  }
+  return reply;
 }
 
 std::vector<Reply> Connection::execute_pipeline(
@@ -219,6 +295,10 @@ bool Connection::closed_by_server() const {
     return true;  // unsolicited bytes: the stream is out of step
   }
   return errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
+bool Connection::closed_by_server_while_idle(std::chrono::steady_clock::time_point now) const {
+  return now - last_reply_at_ > kIdleCheckAfter && closed_by_server();
 }
 
 }  // namespace flashsale::detail

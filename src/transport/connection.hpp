@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/reply.hpp"
 
@@ -31,11 +32,28 @@ class Connection {
                 std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands,
                                       std::chrono::milliseconds timeout);
+  // One script call written straight from the views (EVALSHA, or EVAL with
+  // the source when `eval`), followed by `trailing` (a WAIT) when not null;
+  // returns the script's reply and reads the trailing command's into
+  // *trailing_reply. Error replies are returned. Default timeout. The NOSCRIPT
+  // fallback and retries are the caller's (detail::run_durable_script).
+  Reply script_round(const Script& script, bool eval, ArgumentViews keys, ArgumentViews arguments,
+                     const std::vector<std::string>* trailing = nullptr,
+                     Reply* trailing_reply = nullptr);
 
   bool broken() const noexcept { return broken_; }
   // True when the server closed the socket while the connection sat idle
-  // (a restart), checked without sending anything.
+  // (a restart), checked without sending anything: one recv(MSG_PEEK)
+  // syscall.
   bool closed_by_server() const;
+  // closed_by_server(), asked only when no call has finished on this
+  // connection for longer than kIdleCheckAfter; a connection that answered a
+  // moment ago is trusted without a syscall. What that trust can cost: a
+  // server that closes the socket less than kIdleCheckAfter after the last
+  // reply (a restart cannot be that quick; CLIENT KILL racing a call can)
+  // fails the next call with ConnectionError, as if it had closed during it.
+  bool closed_by_server_while_idle(std::chrono::steady_clock::time_point now) const;
+  static constexpr std::chrono::milliseconds kIdleCheckAfter{1};
 
  private:
   struct ContextDeleter {
@@ -43,6 +61,9 @@ class Connection {
   };
 
   void append(const std::vector<std::string>& arguments);
+  void append_script(std::string_view command, std::string_view body, ArgumentViews keys,
+                     ArgumentViews arguments);
+  void append_argv(int count, const char** pointers, const std::size_t* lengths);
   Reply read_reply();
   void set_timeout(std::chrono::milliseconds timeout);
   [[noreturn]] void fail(int saved_errno);
@@ -50,6 +71,8 @@ class Connection {
   ConnectionOptions options_;
   std::unique_ptr<redisContext, ContextDeleter> context_;
   std::chrono::milliseconds current_timeout_{0};
+  // When the last reply was read (or the connection opened).
+  std::chrono::steady_clock::time_point last_reply_at_ = std::chrono::steady_clock::now();
   bool broken_ = false;
 };
 

@@ -42,7 +42,7 @@ ConnectionPool::Lease ConnectionPool::acquire() {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
       lock.unlock();
-      if (connection->closed_by_server()) {
+      if (connection->closed_by_server_while_idle(std::chrono::steady_clock::now())) {
         connection.reset();
         forget_one();
         continue;

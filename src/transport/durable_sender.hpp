@@ -7,11 +7,14 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
 #include "transport/retry_budget.hpp"
+#include "transport/script_call.hpp"
 
 namespace flashsale::detail {
 
@@ -41,6 +44,8 @@ class WaitTally {
   const std::vector<std::string>* wait_command() const { return wait_.empty() ? nullptr : &wait_; }
   // Counts the reply of a WAIT that followed at least one successful write.
   void record(const Reply& wait_reply);
+  // Every recorded WAIT was confirmed by the replicas asked for.
+  bool confirmed() const noexcept { return !short_; }
   // Throws DurabilityError carrying `replies` when a recorded WAIT was
   // confirmed by fewer replicas than asked; else returns them.
   std::vector<Reply> checked(std::vector<Reply> replies) const;
@@ -93,6 +98,48 @@ std::vector<Reply> run_durable_scripts(const std::vector<ScriptCall>& calls,
                                        const DurabilityOptions& durability,
                                        const RawPipelineSender& raw,
                                        std::function<bool(const Reply&)> refused = {});
+
+// One script call from views through the same steps as run_durable_scripts,
+// without copying them into a pipeline: EVALSHA, EVAL after NOSCRIPT, a WAIT
+// behind it when durability is on and the script may write, transient
+// refusals (and those `refused` adds) sent again within the budget (counted
+// from this call); DurabilityError when the replicas did not confirm.
+// `round(eval, wait, wait_reply)` writes the call (as EVAL when `eval`), then
+// `wait` when not null, and returns the script's reply (the WAIT's into
+// *wait_reply); each round may go to a different connection.
+template <typename Round, typename Refused>
+Reply run_durable_script(const Script& script, std::chrono::milliseconds budget,
+                         const DurabilityOptions& durability, const Round& round,
+                         const Refused& refused) {
+  RetryBudget retries(RetryBudget::Clock::now(), budget);
+  WaitTally tally(durability);
+  const std::vector<std::string>* wait = script_may_write(&script) ? tally.wait_command() : nullptr;
+  bool eval = false;
+  for (;;) {
+    Reply wait_reply;
+    Reply reply = round(eval, wait, &wait_reply);
+    if (wait != nullptr && !reply.is_error()) {
+      tally.record(wait_reply);
+    }
+    if (!eval && is_noscript(reply)) {
+      eval = true;  // EVAL caches the script where it runs
+      continue;
+    }
+    if (is_transient_refusal(reply) || refused(reply)) {
+      const auto now = RetryBudget::Clock::now();
+      if (!retries.exhausted(now)) {
+        std::this_thread::sleep_for(retries.next_pause(now));
+        continue;
+      }
+    }
+    if (tally.confirmed()) {
+      return reply;
+    }
+    std::vector<Reply> replies;
+    replies.push_back(std::move(reply));
+    return std::move(tally.checked(std::move(replies)).front());  // throws DurabilityError
+  }
+}
 
 // execute_pipeline through a DurableSender (no WAIT: plain commands).
 std::vector<Reply> run_retried_commands(

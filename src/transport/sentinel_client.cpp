@@ -143,10 +143,13 @@ class SentinelClient::Impl {
     }
   }
 
-  // Runs `commands` on the master; the DurableSender re-sends refusals
-  // (including READONLY, which marks the master stale) within the budget.
+  // Runs a call on the master: `rounds(on_master, readonly, left)` where
+  // on_master(action) runs action(detail::Connection&) on a pooled connection
+  // of the master, reached within the budget, and the DurableSender steps
+  // re-send refusals (including READONLY: `readonly` marks the master stale)
+  // within what is `left` of it.
   template <typename Rounds>
-  std::vector<Reply> run(const Rounds& rounds, milliseconds timeout);
+  auto run(const Rounds& rounds);
 
   std::string current_master() const {
     const std::lock_guard<std::mutex> lock(mutex_);
@@ -209,10 +212,10 @@ detail::NodeAddress SentinelClient::Impl::resolve() {
 }
 
 template <typename Rounds>
-std::vector<Reply> SentinelClient::Impl::run(const Rounds& rounds, milliseconds timeout) {
+auto SentinelClient::Impl::run(const Rounds& rounds) {
   detail::RetryBudget budget(Clock::now(), options_.retry_budget);
-  // One round: a pipeline to the master, reached within the budget.
-  const auto send = [&](const std::vector<const std::vector<std::string>*>& commands) {
+  // One round on the master, reached within the budget.
+  const auto on_master = [&](const auto& action) {
     for (;;) {
       std::shared_ptr<Master> current;
       std::optional<detail::ConnectionPool::Lease> lease;
@@ -233,7 +236,7 @@ std::vector<Reply> SentinelClient::Impl::run(const Rounds& rounds, milliseconds 
         continue;
       }
       try {
-        return (*lease)->execute_pipeline(commands, timeout);
+        return action(**lease);
       } catch (const TimeoutError&) {
         rethrow_with_context(
             std::current_exception(),
@@ -259,7 +262,7 @@ std::vector<Reply> SentinelClient::Impl::run(const Rounds& rounds, milliseconds 
     }
     return false;
   };
-  return rounds(send, readonly, budget.left(Clock::now()));
+  return rounds(on_master, readonly, budget.left(Clock::now()));
 }
 
 SentinelClient::SentinelClient(SentinelClientOptions options)
@@ -292,23 +295,48 @@ std::vector<Reply> SentinelClient::execute_pipeline(const std::vector<Command>& 
     arguments.push_back(&command.arguments);
     timeout = std::max(timeout, command.timeout);
   }
-  return impl_->run(
-      [&](const auto& send, const auto& readonly, auto left) {
-        return detail::run_retried_commands(arguments, left, send, readonly);
-      },
-      timeout);
+  return impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
+    return detail::run_retried_commands(
+        arguments, left,
+        [&](const std::vector<const std::vector<std::string>*>& pipeline) {
+          return on_master([&](detail::Connection& connection) {
+            return connection.execute_pipeline(pipeline, timeout);
+          });
+        },
+        readonly);
+  });
 }
 
 std::vector<Reply> SentinelClient::run_script_pipeline(const std::vector<ScriptCall>& calls) {
   if (calls.empty()) {
     return {};
   }
-  return impl_->run(
-      [&](const auto& send, const auto& readonly, auto left) {
-        return detail::run_durable_scripts(calls, left, impl_->options_.connection.durability, send,
-                                           readonly);
-      },
-      milliseconds{0});
+  return impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
+    return detail::run_durable_scripts(
+        calls, left, impl_->options_.connection.durability,
+        [&](const std::vector<const std::vector<std::string>*>& pipeline) {
+          return on_master([&](detail::Connection& connection) {
+            return connection.execute_pipeline(pipeline, milliseconds{0});
+          });
+        },
+        readonly);
+  });
+}
+
+Reply SentinelClient::run_script_views(const Script& script, ArgumentViews keys,
+                                       ArgumentViews arguments) {
+  Reply reply = impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
+    return detail::run_durable_script(
+        script, left, impl_->options_.connection.durability,
+        [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
+          return on_master([&](detail::Connection& connection) {
+            return connection.script_round(script, eval, keys, arguments, wait, wait_reply);
+          });
+        },
+        readonly);
+  });
+  reply.throw_if_error();
+  return reply;
 }
 
 ServerInfo SentinelClient::server_info() {

@@ -172,6 +172,25 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
                                      });
 }
 
+Reply StandaloneClient::run_script_views(const Script& script, ArgumentViews keys,
+                                         ArgumentViews arguments) {
+  if (!impl_->shared_.empty()) {
+    return Client::run_script_views(script, keys, arguments);
+  }
+  // The pipeline path's steps (durable_sender.hpp) on one borrowed
+  // connection, with the views written straight to it.
+  const auto& options = impl_->pool_.connection_options();
+  auto connection = impl_->pool_.acquire();
+  Reply reply = detail::run_durable_script(
+      script, options.transient_retry_budget, options.durability,
+      [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
+        return connection->script_round(script, eval, keys, arguments, wait, wait_reply);
+      },
+      [](const Reply&) { return false; });
+  reply.throw_if_error();
+  return reply;
+}
+
 ServerInfo StandaloneClient::server_info() {
   return impl_->server_info_.get(
       [this] {

@@ -269,3 +269,61 @@ TEST_CASE("a pinned connection keeps WATCH and MULTI on one connection", "[trans
   }
   CHECK(client->execute({{"GET", key}, key, {}}).as_integer() == 2);
 }
+
+// The pool checks a connection for a server close only after it sat idle a
+// while (a connection that answered a moment ago is handed out without a
+// syscall); one the server closed while it sat idle is still replaced.
+TEST_CASE("a connection the server closed while it sat idle is replaced before the next call",
+          "[transport]") {
+  RedisServer server;
+  for (const std::size_t shared_connections : {std::size_t{0}, std::size_t{1}}) {
+    flashsale::PoolOptions pool;
+    pool.size = 1;
+    pool.shared_connections = shared_connections;
+    StandaloneClient client(server.connection_options(), pool);
+    const long long first_id = client.execute({{"CLIENT", "ID"}, {}, {}}).as_integer();
+    CHECK(server.admin()
+              .execute({{"CLIENT", "KILL", "ID", std::to_string(first_id)}, {}, {}})
+              .as_integer() == 1);
+    // Idle for longer than the check's threshold (1 ms, see PoolOptions;
+    // sleep_for waits at least this long): the next borrow must look.
+    std::this_thread::sleep_for(5ms);
+    const long long second_id = client.execute({{"CLIENT", "ID"}, {}, {}}).as_integer();
+    CHECK(second_id != first_id);
+    CHECK(client.execute({{"PING"}, {}, {}}).as_string() == "PONG");
+  }
+}
+
+TEST_CASE(
+    "a script call with views carries its keys and arguments byte for byte, after SCRIPT "
+    "FLUSH too, pooled and auto-pipelined",
+    "[transport]") {
+  RedisServer server;
+  const std::string binary("a\0b\r\n", 5);
+  const std::vector<std::string_view> arguments = {binary, "", "42"};
+  for (const std::size_t shared_connections : {std::size_t{0}, std::size_t{1}}) {
+    flashsale::PoolOptions pool;
+    pool.size = 2;
+    pool.shared_connections = shared_connections;
+    StandaloneClient client(server.connection_options(), pool);
+    for (int round = 0; round < 2; ++round) {
+      server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});  // the first call meets NOSCRIPT
+      const std::string key = "fs:test:{echo}:" + std::to_string(round);
+      const auto reply = client
+                             .run_script(flashsale::testing::scripts::echo_call,
+                                         {key, "fs:test:{echo}:b"}, arguments)
+                             .as_array();
+      REQUIRE(reply.size() == 6);
+      CHECK(reply[0].as_integer() == 2);
+      CHECK(reply[1].as_string() == key);
+      CHECK(reply[2].as_string() == "fs:test:{echo}:b");
+      CHECK(reply[3].as_string() == binary);
+      CHECK(reply[4].as_string().empty());
+      CHECK(reply[5].as_string() == "42");
+    }
+    // The ScriptCall overload goes the same way.
+    const ScriptCall call{&flashsale::testing::scripts::echo_call, {"fs:test:{echo}:c"}, {"x"}};
+    CHECK(client.run_script(call).as_array().size() == 3);
+    CHECK_THROWS_AS(client.run_script(ScriptCall{nullptr, {}, {}}), flashsale::InvalidArgument);
+  }
+}
