@@ -12,6 +12,7 @@
 #include "flashsale/hold_reaper.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
+#include "flashsale/metrics.hpp"
 #include "flashsale/outbox.hpp"
 #include "flashsale/outbox_relay.hpp"
 #include "flashsale/preflight.hpp"
