@@ -4,9 +4,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 namespace flashsale {
+
+class MetricsRegistry;
 
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
@@ -22,6 +25,13 @@ struct ConnectionOptions {
   // Longest wait for one reply; zero waits forever. A command that exceeds
   // it raises TimeoutError and its connection is discarded.
   std::chrono::milliseconds command_timeout{1000};
+  // Opt-in transport metrics (metrics.hpp): when set, every client built
+  // with these options records its calls, errors, pool use, reconnects,
+  // NOSCRIPT fallbacks and cluster redirects there (README "Metrics" lists
+  // the names). Null (the default): nothing is recorded and nothing is paid
+  // beyond one branch per call. Several clients may share one registry;
+  // their figures add up (series carry a `node` label, not a client name).
+  std::shared_ptr<MetricsRegistry> metrics;
 };
 
 struct PoolOptions {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "flashsale/client.hpp"
+#include "flashsale/component_metrics.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"

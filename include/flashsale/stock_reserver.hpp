@@ -169,6 +169,14 @@ struct StockSnapshot {
   std::vector<SkuFigures> skus;  // sorted by sku
 };
 
+// Holds past their deadline that no call has reclaimed yet (for metrics: a
+// growing count or overdue age means nothing sweeps, see HoldReaper).
+struct HoldExpiry {
+  std::size_t expired_holds = 0;
+  // Server time minus the oldest such deadline; zero when there is none.
+  std::chrono::milliseconds oldest_overdue{0};
+};
+
 class StockReserver {
  public:
   // Validates the options (InvalidArgument) and checks the server's eviction
@@ -201,6 +209,8 @@ class StockReserver {
   // released or expire; a later snapshot() shows the result.
   StockSnapshot end_sale(std::string_view scope);
   StockSnapshot snapshot(std::string_view scope);
+  // One read-only script, O(log holds); a scope never loaded reports none.
+  HoldExpiry hold_expiry(std::string_view scope);
 
   const StockReserverOptions& options() const noexcept { return options_; }
 

@@ -6,11 +6,11 @@
 #include <set>
 #include <utility>
 
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale {
 
@@ -246,6 +246,16 @@ StockSnapshot StockReserver::end_sale(std::string_view scope) {
 
 StockSnapshot StockReserver::snapshot(std::string_view scope) {
   return read_snapshot(scope, "read");
+}
+
+HoldExpiry StockReserver::hold_expiry(std::string_view scope) {
+  const Reply reply = client_.run_script({&bundled_script("stock_hold_expiry"), keys(scope), {}});
+  const auto& elements = reply.as_array();
+  if (elements.size() != 2 || elements[0].as_integer() < 0) {
+    throw ProtocolError(fmt::format("stock_hold_expiry replied {}", reply.describe()));
+  }
+  return {static_cast<std::size_t>(elements[0].as_integer()),
+          std::chrono::milliseconds(std::max<std::int64_t>(0, elements[1].as_integer()))};
 }
 
 StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_view mode) {

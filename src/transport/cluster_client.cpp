@@ -14,6 +14,7 @@
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
 #include "transport/slot_map.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace flashsale {
 
@@ -91,7 +92,9 @@ struct Entry {
 class ClusterClient::Impl {
  public:
   explicit Impl(ClusterOptions options)
-      : options_(validated(std::move(options))), slot_map_(options_.connection, options_.pool) {
+      : options_(validated(std::move(options))),
+        slot_map_(options_.connection, options_.pool),
+        metrics_(detail::make_call_metrics(options_.connection)) {
     for (const auto& seed : options_.seeds) {
       seeds_.push_back(detail::parse_node_address(seed));
     }
@@ -108,6 +111,7 @@ class ClusterClient::Impl {
   detail::SlotMap slot_map_;
   std::mutex refresh_mutex_;
   detail::ServerInfoCache server_info_;
+  const std::unique_ptr<detail::CallMetrics> metrics_;  // null: metrics off
 
  private:
   // Reloads the slot map unless another thread did since `seen_generation`.
@@ -278,6 +282,11 @@ std::vector<Reply> ClusterClient::Impl::run(
         const auto redirect = detail::parse_redirect(reply, node->address.host);
         if (redirect && entry.redirects < options_.max_redirects) {
           ++entry.redirects;
+          if (metrics_) {
+            (redirect->kind == detail::Redirect::Kind::Moved ? metrics_->moved_redirects
+                                                             : metrics_->ask_redirects)
+                .inc();
+          }
           if (redirect->kind == detail::Redirect::Kind::Moved) {
             reload = reload || !slot_map_.knows(redirect->target);
             slot_map_.assign(redirect->slot, slot_map_.node(redirect->target));
@@ -335,10 +344,14 @@ const ClusterOptions& ClusterClient::options() const noexcept {
 }
 
 Reply ClusterClient::execute(const Command& command) {
-  Reply reply = std::move(
-      impl_->run({&command.arguments}, {slot_of(command.routing_key)}, command.timeout).front());
-  reply.throw_if_error();
-  return reply;
+  return detail::CallMetrics::observe(
+      impl_->metrics_.get(), detail::CallKind::Command, command, [&] {
+        Reply reply = std::move(
+            impl_->run({&command.arguments}, {slot_of(command.routing_key)}, command.timeout)
+                .front());
+        reply.throw_if_error();
+        return reply;
+      });
 }
 
 std::vector<Reply> ClusterClient::execute_pipeline(const std::vector<Command>& commands) {
@@ -355,23 +368,31 @@ std::vector<Reply> ClusterClient::execute_pipeline(const std::vector<Command>& c
     slots.push_back(slot_of(command.routing_key));
     timeout = std::max(timeout, command.timeout);
   }
-  return impl_->run(arguments, slots, timeout);
+  return detail::CallMetrics::observe(impl_->metrics_.get(), detail::CallKind::CommandPipeline,
+                                      commands.front(),
+                                      [&] { return impl_->run(arguments, slots, timeout); });
 }
 
 std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCall>& calls) {
   if (calls.empty()) {
     return {};
   }
-  return detail::run_scripts_with_eval_fallback(
-      calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>& call_indices) {
-        std::vector<std::optional<std::uint16_t>> slots;
-        slots.reserve(call_indices.size());
-        for (const auto index : call_indices) {
-          const auto& keys = calls[index].keys;
-          slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
-        }
-        return impl_->run(arguments, slots, milliseconds{0});
+  const auto send = [&](const std::vector<const std::vector<std::string>*>& arguments,
+                        const std::vector<std::size_t>& call_indices) {
+    std::vector<std::optional<std::uint16_t>> slots;
+    slots.reserve(call_indices.size());
+    for (const auto index : call_indices) {
+      const auto& keys = calls[index].keys;
+      slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
+    }
+    return impl_->run(arguments, slots, milliseconds{0});
+  };
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(
+      metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
+      calls.front(), [&] {
+        return detail::run_scripts_with_eval_fallback(
+            calls, send, metrics != nullptr ? &metrics->noscript_fallbacks : nullptr);
       });
 }
 

@@ -1,12 +1,14 @@
 // A bounded pool of connections: private to the transport layer.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "transport/connection.hpp"
+#include "transport/transport_metrics.hpp"
 #include "flashsale/connection_options.hpp"
 
 namespace flashsale::detail {
@@ -33,6 +35,9 @@ class ConnectionPool {
   };
 
   ConnectionPool(ConnectionOptions connection, PoolOptions pool);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
 
   // Throws TimeoutError when no connection frees up within the wait timeout,
   // and whatever connecting throws.
@@ -41,11 +46,13 @@ class ConnectionPool {
   const ConnectionOptions& connection_options() const noexcept { return connection_options_; }
 
  private:
+  Lease acquire_until(std::chrono::steady_clock::time_point deadline);
   void give_back(std::unique_ptr<Connection> connection);
   void forget_one();
 
   const ConnectionOptions connection_options_;
   const PoolOptions pool_options_;
+  const std::unique_ptr<PoolMetrics> metrics_;  // null: metrics off
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;

@@ -8,12 +8,14 @@
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
 #include "transport/shared_connection.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace flashsale {
 
 class StandaloneClient::Impl {
  public:
-  Impl(ConnectionOptions connection, PoolOptions pool) : pool_(connection, pool) {
+  Impl(ConnectionOptions connection, PoolOptions pool)
+      : pool_(connection, pool), metrics_(detail::make_call_metrics(connection)) {
     for (std::size_t index = 0; index < pool.shared_connections; ++index) {
       shared_.push_back(std::make_unique<detail::SharedConnection>(connection));
     }
@@ -33,6 +35,7 @@ class StandaloneClient::Impl {
   std::vector<std::unique_ptr<detail::SharedConnection>> shared_;
   std::atomic<std::size_t> next_shared_{0};
   detail::ServerInfoCache server_info_;
+  const std::unique_ptr<detail::CallMetrics> metrics_;  // null: metrics off
 };
 
 StandaloneClient::StandaloneClient(ConnectionOptions connection, PoolOptions pool)
@@ -77,24 +80,30 @@ std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
 }  // namespace
 
 Reply StandaloneClient::execute(const Command& command) {
-  if (auto* shared = impl_->shared_connection_for(command.timeout)) {
-    Reply reply = std::move(shared->execute_pipeline({&command.arguments}).front());
-    reply.throw_if_error();
-    return reply;
-  }
-  auto connection = impl_->pool_.acquire();
-  return execute_on(*connection, command);
+  return detail::CallMetrics::observe(
+      impl_->metrics_.get(), detail::CallKind::Command, command, [&] {
+        if (auto* shared = impl_->shared_connection_for(command.timeout)) {
+          Reply reply = std::move(shared->execute_pipeline({&command.arguments}).front());
+          reply.throw_if_error();
+          return reply;
+        }
+        auto connection = impl_->pool_.acquire();
+        return execute_on(*connection, command);
+      });
 }
 
 std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>& commands) {
   if (commands.empty()) {
     return {};
   }
-  if (auto* shared = impl_->shared_connection_for(longest_timeout(commands))) {
-    return shared->execute_pipeline(arguments_of(commands));
-  }
-  auto connection = impl_->pool_.acquire();
-  return execute_pipeline_on(*connection, commands);
+  return detail::CallMetrics::observe(
+      impl_->metrics_.get(), detail::CallKind::CommandPipeline, commands.front(), [&] {
+        if (auto* shared = impl_->shared_connection_for(longest_timeout(commands))) {
+          return shared->execute_pipeline(arguments_of(commands));
+        }
+        auto connection = impl_->pool_.acquire();
+        return execute_pipeline_on(*connection, commands);
+      });
 }
 
 struct StandaloneClient::PinnedConnection::State {
@@ -127,19 +136,31 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
   if (calls.empty()) {
     return {};
   }
-  if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
-    return detail::run_scripts_with_eval_fallback(
-        calls,
-        [shared](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>&) { return shared->execute_pipeline(arguments); });
-  }
-  // One connection for both rounds: EVAL carries the source and caches it
-  // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice.
-  auto connection = impl_->pool_.acquire();
-  return detail::run_scripts_with_eval_fallback(
-      calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>&) {
-        return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
+  auto* metrics = impl_->metrics_.get();
+  Counter* fallbacks = metrics != nullptr ? &metrics->noscript_fallbacks : nullptr;
+  return detail::CallMetrics::observe(
+      metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
+      calls.front(), [&] {
+        if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
+          return detail::run_scripts_with_eval_fallback(
+              calls,
+              [shared](const std::vector<const std::vector<std::string>*>& arguments,
+                       const std::vector<std::size_t>&) {
+                return shared->execute_pipeline(arguments);
+              },
+              fallbacks);
+        }
+        // One connection for both rounds: EVAL carries the source and caches
+        // it again, so a SCRIPT FLUSH racing with the retry cannot make it
+        // fail twice.
+        auto connection = impl_->pool_.acquire();
+        return detail::run_scripts_with_eval_fallback(
+            calls,
+            [&](const std::vector<const std::vector<std::string>*>& arguments,
+                const std::vector<std::size_t>&) {
+              return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
+            },
+            fallbacks);
       });
 }
 

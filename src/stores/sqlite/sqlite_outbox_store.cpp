@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "flashsale/error.hpp"
 #include "common/time_conversion.hpp"
+#include "flashsale/error.hpp"
 
 namespace flashsale {
 
@@ -345,6 +345,12 @@ OutboxCounts SqliteOutboxStore::counts() {
     } else {
       counts.pending = count;
     }
+  }
+  Statement oldest(
+      impl_->db(),
+      "SELECT created_at_ms FROM flashsale_outbox WHERE state = 0 ORDER BY id LIMIT 1");
+  if (oldest.step()) {
+    counts.oldest_pending_created_at = from_epoch_ms(oldest.integer(0));
   }
   return counts;
 }

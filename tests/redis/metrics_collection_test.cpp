@@ -1,0 +1,376 @@
+// Metrics against a real redis-server: the transport's figures (calls,
+// errors by kind, pool, reconnects, NOSCRIPT fallbacks) and the component
+// collectors, checked against what the test did.
+#include "flashsale/metrics.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catch.hpp"
+#include "flashsale/component_metrics.hpp"
+#include "flashsale/error.hpp"
+#include "flashsale/standalone_client.hpp"
+#include "redis_server.hpp"
+#include "redis_test_helpers.hpp"
+
+using namespace std::chrono_literals;
+using flashsale::CouponTemplate;
+using flashsale::FirstComeCouponIssuer;
+using flashsale::IssueStatus;
+using flashsale::MetricFamily;
+using flashsale::MetricLabels;
+using flashsale::MetricsRegistry;
+using flashsale::StandaloneClient;
+using flashsale::testing::RedisServer;
+using flashsale::testing::server_now;
+
+namespace {
+
+const flashsale::MetricSample* find_sample(const std::vector<MetricFamily>& families,
+                                           const std::string& name, const MetricLabels& labels) {
+  for (const auto& family : families) {
+    if (family.name != name) {
+      continue;
+    }
+    for (const auto& sample : family.samples) {
+      if (sample.labels == labels) {
+        return &sample;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// The value of one series; nullopt when the scrape does not have it.
+std::optional<double> value_of(MetricsRegistry& registry, const std::string& name,
+                               const MetricLabels& labels = {}) {
+  const auto families = registry.collect();
+  const auto* sample = find_sample(families, name, labels);
+  return sample != nullptr ? std::optional<double>(sample->value) : std::nullopt;
+}
+
+std::uint64_t calls_of(MetricsRegistry& registry, const std::string& kind,
+                       const std::string& operation) {
+  const auto families = registry.collect();
+  const auto* sample = find_sample(families, "flashsale_redis_call_duration_seconds",
+                                   {{"kind", kind}, {"operation", operation}});
+  return sample != nullptr ? sample->histogram.count : 0;
+}
+
+double errors_of(MetricsRegistry& registry, const std::string& kind, const std::string& operation) {
+  return value_of(registry, "flashsale_redis_errors_total",
+                  {{"kind", kind}, {"operation", operation}})
+      .value_or(0);
+}
+
+CouponTemplate open_coupon(flashsale::Client& client, std::string id, std::int64_t total) {
+  const auto now = server_now(client);
+  CouponTemplate coupon;
+  coupon.id = std::move(id);
+  coupon.total = total;
+  coupon.opens_at = now - 1h;
+  coupon.closes_at = now + 24h;
+  return coupon;
+}
+
+std::unique_ptr<StandaloneClient> metered_client(const RedisServer& server,
+                                                 std::shared_ptr<MetricsRegistry> registry,
+                                                 flashsale::PoolOptions pool = {}) {
+  auto options = server.connection_options();
+  options.metrics = std::move(registry);
+  return std::make_unique<StandaloneClient>(options, pool);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "under 32 threads the transport counts exactly the calls made and the pool gives "
+    "every connection back",
+    "[metrics]") {
+  RedisServer server;
+  const bool shared = GENERATE(false, true);
+  CAPTURE(shared);
+  auto registry = std::make_shared<MetricsRegistry>();
+  flashsale::PoolOptions pool;
+  pool.size = 8;
+  pool.wait_timeout = 30s;
+  pool.shared_connections = shared ? 2 : 0;
+  auto client = metered_client(server, registry, pool);
+  FirstComeCouponIssuer issuer(*client);
+  issuer.register_template(open_coupon(*client, "race", 500));
+  registry->add_collector("coupons", flashsale::coupon_metrics(issuer, {"race"}));
+
+  constexpr int kThreads = 32;
+  constexpr int kUsersPerThread = 40;
+  std::atomic<int> issued{0};
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < kThreads; ++thread) {
+    threads.emplace_back([&, thread] {
+      for (int user = 0; user < kUsersPerThread; ++user) {
+        const auto result =
+            issuer.issue("race", "user-" + std::to_string(thread) + "-" + std::to_string(user));
+        if (result.status == IssueStatus::Issued) {
+          ++issued;
+        }
+      }
+    });
+  }
+  // Scrapes while the race runs must not disturb it.
+  for (int scrape = 0; scrape < 20; ++scrape) {
+    CHECK_FALSE(flashsale::render_prometheus(*registry).empty());
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+
+  CHECK(issued == 500);
+  CHECK(calls_of(*registry, "script", "issue_coupon") == kThreads * kUsersPerThread);
+  CHECK(errors_of(*registry, "reply", "issue_coupon") == 0);
+  CHECK(value_of(*registry, "flashsale_coupon_issued", {{"coupon", "race"}}) == 500);
+  CHECK(value_of(*registry, "flashsale_coupon_remaining", {{"coupon", "race"}}) == 0);
+  CHECK(value_of(*registry, "flashsale_coupon_total", {{"coupon", "race"}}) == 500);
+  const MetricLabels node{{"node", "127.0.0.1:" + std::to_string(server.port())}};
+  CHECK(value_of(*registry, "flashsale_redis_pool_size", node) == 8);
+  CHECK(value_of(*registry, "flashsale_redis_pool_in_use_connections", node) == 0);
+  const auto open = value_of(*registry, "flashsale_redis_pool_open_connections", node);
+  REQUIRE(open);
+  CHECK(*open <= 8);
+  // Every opened connection is open now (pooled or shared): none broke.
+  CHECK(value_of(*registry, "flashsale_redis_connections_opened_total", node) ==
+        *open + (shared ? 2 : 0));
+  if (!shared) {
+    const auto families = registry->collect();
+    const auto* wait = find_sample(families, "flashsale_redis_pool_wait_seconds", node);
+    REQUIRE(wait != nullptr);
+    // register_template, INFO (eviction check), 1280 issues, the collector's
+    // stats() reads: at least one acquire per call.
+    CHECK(wait->histogram.count >= kThreads * kUsersPerThread);
+  }
+}
+
+TEST_CASE("timeouts, connection failures and error replies are counted by kind and operation",
+          "[metrics]") {
+  RedisServer server;
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto options = server.connection_options();
+  options.command_timeout = 100ms;
+  options.metrics = registry;
+  StandaloneClient client(options);
+
+  CHECK_THROWS_AS(client.execute({{"NOSUCHCOMMAND"}, {}, {}}), flashsale::ReplyError);
+  CHECK(errors_of(*registry, "reply", "NOSUCHCOMMAND") == 1);
+  // Error replies inside a pipeline are counted per entry.
+  const auto replies = client.execute_pipeline(
+      {{{"SET", "k", "v"}, {}, {}}, {{"INCR", "k"}, {}, {}}, {{"INCR", "k"}, {}, {}}});
+  CHECK(replies.at(1).is_error());
+  CHECK(errors_of(*registry, "reply", "SET") == 2);
+  CHECK(calls_of(*registry, "command_pipeline", "SET") == 1);
+
+  server.admin().execute({{"CLIENT", "PAUSE", "400", "ALL"}, {}, {}});
+  CHECK_THROWS_AS(client.execute({{"ping"}, {}, {}}), flashsale::TimeoutError);
+  CHECK(errors_of(*registry, "timeout", "PING") == 1);
+  std::this_thread::sleep_for(450ms);
+  CHECK(client.execute({{"PING"}, {}, {}}).as_string() == "PONG");
+  // Lower and upper case name the same operation.
+  CHECK(calls_of(*registry, "command", "PING") == 2);
+  const MetricLabels node{{"node", "127.0.0.1:" + std::to_string(server.port())}};
+  CHECK(value_of(*registry, "flashsale_redis_connections_dropped_total",
+                 {node[0], {"reason", "broken"}}) == 1);
+
+  server.stop();
+  CHECK_THROWS_AS(client.execute({{"PING"}, {}, {}}), flashsale::ConnectionError);
+  CHECK(errors_of(*registry, "connection", "PING") >= 1);
+}
+
+TEST_CASE(
+    "a server restart is counted as a dropped and reopened connection, SCRIPT FLUSH as "
+    "NOSCRIPT fallbacks",
+    "[metrics]") {
+  RedisServer server;
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto client = metered_client(server, registry, flashsale::PoolOptions{1});
+  FirstComeCouponIssuer issuer(*client);
+  issuer.register_template(open_coupon(*client, "flush", 10));
+  const MetricLabels node{{"node", "127.0.0.1:" + std::to_string(server.port())}};
+  CHECK(value_of(*registry, "flashsale_redis_connections_opened_total", node) == 1);
+  const double fallbacks_before =
+      value_of(*registry, "flashsale_redis_noscript_fallbacks_total").value_or(0);
+
+  server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});
+  CHECK(issuer.issue("flush", "a").status == IssueStatus::Issued);
+  CHECK(issuer.issue("flush", "b").status == IssueStatus::Issued);
+  CHECK(value_of(*registry, "flashsale_redis_noscript_fallbacks_total") == fallbacks_before + 1);
+
+  server.restart();
+  flashsale::testing::wait_until_loaded(server.admin());
+  client->execute({{"PING"}, {}, {}});
+  CHECK(value_of(*registry, "flashsale_redis_connections_dropped_total",
+                 {node[0], {"reason", "closed_by_server"}}) == 1);
+  CHECK(value_of(*registry, "flashsale_redis_connections_opened_total", node) == 2);
+}
+
+TEST_CASE(
+    "a client without a registry works and a registry shared by two clients adds their "
+    "figures up",
+    "[metrics]") {
+  RedisServer server;
+  StandaloneClient plain(server.connection_options());
+  CHECK(plain.execute({{"PING"}, {}, {}}).as_string() == "PONG");
+
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto first = metered_client(server, registry, flashsale::PoolOptions{3});
+  auto second = metered_client(server, registry, flashsale::PoolOptions{5});
+  first->execute({{"PING"}, {}, {}});
+  second->execute({{"PING"}, {}, {}});
+  const MetricLabels node{{"node", "127.0.0.1:" + std::to_string(server.port())}};
+  CHECK(calls_of(*registry, "command", "PING") == 2);
+  CHECK(value_of(*registry, "flashsale_redis_pool_size", node) == 8);
+  second.reset();
+  CHECK(value_of(*registry, "flashsale_redis_pool_size", node) == 3);
+  CHECK(value_of(*registry, "flashsale_redis_pool_open_connections", node) == 1);
+}
+
+TEST_CASE("the stock collector reports units per SKU, active holds and expired unreclaimed holds",
+          "[metrics]") {
+  RedisServer server;
+  auto client = server.make_client();
+  flashsale::StockReserver reserver(*client);
+  MetricsRegistry registry;
+  registry.add_collector("stock", flashsale::stock_metrics(reserver, {"deal", "never-loaded"}));
+
+  reserver.load("deal", {{"sku-a", 10}, {"sku-b", 5}});
+  CHECK(reserver.reserve("deal", "long", {{"sku-a", 1}, {"sku-b", 1}}, 1h).status ==
+        flashsale::ReserveStatus::Reserved);
+  CHECK(reserver.reserve("deal", "sold", {{"sku-b", 3}}, 1h).status ==
+        flashsale::ReserveStatus::Reserved);
+  CHECK(reserver.confirm("deal", "sold").status == flashsale::ConfirmStatus::Confirmed);
+  // Last: every reserve first reclaims expired holds.
+  CHECK(reserver.reserve("deal", "short", {{"sku-a", 2}}, 1ms).status ==
+        flashsale::ReserveStatus::Reserved);
+  std::this_thread::sleep_for(20ms);
+
+  const auto families = registry.collect();
+  const auto value = [&](const std::string& name, const MetricLabels& labels) {
+    const auto* sample = find_sample(families, name, labels);
+    return sample != nullptr ? std::optional<double>(sample->value) : std::nullopt;
+  };
+  const MetricLabels deal{{"scope", "deal"}};
+  CHECK(value("flashsale_stock_sale_open", deal) == 1);
+  CHECK(value("flashsale_stock_available", {{"scope", "deal"}, {"sku", "sku-a"}}) == 7);
+  CHECK(value("flashsale_stock_held", {{"scope", "deal"}, {"sku", "sku-a"}}) == 3);
+  CHECK(value("flashsale_stock_confirmed", {{"scope", "deal"}, {"sku", "sku-b"}}) == 3);
+  CHECK(value("flashsale_stock_active_holds", deal) == 2);
+  CHECK(value("flashsale_stock_expired_holds", deal) == 1);
+  const auto lateness = value("flashsale_stock_reclaim_lateness_seconds", deal);
+  REQUIRE(lateness);
+  CHECK(*lateness >= 0.015);
+  CHECK(value("flashsale_stock_sale_open", {{"scope", "never-loaded"}}) == 0);
+  CHECK(value("flashsale_stock_active_holds", {{"scope", "never-loaded"}}) == std::nullopt);
+
+  reserver.reclaim_expired("deal", 10);
+  CHECK(value_of(registry, "flashsale_stock_expired_holds", deal) == 0);
+  CHECK(value_of(registry, "flashsale_stock_reclaim_lateness_seconds", deal) == 0);
+  CHECK(value_of(registry, "flashsale_stock_active_holds", deal) == 1);
+}
+
+TEST_CASE(
+    "the stream consumer collector reports pending, lag and the oldest pending age, and "
+    "leaves out what is unknown",
+    "[metrics]") {
+  RedisServer server;
+  auto client = server.make_client();
+  flashsale::StreamConsumerOptions options;
+  options.streams = {"fs:events:{orders}"};
+  options.group = "billing";
+  options.consumer = "worker-1";
+  options.block_timeout = 50ms;
+  options.retry_backoff = 1h;
+  flashsale::StreamConsumer consumer(*client, options);
+  MetricsRegistry registry;
+  registry.add_collector("stream", flashsale::stream_consumer_metrics(consumer));
+  const MetricLabels labels{
+      {"stream", "fs:events:{orders}"}, {"group", "billing"}, {"consumer", "worker-1"}};
+
+  // Before the first poll there is no group: nothing pending, lag unknown.
+  CHECK(value_of(registry, "flashsale_stream_pending_entries", labels) == 0);
+  CHECK(value_of(registry, "flashsale_stream_lag_entries", labels) == std::nullopt);
+  CHECK(value_of(registry, "flashsale_stream_oldest_pending_age_seconds", labels) == std::nullopt);
+
+  for (int entry = 0; entry < 3; ++entry) {
+    client->execute({{"XADD", "fs:events:{orders}", "*", "n", std::to_string(entry)},
+                     "fs:events:{orders}",
+                     {}});
+  }
+  int handled = 0;
+  consumer.poll_once([&](const flashsale::StreamMessage&) {
+    return ++handled == 1 ? flashsale::HandlerResult::Retry : flashsale::HandlerResult::Ack;
+  });
+  CHECK(handled == 3);
+  CHECK(value_of(registry, "flashsale_stream_pending_entries", labels) == 1);
+  CHECK(value_of(registry, "flashsale_stream_lag_entries", labels) == 0);
+  CHECK(value_of(registry, "flashsale_stream_retried_total", labels) == 1);
+  CHECK(value_of(registry, "flashsale_stream_acked_total", labels) == 2);
+  CHECK(value_of(registry, "flashsale_stream_delivered_total", labels) == 3);
+  CHECK(value_of(registry, "flashsale_stream_oldest_pending_age_seconds", labels).has_value());
+}
+
+TEST_CASE("a timed ranking refresh is observed with its mode and outcome", "[metrics]") {
+  RedisServer server;
+  auto client = server.make_client();
+  flashsale::RankingOptions options;
+  options.name = "best";
+  options.window = 1h;
+  options.bucket = 1min;
+  options.metrics = {{"views", 1.0}};
+  flashsale::SlidingWindowRanking ranking(*client, options);
+  MetricsRegistry registry;
+  ranking.record("p1", "views", 1);
+  CHECK(flashsale::refresh_with_metrics(ranking, registry).status ==
+        flashsale::RefreshStatus::Refreshed);
+  CHECK(value_of(registry, "flashsale_ranking_refreshes_total",
+                 {{"ranking", "best"}, {"mode", "union"}, {"status", "refreshed"}}) == 1);
+  const auto families = registry.collect();
+  const auto* duration = find_sample(families, "flashsale_ranking_refresh_duration_seconds",
+                                     {{"ranking", "best"}, {"mode", "union"}});
+  REQUIRE(duration != nullptr);
+  CHECK(duration->histogram.count == 1);
+}
+
+TEST_CASE("collectors refuse ids that cannot be keys before any I/O", "[metrics]") {
+  RedisServer server;
+  auto client = server.make_client();
+  FirstComeCouponIssuer issuer(*client);
+  flashsale::StockReserver reserver(*client);
+  const long long before = server.commands_processed();
+  CHECK_THROWS_AS(flashsale::coupon_metrics(issuer, {"bad id"}), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(flashsale::coupon_metrics(issuer, {""}), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(flashsale::stock_metrics(reserver, {"a{b}"}), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(flashsale::outbox_metrics("outbox", nullptr), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(reserver.hold_expiry("bad scope"), flashsale::InvalidArgument);
+  CHECK(server.commands_processed() == before + 1);
+}
+
+TEST_CASE("a collector whose Redis is gone is counted as failed and the scrape still renders",
+          "[metrics]") {
+  RedisServer server;
+  auto options = server.connection_options();
+  options.connect_timeout = 200ms;
+  StandaloneClient client(options, flashsale::PoolOptions{2, 200ms});
+  FirstComeCouponIssuer issuer(client);
+  issuer.register_template(open_coupon(client, "gone", 5));
+  MetricsRegistry registry;
+  registry.counter("flashsale_test_total", "Still here.").inc();
+  registry.add_collector("coupons", flashsale::coupon_metrics(issuer, {"gone"}));
+  CHECK(value_of(registry, "flashsale_coupon_total", {{"coupon", "gone"}}) == 5);
+  server.stop();
+  const std::string text = flashsale::render_prometheus(registry);
+  CHECK(text.find("flashsale_coupon_total") == std::string::npos);
+  CHECK(text.find("flashsale_test_total 1\n") != std::string::npos);
+  CHECK(text.find("flashsale_metrics_collector_errors_total{collector=\"coupons\"} 1\n") !=
+        std::string::npos);
+}
