@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(build-essential cmake pkg-config python3 libhiredis-dev libfmt-dev catch2
-          libbenchmark-dev libsqlite3-dev redis-server redis-tools)
+          libbenchmark-dev libsqlite3-dev redis-server redis-tools libcpp-httplib-dev
+          prometheus)
 
 install_missing_packages() {
   local missing=()
