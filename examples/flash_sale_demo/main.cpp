@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "demo_options.hpp"
+#include "flashsale/component_metrics.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hold_reaper.hpp"
@@ -35,6 +36,7 @@
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
 #include "latency_recorder.hpp"
+#include "metrics_endpoint.hpp"
 #include "progress.hpp"
 #include "redis_server.hpp"
 #include "report.hpp"
@@ -156,6 +158,8 @@ int run_sale(demo::DemoOptions options) {
     connection.port = std::stoi(options.redis.substr(colon + 1));
   }
   connection.command_timeout = 5s;
+  auto metrics = std::make_shared<flashsale::MetricsRegistry>();
+  connection.metrics = metrics;
   flashsale::StandaloneClient client(
       connection, flashsale::PoolOptions{static_cast<std::size_t>(options.threads) + 4, 10s});
 
@@ -250,6 +254,18 @@ int run_sale(demo::DemoOptions options) {
       relay_thread.join();
   }};
 
+  demo::MetricsEndpoint metrics_endpoint(metrics, options.metrics_port);
+  metrics_endpoint.add_collector("coupon", flashsale::coupon_metrics(issuer, {options.coupon_id}));
+  metrics_endpoint.add_collector("stock", flashsale::stock_metrics(reserver, {options.deal_scope}));
+  metrics_endpoint.add_collector("coupon-events", flashsale::stream_consumer_metrics(consumer));
+  metrics_endpoint.add_collector("orders", flashsale::outbox_metrics("orders", [&] {
+                                   const auto counts = outbox_store.counts();
+                                   return flashsale::OutboxFigures{
+                                       counts.pending, counts.blocked,
+                                       counts.oldest_pending_created_at};
+                                 }));
+  fmt::print("metrics at http://127.0.0.1:{}/metrics\n", metrics_endpoint.port());
+
   demo::Report report;
 
   // 1. The coupon rush.
@@ -326,7 +342,7 @@ int run_sale(demo::DemoOptions options) {
   }
 
   // 4. The ranking.
-  ranking.refresh();
+  flashsale::refresh_with_metrics(ranking, *metrics);
   report.set_top(ranking.top(10));
 
   // 5. The report.
