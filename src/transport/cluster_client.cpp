@@ -283,9 +283,7 @@ std::vector<Reply> ClusterClient::Impl::run(
         if (redirect && entry.redirects < options_.max_redirects) {
           ++entry.redirects;
           if (metrics_) {
-            (redirect->kind == detail::Redirect::Kind::Moved ? metrics_->moved_redirects
-                                                             : metrics_->ask_redirects)
-                .inc();
+            metrics_->count_redirect(redirect->kind == detail::Redirect::Kind::Moved);
           }
           if (redirect->kind == detail::Redirect::Kind::Moved) {
             reload = reload || !slot_map_.knows(redirect->target);

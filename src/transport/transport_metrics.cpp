@@ -60,13 +60,15 @@ CallMetrics::CallMetrics(std::shared_ptr<MetricsRegistry> registry)
           "flashsale_redis_noscript_fallbacks_total",
           "Script calls answered NOSCRIPT and sent again with EVAL (server restart, failover, "
           "SCRIPT FLUSH).")),
-      moved_redirects(registry->counter("flashsale_redis_cluster_redirects_total",
-                                        "MOVED and ASK redirects followed by the cluster client.",
-                                        {{"type", "moved"}})),
-      ask_redirects(registry->counter("flashsale_redis_cluster_redirects_total",
-                                      "MOVED and ASK redirects followed by the cluster client.",
-                                      {{"type", "ask"}})),
       registry_(std::move(registry)) {}
+
+void CallMetrics::count_redirect(bool moved) {
+  registry_
+      ->counter("flashsale_redis_cluster_redirects_total",
+                "MOVED and ASK redirects followed by the cluster client.",
+                {{"type", moved ? "moved" : "ask"}})
+      .inc();
+}
 
 const CallMetrics::Operation& CallMetrics::command_latency(
     CallKind kind, const std::vector<std::string>& arguments) {

@@ -53,8 +53,9 @@ class CallMetrics {
   }
 
   Counter& noscript_fallbacks;
-  Counter& moved_redirects;
-  Counter& ask_redirects;
+  // A MOVED (`moved`) or ASK redirect the cluster client followed; rare, so
+  // the series is looked up (and created) per call.
+  void count_redirect(bool moved);
 
  private:
   struct Operation {

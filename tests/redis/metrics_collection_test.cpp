@@ -12,9 +12,12 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "flashsale/cluster_client.hpp"
 #include "flashsale/component_metrics.hpp"
 #include "flashsale/error.hpp"
+#include "flashsale/hash_slot.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 #include "redis_test_helpers.hpp"
 
@@ -373,4 +376,52 @@ TEST_CASE("a collector whose Redis is gone is counted as failed and the scrape s
   CHECK(text.find("flashsale_test_total 1\n") != std::string::npos);
   CHECK(text.find("flashsale_metrics_collector_errors_total{collector=\"coupons\"} 1\n") !=
         std::string::npos);
+}
+
+TEST_CASE(
+    "a cluster client counts the MOVED and ASK redirects it follows and reports a pool per "
+    "master",
+    "[metrics][cluster]") {
+  flashsale::testing::RedisCluster cluster;
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto options = cluster.client_options(2);
+  options.connection.metrics = registry;
+  flashsale::ClusterClient client(options);
+  const std::string tag = cluster.tag_on_node(0, "moving");
+  const std::uint16_t slot = flashsale::hash_slot(tag);
+  const auto key = [&](int index) { return "fs:test:{" + tag + "}:" + std::to_string(index); };
+  for (int index = 0; index < 4; ++index) {
+    client.execute({{"SET", key(index), "v"}, key(index), {}});
+  }
+  CHECK(value_of(*registry, "flashsale_redis_cluster_redirects_total", {{"type", "moved"}}) ==
+        std::nullopt);
+
+  cluster.migrate_slot(slot, 2, 10);
+  CHECK(client.execute({{"GET", key(0)}, key(0), {}}).as_string() == "v");
+  CHECK(value_of(*registry, "flashsale_redis_cluster_redirects_total", {{"type", "moved"}}) == 1);
+
+  // Half of the slot moved back to master 0: a moved key is reached by ASK.
+  cluster.begin_migration(slot, 2, 0);
+  REQUIRE(cluster.move_keys(slot, 2, 0, 2) == 2);
+  for (int index = 0; index < 4; ++index) {
+    CHECK(client.execute({{"GET", key(index)}, key(index), {}}).as_string() == "v");
+  }
+  CHECK(value_of(*registry, "flashsale_redis_cluster_redirects_total", {{"type", "ask"}}) == 2);
+  while (cluster.move_keys(slot, 2, 0, 10) > 0) {
+  }
+  cluster.finish_migration(slot, 2, 0);
+  CHECK(calls_of(*registry, "command", "GET") == 5);
+
+  // One pool per master the client talked to, each labelled with its node.
+  const auto families = registry->collect();
+  std::size_t pools = 0;
+  for (const auto& family : families) {
+    if (family.name == "flashsale_redis_pool_size") {
+      pools = family.samples.size();
+      for (const auto& sample : family.samples) {
+        CHECK(sample.value == 2);
+      }
+    }
+  }
+  CHECK(pools >= 2);
 }
