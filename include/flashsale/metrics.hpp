@@ -50,6 +50,9 @@ using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 enum class MetricType { Counter, Gauge, Histogram };
 
+// "counter", "gauge" or "histogram": the word of a `# TYPE` line.
+const char* metric_type_name(MetricType type) noexcept;
+
 // Histogram figures: counts per bucket are cumulative (observations <= the
 // bound), the +Inf bucket is `count`.
 struct HistogramData {

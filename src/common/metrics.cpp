@@ -74,7 +74,15 @@ void validate_bounds(const std::vector<double>& bounds) {
   }
 }
 
-const char* type_name(MetricType type) {
+void add_to(std::atomic<double>& target, double delta) noexcept {
+  double current = target.load(std::memory_order_relaxed);
+  while (!target.compare_exchange_weak(current, current + delta, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+const char* metric_type_name(MetricType type) noexcept {
   switch (type) {
     case MetricType::Counter:
       return "counter";
@@ -85,14 +93,6 @@ const char* type_name(MetricType type) {
   }
   return "untyped";
 }
-
-void add_to(std::atomic<double>& target, double delta) noexcept {
-  double current = target.load(std::memory_order_relaxed);
-  while (!target.compare_exchange_weak(current, current + delta, std::memory_order_relaxed)) {
-  }
-}
-
-}  // namespace
 
 std::uint64_t Counter::value() const noexcept {
   std::uint64_t total = 0;
@@ -237,7 +237,7 @@ MetricsRegistry::Family& MetricsRegistry::family(std::string_view name, std::str
       (upper_bounds != nullptr && existing.upper_bounds != *upper_bounds)) {
     throw InvalidArgument(
         fmt::format("metric {} is already registered as a {} with other help text or buckets", name,
-                    type_name(existing.type)));
+                    metric_type_name(existing.type)));
   }
   return existing;
 }

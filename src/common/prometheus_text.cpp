@@ -10,18 +10,6 @@ namespace flashsale {
 
 namespace {
 
-const char* type_word(MetricType type) {
-  switch (type) {
-    case MetricType::Counter:
-      return "counter";
-    case MetricType::Gauge:
-      return "gauge";
-    case MetricType::Histogram:
-      return "histogram";
-  }
-  return "untyped";
-}
-
 // HELP text escapes backslash and newline; label values also the double quote.
 void append_escaped(std::string& out, std::string_view text, bool quote) {
   for (const char c : text) {
@@ -95,7 +83,7 @@ std::string render_prometheus(const std::vector<MetricFamily>& families) {
     out += "\n# TYPE ";
     out += family.name;
     out += ' ';
-    out += type_word(family.type);
+    out += metric_type_name(family.type);
     out += '\n';
     for (const auto& sample : family.samples) {
       if (family.type != MetricType::Histogram) {

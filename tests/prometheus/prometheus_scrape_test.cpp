@@ -14,6 +14,7 @@
 #include <httplib.h>
 
 #include "catch.hpp"
+#include "coupon_race.hpp"
 #include "flashsale/component_metrics.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/metrics.hpp"
@@ -81,13 +82,7 @@ TEST_CASE("a real Prometheus scrapes a coupon race without errors and reads the 
   options.metrics = registry;
   flashsale::StandaloneClient client(options, flashsale::PoolOptions{8, 30s});
   flashsale::FirstComeCouponIssuer issuer(client);
-  flashsale::CouponTemplate coupon;
-  coupon.id = "race";
-  coupon.total = 300;
-  const auto now = flashsale::testing::server_now(client);
-  coupon.opens_at = now - 1h;
-  coupon.closes_at = now + 24h;
-  issuer.register_template(coupon);
+  issuer.register_template(flashsale::testing::open_coupon(client, "race", 300));
   // A label value that needs escaping travels through the parser too.
   registry
       ->gauge("flashsale_test_escaped_label", "A label value with \" and \\ in it.",
@@ -101,22 +96,7 @@ TEST_CASE("a real Prometheus scrapes a coupon race without errors and reads the 
 
   constexpr int kThreads = 16;
   constexpr int kUsersPerThread = 40;
-  std::atomic<int> issued{0};
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      for (int user = 0; user < kUsersPerThread; ++user) {
-        const auto result =
-            issuer.issue("race", "u" + std::to_string(thread) + "-" + std::to_string(user));
-        if (result.status == flashsale::IssueStatus::Issued) {
-          ++issued;
-        }
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+  const int issued = flashsale::testing::run_coupon_race(issuer, "race", kThreads, kUsersPerThread);
   REQUIRE(issued == 300);
 
   // Scrapes come every second; wait for one taken after the race.
@@ -129,7 +109,7 @@ TEST_CASE("a real Prometheus scrapes a coupon race without errors and reads the 
         calls_value = single_value(prometheus.get(
             "/api/v1/query?query=flashsale_redis_call_duration_seconds_count%7Boperation%3D%22"
             "issue_coupon%22%7D"));
-        return issued_value == std::to_string(issued.load()) &&
+        return issued_value == std::to_string(issued) &&
                calls_value == std::to_string(kThreads * kUsersPerThread);
       },
       60s);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "coupon_race.hpp"
 #include "flashsale/cluster_client.hpp"
 #include "flashsale/component_metrics.hpp"
 #include "flashsale/error.hpp"
@@ -22,14 +23,15 @@
 #include "redis_test_helpers.hpp"
 
 using namespace std::chrono_literals;
-using flashsale::CouponTemplate;
 using flashsale::FirstComeCouponIssuer;
 using flashsale::IssueStatus;
 using flashsale::MetricFamily;
 using flashsale::MetricLabels;
 using flashsale::MetricsRegistry;
 using flashsale::StandaloneClient;
+using flashsale::testing::open_coupon;
 using flashsale::testing::RedisServer;
+using flashsale::testing::run_coupon_race;
 using flashsale::testing::server_now;
 
 namespace {
@@ -71,16 +73,6 @@ double errors_of(MetricsRegistry& registry, const std::string& kind, const std::
       .value_or(0);
 }
 
-CouponTemplate open_coupon(flashsale::Client& client, std::string id, std::int64_t total) {
-  const auto now = server_now(client);
-  CouponTemplate coupon;
-  coupon.id = std::move(id);
-  coupon.total = total;
-  coupon.opens_at = now - 1h;
-  coupon.closes_at = now + 24h;
-  return coupon;
-}
-
 std::unique_ptr<StandaloneClient> metered_client(const RedisServer& server,
                                                  std::shared_ptr<MetricsRegistry> registry,
                                                  flashsale::PoolOptions pool = {}) {
@@ -110,26 +102,26 @@ TEST_CASE(
 
   constexpr int kThreads = 32;
   constexpr int kUsersPerThread = 40;
-  std::atomic<int> issued{0};
-  std::vector<std::thread> threads;
-  for (int thread = 0; thread < kThreads; ++thread) {
-    threads.emplace_back([&, thread] {
-      for (int user = 0; user < kUsersPerThread; ++user) {
-        const auto result =
-            issuer.issue("race", "user-" + std::to_string(thread) + "-" + std::to_string(user));
-        if (result.status == IssueStatus::Issued) {
-          ++issued;
-        }
-      }
-    });
-  }
   // Scrapes while the race runs must not disturb it.
-  for (int scrape = 0; scrape < 20; ++scrape) {
-    CHECK_FALSE(flashsale::render_prometheus(*registry).empty());
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
+  // (Catch2 assertions are not thread-safe: the scraper only counts.)
+  std::atomic<bool> racing{true};
+  std::atomic<int> scrapes{0};
+  std::atomic<int> scrapes_without_issues{0};
+  std::thread scraper([&] {
+    while (racing) {
+      const std::string text = flashsale::render_prometheus(*registry);
+      ++scrapes;
+      if (text.find("flashsale_coupon_issued{coupon=\"race\"}") == std::string::npos) {
+        ++scrapes_without_issues;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  const int issued = run_coupon_race(issuer, "race", kThreads, kUsersPerThread);
+  racing = false;
+  scraper.join();
+  CHECK(scrapes > 0);
+  CHECK(scrapes_without_issues == 0);
 
   CHECK(issued == 500);
   CHECK(calls_of(*registry, "script", "issue_coupon") == kThreads * kUsersPerThread);
