@@ -6,7 +6,6 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,9 +29,15 @@ namespace {
 // The one sample value of an instant query's vector result; empty when the
 // result is empty (not scraped yet).
 std::string single_value(const std::string& body) {
-  static const std::regex value(R"re("value":\[[-0-9.e+]+,"([^"]*)"\])re");
-  std::smatch match;
-  return std::regex_search(body, match, value) ? match[1].str() : std::string();
+  // {"status":"success","data":{"resultType":"vector","result":[{"metric":{...},
+  //  "value":[1701380000.123,"300"]}]}}
+  const auto value = body.find("\"value\":[");
+  if (value == std::string::npos) {
+    return {};
+  }
+  const auto open = body.find(",\"", value);
+  const auto close = open == std::string::npos ? open : body.find("\"]", open + 2);
+  return close == std::string::npos ? std::string() : body.substr(open + 2, close - open - 2);
 }
 
 // Serves render_prometheus(registry) at /metrics on a free loopback port

@@ -51,7 +51,7 @@ TEST_CASE("every family is rendered with its HELP and TYPE lines before its samp
 }
 
 TEST_CASE(
-    "label values escape backslash, double quote and newline; help escapes backslash and "
+    "label values escape backslash, double quote and newline, help text backslash and "
     "newline",
     "[metrics]") {
   MetricsRegistry registry;
