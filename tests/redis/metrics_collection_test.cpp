@@ -417,3 +417,29 @@ TEST_CASE(
   }
   CHECK(pools >= 2);
 }
+
+TEST_CASE("the hold reaper collector reports the reaper's sweeps and reclaimed holds",
+          "[metrics]") {
+  RedisServer server;
+  auto client = server.make_client();
+  flashsale::StockReserver reserver(*client);
+  reserver.load("reaped", {{"sku", 10}});
+  CHECK(reserver.reserve("reaped", "h1", {{"sku", 1}}, 1ms).status ==
+        flashsale::ReserveStatus::Reserved);
+  CHECK(reserver.reserve("reaped", "h2", {{"sku", 1}}, 1ms).status ==
+        flashsale::ReserveStatus::Reserved);
+  MetricsRegistry registry;
+  flashsale::HoldReaper reaper(reserver, {"reaped"}, flashsale::HoldReaperOptions{10ms, 100});
+  const auto id = registry.add_collector("reaper", flashsale::hold_reaper_metrics(reaper, "main"));
+  const MetricLabels labels{{"reaper", "main"}};
+  CHECK(flashsale::testing::eventually([&] {
+    return value_of(registry, "flashsale_hold_reaper_reclaimed_holds_total", labels) >= 1.0 &&
+           value_of(registry, "flashsale_hold_reaper_sweeps_total", labels) >= 1.0;
+  }));
+  reaper.stop();
+  // (h1 may have gone back when h2 was reserved: a reserve reclaims first.)
+  CHECK(value_of(registry, "flashsale_hold_reaper_reclaimed_holds_total", labels) ==
+        static_cast<double>(reaper.reclaimed()));
+  CHECK(value_of(registry, "flashsale_hold_reaper_failed_sweeps_total", labels) == 0);
+  registry.remove_collector(id);
+}
