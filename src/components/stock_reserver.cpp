@@ -6,11 +6,11 @@
 #include <set>
 #include <utility>
 
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 
 namespace flashsale {
 

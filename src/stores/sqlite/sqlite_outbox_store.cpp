@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
+#include "common/time_conversion.hpp"
 
 namespace flashsale {
 
