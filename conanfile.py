@@ -20,7 +20,7 @@ class FlashsaleConan(ConanFile):
     options = {"shared": [True, False], "fPIC": [True, False], "with_outbox_sqlite": [True, False]}
     default_options = {"shared": False, "fPIC": True, "with_outbox_sqlite": True}
     exports_sources = ("CMakeLists.txt", "LICENSE", "cmake/*", "include/*", "src/*", "lua/*",
-                       "tests/support/redis_server.*")
+                       "tools/*")
     test_package_folder = "tests/packaging/conan_test_package"
 
     def config_options(self):
@@ -36,11 +36,13 @@ class FlashsaleConan(ConanFile):
 
     def requirements(self):
         self.requires("hiredis/[>=1.0 <2]")
-        self.requires("fmt/[>=9 <12]")
+        self.requires("fmt/[>=9 <13]")
         if self.options.with_outbox_sqlite:
             self.requires("sqlite3/[>=3.35 <4]")
 
     def generate(self):
+        # CMakeToolchain turns shared into BUILD_SHARED_LIBS and fPIC into
+        # CMAKE_POSITION_INDEPENDENT_CODE, which the build honours.
         toolchain = CMakeToolchain(self)
         toolchain.variables["FLASHSALE_BUILD_TESTS"] = False
         toolchain.variables["FLASHSALE_BUILD_EXAMPLES"] = False
@@ -66,3 +68,5 @@ class FlashsaleConan(ConanFile):
         self.cpp_info.builddirs.append(os.path.join("lib", "cmake", "flashsale"))
         self.cpp_info.set_property("pkg_config_name", "flashsale")
         self.cpp_info.libs = ["flashsale"]
+        if self.options.with_outbox_sqlite:
+            self.cpp_info.libs.insert(0, "flashsale_outbox_sqlite")

@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/outbox_relay.hpp"
@@ -115,8 +116,8 @@ void stock_confirm(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-flashsale::RankingOptions micro_ranking(const std::string& name) {
-  flashsale::RankingOptions options;
+flashsale::SlidingWindowRankingOptions micro_ranking(const std::string& name) {
+  flashsale::SlidingWindowRankingOptions options;
   options.name = name;
   options.window = 24h;
   options.bucket = 1h;
@@ -188,7 +189,7 @@ void stream_consume_ack(benchmark::State& state) {
     client->execute_pipeline(adds);
     state.ResumeTiming();
     handled += static_cast<std::int64_t>(consumer.poll_once(
-        [](const flashsale::StreamMessage&) { return flashsale::HandlerResult::Ack; }));
+        [](const flashsale::StreamMessage&) { return flashsale::HandlerOutcome::Ack; }));
   }
   state.SetItemsProcessed(handled);
 }
@@ -227,7 +228,7 @@ void outbox_relay(benchmark::State& state) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
+  const bool smoke = bench::BenchArgs(argc, argv).smoke();
   benchmark::Initialize(&argc, argv);
   bench::BenchServer bench_server;
   server = &bench_server;

@@ -24,7 +24,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -35,6 +34,7 @@
 
 #include <fmt/format.h>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/script.hpp"
@@ -45,7 +45,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCoupon = "bench";
-constexpr std::int64_t kEventsCap = 100000;
+constexpr std::size_t kEventsCap = 100000;
 // Users are drawn from [0, kUserRange), as redis-benchmark's -r draws __rand_int__.
 constexpr std::int64_t kUserRange = 1'000'000'000;
 
@@ -67,8 +67,8 @@ struct Shape {
 };
 
 void register_coupon(flashsale::Client& client) {
-  flashsale::CouponIssuerOptions options;
-  options.events_max_length = kEventsCap;
+  flashsale::FirstComeCouponIssuerOptions options;
+  options.max_stream_length = kEventsCap;
   flashsale::FirstComeCouponIssuer issuer(client, options);
   const auto now = std::chrono::system_clock::now();
   issuer.register_template({kCoupon, std::int64_t{1} << 50, now - std::chrono::hours(1),
@@ -161,8 +161,8 @@ Measurement run_library(const bench::BenchServer& server, const Shape& shape,
                         std::int64_t operations) {
   auto client =
       server.make_client(static_cast<std::size_t>(shape.connections), shape.shared_connections);
-  flashsale::CouponIssuerOptions options;
-  options.events_max_length = kEventsCap;
+  flashsale::FirstComeCouponIssuerOptions options;
+  options.max_stream_length = kEventsCap;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(*client, options);
   client->execute({{"PING"}, {}, {}});  // connect before the clock starts
@@ -214,25 +214,12 @@ Measurement run_library(const bench::BenchServer& server, const Shape& shape,
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
-  int rounds = smoke ? 1 : 3;
-  std::string only_shape;
-  std::size_t shared_connections = 2;
-  bool pin = true;
-  for (int index = 1; index < argc; ++index) {
-    if (std::strcmp(argv[index], "--no-pin") == 0) {
-      pin = false;
-    }
-  }
-  for (int index = 1; index + 1 < argc; ++index) {
-    if (std::strcmp(argv[index], "--rounds") == 0) {
-      rounds = std::max(1, std::atoi(argv[index + 1]));
-    } else if (std::strcmp(argv[index], "--shape") == 0) {
-      only_shape = argv[index + 1];
-    } else if (std::strcmp(argv[index], "--shared-connections") == 0) {
-      shared_connections = static_cast<std::size_t>(std::max(1, std::atoi(argv[index + 1])));
-    }
-  }
+  const bench::BenchArgs args(argc, argv);
+  const bool smoke = args.smoke();
+  const int rounds = static_cast<int>(args.number("rounds", smoke ? 1 : 3));
+  const std::string only_shape = args.text("shape", "");
+  const auto shared_connections = static_cast<std::size_t>(args.number("shared-connections", 2));
+  const bool pin = !args.flag("no-pin");
   const std::vector<Shape> shapes = {
       {"sync", 1, 1, 60000},
       {"pipelined32", 1, 32, 600000},

@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
@@ -135,10 +136,9 @@ Cell run(int threads, long long operations,
   for (const auto& mine : latencies) {
     all.insert(all.end(), mine.begin(), mine.end());
   }
-  std::sort(all.begin(), all.end());
   Cell cell;
   cell.per_second = static_cast<double>(per_thread * threads) / seconds;
-  cell.p99_ms = all.empty() ? 0 : all[static_cast<std::size_t>(0.99 * (all.size() - 1))];
+  cell.p99_ms = bench::percentile(all, 0.99);
   cell.issued = issued;
   return cell;
 }
@@ -146,19 +146,15 @@ Cell run(int threads, long long operations,
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
-  long long operations = smoke ? 640 : 32000;
-  for (int index = 1; index + 1 < argc; ++index) {
-    if (std::strcmp(argv[index], "--operations") == 0) {
-      operations = std::max(64LL, std::atoll(argv[index + 1]));
-    }
-  }
+  const bench::BenchArgs args(argc, argv);
+  const bool smoke = args.smoke();
+  const long long operations = args.number("operations", smoke ? 640 : 32000, 64);
   // A third of the attempts find stock: the end of the sale is in the run.
   const long long stock = operations / 3;
   try {
     bench::BenchServer server;
     auto client = server.make_client(32);
-    flashsale::CouponIssuerOptions options;
+    flashsale::FirstComeCouponIssuerOptions options;
     options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
     flashsale::FirstComeCouponIssuer issuer(*client, options);
 

@@ -6,7 +6,7 @@
 // (default 100,000; --smoke: 1,000), then reads `MEMORY USAGE <key> SAMPLES 0`
 // (every element counted) of every key of that coupon or scope and divides
 // by N. The events stream's share of the total is printed, because it is the
-// part the host controls (events_max_length, consumer trimming). As a
+// part the host controls (max_stream_length, consumer trimming). As a
 // cross-check, the `INFO memory` used_memory delta over the fill, divided by
 // N, is printed too: it also counts allocator and client-buffer noise, so it
 // agrees only roughly.
@@ -23,11 +23,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/stock_reserver.hpp"
@@ -105,7 +105,7 @@ std::vector<KeyFigure> measure(StandaloneClient& client, const std::string& base
 
 void coupon_case(bench::BenchServer& server, StandaloneClient& client, long long count) {
   server.flush();
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(client, options);
   const auto now = std::chrono::system_clock::now();
@@ -200,13 +200,9 @@ void hold_case(bench::BenchServer& server, StandaloneClient& client, long long c
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
-  long long count = smoke ? 1000 : 100000;
-  for (int index = 1; index + 1 < argc; ++index) {
-    if (std::strcmp(argv[index], "--count") == 0) {
-      count = std::max(1LL, std::atoll(argv[index + 1]));
-    }
-  }
+  const bench::BenchArgs args(argc, argv);
+  const bool smoke = args.smoke();
+  const long long count = args.number("count", smoke ? 1000 : 100000);
   try {
     bench::BenchServer server;
     auto client = server.make_client(4);

@@ -24,13 +24,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/metrics.hpp"
@@ -87,8 +87,7 @@ double cpu_ns_per_call(int threads, int rounds, int calls, const std::function<v
     }
     results.push_back(total / (static_cast<double>(threads) * calls));
   }
-  std::nth_element(results.begin(), results.begin() + results.size() / 2, results.end());
-  return results[results.size() / 2];
+  return bench::percentile(std::move(results), 0.5);
 }
 
 // Wall nanoseconds per call of `call` on this thread, one round.
@@ -148,13 +147,9 @@ HookCost pool_hook_cost(const bench::BenchServer& server, int threads, int round
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
-  int threads = 8;
-  for (int index = 1; index + 1 < argc; ++index) {
-    if (std::strcmp(argv[index], "--threads") == 0) {
-      threads = std::max(1, std::atoi(argv[index + 1]));
-    }
-  }
+  const bench::BenchArgs args(argc, argv);
+  const bool smoke = args.smoke();
+  const int threads = static_cast<int>(args.number("threads", 8));
   const int rounds = smoke ? 1 : 7;
   const int issue_calls = smoke ? 50 : 4000;
   const int hook_calls = smoke ? 1000 : 200000;
@@ -184,12 +179,8 @@ int main(int argc, char** argv) {
         }));
       }
     }
-    const auto median = [](std::vector<double> values) {
-      std::nth_element(values.begin(), values.begin() + values.size() / 2, values.end());
-      return values[values.size() / 2];
-    };
-    const double issue_ns = median(issue_off);
-    const double issue_metrics_ns = median(issue_on);
+    const double issue_ns = bench::percentile(issue_off, 0.5);
+    const double issue_metrics_ns = bench::percentile(issue_on, 0.5);
 
     std::printf(
         "synchronous issue(), 1 connection: %.1f us with metrics off, %.1f us on "

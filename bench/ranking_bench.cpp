@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/script.hpp"
@@ -47,9 +48,9 @@ namespace {
 using namespace std::chrono_literals;
 using flashsale::Command;
 using flashsale::RankingMode;
-using flashsale::RankingOptions;
 using flashsale::RankingTime;
 using flashsale::SlidingWindowRanking;
+using flashsale::SlidingWindowRankingOptions;
 using flashsale::StandaloneClient;
 
 constexpr int kBuckets = 24;
@@ -82,10 +83,10 @@ Environment& environment() {
   return instance;
 }
 
-RankingOptions bench_options(long long members, RankingMode mode,
-                             std::shared_ptr<std::atomic<long long>> now_ms,
-                             std::size_t chunk = 250) {
-  RankingOptions options;
+SlidingWindowRankingOptions bench_options(long long members, RankingMode mode,
+                                          std::shared_ptr<std::atomic<long long>> now_ms,
+                                          std::size_t chunk = 250) {
+  SlidingWindowRankingOptions options;
   options.name = "bench-" + std::to_string(members);
   options.window = 24h;
   options.bucket = 1h;
@@ -173,9 +174,7 @@ void union_refresh(benchmark::State& state) {
     server_us.push_back(durations.front());
     state.ResumeTiming();
   }
-  std::sort(server_us.begin(), server_us.end());
-  load.union_server_us =
-      server_us.empty() ? 0 : static_cast<double>(server_us[server_us.size() / 2]);
+  load.union_server_us = static_cast<double>(bench::percentile(server_us, 0.5));
   const auto aggregate = load.union_ranking->aggregate_key();
   state.counters["members"] = static_cast<double>(
       environment().client.execute({{"ZCARD", aggregate}, aggregate, {}}).as_integer());
@@ -214,11 +213,9 @@ void incremental_expire(benchmark::State& state) {
     call_us.insert(call_us.end(), durations.begin(), durations.end());
     state.ResumeTiming();
   }
-  std::sort(call_us.begin(), call_us.end());
-  const long long longest_us = call_us.empty() ? 0 : call_us.back();
+  const long long longest_us = bench::percentile(call_us, 1.0);
   state.counters["longest_call_us"] = static_cast<double>(longest_us);
-  state.counters["median_call_us"] =
-      call_us.empty() ? 0 : static_cast<double>(call_us[call_us.size() / 2]);
+  state.counters["median_call_us"] = static_cast<double>(bench::percentile(call_us, 0.5));
   state.counters["calls"] = static_cast<double>(calls);
   state.counters["timed_calls"] = static_cast<double>(call_us.size());
   state.counters["subtracted"] = static_cast<double>(subtracted);
@@ -246,7 +243,7 @@ void register_benchmarks(bool smoke) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  register_benchmarks(bench::take_smoke_flag(argc, argv));
+  register_benchmarks(bench::BenchArgs(argc, argv).smoke());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
     return 1;

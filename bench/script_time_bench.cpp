@@ -18,7 +18,7 @@
 //   reclaim_1000              reclaim_expired(limit 1000 = max_reclaim_per_call)
 //                             over 1000 expired 32-SKU holds [3]
 //   confirm_32 / confirm_256  confirm() of a 32- / 256-SKU hold [200 / 50]
-//   load_10000                load() of a scope of kMaxSkusPerScope SKUs [1]
+//   load_10000                load() of a scope of kMaxStockSkusPerScope SKUs [1]
 //   snapshot_10000            snapshot() of that scope [20]
 //   ranking_record            record() with an event id, Incremental mode [1000]
 //   ranking_subtract_250/1000 the Incremental subtraction of one bucket of
@@ -48,6 +48,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/redis_stream_publisher.hpp"
@@ -80,16 +81,16 @@ void measure(bench::ScriptTimer& timer, const std::string& name, const char* scr
              const std::function<std::string()>& operation) {
   std::string note;
   auto durations = timer.time(flashsale::bundled_script(script_name), [&] { note = operation(); });
-  std::sort(durations.begin(), durations.end());
-  Row row{name, script_name, durations.size(), 0, 0, note};
-  if (!durations.empty()) {
-    row.max_us = durations.back();
-    row.median_us = durations[durations.size() / 2];
-  }
+  const Row row{name,
+                script_name,
+                durations.size(),
+                bench::percentile(durations, 1.0),
+                bench::percentile(durations, 0.5),
+                note};
   std::printf("%-26s %-24s %6zu %9lld %10lld  %s\n", row.name.c_str(), row.script.c_str(),
               row.calls, row.max_us, row.median_us, row.note.c_str());
   std::fflush(stdout);
-  rows.push_back(std::move(row));
+  rows.push_back(row);
 }
 
 std::string numbered(const char* kind, long long number) {
@@ -113,7 +114,7 @@ struct Sizes {
   long long reclaim_calls = 3;
   long long confirms_32 = 200;
   long long confirms_256 = 50;
-  std::size_t scope_skus = flashsale::kMaxSkusPerScope;
+  std::size_t scope_skus = flashsale::kMaxStockSkusPerScope;
   long long snapshots = 20;
   long long records = 1000;
   long long bucket_members = 100000;
@@ -151,7 +152,7 @@ void load_every_script(StandaloneClient& client) {
 }
 
 void coupon_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   flashsale::FirstComeCouponIssuer issuer(client, options);
   const auto now = std::chrono::system_clock::now();
@@ -276,7 +277,7 @@ void scope_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Size
 
 void ranking_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Sizes& sizes) {
   {
-    flashsale::RankingOptions options;
+    flashsale::SlidingWindowRankingOptions options;
     options.name = "script-time-record";
     options.metrics = {{"sales", 1.0}, {"revenue", 0.001}};
     options.mode = flashsale::RankingMode::Incremental;
@@ -296,7 +297,7 @@ void ranking_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Si
                                  .count();
   for (const std::size_t chunk : {std::size_t{250}, std::size_t{1000}}) {
     auto now_ms = std::make_shared<std::atomic<long long>>(real_now - real_now % hour + hour / 2);
-    flashsale::RankingOptions options;
+    flashsale::SlidingWindowRankingOptions options;
     options.name = "script-time-subtract-" + std::to_string(chunk);
     options.window = 2h;
     options.bucket = 1h;
@@ -356,7 +357,7 @@ void dead_letter_case(bench::ScriptTimer& timer, StandaloneClient& client, long 
   measure(timer, "dead_letter_" + std::to_string(fields), "dead_letter_message", [&] {
     for (int poll = 0; poll < 1000 && consumer.stats().dead_lettered < entries; ++poll) {
       consumer.poll_once(
-          [](const flashsale::StreamMessage&) { return flashsale::HandlerResult::DeadLetter; });
+          [](const flashsale::StreamMessage&) { return flashsale::HandlerOutcome::DeadLetter; });
     }
     return std::to_string(consumer.stats().dead_lettered) + " entries of " +
            std::to_string(fields) + " fields dead-lettered";
@@ -402,7 +403,7 @@ void outbox_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Siz
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool smoke = bench::take_smoke_flag(argc, argv);
+  const bool smoke = bench::BenchArgs(argc, argv).smoke();
   const Sizes sizes = smoke ? smoke_sizes() : Sizes{};
   try {
     bench::BenchServer server;
@@ -414,7 +415,7 @@ int main(int argc, char** argv) {
                 "note");
     coupon_cases(timer, *client, sizes);
     reserve_case(timer, *client, 32, sizes.reserves_32, sizes.confirms_32);
-    reserve_case(timer, *client, flashsale::kMaxSkusPerCartLimit, sizes.reserves_256,
+    reserve_case(timer, *client, flashsale::kMaxStockSkusPerCartLimit, sizes.reserves_256,
                  sizes.confirms_256);
     reclaim_case(timer, *client, sizes);
     scope_cases(timer, *client, sizes);

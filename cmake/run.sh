@@ -3,7 +3,12 @@
 #
 #   bash cmake/run.sh demo [demo flags]   build and run the flash-sale demo
 #   bash cmake/run.sh test                build and pass every test, twice:
-#                                         -Werror build, then ASan + UBSan build
+#                                         -Werror build, then ASan + UBSan build;
+#                                         then build everything with clang++
+#                                         (-Werror) and pass the unit tests
+#
+# Each step is a CMake workflow preset (CMakePresets.json): configure (its
+# output shown, so a missing optional dependency is visible), build, test.
 #
 # Both first install what is missing from Debian's packages (apt-get as root,
 # else through sudo).
@@ -11,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(build-essential cmake pkg-config python3 libhiredis-dev libfmt-dev catch2
-          libbenchmark-dev libsqlite3-dev redis-server redis-tools libcpp-httplib-dev
-          prometheus)
+          libbenchmark-dev libsqlite3-dev redis-server redis-tools clang postgresql libpq-dev
+          libcpp-httplib-dev prometheus)
 
 install_missing_packages() {
   local missing=()
@@ -34,28 +39,23 @@ install_missing_packages() {
     "${missing[@]}" >/dev/null
 }
 
-jobs="$(nproc 2>/dev/null || echo 2)"
-
-build() {
-  cmake --preset "$1" >/dev/null
-  cmake --build --preset "$1" -j "$jobs"
-}
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
 
 case "${1:-}" in
   demo)
     shift
     install_missing_packages
-    build release
+    cmake --preset release
+    cmake --build --preset release
     exec build/release/examples/flash_sale_demo/flash_sale_demo "$@"
     ;;
   test)
     install_missing_packages
-    build ci
-    ctest --preset ci
-    build asan
+    cmake --workflow --preset ci
     ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
       UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-      ctest --preset asan
+      cmake --workflow --preset asan
+    cmake --workflow --preset clang
     ;;
   *)
     echo "usage: bash cmake/run.sh demo [flags] | test" >&2

@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
       case flashsale::IssueStatus::Closed:
         std::cout << "outside the coupon's window\n";
         break;
+      case flashsale::IssueStatus::Restoring:
+        std::cout << "the coupon is being restored; try again shortly\n";
+        break;
       case flashsale::IssueStatus::UnknownCoupon:
         std::cout << "no such coupon\n";
         break;

@@ -18,7 +18,7 @@ int main() {
   try {
     flashsale::StandaloneClient client(connection);
 
-    flashsale::RankingOptions options;
+    flashsale::SlidingWindowRankingOptions options;
     options.name = "best-sellers";
     options.window = std::chrono::hours(24);
     options.bucket = std::chrono::hours(1);

@@ -145,14 +145,14 @@ int main(int argc, char** argv) {
     long long already_present = 0;
     const auto handler = [&](const flashsale::StreamMessage& message) {
       if (field(message, "type") != "issued") {
-        return flashsale::HandlerResult::Ack;
+        return flashsale::HandlerOutcome::Ack;
       }
       const auto coupon = field(message, "coupon");
       const auto user = field(message, "user");
       const auto sequence = integer_field(message, "sequence");
       const auto issued_at_ms = integer_field(message, "issued_at_ms");
       if (!coupon || !user || !sequence || !issued_at_ms) {
-        return flashsale::HandlerResult::DeadLetter;  // retrying cannot fix it
+        return flashsale::HandlerOutcome::DeadLetter;  // retrying cannot fix it
       }
       // A database error throws: the entry stays pending and is retried.
       if (table.insert(*coupon, *user, *sequence, *issued_at_ms, message.id)) {
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
       } else {
         ++already_present;
       }
-      return flashsale::HandlerResult::Ack;
+      return flashsale::HandlerOutcome::Ack;
     };
 
     std::thread signal_waiter([&] {

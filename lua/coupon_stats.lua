@@ -2,11 +2,18 @@
 -- KEYS[1] <coupon>:meta, KEYS[2] <coupon>:stock, KEYS[3] <coupon>:seq,
 -- KEYS[4] <coupon>:revoked
 -- ARGV: none
--- Reply: {total, remaining, issues ever (seq), revoked}, or an empty array
---   when the coupon is not registered. Reads only.
-local total = redis.call('HGET', KEYS[1], 'total')
-if not total then
+-- Reply: {total, remaining, last sequence (seq), revoked, retired, epoch,
+--   1 while a restore runs else 0}, or an empty array when the coupon is not
+--   registered. Units held = seq - revoked - retired.
+-- Invariant: reads only.
+local meta = redis.call('HMGET', KEYS[1], 'total', 'retired', 'epoch', 'restoring')
+if not meta[1] then
   return {}
 end
-return {tonumber(total), tonumber(redis.call('GET', KEYS[2]) or '0'),
-  tonumber(redis.call('GET', KEYS[3]) or '0'), tonumber(redis.call('GET', KEYS[4]) or '0')}
+local restoring = 0
+if meta[4] then
+  restoring = 1
+end
+return {tonumber(meta[1]), tonumber(redis.call('GET', KEYS[2]) or '0'),
+  tonumber(redis.call('GET', KEYS[3]) or '0'), tonumber(redis.call('GET', KEYS[4]) or '0'),
+  tonumber(meta[2] or '0'), tonumber(meta[3] or '0'), restoring}

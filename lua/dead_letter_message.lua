@@ -27,7 +27,7 @@ if #pending == 0 then
 end
 local deliveries = tonumber(pending[1][4])
 if deliveries == nil then
-  return redis.error_reply('ERR unexpected XPENDING reply')
+  return redis.error_reply('ERR dead_letter_message: unexpected XPENDING reply')
 end
 
 local fields = {'original_id', id, 'stream', stream, 'group', group, 'consumer', consumer,

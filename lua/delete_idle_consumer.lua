@@ -13,7 +13,7 @@ local group = ARGV[1]
 local consumer = ARGV[2]
 local min_idle = tonumber(ARGV[3])
 if min_idle == nil or min_idle < 0 then
-  return redis.error_reply('ERR minimum idle time must be a non-negative integer')
+  return redis.error_reply('ERR delete_idle_consumer: minimum idle time must be an integer >= 0')
 end
 
 local pending = redis.call('XPENDING', stream, group, '-', '+', 1, consumer)

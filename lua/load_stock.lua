@@ -1,19 +1,26 @@
 -- load_stock: puts a scope's stock in place at sale start and opens the scope.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
--- ARGV: 1 mode ("fail_if_loaded" | "replace"), 2 events max length,
+--       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
+-- ARGV: 1 mode ("fail_if_loaded" | "replace"), 2 events stream cap (0 = no cap),
 --       then pairs: sku, quantity (positive integer <= 2^53, each sku once)
--- Reply: "loaded" | "already_loaded"
+-- Reply: { "loaded" | "already_loaded", the scope's epoch (0 when none) }
 -- Invariant: afterwards, per sku, initial = available and held = confirmed = 0.
+-- A load starts a new incarnation: epoch = the server clock in microseconds,
+-- above the epoch the key held (restore_stock.lua says why it is new forever);
+-- it travels in every event of the scope.
 -- "replace" starts the scope over: outstanding holds and settled hold ids are
 -- forgotten (no events for them); the events stream is kept.
+--- @include "server_time_ms"
+--- @include "append_event"
+--- @include "new_epoch"
+
 local mode = ARGV[1]
-local events_max = tonumber(ARGV[2])
+local events_max = stream_max_length(ARGV[2])
 if mode ~= 'fail_if_loaded' and mode ~= 'replace' then
   return redis.error_reply('ERR load_stock: unknown mode')
 end
-if not events_max or events_max < 1 or events_max % 1 ~= 0 then
-  return redis.error_reply('ERR load_stock: bad events max length')
+if not events_max then
+  return redis.error_reply('ERR load_stock: bad events stream cap')
 end
 local pair_count = (#ARGV - 2) / 2
 if pair_count < 1 or pair_count % 1 ~= 0 then
@@ -29,7 +36,7 @@ for i = 1, pair_count do
 end
 
 if mode == 'fail_if_loaded' and redis.call('EXISTS', KEYS[1]) == 1 then
-  return 'already_loaded'
+  return { 'already_loaded', tonumber(redis.call('GET', KEYS[10]) or '0') }
 end
 -- Start clean (a replace, or leftovers of a scope whose state key is gone).
 -- UNLINK frees large hashes in the background instead of blocking Redis.
@@ -46,8 +53,8 @@ for i = 1, pair_count do
   skus[#skus + 1] = sku .. ' ' .. quantity
 end
 redis.call('SET', KEYS[1], 'open')
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'loaded', 'items',
-  table.concat(skus, ' '), 'at', now_ms)
-return 'loaded'
+local epoch = string.format('%d', new_epoch(tonumber(redis.call('GET', KEYS[10]) or '0')))
+redis.call('SET', KEYS[10], epoch)
+append_event(KEYS[9], events_max, 'type', 'loaded', 'epoch', epoch, 'items',
+  table.concat(skus, ' '), 'at', server_time_ms())
+return { 'loaded', tonumber(epoch) }

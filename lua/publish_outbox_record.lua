@@ -12,20 +12,23 @@
 -- stream (unless trimmed); a repeated call returns the first entry id and
 -- writes nothing. Each call forgets at most 100 dedup entries older than the
 -- retention, so the dedup keys stay bounded without a long-running call.
+--- @include "server_time_ms"
+--- @include "append_event"
+
 if #KEYS ~= 3 or #ARGV ~= 8 then
-  return redis.error_reply('ERR expected 3 keys and 8 arguments')
+  return redis.error_reply('ERR publish_outbox_record: expected 3 keys and 8 arguments')
 end
 local outbox_id = ARGV[1]
 local retention_ms = tonumber(ARGV[2])
-local max_length = tonumber(ARGV[3])
+local max_length = stream_max_length(ARGV[3])
 if not string.match(outbox_id, '^[1-9][0-9]*$') then
-  return redis.error_reply('ERR outbox id must be a positive integer')
+  return redis.error_reply('ERR publish_outbox_record: outbox id must be a positive integer')
 end
 local function is_count(value)
   return value ~= nil and value >= 0 and math.floor(value) == value
 end
-if not is_count(retention_ms) or not is_count(max_length) then
-  return redis.error_reply('ERR retention and max length must be non-negative integers')
+if not is_count(retention_ms) or not max_length then
+  return redis.error_reply('ERR publish_outbox_record: retention and stream cap must be integers >= 0')
 end
 
 -- The writes below must not fail half way: refuse keys of a foreign type first.
@@ -33,7 +36,8 @@ local expected_types = {'stream', 'hash', 'zset'}
 for index = 1, 3 do
   local key_type = redis.call('TYPE', KEYS[index])['ok']
   if key_type ~= 'none' and key_type ~= expected_types[index] then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[index] .. ' holds a ' .. key_type)
+    return redis.error_reply('WRONGTYPE publish_outbox_record: ' .. KEYS[index] .. ' holds a '
+      .. key_type)
   end
 end
 
@@ -44,17 +48,11 @@ end
 
 local fields = {'outbox_id', outbox_id, 'aggregate_type', ARGV[4], 'aggregate_id', ARGV[5],
                 'event_type', ARGV[6], 'payload', ARGV[7], 'created_at_ms', ARGV[8]}
-local entry_id
-if max_length > 0 then
-  entry_id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', max_length, '*', unpack(fields))
-else
-  entry_id = redis.call('XADD', KEYS[1], '*', unpack(fields))
-end
+local entry_id = append_event(KEYS[1], max_length, unpack(fields))
 redis.call('HSET', KEYS[2], outbox_id, entry_id)
 
 if retention_ms > 0 then
-  local time = redis.call('TIME')
-  local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local now_ms = server_time_ms()
   redis.call('ZADD', KEYS[3], now_ms, outbox_id)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_ms - retention_ms,
                              'LIMIT', 0, 100)

@@ -11,12 +11,14 @@
 --         since the last refresh (Union single flight); "0": always aggregate
 -- ARGV[7] mode: "union" or "incremental"
 -- ARGV[8..] the weight of each of KEYS[4..], in order
--- Reply: {status, current bucket ms, now ms}. status 1: aggregated. 0:
---   unchanged, skipped. -1: the keys are not the current window (nothing
---   written); the second element is the current bucket.
+-- Reply: {status, current bucket ms, now ms}. status "aggregated";
+--   "unchanged": skipped; "not_current": the keys are not the current window
+--   (nothing written), the second element is the current bucket.
 -- Invariant: :agg is always a whole ranking of one window. Incremental mode:
 --   the frontier becomes the window's first bucket, which :agg now counts.
 -- Cost: O(N) + O(M log M) for N bucket entries and M members; blocks Redis.
+--- @include "server_time_ms"
+
 local expected = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local bucket = tonumber(ARGV[4])
@@ -43,21 +45,20 @@ for i = 1, key_count do
 end
 local now = tonumber(ARGV[2])
 if ARGV[2] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  now = server_time_ms()
 elseif now == nil or now < 0 then
   return redis.error_reply('ERR ranking_aggregate_window: bad now')
 end
 
 local current = now - now % bucket
 if current ~= expected then
-  return {-1, current, now}
+  return {'not_current', current, now}
 end
 local marker = nil
 if mode == 'union' then
   marker = ARGV[1] .. ':' .. (redis.call('HGET', KEYS[3], 'version') or '0')
   if ARGV[6] == '1' and redis.call('HGET', KEYS[3], 'refreshed') == marker then
-    return {0, current, now}
+    return {'unchanged', current, now}
   end
 end
 
@@ -83,4 +84,4 @@ else
   redis.call('HSET', KEYS[3], 'frontier', current - window + bucket)
 end
 redis.call('PEXPIRE', KEYS[3], window + bucket)
-return {1, current, now}
+return {'aggregated', current, now}

@@ -11,13 +11,20 @@
 -- ARGV[7] now in ms, or "" for the server clock
 -- ARGV[8] window ms         ARGV[9] bucket ms (the window is a multiple of it)
 -- ARGV[10] event id, or "" for none
--- Reply: {status, bucket start ms, now ms}. status 1: recorded. 2: an event
---   with this id was recorded in this bucket before (nothing written). 0: the
---   bucket is outside the window (nothing written). -1: KEYS[1] is not the
---   current bucket (nothing written); the second element is the current bucket.
+-- ARGV[11] the largest weighted score one member may have in one bucket
+-- Reply: {status, bucket start ms, now ms}. status "recorded";
+--   "duplicate": an event with this id was recorded in this bucket before;
+--   "outside_window": the bucket is outside the window; "score_limit": the
+--   member's weighted score in this bucket would exceed ARGV[11];
+--   "not_current": KEYS[1] is not the current bucket, the second element is
+--   the current bucket. Nothing is written unless "recorded".
 -- Invariant, Incremental mode: :agg holds, per member, the sum of weight x
 --   score over the bucket keys from the state's `frontier` bucket on; only
 --   buckets in the window are written, and the frontier is never after one.
+--   Every weighted bucket score stays <= ARGV[11], so with a bounded number
+--   of bucket keys every sum is finite and no subtraction meets inf - inf.
+--- @include "server_time_ms"
+
 local member = ARGV[1]
 local delta = tonumber(ARGV[2])
 local weight = tonumber(ARGV[3])
@@ -25,6 +32,7 @@ local mode = ARGV[4]
 local bucket_start = tonumber(ARGV[5])
 local window = tonumber(ARGV[8])
 local bucket = tonumber(ARGV[9])
+local max_score = tonumber(ARGV[11])
 if member == nil or member == '' then
   return redis.error_reply('ERR ranking_record: empty member')
 end
@@ -37,6 +45,9 @@ end
 if mode ~= 'union' and mode ~= 'incremental' then
   return redis.error_reply('ERR ranking_record: unknown mode')
 end
+if max_score == nil or max_score ~= max_score or max_score <= 0 or max_score == math.huge then
+  return redis.error_reply('ERR ranking_record: bad score limit')
+end
 if bucket == nil or bucket < 1 or window == nil or window < bucket or window % bucket ~= 0 then
   return redis.error_reply('ERR ranking_record: bad window or bucket')
 end
@@ -45,25 +56,29 @@ if bucket_start == nil or bucket_start < 0 or bucket_start % bucket ~= 0 then
 end
 local now = tonumber(ARGV[7])
 if ARGV[7] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  now = server_time_ms()
 elseif now == nil or now < 0 then
   return redis.error_reply('ERR ranking_record: bad now')
 end
 
 local current = now - now % bucket
 if ARGV[6] == '1' and bucket_start ~= current then
-  return {-1, current, now}
+  return {'not_current', current, now}
 end
 if bucket_start > current or bucket_start <= current - window then
-  return {0, bucket_start, now}
+  return {'outside_window', bucket_start, now}
+end
+if ARGV[10] ~= '' and redis.call('SISMEMBER', KEYS[4], ARGV[10]) == 1 then
+  return {'duplicate', bucket_start, now}
+end
+local bucket_score = tonumber(redis.call('ZSCORE', KEYS[1], member) or '0')
+if (bucket_score + delta) * weight > max_score then
+  return {'score_limit', bucket_start, now}
 end
 
 local ttl = bucket_start + window + bucket - now
 if ARGV[10] ~= '' then
-  if redis.call('SADD', KEYS[4], ARGV[10]) == 0 then
-    return {2, bucket_start, now}
-  end
+  redis.call('SADD', KEYS[4], ARGV[10])
   redis.call('PEXPIRE', KEYS[4], ttl)
 end
 redis.call('ZINCRBY', KEYS[1], delta, member)
@@ -83,4 +98,4 @@ else
   redis.call('HINCRBY', KEYS[2], 'version', 1)
 end
 redis.call('PEXPIRE', KEYS[2], window + bucket)
-return {1, bucket_start, now}
+return {'recorded', bucket_start, now}

@@ -11,15 +11,18 @@
 -- ARGV[3] window ms   ARGV[4] bucket ms   ARGV[5] chunk (most members this call)
 -- ARGV[6] epsilon: aggregate members whose score falls to it or below are removed
 -- ARGV[7..] the weight of each of KEYS[3..], in order
--- Reply: {status, frontier ms, members subtracted}. status 0: caught up, the
---   frontier bucket is in the window. 1: progress, call again. -1: the keys
---   are not the frontier's (nothing written); call again with the returned
---   frontier's keys. -2: the frontier bucket reached its expiry time, so its
---   contents may be gone: the aggregate must be rebuilt (nothing written).
+-- Reply: {status, frontier ms, members subtracted}. status "caught_up": the
+--   frontier bucket is in the window. "progress": call again. "not_frontier":
+--   the keys are not the frontier's (nothing written); call again with the
+--   returned frontier's keys. "frontier_expired": the frontier bucket reached
+--   its expiry time, so its contents may be gone: the aggregate must be
+--   rebuilt (nothing written).
 -- Invariant: :agg = sum of weight x score over the bucket keys from the
 --   frontier on. Bucket keys expire at start + window + bucket; this call
 --   never works on a bucket at or past that time, so it never reads a bucket
 --   that expired before it was subtracted.
+--- @include "server_time_ms"
+
 local expected = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local bucket = tonumber(ARGV[4])
@@ -41,8 +44,7 @@ for i = 1, metric_count do
 end
 local now = tonumber(ARGV[2])
 if ARGV[2] == '' then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  now = server_time_ms()
 elseif now == nil or now < 0 then
   return redis.error_reply('ERR ranking_subtract_expired: bad now')
 end
@@ -52,16 +54,16 @@ local window_start = current - window + bucket
 local frontier = tonumber(redis.call('HGET', KEYS[1], 'frontier'))
 if frontier == nil then
   -- Nothing recorded within the last window + bucket: nothing to subtract.
-  return {0, window_start, 0}
+  return {'caught_up', window_start, 0}
 end
 if expected == nil or expected ~= frontier or metric_count < 1 then
-  return {-1, frontier, 0}
+  return {'not_frontier', frontier, 0}
 end
 if frontier >= window_start then
-  return {0, frontier, 0}
+  return {'caught_up', frontier, 0}
 end
 if now >= frontier + window + bucket then
-  return {-2, frontier, 0}
+  return {'frontier_expired', frontier, 0}
 end
 
 local remaining = chunk
@@ -91,4 +93,4 @@ if remaining > 0 then
   frontier = frontier + bucket
   redis.call('HSET', KEYS[1], 'frontier', frontier)
 end
-return {1, frontier, subtracted}
+return {'progress', frontier, subtracted}

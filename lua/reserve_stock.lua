@@ -2,27 +2,32 @@
 -- until a deadline, all or nothing. First gives back the stock of at most
 -- `reclaim limit` expired holds, so stock returns even when nobody sweeps.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
 -- ARGV: 1 hold id, 2 ttl in ms (positive integer), 3 reclaim limit,
---       4 events max length, then pairs: sku, quantity (each sku once)
--- Reply: { status, expires_at ms (0 when none), short sku ("" when none) }
+--       4 events stream cap (0 = no cap), then pairs: sku, quantity (each sku once)
+-- Reply: { status, expires_at ms (0 when none), short sku ("" when none), epoch }
 --   status: "reserved" | "already_reserved" (this hold id was reserved
---   before; its expiry, whatever happened since) | "insufficient_stock" |
---   "sale_closed" | "unknown_sku" (also when the scope is not loaded)
+--   before; its expiry, whatever happened since, 0 for a restored hold) |
+--   "insufficient_stock" | "sale_closed" | "restoring" (a restore runs) |
+--   "unknown_sku" (also when the scope is not loaded)
 -- Invariant: per sku, initial = available + held + confirmed, available >= 0.
 -- A hold id reserves at most once per loaded scope (holds + settled remember it).
+--- @include "server_time_ms"
+--- @include "append_event"
+--- @include "expire_hold"
+
 local hold_id = ARGV[1]
 local ttl_ms = tonumber(ARGV[2])
 local reclaim_limit = tonumber(ARGV[3])
-local events_max = tonumber(ARGV[4])
+local events_max = stream_max_length(ARGV[4])
 if not ttl_ms or ttl_ms < 1 or ttl_ms % 1 ~= 0 then
   return redis.error_reply('ERR reserve_stock: bad ttl')
 end
 if not reclaim_limit or reclaim_limit < 0 or reclaim_limit % 1 ~= 0 then
   return redis.error_reply('ERR reserve_stock: bad reclaim limit')
 end
-if not events_max or events_max < 1 or events_max % 1 ~= 0 then
-  return redis.error_reply('ERR reserve_stock: bad events max length')
+if not events_max then
+  return redis.error_reply('ERR reserve_stock: bad events stream cap')
 end
 local pair_count = (#ARGV - 4) / 2
 if pair_count < 1 or pair_count % 1 ~= 0 then
@@ -39,67 +44,49 @@ for i = 1, pair_count do
   quantities[i] = quantity
 end
 
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-
--- Same body in reclaim_expired_holds.lua and settle_hold.lua: EVAL scripts
--- cannot share code, and expiry must happen inside the caller's atomic script.
-local function expire_hold(expired_id)
-  local items = redis.call('HGET', KEYS[6], expired_id)
-  local deadline = redis.call('ZSCORE', KEYS[7], expired_id)
-  redis.call('ZREM', KEYS[7], expired_id)
-  if not items then
-    return
-  end
-  local sku = nil
-  for word in string.gmatch(items, '%S+') do
-    if sku then
-      redis.call('HINCRBY', KEYS[3], sku, word)
-      redis.call('HINCRBY', KEYS[4], sku, '-' .. word)
-      sku = nil
-    else
-      sku = word
-    end
-  end
-  redis.call('HDEL', KEYS[6], expired_id)
-  redis.call('HSET', KEYS[8], expired_id, 'expired ' .. deadline .. ' ' .. items)
-  redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'hold_expired',
-    'hold_id', expired_id, 'items', items, 'expires_at', deadline, 'at', now_ms)
+-- The scope's incarnation, carried in every event and reply; a restore in
+-- progress (restore_stock.lua) refuses everything until it finishes.
+local epoch = redis.call('GET', KEYS[10]) or '0'
+local epoch_number = tonumber(epoch)
+local state = redis.call('GET', KEYS[1])
+if state == 'restoring' then
+  return { 'restoring', 0, '', epoch_number }
 end
+
+local now_ms = server_time_ms()
 
 if reclaim_limit > 0 then
   local due = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now_ms, 'LIMIT', 0, reclaim_limit)
   for _, expired_id in ipairs(due) do
-    expire_hold(expired_id)
+    expire_hold(expired_id, now_ms, events_max, epoch)
   end
 end
 
 -- A retry of an earlier attempt (after a timeout) must not reserve twice.
 local active_deadline = redis.call('ZSCORE', KEYS[7], hold_id)
 if active_deadline then
-  return { 'already_reserved', tonumber(active_deadline), '' }
+  return { 'already_reserved', tonumber(active_deadline), '', epoch_number }
 end
 local settled = redis.call('HGET', KEYS[8], hold_id)
 if settled then
   local _, _, settled_deadline = string.find(settled, '^%S+ (%d+)')
-  return { 'already_reserved', tonumber(settled_deadline), '' }
+  return { 'already_reserved', tonumber(settled_deadline), '', epoch_number }
 end
 
-local state = redis.call('GET', KEYS[1])
 if not state then
-  return { 'unknown_sku', 0, ARGV[5] }
+  return { 'unknown_sku', 0, ARGV[5], epoch_number }
 end
 if state ~= 'open' then
-  return { 'sale_closed', 0, '' }
+  return { 'sale_closed', 0, '', epoch_number }
 end
 for i = 1, pair_count do
   local sku = ARGV[3 + 2 * i]
   local available = redis.call('HGET', KEYS[3], sku)
   if not available then
-    return { 'unknown_sku', 0, sku }
+    return { 'unknown_sku', 0, sku, epoch_number }
   end
   if tonumber(available) < quantities[i] then
-    return { 'insufficient_stock', 0, sku }
+    return { 'insufficient_stock', 0, sku, epoch_number }
   end
 end
 
@@ -115,6 +102,6 @@ local items_text = table.concat(items, ' ')
 local expires_at = now_ms + ttl_ms
 redis.call('HSET', KEYS[6], hold_id, items_text)
 redis.call('ZADD', KEYS[7], expires_at, hold_id)
-redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', 'reserved', 'hold_id',
-  hold_id, 'items', items_text, 'expires_at', expires_at, 'at', now_ms)
-return { 'reserved', expires_at, '' }
+append_event(KEYS[9], events_max, 'type', 'reserved', 'epoch', epoch, 'hold_id', hold_id, 'items',
+  items_text, 'expires_at', expires_at, 'at', now_ms)
+return { 'reserved', expires_at, '', epoch_number }

@@ -1,6 +1,6 @@
 -- revoke_coupon: take one issued unit back (compensation when the host could
 -- not persist the issue).
--- KEYS[1] <coupon>:meta     hash (only its existence is checked)
+-- KEYS[1] <coupon>:meta     hash (its total, epoch and restoring fields are read)
 -- KEYS[2] <coupon>:stock    units left to issue
 -- KEYS[3] <coupon>:issued   hash user -> held sequences, ascending, comma-separated
 -- KEYS[4] <coupon>:queue    zset user -> the user's earliest held sequence
@@ -10,24 +10,32 @@
 -- ARGV[3] the sequence to take back, or 0 for the user's latest
 -- ARGV[4] reason (any bytes, for the event)
 -- ARGV[5] events stream cap, applied with MAXLEN ~ (0 = no cap)
--- Reply: {status, sequence, remaining}, status one of 'revoked', 'not_held'
---   (the user holds nothing, or not that sequence: nothing written),
---   'unknown_coupon'.
--- Invariant: total = remaining + (seq - revoked) before and after; a
+-- Reply: {status, sequence, remaining, epoch}, status one of 'revoked',
+--   'not_held' (the user holds nothing, or not that sequence: nothing
+--   written), 'restoring' (a restore runs: nothing written), 'unknown_coupon'.
+-- Invariant: total = remaining + (seq - revoked - retired) before and after; a
 --   sequence is taken back at most once, so a retry changes nothing.
+--- @include "server_time_ms"
+--- @include "append_event"
+
 local user = ARGV[2]
 local wanted = tonumber(ARGV[3])
-local max_length = tonumber(ARGV[5])
-if not wanted or wanted < 0 or not max_length or max_length < 0 or user == nil or user == '' then
+local max_length = stream_max_length(ARGV[5])
+if not wanted or wanted < 0 or not max_length or user == nil or user == '' then
   return redis.error_reply('ERR revoke_coupon: bad arguments')
 end
 
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return {'unknown_coupon', 0, 0}
+local meta = redis.call('HMGET', KEYS[1], 'total', 'epoch', 'restoring')
+if not meta[1] then
+  return {'unknown_coupon', 0, 0, 0}
+end
+local epoch = tonumber(meta[2]) or 0
+if meta[3] then
+  return {'restoring', 0, 0, epoch}
 end
 local held = redis.call('HGET', KEYS[3], user)
 if not held then
-  return {'not_held', 0, tonumber(redis.call('GET', KEYS[2]) or '0')}
+  return {'not_held', 0, tonumber(redis.call('GET', KEYS[2]) or '0'), epoch}
 end
 
 -- At most 100 entries (the per-user limit cap), so the loop is bounded.
@@ -40,7 +48,7 @@ for sequence in string.gmatch(held, '%d+') do
   end
 end
 if target == 0 then
-  return {'not_held', 0, tonumber(redis.call('GET', KEYS[2]) or '0')}
+  return {'not_held', 0, tonumber(redis.call('GET', KEYS[2]) or '0'), epoch}
 end
 
 local revoked_text = table.remove(sequences, target)
@@ -53,13 +61,8 @@ else
 end
 local remaining = redis.call('INCR', KEYS[2])
 redis.call('INCR', KEYS[5])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local fields = {'type', 'revoked', 'coupon', ARGV[1], 'user', user, 'sequence', revoked_text,
-  'reason', ARGV[4], 'revoked_at_ms', string.format('%d', now)}
-if max_length > 0 then
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[5], '*', unpack(fields))
-else
-  redis.call('XADD', KEYS[6], '*', unpack(fields))
-end
-return {'revoked', tonumber(revoked_text), remaining}
+local now = server_time_ms()
+local fields = {'type', 'revoked', 'coupon', ARGV[1], 'epoch', string.format('%d', epoch), 'user',
+  user, 'sequence', revoked_text, 'reason', ARGV[4], 'revoked_at_ms', string.format('%d', now)}
+append_event(KEYS[6], max_length, unpack(fields))
+return {'revoked', tonumber(revoked_text), remaining, epoch}

@@ -2,14 +2,18 @@
 -- has passed is expired first (stock back, one hold_expired event), whether
 -- or not a sweep got to it yet: expiry is judged by the server clock.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
 -- ARGV: 1 action ("confirm" | "release" | "extend"), 2 hold id,
---       3 ttl in ms (extend only; positive integer, else "0"), 4 events max length
--- Reply: { status, expires_at ms (0 when none), short sku ("" when none) }
---   confirm: "confirmed" | "already_confirmed" | "reacquired" (had expired,
---            stock taken again) | "expired" (had expired, stock or an open
---            sale missing; short sku names a sku that ran out) |
---            "released" | "unknown_hold"
+--       3 ttl in ms (extend only; positive integer, else "0"), 4 events stream cap (0 = no cap)
+-- Reply: { status, expires_at ms (0 when none), short sku ("" when none), epoch }
+--   any action: "restoring" while a restore runs (nothing read or written)
+--   confirm: "confirmed" | "already_confirmed" | "reacquired" (past its
+--            deadline: confirmed late while still held, or taken again after
+--            it expired) | "expired" (had expired, stock or an open sale
+--            missing; short sku names a sku that ran out) | "released" |
+--            "unknown_hold"
+-- Events: hold_expired only when a hold's stock went back to available; a
+--   "reacquired" confirm appends confirmed {reacquired=1}.
 --   release: "released" | "already_released" | "expired" | "not_releasable"
 --            (confirmed) | "unknown_hold"
 --   extend:  "extended" (expires_at = now + ttl) | "expired" |
@@ -17,26 +21,37 @@
 -- Invariant: per sku, initial = available + held + confirmed. A hold id is in
 -- at most one of holds (active) and settled ("confirmed" | "released" |
 -- "expired" <deadline ms> <items>); settled entries live as long as the scope.
+--- @include "server_time_ms"
+--- @include "append_event"
+--- @include "expire_hold"
+
 local action = ARGV[1]
 local hold_id = ARGV[2]
 local ttl_ms = tonumber(ARGV[3])
-local events_max = tonumber(ARGV[4])
+local events_max = stream_max_length(ARGV[4])
 if action ~= 'confirm' and action ~= 'release' and action ~= 'extend' then
   return redis.error_reply('ERR settle_hold: unknown action')
 end
 if not ttl_ms or ttl_ms < 0 or ttl_ms % 1 ~= 0 or (action == 'extend' and ttl_ms < 1) then
   return redis.error_reply('ERR settle_hold: bad ttl')
 end
-if not events_max or events_max < 1 or events_max % 1 ~= 0 then
-  return redis.error_reply('ERR settle_hold: bad events max length')
+if not events_max then
+  return redis.error_reply('ERR settle_hold: bad events stream cap')
 end
 
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local now_ms = server_time_ms()
+
+-- The scope's incarnation, carried in every event and reply; a restore in
+-- progress (restore_stock.lua) refuses everything until it finishes.
+local epoch = redis.call('GET', KEYS[10]) or '0'
+local epoch_number = tonumber(epoch)
+if redis.call('GET', KEYS[1]) == 'restoring' then
+  return { 'restoring', 0, '', epoch_number }
+end
 
 local function add_event(event_type, items, extra_name, extra_value)
-  redis.call('XADD', KEYS[9], 'MAXLEN', '~', events_max, '*', 'type', event_type, 'hold_id',
-    hold_id, 'items', items, extra_name, extra_value, 'at', now_ms)
+  append_event(KEYS[9], events_max, 'type', event_type, 'epoch', epoch, 'hold_id', hold_id,
+    'items', items, extra_name, extra_value, 'at', now_ms)
 end
 
 -- Calls move(sku, quantity) for each pair of an items text "sku qty sku qty".
@@ -52,21 +67,6 @@ local function for_each_item(items, move)
   end
 end
 
--- Same effect as in reclaim_expired_holds.lua and reserve_stock.lua: EVAL
--- scripts cannot share code, and expiry must happen inside this script.
-local function expire_hold(items, deadline)
-  for_each_item(items, function(sku, quantity)
-    redis.call('HINCRBY', KEYS[3], sku, quantity)
-    redis.call('HINCRBY', KEYS[4], sku, '-' .. quantity)
-  end)
-  redis.call('HDEL', KEYS[6], hold_id)
-  redis.call('ZREM', KEYS[7], hold_id)
-  local record = 'expired ' .. deadline .. ' ' .. items
-  redis.call('HSET', KEYS[8], hold_id, record)
-  add_event('hold_expired', items, 'expires_at', deadline)
-  return record
-end
-
 local settled = nil
 local active_items = redis.call('HGET', KEYS[6], hold_id)
 if active_items then
@@ -75,7 +75,7 @@ if active_items then
     if action == 'extend' then
       local expires_at = now_ms + ttl_ms
       redis.call('ZADD', KEYS[7], 'XX', expires_at, hold_id)
-      return { 'extended', expires_at, '' }
+      return { 'extended', expires_at, '', epoch_number }
     end
     local record
     if action == 'confirm' then
@@ -96,45 +96,59 @@ if active_items then
     redis.call('HSET', KEYS[8], hold_id, record .. deadline .. ' ' .. active_items)
     if action == 'confirm' then
       add_event('confirmed', active_items, 'reacquired', 0)
-      return { 'confirmed', tonumber(deadline), '' }
+      return { 'confirmed', tonumber(deadline), '', epoch_number }
     end
     add_event('released', active_items, 'expires_at', deadline)
-    return { 'released', 0, '' }
+    return { 'released', 0, '', epoch_number }
   end
-  settled = expire_hold(active_items, deadline)
+  if action == 'confirm' and redis.call('GET', KEYS[1]) == 'open' then
+    -- Past its deadline but not expired yet: its stock is still held, so it
+    -- is confirmed late instead of expired and taken again (no hold_expired
+    -- event that the confirmed event would have to undo).
+    for_each_item(active_items, function(sku, quantity)
+      redis.call('HINCRBY', KEYS[4], sku, '-' .. quantity)
+      redis.call('HINCRBY', KEYS[5], sku, quantity)
+    end)
+    redis.call('HDEL', KEYS[6], hold_id)
+    redis.call('ZREM', KEYS[7], hold_id)
+    redis.call('HSET', KEYS[8], hold_id, 'confirmed ' .. deadline .. ' ' .. active_items)
+    add_event('confirmed', active_items, 'reacquired', 1)
+    return { 'reacquired', tonumber(deadline), '', epoch_number }
+  end
+  settled = expire_hold(hold_id, now_ms, events_max, epoch)
 else
   settled = redis.call('HGET', KEYS[8], hold_id)
 end
 
 if not settled then
-  return { 'unknown_hold', 0, '' }
+  return { 'unknown_hold', 0, '', epoch_number }
 end
 local _, _, state, deadline, items = string.find(settled, '^(%S+) (%d+) (.*)$')
 if action == 'extend' then
   if state == 'expired' then
-    return { 'expired', 0, '' }
+    return { 'expired', 0, '', epoch_number }
   end
-  return { 'not_extendable', 0, '' }
+  return { 'not_extendable', 0, '', epoch_number }
 end
 if action == 'release' then
   if state == 'confirmed' then
-    return { 'not_releasable', 0, '' }
+    return { 'not_releasable', 0, '', epoch_number }
   end
   if state == 'expired' then
-    return { 'expired', 0, '' }
+    return { 'expired', 0, '', epoch_number }
   end
-  return { 'already_released', 0, '' }
+  return { 'already_released', 0, '', epoch_number }
 end
 if state == 'confirmed' then
-  return { 'already_confirmed', tonumber(deadline), '' }
+  return { 'already_confirmed', tonumber(deadline), '', epoch_number }
 end
 if state == 'released' then
-  return { 'released', 0, '' }
+  return { 'released', 0, '', epoch_number }
 end
 
 -- Expired: take the stock again if every sku still has it and the sale is open.
 if redis.call('GET', KEYS[1]) ~= 'open' then
-  return { 'expired', 0, '' }
+  return { 'expired', 0, '', epoch_number }
 end
 local short_sku = nil
 for_each_item(items, function(sku, quantity)
@@ -143,7 +157,7 @@ for_each_item(items, function(sku, quantity)
   end
 end)
 if short_sku then
-  return { 'expired', 0, short_sku }
+  return { 'expired', 0, short_sku, epoch_number }
 end
 for_each_item(items, function(sku, quantity)
   redis.call('HINCRBY', KEYS[3], sku, '-' .. quantity)
@@ -151,4 +165,4 @@ for_each_item(items, function(sku, quantity)
 end)
 redis.call('HSET', KEYS[8], hold_id, 'confirmed ' .. deadline .. ' ' .. items)
 add_event('confirmed', items, 'reacquired', 1)
-return { 'reacquired', tonumber(deadline), '' }
+return { 'reacquired', tonumber(deadline), '', epoch_number }

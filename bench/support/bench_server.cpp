@@ -87,17 +87,4 @@ std::string BenchServer::separate_server_and_client_cpus() {
                      CPU_COUNT(&client_set));
 }
 
-bool take_smoke_flag(int& argc, char** argv) {
-  for (int index = 1; index < argc; ++index) {
-    if (std::strcmp(argv[index], "--smoke") == 0) {
-      for (int rest = index; rest + 1 < argc; ++rest) {
-        argv[rest] = argv[rest + 1];
-      }
-      --argc;
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace bench

@@ -40,8 +40,4 @@ class BenchServer {
   int port_ = 0;
 };
 
-// True when argv holds --smoke (tiny sizes for the CTest smoke run); the flag
-// is removed so Google Benchmark does not see it.
-bool take_smoke_flag(int& argc, char** argv);
-
 }  // namespace bench

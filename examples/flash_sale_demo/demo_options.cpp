@@ -32,6 +32,8 @@ Usage: flash_sale_demo [flags]
   --database FILE          SQLite database (default: a temporary file)
   --threads N              client threads (default 8)
   --users N                users rushing for the coupon (default 20000)
+  --room-seconds N         the waiting room lets them in over about N seconds
+                           (rate users / N per second; default 4)
   --coupons N              coupon units (default 1000)
   --opens-after-ms N       the coupon opens this long after start (default 2000)
   --skus N                 SKUs in the hot deal (default 3)
@@ -59,6 +61,10 @@ DemoOptions parse_options(int argc, char** argv) {
       {"--users",
        [&](const std::string& value) {
          options.users = parse_int("--users", value, 1, 10'000'000);
+       }},
+      {"--room-seconds",
+       [&](const std::string& value) {
+         options.room_seconds = parse_int("--room-seconds", value, 1, 3600);
        }},
       {"--coupons",
        [&](const std::string& value) {

@@ -12,6 +12,8 @@ struct DemoOptions {
   std::string redis;          // host:port; empty starts a private redis-server
   std::string database = "";  // SQLite file; empty uses a temporary one
   int threads = 8;
+  // Waiting room: the users are let in over about this many seconds.
+  int room_seconds = 4;
   // Coupon rush.
   int users = 20000;
   int coupons = 1000;

@@ -1,5 +1,7 @@
 // flash_sale_demo: a whole flash sale on one machine, proving its invariants.
 //
+//   waiting room  users queue in a WaitingRoom and are let in at users /
+//                 --room-seconds per second; the shop verifies each token
 //   coupon rush   users race for a coupon that opens a few seconds after start;
 //                 issued events flow through a StreamConsumer into SQLite
 //   hot deal      orders hold carts with short TTLs; most confirm (order row and
@@ -7,6 +9,8 @@
 //                 stream by the OutboxRelay), some release, some abandon (a
 //                 HoldReaper gives their stock back)
 //   ranking       sales, revenue and catalog views in a SlidingWindowRanking
+//   calendar      the coupon opening and the deal's end (end_sale and the
+//                 stock write-back to SQLite) are SaleScheduler events
 //
 // Exit status 0 only when every invariant holds.
 #include <signal.h>
@@ -17,6 +21,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -35,13 +40,16 @@
 #include "flashsale/standalone_client.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
+#include "flashsale/waiting_room.hpp"
 #include "latency_recorder.hpp"
 #include "metrics_endpoint.hpp"
 #include "progress.hpp"
 #include "redis_server.hpp"
 #include "report.hpp"
+#include "sale_calendar.hpp"
 #include "sale_database.hpp"
 #include "sale_phases.hpp"
+#include "waiting_room_phase.hpp"
 
 namespace {
 
@@ -189,7 +197,7 @@ int run_sale(demo::DemoOptions options) {
   // The library's components, all sharing one pooled client.
   flashsale::FirstComeCouponIssuer issuer(client);
   flashsale::StockReserver reserver(client);
-  flashsale::RankingOptions ranking_options;
+  flashsale::SlidingWindowRankingOptions ranking_options;
   ranking_options.name = options.ranking_name;
   ranking_options.window = 1h;
   ranking_options.bucket = 1min;
@@ -225,7 +233,7 @@ int run_sale(demo::DemoOptions options) {
       if (type == "issued") {
         database.record_coupon(coupon, user, sequence, issued_at_ms);
       }
-      return flashsale::HandlerResult::Ack;
+      return flashsale::HandlerOutcome::Ack;
     });
   });
   struct Stopper {
@@ -267,13 +275,36 @@ int run_sale(demo::DemoOptions options) {
   fmt::print("metrics at http://127.0.0.1:{}/metrics\n", metrics_endpoint.port());
 
   demo::Report report;
+  demo::SaleCalendar calendar(client, reserver, database, "calendar-" + run_tag);
 
-  // 1. The coupon rush.
+  // 0. The waiting room in front of the rush.
+  flashsale::WaitingRoom room(client, demo::waiting_room_options(options));
+  // Their collectors go before they do.
+  const auto calendar_metrics = metrics->add_collector("calendar", calendar.metrics());
+  const auto room_metrics = metrics->add_collector(
+      "waiting-room", flashsale::waiting_room_metrics(room, {"queue-" + run_tag}));
+  Stopper stop_component_metrics{[&] {
+    metrics->remove_collector(room_metrics);
+    metrics->remove_collector(calendar_metrics);
+  }};
+  demo::WaitingRoomOutcome queue;
+  {
+    demo::Progress progress("waiting room (users)", static_cast<std::uint64_t>(options.users));
+    ProgressTicker ticker(progress);
+    queue = demo::run_waiting_room(room, "queue-" + run_tag, options, progress, interrupted);
+  }
+  fmt::print("  {} joins, {} status polls: {} admitted at {:.0f}/s (measured {:.0f}/s)\n",
+             queue.joins, queue.status_calls, queue.admitted, queue.rate_per_second,
+             queue.measured_rate_per_second.value_or(0.0));
+
+  // 1. The coupon rush, announced by a scheduled event.
   const auto now = std::chrono::system_clock::now();
   issuer.register_template(
       {options.coupon_id, options.coupons, now + options.coupon_opens_after, now + 1h, 1});
-  fmt::print("coupon {} opens in {:.1f} s\n", options.coupon_id,
+  calendar.schedule_coupon_opening(options.coupon_id, now + options.coupon_opens_after);
+  fmt::print("coupon {} opens in {:.1f} s (a scheduled event tells the users)\n", options.coupon_id,
              std::chrono::duration<double>(options.coupon_opens_after).count());
+  calendar.wait_for_coupon_opening(options.coupon_opens_after + 30s, interrupted);
   demo::LatencyRecorder issue_latency("coupon.issue");
   demo::CouponRushOutcome rush;
   {
@@ -291,6 +322,7 @@ int run_sale(demo::DemoOptions options) {
   std::atomic<bool> sale_running{true};
   std::atomic<std::int64_t> snapshots{0};
   std::atomic<std::int64_t> unbalanced_snapshots{0};
+  std::optional<flashsale::StockSnapshot> ended;
   {
     flashsale::HoldReaper reaper(reserver, {options.deal_scope},
                                  flashsale::HoldReaperOptions{100ms, 100});
@@ -318,13 +350,17 @@ int run_sale(demo::DemoOptions options) {
     fmt::print("  {} reserved ({} confirmed, {} released, {} abandoned), {} out of stock\n",
                sale.reserved, sale.confirmed_orders, sale.released, sale.abandoned,
                sale.insufficient);
-    fmt::print("  waiting for abandoned holds to expire (TTL {} ms)\n", options.hold_ttl.count());
-    wait_until([&] { return reserver.snapshot(options.deal_scope).active_holds == 0; },
-               options.hold_ttl + 15s);
+    // The deal ends by a scheduled event once the last hold's TTL is over:
+    // its handler closes the scope and writes the final figures back.
+    fmt::print("  the deal ends in {} ms (a scheduled event), after the last hold's TTL\n",
+               (options.hold_ttl + 200ms).count());
+    calendar.schedule_deal_end(options.deal_scope,
+                               std::chrono::system_clock::now() + options.hold_ttl + 200ms);
+    ended = calendar.wait_for_deal_end(options.hold_ttl + 30s, interrupted);
     sale_running = false;
     sampler.join();
   }
-  const auto final_stock = reserver.end_sale(options.deal_scope);
+  const auto final_stock = ended ? *ended : reserver.end_sale(options.deal_scope);
 
   // 3. Let the asynchronous paths to the database catch up.
   const auto coupon_stats = issuer.stats(options.coupon_id).value_or(flashsale::CouponStats{});
@@ -352,6 +388,7 @@ int run_sale(demo::DemoOptions options) {
     report.add_latency(*recorder);
   }
 
+  demo::check_waiting_room(report, queue);
   const std::int64_t expected_issued = std::min<std::int64_t>(options.coupons, options.users);
   report.check("coupon: issued = min(coupons, distinct users)",
                coupon_stats.issued == expected_issued && rush.issued == coupon_stats.issued,
@@ -404,6 +441,22 @@ int run_sale(demo::DemoOptions options) {
                orders == sale.confirmed_orders && entries == orders && distinct_ids == entries,
                fmt::format("{} orders, {} stream entries, {} distinct outbox ids", orders, entries,
                            distinct_ids));
+  const auto calendar_stats = calendar.stats();
+  report.check(
+      "scheduler: opening + deal end fired once, no NotOpen after opening",
+      calendar_stats.promoted == 2 && calendar_stats.pending == 0 && ended && rush.not_open == 0,
+      fmt::format("{} promoted, lateness max {} ms, {} NotOpen replies", calendar_stats.promoted,
+                  calendar_stats.lateness_max.value_or(-1ms).count(), rush.not_open));
+  const std::string writeback_where =
+      fmt::format("FROM stock_writeback WHERE scope = '{}'", options.deal_scope);
+  const auto writeback_rows = database.count("SELECT COUNT(*) " + writeback_where);
+  const auto writeback_confirmed =
+      database.count("SELECT COALESCE(SUM(confirmed), 0) " + writeback_where);
+  report.check(
+      "database: stock written back at the deal end = final Redis figures",
+      writeback_rows == static_cast<std::int64_t>(final_stock.skus.size()) &&
+          writeback_confirmed == confirmed_units,
+      fmt::format("{} SKUs, {} confirmed units written back", writeback_rows, writeback_confirmed));
   const auto consumer_stats = consumer.stats();
   report.check("stream consumer: every issued event acknowledged", consumer_stats.pending == 0,
                fmt::format("{} pending, {} acked", consumer_stats.pending, consumer_stats.acked));

@@ -71,6 +71,10 @@ SaleDatabase::SaleDatabase(const std::string& path) {
   execute(
       "CREATE TABLE IF NOT EXISTS orders ("
       " order_id TEXT PRIMARY KEY, items TEXT NOT NULL, units INTEGER NOT NULL)");
+  execute(
+      "CREATE TABLE IF NOT EXISTS stock_writeback ("
+      " scope TEXT NOT NULL, sku TEXT NOT NULL, initial INTEGER NOT NULL,"
+      " available INTEGER NOT NULL, confirmed INTEGER NOT NULL, PRIMARY KEY(scope, sku))");
   flashsale::SqliteOutboxStore::create_schema(database_.get());
 }
 
@@ -116,6 +120,21 @@ void SaleDatabase::record_order(const std::string& order_id, const std::string& 
     execute("ROLLBACK");
     throw;
   }
+}
+
+void SaleDatabase::record_stock_writeback(const std::string& scope, const std::string& sku,
+                                          std::int64_t initial, std::int64_t available,
+                                          std::int64_t confirmed) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  auto statement = prepare(database_.get(),
+                           "INSERT OR REPLACE INTO stock_writeback"
+                           " (scope, sku, initial, available, confirmed) VALUES (?, ?, ?, ?, ?)");
+  bind_text(database_.get(), statement.get(), 1, scope);
+  bind_text(database_.get(), statement.get(), 2, sku);
+  bind_integer(database_.get(), statement.get(), 3, initial);
+  bind_integer(database_.get(), statement.get(), 4, available);
+  bind_integer(database_.get(), statement.get(), 5, confirmed);
+  step_done(database_.get(), statement.get());
 }
 
 std::int64_t SaleDatabase::count(const std::string& sql) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "flashsale/export.hpp"
 #include "flashsale/reply.hpp"
 #include "flashsale/script.hpp"
 
@@ -38,6 +39,7 @@ struct ServerInfo {
   int minor_version = 0;
   std::string maxmemory_policy;  // e.g. "noeviction"
   std::string mode;              // "standalone" or "cluster"
+  bool aof_enabled = false;      // appendonly yes
 };
 
 // Thread-safety: every implementation may be shared by any number of threads.
@@ -46,7 +48,7 @@ struct ServerInfo {
 // error replies in place (their accessors throw), so one failed entry does not
 // hide the outcome of the others. All calls throw ConnectionError,
 // TimeoutError and ProtocolError for failures of the transport.
-class Client {
+class FLASHSALE_EXPORT Client {
  public:
   virtual ~Client() = default;
 

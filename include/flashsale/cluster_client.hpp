@@ -9,16 +9,20 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 
 namespace flashsale {
 
-struct ClusterOptions {
+struct ClusterClientOptions {
   // Nodes to learn the topology from, "host:port" (IPv6 as "[::1]:7000").
   // One reachable master or replica is enough; list several.
   std::vector<std::string> seeds;
-  // Template for every node connection: timeouts, user and password. Its
-  // host and port are replaced by each node's; unix_socket must be empty and
-  // db 0 (a cluster has only database 0).
+  // Template for every node connection: timeouts, user and password, and
+  // persistence_check and durability (durability.hpp: one WAIT per master a
+  // pipeline's writes reached, on the same connection). Its host and port are
+  // replaced by each node's; unix_socket must be empty and db 0 (a cluster
+  // has only database 0). Its transient_retry_budget is not used:
+  // retry_budget below covers LOADING and MASTERDOWN.
   ConnectionOptions connection;
   // Connection pool of each master.
   PoolOptions pool;
@@ -78,12 +82,12 @@ struct ClusterOptions {
 //
 // NOSCRIPT is handled on whichever node answers it: the call is sent again
 // with EVAL, which caches the script on that node.
-class ClusterClient final : public Client {
+class FLASHSALE_EXPORT ClusterClient final : public Client {
  public:
   // Throws InvalidArgument for no seeds, a malformed seed, a unix socket, a
   // database other than 0, a pool size of 0 or a negative budget or redirect
   // limit. Does not connect.
-  explicit ClusterClient(ClusterOptions options);
+  explicit ClusterClient(ClusterClientOptions options);
   ~ClusterClient() override;
   ClusterClient(const ClusterClient&) = delete;
   ClusterClient& operator=(const ClusterClient&) = delete;
@@ -94,7 +98,7 @@ class ClusterClient final : public Client {
   // INFO of one master, read once and cached; mode is "cluster".
   ServerInfo server_info() override;
 
-  const ClusterOptions& options() const noexcept;
+  const ClusterClientOptions& options() const noexcept;
 
  private:
   class Impl;

@@ -6,8 +6,22 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
+
+#include "flashsale/durability.hpp"
 
 namespace flashsale {
+
+// What a client does when the server would lose acknowledged writes on a
+// restart (see check_persistence in preflight.hpp): the server runs without
+// AOF (`appendonly no`), so a restart or crash brings back only the last RDB
+// snapshot, if any. Checked once per client, the first time the client reads
+// INFO (every component does when constructed).
+enum class PersistenceCheck {
+  Warn,    // log one warning per client and go on (the default)
+  Refuse,  // server_info() throws ConfigurationError (so does every component constructor)
+  Skip,    // do not look
+};
 
 class MetricsRegistry;
 
@@ -22,9 +36,34 @@ struct ConnectionOptions {
   std::string password;
   int db = 0;
   std::chrono::milliseconds connect_timeout{1000};
-  // Longest wait for one reply; zero waits forever. A command that exceeds
-  // it raises TimeoutError and its connection is discarded.
+  // Longest wait for the server, for each read or write of one call; zero
+  // waits forever. A call that exceeds it raises TimeoutError ("timed out
+  // after N ms") and its connection is discarded.
+  //
+  // What it bounds: each wait for the socket (SO_RCVTIMEO/SO_SNDTIMEO), not
+  // the whole call. A large reply that keeps arriving in pieces may take
+  // longer in total, and a pipeline waits up to this long for each reply.
+  // The kernel rounds a socket timeout up to its timer tick and wakes the
+  // waiter on a later tick, so a timeout surfaces a few ticks late: on the
+  // development machine (median of 20 waits on an idle socket) 1-2 ms
+  // surfaced after 8 ms (16 ms at worst), 5 ms after 16 ms, 20 ms after
+  // 24 ms. Timeouts of a few ms are "fail fast", not a precise limit.
   std::chrono::milliseconds command_timeout{1000};
+  // How long one call keeps re-sending the commands the server refused while
+  // in a passing state: LOADING (a restart reading its data back), MASTERDOWN
+  // (a replica that lost its master), TRYAGAIN. The server did not run them,
+  // so this is safe for every command; refused entries of a pipeline are sent
+  // again, in their order, after the others (backoff 10 to 250 ms). Zero: no
+  // retry, the refusal surfaces at once (ReplyError, or the error reply in
+  // place in a pipeline). Measured from the start of the call: one call can
+  // take up to the budget plus one command timeout. Used by StandaloneClient
+  // (not by its PinnedConnection) and SentinelClient; ClusterClient retries
+  // these within ClusterClientOptions::retry_budget instead.
+  std::chrono::milliseconds transient_retry_budget{5000};
+  // See PersistenceCheck.
+  PersistenceCheck persistence_check = PersistenceCheck::Warn;
+  // Opt-in WAIT after every state-changing script (durability.hpp).
+  DurabilityOptions durability;
   // Opt-in transport metrics (metrics.hpp): when set, every client built
   // with these options records its calls, errors, pool use, reconnects,
   // NOSCRIPT fallbacks and cluster redirects there (README "Metrics" lists
@@ -33,6 +72,31 @@ struct ConnectionOptions {
   // their figures add up (series carry a `node` label, not a client name).
   std::shared_ptr<MetricsRegistry> metrics;
 };
+
+// ConnectionOptions from a URL, the form hosts put in their configuration:
+//
+//   redis://[[user]:password@]host[:port][/db][?option=value&...]
+//   unix://[[user]:password@]/path/to/redis.sock[?db=N&...]
+//
+// host may be a name, an IPv4 address or an IPv6 address in brackets
+// ("redis://[::1]:6380"); port defaults to 6379, db to 0 (the path "/2" or
+// ?db=2). user and password are percent-decoded ("%40" is "@"); a password
+// alone ("redis://:secret@host") authenticates the default user. Options:
+// db, connect_timeout_ms, command_timeout_ms (0: no limit); anything not
+// given keeps the default of ConnectionOptions.
+//
+// TLS: "rediss://" is recognised and refused with ConfigurationError. The
+// transport speaks plain TCP only: hiredis 0.14 (Debian 12) has no TLS at
+// all; hiredis 1.x ships TLS in the separate hiredis_ssl library
+// (redisInitOpenSSLContext: CA file or directory, client certificate and
+// key, SNI server name; no certificate revocation checks, no ALPN), which
+// flashsale does not link yet. Use a TLS tunnel (stunnel, a sidecar) to
+// reach a TLS-only server meanwhile.
+//
+// Throws InvalidArgument for anything malformed (unknown scheme or option,
+// bad port, db or number, bad percent escape), naming the part; nothing is
+// connected.
+ConnectionOptions connection_options_from_url(std::string_view url);
 
 struct PoolOptions {
   // Most connections open at once. Each calling thread holds one connection

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "flashsale/export.hpp"
+
 namespace flashsale {
 
 // Number of hash slots of a Redis Cluster.
@@ -17,12 +19,13 @@ inline constexpr std::uint16_t kClusterSlotCount = 16384;
 // between the first `{` and the first `}` after it, when that part is not
 // empty; otherwise the whole key is hashed ("{}x" and "x{" hash whole,
 // "a{}{b}" hashes whole, "{a}b" hashes "a"). Pure function, thread-safe.
-std::uint16_t hash_slot(std::string_view key);
+FLASHSALE_EXPORT std::uint16_t hash_slot(std::string_view key);
 
 // Throws ConfigurationError, naming `operation` and every key with its slot,
 // when `keys` do not all hash to one slot: such a key layout would make
 // Redis Cluster refuse the operation with CROSSSLOT. Components call it at
 // construction with the keys of each operation. Sends nothing.
-void require_single_slot(const std::vector<std::string>& keys, std::string_view operation);
+FLASHSALE_EXPORT void require_single_slot(const std::vector<std::string>& keys,
+                                          std::string_view operation);
 
 }  // namespace flashsale

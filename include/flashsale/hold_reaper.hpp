@@ -9,19 +9,27 @@
 // RAII: the constructor starts the thread, stop() or the destructor stops and
 // joins it, waiting at most for the reclaim call in flight.
 //
-// Thread-safety: stop() and the counters may be called from any thread. The
-// reserver (and its client) must outlive the reaper.
+// Scopes may be added and removed while it runs (a new deal opens, an old one
+// ends), so one reaper serves every live scope; a scope added is swept by the
+// next sweep, a scope removed is not visited again after the scope in
+// progress.
+//
+// Thread-safety: stop(), add_scope(), remove_scope(), scopes() and the
+// counters may be called from any thread. The reserver (and its client) must
+// outlive the reaper.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
+#include "flashsale/export.hpp"
+#include "flashsale/periodic_thread.hpp"
 #include "flashsale/stock_reserver.hpp"
 
 namespace flashsale {
@@ -33,9 +41,10 @@ struct HoldReaperOptions {
   std::size_t batch_size = 100;
 };
 
-class HoldReaper {
+class FLASHSALE_EXPORT HoldReaper {
  public:
   // Validates the scopes and options (InvalidArgument) and starts the thread.
+  // `scopes` may be empty (scopes added later); duplicates count once.
   HoldReaper(StockReserver& reserver, std::vector<std::string> scopes,
              HoldReaperOptions options = {});
   ~HoldReaper();
@@ -45,26 +54,33 @@ class HoldReaper {
   // Stops and joins the thread; calling it again does nothing.
   void stop();
 
+  // Adds a scope to sweep (validated like a stock scope id: InvalidArgument).
+  // Returns false when it was already swept.
+  bool add_scope(std::string_view scope);
+  // Stops sweeping a scope; returns false when it was not swept.
+  bool remove_scope(std::string_view scope);
+  // The scopes swept now, in the order they were added.
+  std::vector<std::string> scopes() const;
+
   // Sweeps finished (every scope visited), holds reclaimed, sweeps that failed.
   std::size_t sweeps() const noexcept { return sweeps_.load(); }
   std::size_t reclaimed() const noexcept { return reclaimed_.load(); }
   std::size_t failures() const noexcept { return failures_.load(); }
 
+  const HoldReaperOptions& options() const noexcept { return options_; }
+
  private:
-  void run();
-  void sweep();
+  void sweep(const PeriodicThread& thread);
+  bool sweeps_scope(std::string_view scope) const;
 
   StockReserver& reserver_;
-  std::vector<std::string> scopes_;
+  std::vector<std::string> scopes_;  // guarded by mutex_
   HoldReaperOptions options_;
   std::atomic<std::size_t> sweeps_{0};
   std::atomic<std::size_t> reclaimed_{0};
   std::atomic<std::size_t> failures_{0};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
-  std::mutex join_mutex_;  // one joiner at a time when stop() races
-  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::optional<PeriodicThread> thread_;  // last: started once the rest is in place
 };
 
 }  // namespace flashsale

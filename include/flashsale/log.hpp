@@ -4,6 +4,8 @@
 #include <functional>
 #include <string_view>
 
+#include "flashsale/export.hpp"
+
 namespace flashsale {
 
 enum class LogLevel { Info, Warning, Error };
@@ -11,9 +13,9 @@ enum class LogLevel { Info, Warning, Error };
 using LogSink = std::function<void(LogLevel, std::string_view message)>;
 
 // Replaces the sink; an empty function restores the default. Thread-safe.
-void set_log_sink(LogSink sink);
+FLASHSALE_EXPORT void set_log_sink(LogSink sink);
 
 // Sends one message to the current sink. Thread-safe.
-void log_message(LogLevel level, std::string_view message);
+FLASHSALE_EXPORT void log_message(LogLevel level, std::string_view message);
 
 }  // namespace flashsale

@@ -42,6 +42,8 @@
 #include <utility>
 #include <vector>
 
+#include "flashsale/export.hpp"
+
 namespace flashsale {
 
 // Label name → value pairs, in the order given (rendered in that order).
@@ -51,7 +53,7 @@ using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 enum class MetricType { Counter, Gauge, Histogram };
 
 // "counter", "gauge" or "histogram": the word of a `# TYPE` line.
-const char* metric_type_name(MetricType type) noexcept;
+FLASHSALE_EXPORT const char* metric_type_name(MetricType type) noexcept;
 
 // Histogram figures: counts per bucket are cumulative (observations <= the
 // bound), the +Inf bucket is `count`.
@@ -84,11 +86,11 @@ inline constexpr std::size_t kStripes = 16;
 struct alignas(64) PaddedCount {
   std::atomic<std::uint64_t> value{0};
 };
-std::size_t stripe_of_this_thread() noexcept;
+FLASHSALE_EXPORT std::size_t stripe_of_this_thread() noexcept;
 }  // namespace metrics_detail
 
 // A monotonically increasing count. inc() is lock-free.
-class Counter {
+class FLASHSALE_EXPORT Counter {
  public:
   void inc(std::uint64_t amount = 1) noexcept {
     stripes_[metrics_detail::stripe_of_this_thread()].value.fetch_add(amount,
@@ -103,7 +105,7 @@ class Counter {
 };
 
 // A value that goes up and down. set() and add() are lock-free.
-class Gauge {
+class FLASHSALE_EXPORT Gauge {
  public:
   void set(double value) noexcept { value_.store(value, std::memory_order_relaxed); }
   void add(double delta) noexcept;
@@ -117,7 +119,7 @@ class Gauge {
 // observe() is lock-free: a bucket search over the bounds and two relaxed
 // atomic adds on this thread's stripe (the sum is a compare-exchange loop
 // that almost never repeats, as few threads share a stripe).
-class Histogram {
+class FLASHSALE_EXPORT Histogram {
  public:
   // Bounds must be finite and strictly increasing (InvalidArgument).
   explicit Histogram(std::vector<double> upper_bounds);
@@ -142,12 +144,12 @@ class Histogram {
 };
 
 // Bucket bounds in seconds for Redis round trips: 50 µs .. 10 s.
-const std::vector<double>& default_latency_buckets();
+FLASHSALE_EXPORT const std::vector<double>& default_latency_buckets();
 
 // What a collector writes: one value per series. A series written twice in
 // one scrape, or a name written with two types or help texts, throws
 // InvalidArgument (the collector's figures are then dropped, see add_collector).
-class MetricsWriter {
+class FLASHSALE_EXPORT MetricsWriter {
  public:
   void gauge(std::string_view name, std::string_view help, MetricLabels labels, double value);
   // A count the source keeps itself (e.g. a component's own counter); it
@@ -168,7 +170,7 @@ class MetricsWriter {
 // Redis read): keep it bounded, it delays the scrape.
 using MetricsCollector = std::function<void(MetricsWriter&)>;
 
-class MetricsRegistry {
+class FLASHSALE_EXPORT MetricsRegistry {
  public:
   MetricsRegistry();
   ~MetricsRegistry();
@@ -221,9 +223,9 @@ class MetricsRegistry {
 // "text/plain; version=0.0.4; charset=utf-8"): `# HELP` and `# TYPE` per
 // family, histograms as cumulative `_bucket{le=...}` series ending with
 // le="+Inf", then `_sum` and `_count`.
-std::string render_prometheus(const std::vector<MetricFamily>& families);
+FLASHSALE_EXPORT std::string render_prometheus(const std::vector<MetricFamily>& families);
 // render_prometheus(registry.collect()).
-std::string render_prometheus(MetricsRegistry& registry);
+FLASHSALE_EXPORT std::string render_prometheus(MetricsRegistry& registry);
 
 // The Content-Type to serve render_prometheus() with.
 inline constexpr std::string_view kPrometheusContentType =

@@ -16,9 +16,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "flashsale/export.hpp"
 
 namespace flashsale {
 
@@ -44,11 +47,13 @@ inline constexpr std::size_t kMaxOutboxPayloadBytes = std::size_t{16} << 20;
 
 // Throws InvalidArgument unless every field of `record` keeps the limits
 // documented on NewOutboxRecord.
-void validate_outbox_record(const NewOutboxRecord& record);
+FLASHSALE_EXPORT void validate_outbox_record(const NewOutboxRecord& record);
 
 // A stored record.
 struct OutboxRecord {
-  std::int64_t id = 0;  // assigned by the store, increasing in commit order
+  // Assigned by the store; within one aggregate, increasing in commit order
+  // (across aggregates only SQLite also keeps commit order).
+  std::int64_t id = 0;
   std::string aggregate_type;
   std::string aggregate_id;
   std::string event_type;
@@ -65,6 +70,26 @@ struct BlockedOutboxRecord {
   std::string last_error;
 };
 
+enum class OutboxRecordState { Pending, Published, Blocked };
+
+// Everything a store knows about one record, for inspection.
+struct OutboxRecordStatus {
+  OutboxRecord record;
+  OutboxRecordState state = OutboxRecordState::Pending;
+  std::string last_error;                                 // empty when no attempt failed
+  std::chrono::system_clock::time_point next_attempt_at;  // epoch when due at once
+  std::optional<std::chrono::system_clock::time_point> published_at;
+};
+
+struct OutboxCounts {
+  std::int64_t pending = 0;
+  std::int64_t published = 0;
+  std::int64_t blocked = 0;
+  // Creation time of the oldest pending record; nullopt when none is pending
+  // (feeds OutboxFigures of component_metrics.hpp).
+  std::optional<std::chrono::system_clock::time_point> oldest_pending_created_at;
+};
+
 // Where the relay reads records from and writes their progress to.
 //
 // Contract of fetch_due, which keeps the per-aggregate order: it returns, in
@@ -73,11 +98,17 @@ struct BlockedOutboxRecord {
 // of its aggregate which is blocked or not yet due. So a failing record holds
 // back the later records of its aggregate across batches, and nothing else.
 //
+// Several relays at once: a store that claims (PostgresOutboxStore) hands the
+// aggregates of a batch to the store instance that fetched it, until that
+// instance's next fetch_due or the end of a lease, so relays on separate
+// instances never publish one aggregate concurrently. A store that does not
+// claim (SqliteOutboxStore) supports one relay.
+//
 // mark_published and unblock are idempotent: repeating one with the same id
 // does no harm. mark_failed and mark_blocked only change a pending record.
 // Implementations document their thread-safety and the exceptions they
 // throw (derived from flashsale::Error).
-class OutboxStore {
+class FLASHSALE_EXPORT OutboxStore {
  public:
   virtual ~OutboxStore() = default;
 
@@ -85,6 +116,10 @@ class OutboxStore {
                                               std::chrono::system_clock::time_point now) = 0;
   // The record was published; it is never fetched again.
   virtual void mark_published(std::int64_t id) = 0;
+  // mark_published for every id of `ids`, in as few round trips and commits
+  // as the store can (the relay marks a pass's records with one call). The
+  // default calls mark_published once per id.
+  virtual void mark_published_many(const std::vector<std::int64_t>& ids);
   // One more failed attempt: attempts + 1, the error kept, not due again
   // before `next_attempt_at`.
   virtual void mark_failed(std::int64_t id, std::string_view error,
@@ -98,9 +133,27 @@ class OutboxStore {
   virtual bool unblock(std::int64_t id) = 0;
 };
 
+// The host's side of a store: writes a record inside the transaction the host
+// has open on its own database connection (the one an appender is made for),
+// so the record commits exactly when the host's business rows do and a
+// rolled-back transaction leaves no record. Host code that depends only on
+// this interface works with every store (SqliteOutboxAppender,
+// PostgresOutboxAppender). An appender is bound to one connection and is as
+// thread-safe as that connection (use it from the thread that owns the
+// transaction).
+class FLASHSALE_EXPORT OutboxAppender {
+ public:
+  virtual ~OutboxAppender() = default;
+
+  // Validates the record (validate_outbox_record: InvalidArgument writes
+  // nothing), inserts it as a pending record and returns its id. Store errors
+  // leave the host's transaction to the host (usually: roll back).
+  virtual std::int64_t append(const NewOutboxRecord& record) = 0;
+};
+
 // Where the relay sends records. Implementations document the exceptions
 // they throw; the relay treats every std::exception as a failed attempt.
-class OutboxPublisher {
+class FLASHSALE_EXPORT OutboxPublisher {
  public:
   virtual ~OutboxPublisher() = default;
 

@@ -4,8 +4,11 @@
 // id order per aggregate (a failing record holds back the later records of
 // its aggregate only; other aggregates keep flowing).
 //
-// Run one relay per store: two relays on one store could publish two records
-// of one aggregate concurrently and invert their order.
+// Several relays (threads or processes) may share one database only through
+// a store that claims (PostgresOutboxStore, one store instance per relay);
+// with a store that does not claim (SqliteOutboxStore) run one relay per
+// database: two could publish two records of one aggregate concurrently and
+// invert their order.
 #pragma once
 
 #include <chrono>
@@ -14,6 +17,7 @@
 #include <mutex>
 #include <random>
 
+#include "flashsale/export.hpp"
 #include "flashsale/outbox.hpp"
 
 namespace flashsale {
@@ -51,24 +55,26 @@ struct RelayReport {
 // concurrently with each other (one relay loop); stop() may be called from
 // any thread at any time.
 // The store and publisher must outlive the relay.
-class OutboxRelay {
+class FLASHSALE_EXPORT OutboxRelay {
  public:
   // Throws InvalidArgument for options outside the documented ranges.
   OutboxRelay(OutboxStore& store, OutboxPublisher& publisher, OutboxRelayOptions options = {});
   OutboxRelay(const OutboxRelay&) = delete;
   OutboxRelay& operator=(const OutboxRelay&) = delete;
 
-  // One pass: fetch the due records, publish them in id order, mark each.
-  // A publisher failure is recorded on the record (mark_failed or
+  // One pass: fetch the due records, publish them in id order, then mark
+  // the published ones with one mark_published_many call. A publisher
+  // failure (any exception) is recorded on the record (mark_failed or
   // mark_blocked) and never thrown. Exceptions of the store propagate; the
-  // records of this pass already marked stay marked, the others are fetched
-  // again later (and re-published: at-least-once).
+  // records of this pass not yet marked published are fetched again later
+  // (and re-published: at-least-once).
   RelayReport relay_once();
 
   // Passes until stop(): the next one at once after a pass that fetched a
-  // full batch and published some of it, after poll_interval otherwise. Store exceptions
-  // (flashsale::Error) are logged and retried with the backoff of OutboxRelayOptions. Returns after
-  // stop(), within the pass in progress.
+  // full batch and published some of it, after poll_interval otherwise. Any
+  // exception of a pass (from the store, or anything else a pass throws) is
+  // logged and the pass retried with the backoff of OutboxRelayOptions: run()
+  // itself never throws. Returns after stop(), within the pass in progress.
   void run();
 
   // Makes run() return. A stopped relay stays stopped: a later run() returns
@@ -78,6 +84,8 @@ class OutboxRelay {
   // The delay before the next attempt after the `attempt`-th failure (1-based),
   // with jitter. Exposed for tests and for hosts that log it.
   std::chrono::milliseconds backoff_delay(int attempt);
+
+  const OutboxRelayOptions& options() const noexcept { return options_; }
 
  private:
   bool wait_for(std::chrono::milliseconds delay);

@@ -30,6 +30,7 @@
 #include <string_view>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/outbox.hpp"
 #include "flashsale/preflight.hpp"
@@ -45,8 +46,9 @@ struct RedisStreamPublisherOptions {
   std::string fixed_stream;
   // How long a publication is remembered for deduplication; zero: forever.
   std::chrono::milliseconds dedup_retention{std::chrono::hours(24 * 7)};
-  // Approximate cap on each stream's length (XADD MAXLEN ~); zero: no cap.
-  // Consumers that fall further behind than the cap lose entries.
+  // Approximate cap on each stream's length (XADD MAXLEN ~). 0 means no cap;
+  // 0..kMaxStreamLengthLimit. Consumers that fall further behind than the
+  // cap lose entries.
   std::size_t max_stream_length = 0;
   // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
@@ -61,7 +63,7 @@ struct PublishedEntry {
   bool added = false;
 };
 
-class RedisStreamPublisher final : public OutboxPublisher {
+class FLASHSALE_EXPORT RedisStreamPublisher final : public OutboxPublisher {
  public:
   // Runs the eviction-policy check (see preflight.hpp). Throws InvalidArgument
   // for a bad prefix or fixed stream, ConfigurationError under Refuse, and
@@ -78,6 +80,8 @@ class RedisStreamPublisher final : public OutboxPublisher {
 
   // The stream a record of that aggregate type goes to; validates the type.
   std::string stream_for(std::string_view aggregate_type) const;
+
+  const RedisStreamPublisherOptions& options() const noexcept { return options_; }
 
  private:
   Client& client_;

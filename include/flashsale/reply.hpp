@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "flashsale/export.hpp"
+
 namespace flashsale {
 
-class Reply {
+class FLASHSALE_EXPORT Reply {
  public:
   enum class Type { Nil, Status, Error, Integer, String, Array, Double, Boolean };
 

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "flashsale/export.hpp"
+
 namespace flashsale {
 
 struct Script {
@@ -16,9 +18,9 @@ struct Script {
 };
 
 // Every bundled script, ordered by name.
-const std::vector<Script>& bundled_scripts();
+FLASHSALE_EXPORT const std::vector<Script>& bundled_scripts();
 
 // The bundled script of that name; InvalidArgument when there is none.
-const Script& bundled_script(std::string_view name);
+FLASHSALE_EXPORT const Script& bundled_script(std::string_view name);
 
 }  // namespace flashsale

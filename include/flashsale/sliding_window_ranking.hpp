@@ -4,8 +4,8 @@
 // product id) and metric into time buckets; the ranking is the weighted sum of
 // every metric over the buckets of the window, highest first.
 //
-// Keys (all share the hash tag {R}, R = RankingOptions::name; "fs" is
-// RankingOptions::key_prefix):
+// Keys (all share the hash tag {R}, R = SlidingWindowRankingOptions::name; "fs" is
+// SlidingWindowRankingOptions::key_prefix):
 //   fs:rank:{R}:<metric>:<bucket-start-ms>  zset member -> sum of deltas in that bucket
 //   fs:rank:{R}:agg                         zset member -> weighted score (what readers read)
 //   fs:rank:{R}:agg:tmp                     Union mode: staging key, RENAMEd onto :agg
@@ -14,7 +14,7 @@
 //   fs:rank:{R}:seen:<bucket-start-ms>      set of the event ids recorded in that bucket
 //
 // Time and the window. Time is the Redis server's clock (TIME inside the
-// scripts) unless RankingOptions::clock supplies another one. Buckets start at
+// scripts) unless SlidingWindowRankingOptions::clock supplies another one. Buckets start at
 // multiples of `bucket` since the Unix epoch. The window is the current bucket
 // and the window/bucket - 1 buckets before it; a bucket starting at s leaves
 // the window at s + window and its keys expire at s + window + bucket (one
@@ -50,7 +50,9 @@
 //
 // Scores are doubles. Deltas and weights are positive and finite, so every
 // member of the window has a positive score; members whose weighted score is
-// <= zero_epsilon are not listed (both modes, so they agree). In Incremental
+// <= zero_epsilon are not listed by top(), rank(), score() and snapshot(), in
+// both modes, so they agree (Incremental mode may keep such a member in :agg
+// until a subtraction removes it; the readers skip it). In Incremental
 // mode sums are formed in another order than ZUNIONSTORE forms them and may
 // differ in the last bits; members whose exact scores tie may then be ordered
 // differently than in Union mode. With weights and deltas that are exact
@@ -87,6 +89,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/preflight.hpp"
 
 namespace flashsale {
@@ -104,7 +107,7 @@ struct RankingMetric {
   double weight = 1.0;
 };
 
-struct RankingOptions {
+struct SlidingWindowRankingOptions {
   std::string name;  // R in the keys; a key id
   std::chrono::milliseconds window{std::chrono::hours(24)};
   std::chrono::milliseconds bucket{std::chrono::hours(1)};  // window is a multiple of it
@@ -113,7 +116,7 @@ struct RankingOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
   std::string key_prefix = "fs";
   // Incremental mode: most bucket members one subtraction call handles
-  // (1..100,000).
+  // (1..kMaxRankingIncrementalChunk).
   std::size_t incremental_chunk = 250;
   // Weighted scores <= this count as zero: such members are not listed. >= 0.
   double zero_epsilon = 1e-9;
@@ -134,15 +137,25 @@ inline constexpr std::size_t kMaxRankingEventIdBytes = 256;
 inline constexpr std::size_t kMaxRankingWindowKeys = 3000;
 // Largest n of top() and snapshot().
 inline constexpr std::size_t kMaxRankingTopN = 1'000'000;
+// Largest weighted score (delta x weight, summed) one member may have in one
+// bucket of one metric. With at most kMaxRankingWindowKeys bucket keys every
+// window sum stays finite (below 3e303), so no score becomes +inf and no
+// Incremental subtraction meets inf - inf: every call stays all-or-nothing.
+inline constexpr double kMaxRankingScore = 1e300;
+// Largest incremental_chunk (bucket members one subtraction call handles).
+inline constexpr std::size_t kMaxRankingIncrementalChunk = 100'000;
 
 enum class RecordStatus {
   Recorded,
   OutsideWindow,  // the bucket already left the window, or is after the current one
   Duplicate,      // an event with this id was already recorded in this bucket
+  // The member's weighted score in this bucket would exceed kMaxRankingScore:
+  // nothing was written (the event id, if any, is not remembered).
+  ScoreLimit,
 };
 
 struct RecordResult {
-  RecordStatus status = RecordStatus::Recorded;
+  RecordStatus status = RecordStatus::OutsideWindow;
   RankingTime bucket_start;  // the bucket the event belongs to
 };
 
@@ -175,7 +188,7 @@ enum class RefreshStatus {
 };
 
 struct RefreshResult {
-  RefreshStatus status = RefreshStatus::Refreshed;
+  RefreshStatus status = RefreshStatus::Unchanged;
   std::size_t calls = 0;               // Redis script calls this refresh made
   std::size_t members_subtracted = 0;  // Incremental: bucket members subtracted
 };
@@ -196,16 +209,17 @@ struct RankingView {
 // called with the n asked for.
 using RankingFallback = std::function<std::vector<RankedMember>(std::size_t n)>;
 
-class SlidingWindowRanking {
+class FLASHSALE_EXPORT SlidingWindowRanking {
  public:
   // Validates the options (InvalidArgument, before any I/O), then runs the
   // eviction policy check. `client` must outlive the ranking.
-  SlidingWindowRanking(Client& client, RankingOptions options);
+  SlidingWindowRanking(Client& client, SlidingWindowRankingOptions options);
 
   // Adds `delta` to `member` in `metric` in the bucket of `at` (default now),
   // once per `event_id` when one is given (see Retries).
   // InvalidArgument: empty or too long member, unknown metric, delta not
-  // finite or <= 0, `at` before the epoch, event id too long.
+  // finite or <= 0, delta x weight above kMaxRankingScore, `at` before the
+  // epoch, event id too long.
   RecordResult record(std::string_view member, std::string_view metric, double delta,
                       std::optional<RankingTime> at = std::nullopt, std::string_view event_id = {});
   // The same for many events in one pipeline; results in order. All events
@@ -232,7 +246,7 @@ class SlidingWindowRanking {
   // including TimeoutError). Other errors propagate.
   RankingView top_or_fallback(std::size_t n, const RankingFallback& fallback);
 
-  const RankingOptions& options() const noexcept { return options_; }
+  const SlidingWindowRankingOptions& options() const noexcept { return options_; }
   // The key of one metric's bucket (the bucket containing `at`).
   std::string bucket_key(std::string_view metric, RankingTime at) const;
   const std::string& aggregate_key() const noexcept { return aggregate_key_; }
@@ -248,9 +262,11 @@ class SlidingWindowRanking {
                          bool bucket_is_current) const;
   RefreshResult run_union(bool skip_if_unchanged);
   RefreshResult run_subtraction();
+  Command top_command(std::size_t n) const;
+  bool listed(double score) const noexcept;
 
   Client& client_;
-  RankingOptions options_;
+  SlidingWindowRankingOptions options_;
   std::string tagged_;
   std::string aggregate_key_;
   std::string staging_key_;

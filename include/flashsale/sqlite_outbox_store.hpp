@@ -12,10 +12,17 @@
 // commit order.
 //
 // Table `flashsale_outbox` (created when missing):
-//   id INTEGER PRIMARY KEY AUTOINCREMENT (never reused), aggregate_type,
+//   id INTEGER PRIMARY KEY AUTOINCREMENT, aggregate_type,
 //   aggregate_id, event_type TEXT, payload BLOB, created_at_ms,
 //   attempts, next_attempt_at_ms, last_error, state (0 pending,
 //   1 published, 2 blocked), published_at_ms.
+//
+// Ids: a committed record's id is never handed out again, even after
+// purge_published() deleted it (AUTOINCREMENT keeps the highest id ever
+// committed). An append whose transaction rolled back gives its id back
+// (SQLite rolls the AUTOINCREMENT counter back with it), so the next append
+// may get the same id; harmless, since the rolled-back record never existed
+// for the relay or a publisher.
 //
 // Errors, all derived from flashsale::Error, with SQLite's message:
 //   SQLITE_BUSY / SQLITE_LOCKED (the busy timeout ran out)      -> TimeoutError
@@ -32,6 +39,7 @@
 #include <optional>
 #include <string>
 
+#include "flashsale/export.hpp"
 #include "flashsale/outbox.hpp"
 
 struct sqlite3;
@@ -40,32 +48,12 @@ namespace flashsale {
 
 struct SqliteOutboxStoreOptions {
   // How long one statement waits for a lock held by another connection
-  // before TimeoutError.
+  // before TimeoutError (>= 0; 0 fails at once).
   std::chrono::milliseconds busy_timeout{5000};
 };
 
-enum class OutboxRecordState { Pending, Published, Blocked };
-
-// Everything the store knows about one record, for inspection.
-struct OutboxRecordStatus {
-  OutboxRecord record;
-  OutboxRecordState state = OutboxRecordState::Pending;
-  std::string last_error;                                 // empty when no attempt failed
-  std::chrono::system_clock::time_point next_attempt_at;  // epoch when due at once
-  std::optional<std::chrono::system_clock::time_point> published_at;
-};
-
-struct OutboxCounts {
-  std::int64_t pending = 0;
-  std::int64_t published = 0;
-  std::int64_t blocked = 0;
-  // Creation time of the oldest pending record; nullopt when none is pending
-  // (feeds OutboxFigures of component_metrics.hpp).
-  std::optional<std::chrono::system_clock::time_point> oldest_pending_created_at;
-};
-
 // Thread-safe: calls are serialised on the store's own connection.
-class SqliteOutboxStore final : public OutboxStore {
+class FLASHSALE_EXPORT SqliteOutboxStore final : public OutboxStore {
  public:
   // Opens (creating when missing) the database at `path`, switches it to WAL
   // mode and creates the table. Throws as documented above.
@@ -87,6 +75,8 @@ class SqliteOutboxStore final : public OutboxStore {
   std::vector<OutboxRecord> fetch_due(std::size_t limit,
                                       std::chrono::system_clock::time_point now) override;
   void mark_published(std::int64_t id) override;
+  // One transaction for every id.
+  void mark_published_many(const std::vector<std::int64_t>& ids) override;
   void mark_failed(std::int64_t id, std::string_view error,
                    std::chrono::system_clock::time_point next_attempt_at) override;
   void mark_blocked(std::int64_t id, std::string_view error) override;
@@ -101,9 +91,25 @@ class SqliteOutboxStore final : public OutboxStore {
   // forever, so hosts call this periodically.
   std::size_t purge_published(std::chrono::system_clock::time_point before, std::size_t limit);
 
+  const SqliteOutboxStoreOptions& options() const noexcept { return options_; }
+
  private:
   class Impl;
+  SqliteOutboxStoreOptions options_;
   std::unique_ptr<Impl> impl_;
+};
+
+// SqliteOutboxStore::append as an OutboxAppender, bound to the host's
+// connection `db` (not owned; must outlive the appender).
+class FLASHSALE_EXPORT SqliteOutboxAppender final : public OutboxAppender {
+ public:
+  explicit SqliteOutboxAppender(sqlite3* db) noexcept : db_(db) {}
+  std::int64_t append(const NewOutboxRecord& record) override {
+    return SqliteOutboxStore::append(db_, record);
+  }
+
+ private:
+  sqlite3* db_;
 };
 
 }  // namespace flashsale

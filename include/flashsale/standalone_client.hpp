@@ -5,8 +5,16 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 
 namespace flashsale {
+
+struct StandaloneClientOptions {
+  // The server, credentials and timeouts of every connection.
+  ConnectionOptions connection;
+  // The pool, and auto-pipelining (PoolOptions::shared_connections).
+  PoolOptions pool;
+};
 
 // Thread-safe: share one instance between all threads of the host.
 //
@@ -17,9 +25,22 @@ namespace flashsale {
 // be out of step). Idle connections whose server went away (a restart) are
 // detected before use and replaced, so the next call after a restart simply
 // reconnects. Construction does not connect; the first call does.
-class StandaloneClient final : public Client {
+//
+// Commands the server refuses while in a passing state (LOADING after a
+// restart, MASTERDOWN, TRYAGAIN: not run) are sent again within
+// ConnectionOptions::transient_retry_budget, so a restart with a large
+// dataset shows callers a ConnectionError (the server was away) at most,
+// never LOADING. With ConnectionOptions::durability, scripts that write are
+// followed by WAIT on the same connection (durability.hpp). The first
+// server_info() runs the persistence check (preflight.hpp) once.
+//
+// Throws InvalidArgument at construction for a negative
+// transient_retry_budget or durability options that cannot work.
+class FLASHSALE_EXPORT StandaloneClient final : public Client {
  public:
-  explicit StandaloneClient(ConnectionOptions connection = {}, PoolOptions pool = {});
+  explicit StandaloneClient(StandaloneClientOptions options = {});
+  // The same as StandaloneClient(StandaloneClientOptions{connection, pool}).
+  explicit StandaloneClient(ConnectionOptions connection, PoolOptions pool = {});
   ~StandaloneClient() override;
   StandaloneClient(const StandaloneClient&) = delete;
   StandaloneClient& operator=(const StandaloneClient&) = delete;
@@ -29,7 +50,7 @@ class StandaloneClient final : public Client {
   std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) override;
   ServerInfo server_info() override;
 
-  const ConnectionOptions& connection_options() const noexcept;
+  const StandaloneClientOptions& options() const noexcept;
 
   // One pooled connection held for a sequence of commands that must share it
   // (WATCH ... MULTI ... EXEC). Returned to the pool when destroyed, unless it

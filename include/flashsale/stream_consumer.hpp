@@ -43,15 +43,42 @@
 // Cluster each stream name must carry a hash tag, e.g. `fs:events:{x}` and its
 // dead letters `fs:events:{x}:dead`.
 //
+// Batches: with run_batches()/poll_batches_once() the handler receives all
+// entries of one read of one stream at once (up to batch_size) and returns a
+// result per entry, so a host can write a whole batch in one database
+// transaction. A batch handler that throws leaves every entry of its batch
+// pending (Retry), as a rolled-back transaction leaves nothing written.
+//
+// Blocking reads: a blocking XREADGROUP holds its connection for up to
+// block_timeout. With a StandaloneClient (and
+// blocking_reads_on_own_connection, the default) the consumer makes one
+// connection of its own for them, opened with the client's ConnectionOptions
+// outside the client's pool, so consumers never take pool connections from
+// the request path while they wait. Every other command (non-blocking reads,
+// XACK, XCLAIM, ...) is short and uses the client. With another Client (e.g.
+// ClusterClient) blocking reads go through the client itself.
+//
+// Connection errors: after run() met a ConnectionError it takes back its own
+// pending entries at once (no retry_backoff, no claim_idle): the entries of
+// the batch in flight when the connection broke are handled again right after
+// the reconnect.
+//
+// Streams may be added and removed while run() goes (add_stream,
+// remove_stream), e.g. one consumer for the events of every live coupon.
+// Removing a stream leaves the entries this consumer still has pending in it
+// in the group's PEL, where the recovery sweep of any consumer of that stream
+// takes them over after claim_idle (or this one, when the stream is added
+// again).
+//
 // Several streams: each poll reads every stream without blocking; when
 // nothing arrived it blocks on one stream at a time (rotating) for
 // block_timeout / number of streams, so an entry on another stream waits at
 // most about one block_timeout.
 //
-// Thread-safety: poll_once() and run() are for one thread at a time (one
-// consumer is one reader). stop() and stats() may be called from any thread
-// while run() is going, provided the client is thread-safe (StandaloneClient
-// is).
+// Thread-safety: poll_once(), run() and their batch forms are for one thread
+// at a time (one consumer is one reader). stop(), stats(), add_stream(),
+// remove_stream() and streams() may be called from any thread while run() is
+// going, provided the client is thread-safe (StandaloneClient is).
 //
 // Errors: poll_once() and the queries throw ConnectionError/TimeoutError,
 // ReplyError and ProtocolError for failures of Redis; see run() for how it
@@ -61,9 +88,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,12 +101,15 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/preflight.hpp"
 
 namespace flashsale {
 
 // Longest stream, group or consumer name and start id, in bytes (any bytes).
 inline constexpr std::size_t kMaxStreamNameBytes = 512;
+// Largest batch_size: entries one XREADGROUP, XAUTOCLAIM or retry round returns.
+inline constexpr std::size_t kMaxStreamBatchSize = 10'000;
 
 struct StreamConsumerOptions {
   // One or more distinct stream keys, read through the same group name. Each
@@ -90,7 +123,7 @@ struct StreamConsumerOptions {
   // pending entries first).
   std::string consumer;
   // Most entries one XREADGROUP, XAUTOCLAIM or retry round returns, per stream
-  // (1..10000).
+  // (1..kMaxStreamBatchSize).
   std::size_t batch_size = 100;
   // Longest wait of one blocking XREADGROUP, and so the longest run() takes to
   // notice stop(). Must be positive (Redis treats 0 as "forever").
@@ -115,6 +148,9 @@ struct StreamConsumerOptions {
   std::chrono::milliseconds blocking_read_margin{2000};
   // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
+  // Blocking reads on a connection of the consumer's own instead of the
+  // client's pool (StandaloneClient only; see above).
+  bool blocking_reads_on_own_connection = true;
 };
 
 // One stream entry as the handler sees it.
@@ -127,7 +163,9 @@ struct StreamMessage {
   std::int64_t delivery_count = 1;
 };
 
-enum class HandlerResult {
+// What the handler decided about one entry (an enum, not a result struct:
+// the handler returns it, the consumer acts on it).
+enum class HandlerOutcome {
   Ack,         // done: acknowledge
   Retry,       // failed: deliver again after retry_backoff (dead letter after max_deliveries)
   DeadLetter,  // will never succeed: move to the dead-letter stream now
@@ -135,15 +173,25 @@ enum class HandlerResult {
 
 // An exception thrown by the handler counts as Retry; its what() becomes the
 // dead letter's last_error.
-using StreamHandler = std::function<HandlerResult(const StreamMessage&)>;
+using StreamHandler = std::function<HandlerOutcome(const StreamMessage&)>;
+
+// The batch form: the entries of one read of one stream (1..batch_size, all
+// of the same stream, in stream order); returns one result per entry, in the
+// same order. An exception, or a result list of another length (logged),
+// counts as Retry for every entry of the batch.
+using StreamBatchHandler =
+    std::function<std::vector<HandlerOutcome>(const std::vector<StreamMessage>&)>;
 
 // Counters are of this StreamConsumer object since construction; pending, lag
 // and oldest_pending_age are the group's, summed over all streams.
 struct StreamConsumerStats {
   std::int64_t pending = 0;  // entries delivered and not yet acknowledged (XPENDING)
   // Entries not yet delivered to the group (XINFO GROUPS lag, Redis 7.0+).
-  // nullopt when Redis cannot tell (before 7.0, or after deletions / an
-  // arbitrary start id made the count unknown): never a made-up 0.
+  // 0 when the group has read up to the stream's last id, whatever Redis
+  // reports (its count can be stale, e.g. after XGROUP SETID/CREATE with a
+  // wrong ENTRIESREAD). nullopt when Redis cannot tell (before 7.0, after
+  // deletions / an arbitrary start id made the count unknown) or reports more
+  // than the stream holds: never a made-up number.
   std::optional<std::int64_t> lag;
   // Server time minus the millisecond part of the id of each stream's oldest
   // pending entry (its age for auto-generated ids); nullopt when none pending.
@@ -156,7 +204,7 @@ struct StreamConsumerStats {
   std::int64_t deleted_while_pending = 0;  // pending entries found deleted from their stream
 };
 
-class StreamConsumer {
+class FLASHSALE_EXPORT StreamConsumer {
  public:
   // Validates the options (InvalidArgument, nothing sent), refuses with
   // ConfigurationError (nothing sent) a stream whose dead-letter stream hashes
@@ -174,9 +222,27 @@ class StreamConsumer {
   std::size_t poll_once(const StreamHandler& handler);
 
   // Polls until stop(). A ConnectionError (server restart, network) is
-  // logged and retried after a short pause; every other exception ends run()
-  // and propagates. Returns within about block_timeout of stop().
+  // logged and retried after a short pause, taking this consumer's pending
+  // entries back at once; every other exception ends run() and propagates.
+  // Returns within about block_timeout of stop().
   void run(const StreamHandler& handler);
+
+  // poll_once() and run() with a batch handler (see StreamBatchHandler).
+  std::size_t poll_batches_once(const StreamBatchHandler& handler);
+  void run_batches(const StreamBatchHandler& handler);
+
+  // Adds a stream to read, from the next poll on (its group is created
+  // then). Validated like the streams of the options: InvalidArgument for a
+  // bad name or one that is another stream's dead-letter stream (or whose
+  // dead-letter stream is one of the streams), ConfigurationError when its
+  // dead-letter stream hashes to another slot; nothing is sent. Returns false
+  // when the stream is already read.
+  bool add_stream(std::string_view stream);
+  // Stops reading a stream after the poll in progress; returns false when it
+  // was not read. The last stream may be removed: the consumer then waits.
+  bool remove_stream(std::string_view stream);
+  // The streams read now (options().streams is the initial list).
+  std::vector<std::string> streams() const;
 
   // Asks run() to return after the current round; thread-safe, does not wait.
   void stop() noexcept;
@@ -198,6 +264,12 @@ class StreamConsumer {
   std::string dead_letter_stream(std::string_view stream) const;
 
  private:
+  struct Outcome {
+    HandlerOutcome result = HandlerOutcome::Retry;
+    std::string error;  // why, when not Ack
+  };
+  using BatchCall = std::function<std::vector<Outcome>(const std::vector<StreamMessage>&)>;
+
   struct StreamState {
     std::string stream;
     std::string dead_letter_stream;
@@ -207,23 +279,39 @@ class StreamConsumer {
     // Whether this consumer's own PEL may hold entries waiting for a retry
     // (true at start: a restarted consumer may find its old entries).
     bool own_pending_possible = true;
+    // Take back all of this consumer's pending entries at the next retry
+    // round, without waiting for retry_backoff (after a connection error).
+    bool retake_own_now = true;
   };
 
   void ensure_group(const std::string& stream);
   void ensure_groups();
-  std::size_t recover(std::size_t index, const StreamHandler& handler);
-  std::size_t retry_due(std::size_t index, const StreamHandler& handler,
+  static BatchCall entry_by_entry(const StreamHandler& handler);
+  BatchCall whole_batch(const StreamBatchHandler& handler) const;
+  void sync_streams();
+  void validate_new_stream(const std::string& stream) const;
+  std::size_t poll(const BatchCall& handler);
+  void run_loop(const BatchCall& handler);
+  std::size_t recover(std::size_t index, const BatchCall& handler);
+  std::size_t retry_due(std::size_t index, const BatchCall& handler,
                         std::chrono::milliseconds& next_retry_in);
-  std::size_t read_new(std::size_t index, const StreamHandler& handler,
+  std::size_t read_new(std::size_t index, const BatchCall& handler,
                        std::chrono::milliseconds block);
   std::size_t handle_batch(const std::string& stream, std::vector<StreamMessage> messages,
-                           const StreamHandler& handler);
+                           const BatchCall& handler);
   bool dead_letter(const StreamMessage& message, const std::string& last_error);
   template <typename Call>
   auto with_group(const std::string& stream, Call call) -> decltype(call());
 
   Client& client_;
+  // The consumer's own connection for blocking reads; null: the client's.
+  std::unique_ptr<Client> blocking_client_;
   StreamConsumerOptions options_;
+  // The streams wanted now (add_stream/remove_stream); states_ follows them
+  // at the start of each poll, on the polling thread.
+  mutable std::mutex streams_mutex_;
+  std::condition_variable streams_changed_;
+  std::vector<std::string> streams_;
   std::vector<StreamState> states_;
   std::size_t block_rotation_ = 0;
   bool groups_ready_ = false;

@@ -1,6 +1,8 @@
 // The library version. CMake reads the numbers from this file.
 #pragma once
 
+#include "flashsale/export.hpp"
+
 #define FLASHSALE_VERSION_MAJOR 0
 #define FLASHSALE_VERSION_MINOR 1
 #define FLASHSALE_VERSION_PATCH 0
@@ -11,6 +13,6 @@ namespace flashsale {
 
 // "MAJOR.MINOR.PATCH" of the library linked in (which may differ from the
 // header compiled against when linked dynamically).
-const char* version_string() noexcept;
+FLASHSALE_EXPORT const char* version_string() noexcept;
 
 }  // namespace flashsale

@@ -151,6 +151,105 @@ MetricsCollector outbox_metrics(std::string name, std::function<OutboxFigures()>
   };
 }
 
+MetricsCollector scheduler_metrics(SaleScheduler& scheduler, std::vector<std::string> schedules) {
+  validate_ids(schedules, "schedule");
+  return [&scheduler, schedules = std::move(schedules)](MetricsWriter& out) {
+    for (const auto& schedule : schedules) {
+      const SaleSchedulerStats stats = scheduler.stats(schedule);
+      const MetricLabels labels{{"schedule", schedule}};
+      out.gauge("flashsale_scheduler_pending_events", "Events waiting, due or not.", labels,
+                static_cast<double>(stats.pending));
+      out.gauge("flashsale_scheduler_overdue_events",
+                "Pending events whose time has come by the server clock.", labels,
+                static_cast<double>(stats.overdue));
+      out.gauge("flashsale_scheduler_oldest_overdue_age_seconds",
+                "How long the oldest overdue event has waited (0 when none is overdue).", labels,
+                seconds(stats.oldest_overdue_age.value_or(std::chrono::milliseconds{0})));
+      out.counter("flashsale_scheduler_promoted_total", "Events promoted into the stream.", labels,
+                  static_cast<double>(stats.promoted));
+      out.counter("flashsale_scheduler_cancelled_total", "Events cancelled before they fired.",
+                  labels, static_cast<double>(stats.cancelled));
+      constexpr std::string_view kLatenessHelp =
+          "Lateness of promotions (promoted_at - due_at, server clock) over the schedule's life.";
+      if (stats.lateness_p50) {
+        out.gauge("flashsale_scheduler_lateness_seconds", kLatenessHelp,
+                  {{"schedule", schedule}, {"quantile", "0.5"}}, seconds(*stats.lateness_p50));
+      }
+      if (stats.lateness_p99) {
+        out.gauge("flashsale_scheduler_lateness_seconds", kLatenessHelp,
+                  {{"schedule", schedule}, {"quantile", "0.99"}}, seconds(*stats.lateness_p99));
+      }
+      if (stats.lateness_max) {
+        out.gauge("flashsale_scheduler_lateness_max_seconds",
+                  "Largest lateness of a promotion over the schedule's life.", labels,
+                  seconds(*stats.lateness_max));
+      }
+    }
+  };
+}
+
+MetricsCollector scheduler_runner_metrics(const SaleSchedulerRunner& runner, std::string name) {
+  return [&runner, name = std::move(name)](MetricsWriter& out) {
+    const MetricLabels labels{{"runner", name}};
+    out.counter("flashsale_scheduler_runner_calls_total",
+                "promote_due() calls of the runner that succeeded.", labels,
+                static_cast<double>(runner.calls()));
+    out.counter("flashsale_scheduler_runner_promoted_total", "Events the runner promoted.", labels,
+                static_cast<double>(runner.promoted()));
+    out.counter("flashsale_scheduler_runner_failures_total",
+                "Runner calls that failed (e.g. Redis unreachable) and were retried later.", labels,
+                static_cast<double>(runner.failures()));
+  };
+}
+
+MetricsCollector waiting_room_metrics(WaitingRoom& room, std::vector<std::string> rooms) {
+  validate_ids(rooms, "waiting room");
+  return [&room, rooms = std::move(rooms)](MetricsWriter& out) {
+    for (const auto& id : rooms) {
+      const RoomStats stats = room.stats(id);
+      const MetricLabels labels{{"room", id}};
+      out.gauge("flashsale_waiting_room_waiting_visitors",
+                "Visitors waiting (including abandoned ones not yet dropped).", labels,
+                static_cast<double>(stats.waiting));
+      out.gauge("flashsale_waiting_room_active_visitors",
+                "Visitors admitted (including expired admissions not yet expired).", labels,
+                static_cast<double>(stats.active));
+      out.counter("flashsale_waiting_room_tickets_total", "Places drawn since the room began.",
+                  labels, static_cast<double>(stats.tickets));
+      out.counter("flashsale_waiting_room_admitted_total", "Visitors admitted.", labels,
+                  static_cast<double>(stats.admitted_total));
+      out.counter("flashsale_waiting_room_abandoned_total",
+                  "Waiting visitors dropped for a missed heartbeat.", labels,
+                  static_cast<double>(stats.abandoned_total));
+      out.counter("flashsale_waiting_room_expired_total", "Admissions whose token TTL passed.",
+                  labels, static_cast<double>(stats.expired_total));
+      out.counter("flashsale_waiting_room_completed_total", "Admitted visitors that completed.",
+                  labels, static_cast<double>(stats.completed_total));
+      out.counter("flashsale_waiting_room_left_total", "Visitors that left, waiting or admitted.",
+                  labels, static_cast<double>(stats.left_total));
+      if (stats.measured_rate_per_second) {
+        out.gauge("flashsale_waiting_room_admission_rate_per_second",
+                  "Admissions per second, as the room measured them lately.", labels,
+                  *stats.measured_rate_per_second);
+      }
+    }
+  };
+}
+
+MetricsCollector waiting_room_runner_metrics(const WaitingRoomRunner& runner, std::string name) {
+  return [&runner, name = std::move(name)](MetricsWriter& out) {
+    const MetricLabels labels{{"runner", name}};
+    out.counter("flashsale_waiting_room_runner_passes_total",
+                "Passes of the runner over all its rooms that finished.", labels,
+                static_cast<double>(runner.passes()));
+    out.counter("flashsale_waiting_room_runner_admitted_total", "Visitors the runner admitted.",
+                labels, static_cast<double>(runner.admitted()));
+    out.counter("flashsale_waiting_room_runner_failures_total",
+                "Runner passes that failed (e.g. Redis unreachable) and were retried later.",
+                labels, static_cast<double>(runner.failures()));
+  };
+}
+
 RefreshResult refresh_with_metrics(SlidingWindowRanking& ranking, MetricsRegistry& registry) {
   const std::string mode = ranking.options().mode == RankingMode::Union ? "union" : "incremental";
   const std::string& name = ranking.options().name;

@@ -2,23 +2,31 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <map>
+#include <set>
 #include <string>
 #include <system_error>
 #include <tuple>
 #include <utility>
 
+#include "common/epoch_validation.hpp"
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
 using detail::status_from_word;
 using detail::StatusWord;
 using detail::to_epoch_ms;
+using detail::validate_epoch;
 
 namespace {
 
@@ -49,26 +57,28 @@ void validate_template(const CouponTemplate& coupon) {
 }
 
 // The replies of issue_coupon, register_coupon and revoke_coupon are all
-// {status word, number, number}; `words` maps the word to the enum.
+// {status word, number, number, epoch}; `words` maps the word to the enum.
 template <typename Status, std::size_t kCount>
-std::tuple<Status, std::int64_t, std::int64_t> parse_outcome(
+std::tuple<Status, std::int64_t, std::int64_t, std::int64_t> parse_outcome(
     const Reply& reply, std::string_view script, const StatusWord<Status> (&words)[kCount]) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
-    throw ProtocolError(
-        fmt::format("{} replied with {} elements, expected 3", script, elements.size()));
-  }
-  return {status_from_word(script, elements[0].as_string(), words), elements[1].as_integer(),
-          elements[2].as_integer()};
+  detail::ReplyReader reader(reply, script, 4);
+  const Status status = reader.status(words);
+  const std::int64_t first = reader.integer();
+  const std::int64_t second = reader.integer();
+  return {status, first, second, reader.count()};
 }
 
 IssueResult parse_issue_reply(const Reply& reply) {
   static constexpr StatusWord<IssueStatus> kWords[] = {
-      {"issued", IssueStatus::Issued},    {"already_issued", IssueStatus::AlreadyIssued},
-      {"sold_out", IssueStatus::SoldOut}, {"not_open", IssueStatus::NotOpen},
-      {"closed", IssueStatus::Closed},    {"unknown_coupon", IssueStatus::UnknownCoupon}};
-  const auto [status, sequence, remaining] = parse_outcome(reply, "issue_coupon", kWords);
-  return IssueResult{status, sequence, remaining};
+      {"issued", IssueStatus::Issued},
+      {"already_issued", IssueStatus::AlreadyIssued},
+      {"sold_out", IssueStatus::SoldOut},
+      {"not_open", IssueStatus::NotOpen},
+      {"closed", IssueStatus::Closed},
+      {"restoring", IssueStatus::Restoring},
+      {"unknown_coupon", IssueStatus::UnknownCoupon}};
+  const auto [status, sequence, remaining, epoch] = parse_outcome(reply, "issue_coupon", kWords);
+  return IssueResult{status, sequence, remaining, epoch};
 }
 
 RegisterResult parse_register_reply(const Reply& reply) {
@@ -76,34 +86,36 @@ RegisterResult parse_register_reply(const Reply& reply) {
       {"created", RegisterStatus::Created},
       {"updated", RegisterStatus::Updated},
       {"unchanged", RegisterStatus::Unchanged},
-      {"total_below_issued", RegisterStatus::TotalBelowIssued}};
-  const auto [status, issued, remaining] = parse_outcome(reply, "register_coupon", kWords);
-  return RegisterResult{status, issued, remaining};
+      {"total_below_issued", RegisterStatus::TotalBelowIssued},
+      {"restoring", RegisterStatus::Restoring}};
+  const auto [status, issued, remaining, epoch] = parse_outcome(reply, "register_coupon", kWords);
+  return RegisterResult{status, issued, remaining, epoch};
 }
 
 RevokeResult parse_revoke_reply(const Reply& reply) {
   static constexpr StatusWord<RevokeStatus> kWords[] = {
       {"revoked", RevokeStatus::Revoked},
       {"not_held", RevokeStatus::NotHeld},
+      {"restoring", RevokeStatus::Restoring},
       {"unknown_coupon", RevokeStatus::UnknownCoupon}};
-  const auto [status, sequence, remaining] = parse_outcome(reply, "revoke_coupon", kWords);
-  return RevokeResult{status, sequence, remaining};
+  const auto [status, sequence, remaining, epoch] = parse_outcome(reply, "revoke_coupon", kWords);
+  return RevokeResult{status, sequence, remaining, epoch};
 }
 
 std::optional<CouponStats> parse_stats_reply(const Reply& reply) {
-  const auto& elements = reply.as_array();
-  if (elements.empty()) {
+  if (reply.as_array().empty()) {
     return std::nullopt;
   }
-  if (elements.size() != 4) {
-    throw ProtocolError(
-        fmt::format("coupon_stats replied with {} elements, expected 4", elements.size()));
-  }
+  detail::ReplyReader reader(reply, "coupon_stats", 7);
   CouponStats stats;
-  stats.total = elements[0].as_integer();
-  stats.remaining = elements[1].as_integer();
-  stats.revoked = elements[3].as_integer();
-  stats.issued = elements[2].as_integer() - stats.revoked;
+  stats.total = reader.integer();
+  stats.remaining = reader.integer();
+  stats.last_sequence = reader.integer();
+  stats.revoked = reader.integer();
+  const std::int64_t retired = reader.integer();
+  stats.issued = stats.last_sequence - stats.revoked - retired;
+  stats.epoch = reader.count();
+  stats.restoring = reader.integer() != 0;
   return stats;
 }
 
@@ -131,16 +143,12 @@ struct FirstComeCouponIssuer::CouponKeys {
   std::string events;
 };
 
-FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, CouponIssuerOptions options)
+FirstComeCouponIssuer::FirstComeCouponIssuer(Client& client, FirstComeCouponIssuerOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.events_max_length < 0) {
-    throw InvalidArgument(
-        fmt::format("events_max_length must not be negative, got {}", options_.events_max_length));
-  }
-  if (options_.max_user_id_bytes < 1 || options_.max_user_id_bytes > kMaxMemberIdBytesLimit) {
-    throw InvalidArgument(fmt::format("max_user_id_bytes must be between 1 and {}, got {}",
-                                      kMaxMemberIdBytesLimit, options_.max_user_id_bytes));
-  }
+  detail::OptionChecks("FirstComeCouponIssuerOptions")
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .between("max_user_id_bytes", options_.max_user_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit);
   const CouponKeys probe = keys_for("probe");
   require_single_slot(
       {probe.meta, probe.stock, probe.issued, probe.queue, probe.seq, probe.revoked, probe.events},
@@ -155,6 +163,10 @@ FirstComeCouponIssuer::CouponKeys FirstComeCouponIssuer::keys_for(
                     base + ":seq",  base + ":revoked", base + ":events"};
 }
 
+std::string FirstComeCouponIssuer::events_stream(std::string_view coupon_id) const {
+  return keys_for(coupon_id).events;
+}
+
 void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {
   validate_member_id(user_id, "user id", options_.max_user_id_bytes);
 }
@@ -162,9 +174,8 @@ void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {
 RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& coupon) {
   CouponKeys keys = keys_for(coupon.id);
   validate_template(coupon);
-  static const Script& script = bundled_script("register_coupon");
   const ScriptCall call{
-      &script,
+      &detail::scripts::register_coupon,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
       {std::to_string(coupon.total), std::to_string(to_epoch_ms(coupon.opens_at)),
        std::to_string(to_epoch_ms(coupon.closes_at)), std::to_string(coupon.per_user_limit)}};
@@ -173,11 +184,10 @@ RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& co
 
 ScriptCall FirstComeCouponIssuer::issue_call(const CouponKeys& keys, std::string_view coupon_id,
                                              std::string_view user_id) const {
-  static const Script& script = bundled_script("issue_coupon");
   return ScriptCall{
-      &script,
+      &detail::scripts::issue_coupon,
       {keys.meta, keys.stock, keys.issued, keys.queue, keys.seq, keys.events},
-      {std::string(coupon_id), std::string(user_id), std::to_string(options_.events_max_length)}};
+      {std::string(coupon_id), std::string(user_id), std::to_string(options_.max_stream_length)}};
 }
 
 IssueResult FirstComeCouponIssuer::issue(std::string_view coupon_id, std::string_view user_id) {
@@ -215,28 +225,26 @@ RevokeResult FirstComeCouponIssuer::revoke(std::string_view coupon_id, std::stri
                                            std::optional<std::int64_t> sequence) {
   CouponKeys keys = keys_for(coupon_id);
   validate_user(user_id);
-  if (reason.size() > kMaxRevokeReasonBytes) {
+  if (reason.size() > kMaxCouponRevokeReasonBytes) {
     throw InvalidArgument(fmt::format("revoke reason is {} bytes, longer than the limit of {}",
-                                      reason.size(), kMaxRevokeReasonBytes));
+                                      reason.size(), kMaxCouponRevokeReasonBytes));
   }
   if (sequence && (*sequence < 1 || *sequence > kMaxQuantity)) {
     throw InvalidArgument(fmt::format("sequence must be between 1 and 2^53, got {}", *sequence));
   }
-  static const Script& script = bundled_script("revoke_coupon");
   const ScriptCall call{
-      &script,
+      &detail::scripts::revoke_coupon,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.issued), std::move(keys.queue),
        std::move(keys.revoked), std::move(keys.events)},
       {std::string(coupon_id), std::string(user_id), std::to_string(sequence.value_or(0)),
-       std::string(reason), std::to_string(options_.events_max_length)}};
+       std::string(reason), std::to_string(options_.max_stream_length)}};
   return parse_revoke_reply(client_.run_script(call));
 }
 
 std::optional<CouponStats> FirstComeCouponIssuer::stats(std::string_view coupon_id) {
   CouponKeys keys = keys_for(coupon_id);
-  static const Script& script = bundled_script("coupon_stats");
   const ScriptCall call{
-      &script,
+      &detail::scripts::coupon_stats,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
       {}};
   return parse_stats_reply(client_.run_script(call));
@@ -254,6 +262,113 @@ std::optional<std::int64_t> FirstComeCouponIssuer::sequence_of(std::string_view 
   return latest_sequence(*held);
 }
 
+std::int64_t FirstComeCouponIssuer::begin_restore(const CouponTemplate& coupon,
+                                                  std::int64_t after_epoch) {
+  CouponKeys keys = keys_for(coupon.id);
+  validate_template(coupon);
+  validate_epoch(after_epoch, 0, "after_epoch");
+  const ScriptCall call{
+      &detail::scripts::restore_coupon,
+      restore_keys(std::move(keys)),
+      {"begin", std::to_string(coupon.total), std::to_string(to_epoch_ms(coupon.opens_at)),
+       std::to_string(to_epoch_ms(coupon.closes_at)), std::to_string(coupon.per_user_limit),
+       std::to_string(after_epoch)}};
+  detail::ReplyReader reply(client_.run_script(call), "restore_coupon begin", 2);
+  if (reply.text() != "restoring") {
+    reply.fail("expected restoring");
+  }
+  return reply.count();
+}
+
+void FirstComeCouponIssuer::restore_issued(std::string_view coupon_id, std::int64_t epoch,
+                                           const std::vector<IssuedUser>& units) {
+  CouponKeys keys = keys_for(coupon_id);
+  validate_epoch(epoch, 1, "epoch");
+  if (units.empty() || units.size() > kMaxCouponRestoredUnitsPerBatch) {
+    throw InvalidArgument(fmt::format("a restore batch holds 1..{} units, got {}",
+                                      kMaxCouponRestoredUnitsPerBatch, units.size()));
+  }
+  for (const auto& unit : units) {
+    validate_unit(unit);
+  }
+  ScriptCall call{&detail::scripts::restore_coupon,
+                  restore_keys(std::move(keys)),
+                  {"add", std::to_string(epoch)}};
+  call.arguments.reserve(2 + 2 * units.size());
+  for (const auto& unit : units) {
+    call.arguments.push_back(unit.user);
+    call.arguments.push_back(std::to_string(unit.sequence));
+  }
+  detail::ReplyReader reply(client_.run_script(call), "restore_coupon add", 2);
+}
+
+CouponRestoreResult FirstComeCouponIssuer::finish_restore(std::string_view coupon_id,
+                                                          std::int64_t epoch) {
+  CouponKeys keys = keys_for(coupon_id);
+  validate_epoch(epoch, 1, "epoch");
+  const ScriptCall call{&detail::scripts::restore_coupon,
+                        restore_keys(std::move(keys)),
+                        {"finish", std::to_string(epoch), std::string(coupon_id),
+                         std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "restore_coupon finish", 5);
+  if (reply.text() != "restored") {
+    reply.fail("expected restored");
+  }
+  CouponRestoreResult result;
+  result.issued = reply.count();
+  result.remaining = reply.count();
+  result.last_sequence = reply.count();
+  result.epoch = reply.count();
+  return result;
+}
+
+CouponRestoreResult FirstComeCouponIssuer::restore(const CouponTemplate& coupon,
+                                                   const std::vector<IssuedUser>& units,
+                                                   std::int64_t after_epoch) {
+  validate_key_id(coupon.id, "coupon id");
+  validate_template(coupon);
+  validate_epoch(after_epoch, 0, "after_epoch");
+  if (static_cast<std::uint64_t>(units.size()) > static_cast<std::uint64_t>(coupon.total)) {
+    throw InvalidArgument(fmt::format("{} units to restore exceed the coupon total of {}",
+                                      units.size(), coupon.total));
+  }
+  std::set<std::pair<std::string_view, std::int64_t>> seen;
+  std::map<std::string_view, std::int64_t> per_user;
+  for (const auto& unit : units) {
+    validate_unit(unit);
+    if (!seen.emplace(unit.user, unit.sequence).second) {
+      throw InvalidArgument(
+          fmt::format("unit (\"{}\", {}) is listed twice", unit.user, unit.sequence));
+    }
+    if (++per_user[unit.user] > coupon.per_user_limit) {
+      throw InvalidArgument(fmt::format("user \"{}\" would hold more than per_user_limit {}",
+                                        unit.user, coupon.per_user_limit));
+    }
+  }
+  const std::int64_t epoch = begin_restore(coupon, after_epoch);
+  for (std::size_t begin = 0; begin < units.size(); begin += kMaxCouponRestoredUnitsPerBatch) {
+    const std::size_t end = std::min(units.size(), begin + kMaxCouponRestoredUnitsPerBatch);
+    restore_issued(coupon.id, epoch,
+                   std::vector<IssuedUser>(units.begin() + static_cast<std::ptrdiff_t>(begin),
+                                           units.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  return finish_restore(coupon.id, epoch);
+}
+
+void FirstComeCouponIssuer::validate_unit(const IssuedUser& unit) const {
+  validate_user(unit.user);
+  if (unit.sequence < 1 || unit.sequence > kMaxQuantity) {
+    throw InvalidArgument(
+        fmt::format("a restored sequence must be between 1 and 2^53, got {}", unit.sequence));
+  }
+}
+
+std::vector<std::string> FirstComeCouponIssuer::restore_keys(CouponKeys keys) {
+  return {std::move(keys.meta),  std::move(keys.stock), std::move(keys.issued),
+          std::move(keys.queue), std::move(keys.seq),   std::move(keys.revoked),
+          std::move(keys.events)};
+}
+
 IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,
                                                std::int64_t after_sequence, std::size_t limit) {
   const CouponKeys keys = keys_for(coupon_id);
@@ -261,25 +376,18 @@ IssuedPage FirstComeCouponIssuer::issued_users(std::string_view coupon_id,
     throw InvalidArgument(
         fmt::format("after_sequence must be between 0 and 2^53, got {}", after_sequence));
   }
-  if (limit < 1 || limit > kMaxIssuedPageSize) {
+  if (limit < 1 || limit > kMaxCouponIssuedPageSize) {
     throw InvalidArgument(
-        fmt::format("limit must be between 1 and {}, got {}", kMaxIssuedPageSize, limit));
+        fmt::format("limit must be between 1 and {}, got {}", kMaxCouponIssuedPageSize, limit));
   }
   const Reply reply =
       client_.execute({{"ZRANGE", keys.queue, fmt::format("({}", after_sequence), "+inf", "BYSCORE",
                         "LIMIT", "0", std::to_string(limit), "WITHSCORES"},
                        keys.queue,
                        {}});
-  const auto& elements = reply.as_array();
-  if (elements.size() % 2 != 0) {
-    throw ProtocolError(
-        fmt::format("ZRANGE WITHSCORES replied with {} elements, an odd count", elements.size()));
-  }
   IssuedPage page;
-  page.users.reserve(elements.size() / 2);
-  for (std::size_t index = 0; index < elements.size(); index += 2) {
-    page.users.push_back(IssuedUser{elements[index].as_string(),
-                                    static_cast<std::int64_t>(elements[index + 1].as_double())});
+  for (auto& [user, sequence] : detail::with_scores(reply, "issued_users ZRANGE")) {
+    page.users.push_back(IssuedUser{std::move(user), static_cast<std::int64_t>(sequence)});
   }
   if (page.users.size() == limit) {
     page.next_after_sequence = page.users.back().sequence;

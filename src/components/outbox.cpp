@@ -17,4 +17,10 @@ void validate_outbox_record(const NewOutboxRecord& record) {
   }
 }
 
+void OutboxStore::mark_published_many(const std::vector<std::int64_t>& ids) {
+  for (const auto id : ids) {
+    mark_published(id);
+  }
+}
+
 }  // namespace flashsale

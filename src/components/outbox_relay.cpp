@@ -5,9 +5,11 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/log.hpp"
 
@@ -16,22 +18,15 @@ namespace flashsale {
 namespace {
 
 void validate_options(const OutboxRelayOptions& options) {
-  if (options.batch_size < 1) {
-    throw InvalidArgument("outbox relay batch_size must be at least 1");
-  }
-  if (options.poll_interval.count() <= 0) {
-    throw InvalidArgument("outbox relay poll_interval must be positive");
-  }
-  if (options.backoff_base.count() <= 0 || options.backoff_max < options.backoff_base) {
-    throw InvalidArgument("outbox relay backoff needs 0 < backoff_base <= backoff_max");
-  }
-  if (!(options.jitter >= 0.0 && options.jitter <= 0.5)) {
-    throw InvalidArgument(
-        fmt::format("outbox relay jitter must be between 0 and 0.5, got {}", options.jitter));
-  }
-  if (options.max_attempts < 1) {
-    throw InvalidArgument("outbox relay max_attempts must be at least 1");
-  }
+  using std::chrono::milliseconds;
+  detail::OptionChecks("OutboxRelayOptions")
+      .at_least("batch_size", options.batch_size, std::size_t{1})
+      .at_least("poll_interval", options.poll_interval, milliseconds{1})
+      .at_least("backoff_base", options.backoff_base, milliseconds{1})
+      .at_least("backoff_max", options.backoff_max, options.backoff_base)
+      .require(options.jitter >= 0.0 && options.jitter <= 0.5, "jitter",
+               "must be between 0 and 0.5", options.jitter)
+      .at_least("max_attempts", options.max_attempts, 1);
 }
 
 }  // namespace
@@ -54,12 +49,30 @@ std::chrono::milliseconds OutboxRelay::backoff_delay(int attempt) {
   return std::chrono::milliseconds(std::max<long long>(1, delay - shortened));
 }
 
+namespace {
+
+// What a failed publish says, for the record's last_error.
+std::string describe_current_exception() {
+  try {
+    throw;
+  } catch (const std::exception& error) {
+    std::string message = error.what();
+    return message.empty() ? std::string("an exception without a message") : message;
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+}  // namespace
+
 RelayReport OutboxRelay::relay_once() {
   const auto now = std::chrono::system_clock::now();
   const auto records = store_.fetch_due(options_.batch_size, now);
   RelayReport report;
   report.fetched = records.size();
   std::set<std::pair<std::string, std::string>> failed_aggregates;
+  std::vector<std::int64_t> published;
+  published.reserve(records.size());
   for (const auto& record : records) {
     auto aggregate = std::make_pair(record.aggregate_type, record.aggregate_id);
     if (failed_aggregates.count(aggregate) != 0) {
@@ -69,14 +82,11 @@ RelayReport OutboxRelay::relay_once() {
     std::string failure;
     try {
       publisher_.publish(record);
-    } catch (const std::exception& error) {
-      failure = error.what();
-      if (failure.empty()) {
-        failure = "publisher failed without a message";
-      }
+    } catch (...) {
+      failure = describe_current_exception();
     }
     if (failure.empty()) {
-      store_.mark_published(record.id);
+      published.push_back(record.id);
       ++report.published;
       continue;
     }
@@ -92,6 +102,9 @@ RelayReport OutboxRelay::relay_once() {
       store_.mark_failed(record.id, failure, now + backoff_delay(attempts));
       ++report.failed;
     }
+  }
+  if (!published.empty()) {
+    store_.mark_published_many(published);
   }
   return report;
 }
@@ -117,12 +130,13 @@ void OutboxRelay::run() {
       if (report.fetched == options_.batch_size && report.published > 0) {
         pause = std::chrono::milliseconds(0);
       }
-    } catch (const Error& error) {
+    } catch (...) {
       ++consecutive_store_failures;
       pause = backoff_delay(consecutive_store_failures);
-      log_message(LogLevel::Warning,
-                  fmt::format("outbox relay pass failed ({} in a row), retrying in {} ms: {}",
-                              consecutive_store_failures, pause.count(), error.what()));
+      log_message(
+          LogLevel::Warning,
+          fmt::format("outbox relay pass failed ({} in a row), retrying in {} ms: {}",
+                      consecutive_store_failures, pause.count(), describe_current_exception()));
     }
     if (wait_for(pause)) {
       return;

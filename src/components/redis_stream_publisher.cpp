@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/time_conversion.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
@@ -15,11 +18,6 @@ namespace {
 
 constexpr std::string_view kComponent = "outbox";
 
-const Script& publish_script() {
-  static const Script& script = bundled_script("publish_outbox_record");
-  return script;
-}
-
 }  // namespace
 
 RedisStreamPublisher::RedisStreamPublisher(Client& client, RedisStreamPublisherOptions options)
@@ -27,9 +25,9 @@ RedisStreamPublisher::RedisStreamPublisher(Client& client, RedisStreamPublisherO
   if (!options_.fixed_stream.empty()) {
     validate_key_id(options_.fixed_stream, "outbox fixed stream");
   }
-  if (options_.dedup_retention.count() < 0) {
-    throw InvalidArgument("outbox dedup_retention must not be negative");
-  }
+  detail::OptionChecks("RedisStreamPublisherOptions")
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .at_least("dedup_retention", options_.dedup_retention, std::chrono::milliseconds{0});
   const std::string probe = stream_for("probe");
   require_single_slot({probe, probe + ":published", probe + ":published-at"},
                       "publish outbox record");
@@ -53,17 +51,15 @@ PublishedEntry RedisStreamPublisher::publish_entry(const OutboxRecord& record) {
   std::string stream = stream_for(record.aggregate_type);
   const std::int64_t created_at_ms = to_epoch_ms(record.created_at);
   ScriptCall call{
-      &publish_script(),
+      &detail::scripts::publish_outbox_record,
       {stream, stream + ":published", stream + ":published-at"},
       {std::to_string(record.id), std::to_string(options_.dedup_retention.count()),
        std::to_string(options_.max_stream_length), record.aggregate_type, record.aggregate_id,
        record.event_type, record.payload, std::to_string(created_at_ms)}};
   const auto reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2) {
-    throw ProtocolError(fmt::format("publish_outbox_record replied {}", reply.describe()));
-  }
-  return PublishedEntry{std::move(stream), elements[0].as_string(), elements[1].as_integer() == 1};
+  detail::ReplyReader published(reply, "publish_outbox_record", 2);
+  std::string entry_id = published.text();
+  return PublishedEntry{std::move(stream), std::move(entry_id), published.integer() == 1};
 }
 
 void RedisStreamPublisher::publish(const OutboxRecord& record) {

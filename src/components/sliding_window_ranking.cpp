@@ -5,15 +5,21 @@
 #include <cmath>
 #include <set>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/script.hpp"
-#include "common/time_conversion.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
 using detail::from_epoch_ms;
+using detail::ReplyReader;
+using detail::StatusWord;
 using detail::to_epoch_ms;
 
 namespace {
@@ -21,23 +27,9 @@ namespace {
 // kMaxRankingWindowKeys keeps the aggregation script's unpack() of the
 // ZUNIONSTORE arguments (2 per key) under Lua's limit of about 8000 values.
 static_assert(2 * kMaxRankingWindowKeys + 8 < 8000);
-constexpr std::size_t kMaxIncrementalChunk = 100'000;
 // A script finds the window moved (a bucket boundary passed, or the guess of
 // the server clock was off) at most a few times in a row.
 constexpr int kMaxWindowAttempts = 5;
-
-const Script& record_script() {
-  static const Script& script = bundled_script("ranking_record");
-  return script;
-}
-const Script& aggregate_script() {
-  static const Script& script = bundled_script("ranking_aggregate_window");
-  return script;
-}
-const Script& subtract_script() {
-  static const Script& script = bundled_script("ranking_subtract_expired");
-  return script;
-}
 
 long long local_now_ms() {
   return to_epoch_ms(std::chrono::system_clock::now());
@@ -57,25 +49,16 @@ void validate_member(std::string_view member) {
   validate_member_id(member, "ranking member", kMaxRankingMemberBytes);
 }
 
-void validate_options(const RankingOptions& options) {
+void validate_options(const SlidingWindowRankingOptions& options) {
   validate_key_id(options.name, "ranking name");
   using std::chrono::milliseconds;
-  if (options.bucket <= milliseconds::zero()) {
-    throw InvalidArgument(
-        fmt::format("ranking bucket must be positive, got {} ms", options.bucket.count()));
-  }
-  if (options.window <= milliseconds::zero()) {
-    throw InvalidArgument(
-        fmt::format("ranking window must be positive, got {} ms", options.window.count()));
-  }
-  if (options.window % options.bucket != milliseconds::zero()) {
-    throw InvalidArgument(
-        fmt::format("ranking window ({} ms) must be a multiple of the bucket ({} ms)",
-                    options.window.count(), options.bucket.count()));
-  }
-  if (options.metrics.empty()) {
-    throw InvalidArgument("a ranking needs at least one metric");
-  }
+  const detail::OptionChecks checks("SlidingWindowRankingOptions");
+  checks.at_least("bucket", options.bucket, milliseconds{1})
+      .at_least("window", options.window, milliseconds{1})
+      .require(options.window % options.bucket == milliseconds::zero(), "window",
+               fmt::format("must be a multiple of bucket ({} ms)", options.bucket.count()),
+               options.window)
+      .at_least("metrics.size()", options.metrics.size(), std::size_t{1});
   std::set<std::string_view> names;
   for (const auto& metric : options.metrics) {
     validate_key_id(metric.name, "ranking metric name");
@@ -88,52 +71,70 @@ void validate_options(const RankingOptions& options) {
     if (!names.insert(metric.name).second) {
       throw InvalidArgument(fmt::format("ranking metric \"{}\" is listed twice", metric.name));
     }
-    if (!positive_finite(metric.weight)) {
-      throw InvalidArgument(
-          fmt::format("weight of ranking metric \"{}\" must be finite and > 0, got {}", metric.name,
-                      metric.weight));
-    }
+    checks.require(positive_finite(metric.weight), "metrics.weight",
+                   fmt::format("of \"{}\" must be finite and > 0", metric.name), metric.weight);
   }
   const auto buckets = static_cast<std::size_t>(options.window / options.bucket);
-  if (buckets > kMaxRankingWindowKeys / options.metrics.size()) {
-    throw InvalidArgument(fmt::format(
-        "a ranking window may span at most {} bucket keys (buckets x metrics), got {} x {}",
-        kMaxRankingWindowKeys, buckets, options.metrics.size()));
-  }
-  if (options.incremental_chunk < 1 || options.incremental_chunk > kMaxIncrementalChunk) {
-    throw InvalidArgument(fmt::format("ranking incremental_chunk must be 1..{}, got {}",
-                                      kMaxIncrementalChunk, options.incremental_chunk));
-  }
-  if (!std::isfinite(options.zero_epsilon) || options.zero_epsilon < 0) {
-    throw InvalidArgument(
-        fmt::format("ranking zero_epsilon must be finite and >= 0, got {}", options.zero_epsilon));
-  }
+  checks
+      .require(buckets <= kMaxRankingWindowKeys / options.metrics.size(), "window",
+               fmt::format("/ bucket x metrics must be at most kMaxRankingWindowKeys ({})",
+                           kMaxRankingWindowKeys),
+               fmt::format("{} x {}", buckets, options.metrics.size()))
+      .between("incremental_chunk", options.incremental_chunk, std::size_t{1},
+               kMaxRankingIncrementalChunk)
+      .require(std::isfinite(options.zero_epsilon) && options.zero_epsilon >= 0, "zero_epsilon",
+               "must be finite and >= 0", options.zero_epsilon);
 }
 
-// The reply of every ranking script: {status, time in ms, time or count}.
-struct ScriptReply {
-  long long status = 0;
+// Every ranking script replies {status word, time in ms, time or count}.
+enum class ScriptStatus {
+  Recorded,
+  Duplicate,
+  OutsideWindow,
+  ScoreLimit,
+  NotCurrent,
+  Aggregated,
+  Unchanged,
+  CaughtUp,
+  Progress,
+  NotFrontier,
+  FrontierExpired,
+};
+
+struct ScriptOutcome {
+  ScriptStatus status;
   long long first = 0;
   long long second = 0;
 };
 
-ScriptReply parse_script_reply(const Reply& reply) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
-    throw ProtocolError("ranking script replied " + reply.describe());
-  }
-  return {elements[0].as_integer(), elements[1].as_integer(), elements[2].as_integer()};
+constexpr StatusWord<ScriptStatus> kRecordWords[] = {
+    {"recorded", ScriptStatus::Recorded},
+    {"duplicate", ScriptStatus::Duplicate},
+    {"outside_window", ScriptStatus::OutsideWindow},
+    {"score_limit", ScriptStatus::ScoreLimit},
+    {"not_current", ScriptStatus::NotCurrent}};
+constexpr StatusWord<ScriptStatus> kAggregateWords[] = {{"aggregated", ScriptStatus::Aggregated},
+                                                        {"unchanged", ScriptStatus::Unchanged},
+                                                        {"not_current", ScriptStatus::NotCurrent}};
+constexpr StatusWord<ScriptStatus> kSubtractWords[] = {
+    {"caught_up", ScriptStatus::CaughtUp},
+    {"progress", ScriptStatus::Progress},
+    {"not_frontier", ScriptStatus::NotFrontier},
+    {"frontier_expired", ScriptStatus::FrontierExpired}};
+
+template <std::size_t kCount>
+ScriptOutcome read_outcome(const Reply& reply, std::string_view script,
+                           const StatusWord<ScriptStatus> (&words)[kCount]) {
+  ReplyReader reader(reply, script, 3);
+  const ScriptStatus status = reader.status(words);
+  const long long first = reader.integer();
+  return {status, first, reader.integer()};
 }
 
 std::vector<RankedMember> parse_ranked(const Reply& reply) {
-  const auto& elements = reply.as_array();
-  if (elements.size() % 2 != 0) {
-    throw ProtocolError("ZREVRANGE WITHSCORES replied " + reply.describe());
-  }
   std::vector<RankedMember> members;
-  members.reserve(elements.size() / 2);
-  for (std::size_t i = 0; i < elements.size(); i += 2) {
-    members.push_back({elements[i].as_string(), elements[i + 1].as_double()});
+  for (auto& [member, score] : detail::with_scores(reply, "ranking top")) {
+    members.push_back({std::move(member), score});
   }
   return members;
 }
@@ -146,7 +147,7 @@ void validate_top_n(std::size_t n) {
 
 }  // namespace
 
-SlidingWindowRanking::SlidingWindowRanking(Client& client, RankingOptions options)
+SlidingWindowRanking::SlidingWindowRanking(Client& client, SlidingWindowRankingOptions options)
     : client_(client), options_(std::move(options)) {
   validate_options(options_);
   tagged_ = KeySpace(options_.key_prefix).tagged("rank", options_.name);
@@ -211,13 +212,14 @@ ScriptCall SlidingWindowRanking::record_call(const RankingEvent& event, std::siz
                                              long long bucket_ms, bool bucket_is_current) const {
   const auto now = clock_now_ms();
   return ScriptCall{
-      &record_script(),
+      &detail::scripts::ranking_record,
       {bucket_key_at(metric, bucket_ms), state_key_, aggregate_key_,
        fmt::format("{}:seen:{}", tagged_, bucket_ms)},
       {event.member, number_text(event.delta), number_text(options_.metrics[metric].weight),
        options_.mode == RankingMode::Union ? "union" : "incremental", std::to_string(bucket_ms),
        bucket_is_current ? "1" : "0", now ? std::to_string(*now) : std::string(),
-       std::to_string(window_ms_), std::to_string(bucket_ms_), event.event_id}};
+       std::to_string(window_ms_), std::to_string(bucket_ms_), event.event_id,
+       number_text(kMaxRankingScore)}};
 }
 
 RecordResult SlidingWindowRanking::record(std::string_view member, std::string_view metric,
@@ -243,6 +245,11 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
     if (!positive_finite(event.delta)) {
       throw InvalidArgument(
           fmt::format("ranking delta must be finite and > 0, got {}", event.delta));
+    }
+    if (event.delta * options_.metrics[metric].weight > kMaxRankingScore) {
+      throw InvalidArgument(fmt::format("ranking delta x weight must be at most {}, got {} x {}",
+                                        kMaxRankingScore, event.delta,
+                                        options_.metrics[metric].weight));
     }
     if (!event.event_id.empty()) {
       validate_member_id(event.event_id, "ranking event id", kMaxRankingEventIdBytes);
@@ -278,16 +285,26 @@ std::vector<RecordResult> SlidingWindowRanking::record_many(
     std::vector<std::size_t> stale;
     for (std::size_t k = 0; k < todo.size(); ++k) {
       const std::size_t i = todo[k];
-      const ScriptReply reply = parse_script_reply(replies.at(k));
+      const auto reply = read_outcome(replies.at(k), "ranking_record", kRecordWords);
       learn_server_time(reply.second);
-      if (reply.status == -1) {
-        pending[i].bucket_ms = reply.first;  // the server's current bucket
-        stale.push_back(i);
-        continue;
+      switch (reply.status) {
+        case ScriptStatus::NotCurrent:
+          pending[i].bucket_ms = reply.first;  // the server's current bucket
+          stale.push_back(i);
+          continue;
+        case ScriptStatus::Recorded:
+          results[i].status = RecordStatus::Recorded;
+          break;
+        case ScriptStatus::Duplicate:
+          results[i].status = RecordStatus::Duplicate;
+          break;
+        case ScriptStatus::ScoreLimit:
+          results[i].status = RecordStatus::ScoreLimit;
+          break;
+        default:
+          results[i].status = RecordStatus::OutsideWindow;
+          break;
       }
-      results[i].status = reply.status == 1   ? RecordStatus::Recorded
-                          : reply.status == 2 ? RecordStatus::Duplicate
-                                              : RecordStatus::OutsideWindow;
       results[i].bucket_start = from_epoch_ms(pending[i].bucket_ms);
     }
     todo = std::move(stale);
@@ -310,7 +327,8 @@ RefreshResult SlidingWindowRanking::run_union(bool skip_if_unchanged) {
   const auto now = clock_now_ms();
   long long current = bucket_start_ms(now ? *now : estimated_now_ms());
   for (int attempt = 0; attempt < kMaxWindowAttempts; ++attempt) {
-    ScriptCall call{&aggregate_script(), {aggregate_key_, staging_key_, state_key_}, {}};
+    ScriptCall call{
+        &detail::scripts::ranking_aggregate_window, {aggregate_key_, staging_key_, state_key_}, {}};
     call.arguments = {std::to_string(current),
                       now ? std::to_string(*now) : std::string(),
                       std::to_string(window_ms_),
@@ -325,14 +343,16 @@ RefreshResult SlidingWindowRanking::run_union(bool skip_if_unchanged) {
         call.arguments.push_back(number_text(options_.metrics[metric].weight));
       }
     }
-    const ScriptReply reply = parse_script_reply(client_.run_script(call));
+    const auto reply =
+        read_outcome(client_.run_script(call), "ranking_aggregate_window", kAggregateWords);
     ++result.calls;
     learn_server_time(reply.second);
-    if (reply.status == -1) {
+    if (reply.status == ScriptStatus::NotCurrent) {
       current = reply.first;
       continue;
     }
-    result.status = reply.status == 1 ? RefreshStatus::Refreshed : RefreshStatus::Unchanged;
+    result.status = reply.status == ScriptStatus::Aggregated ? RefreshStatus::Refreshed
+                                                             : RefreshStatus::Unchanged;
     if (options_.mode == RankingMode::Incremental) {
       frontier_ms_ = current - window_ms_ + bucket_ms_;
     }
@@ -345,7 +365,7 @@ RefreshResult SlidingWindowRanking::run_subtraction() {
   RefreshResult result;
   int stale_in_a_row = 0;
   while (true) {
-    ScriptCall call{&subtract_script(), {state_key_, aggregate_key_}, {}};
+    ScriptCall call{&detail::scripts::ranking_subtract_expired, {state_key_, aggregate_key_}, {}};
     const auto now = clock_now_ms();
     call.arguments = {frontier_ms_ ? std::to_string(*frontier_ms_) : std::string(),
                       now ? std::to_string(*now) : std::string(),
@@ -359,35 +379,50 @@ RefreshResult SlidingWindowRanking::run_subtraction() {
         call.arguments.push_back(number_text(options_.metrics[metric].weight));
       }
     }
-    const ScriptReply reply = parse_script_reply(client_.run_script(call));
+    const auto reply =
+        read_outcome(client_.run_script(call), "ranking_subtract_expired", kSubtractWords);
     ++result.calls;
     switch (reply.status) {
-      case 0:
+      case ScriptStatus::CaughtUp:
         frontier_ms_ = reply.first;
         result.status = RefreshStatus::Refreshed;
         return result;
-      case 1:
+      case ScriptStatus::Progress:
         frontier_ms_ = reply.first;
         result.members_subtracted += static_cast<std::size_t>(reply.second);
         stale_in_a_row = 0;
         break;
-      case -1:
+      case ScriptStatus::NotFrontier:
         frontier_ms_ = reply.first;
         if (++stale_in_a_row == kMaxWindowAttempts) {
           throw Error("ranking refresh: the frontier kept moving under concurrent refreshes");
         }
         break;
-      case -2: {
+      case ScriptStatus::FrontierExpired: {
         const RefreshResult rebuilt = run_union(false);
         result.calls += rebuilt.calls;
         result.status = RefreshStatus::Rebuilt;
         return result;
       }
       default:
-        throw ProtocolError(
-            fmt::format("ranking_subtract_expired replied status {}", reply.status));
+        throw ProtocolError("ranking_subtract_expired replied an outcome of another script");
     }
   }
+}
+
+// Readers list only members above zero_epsilon. Union mode never keeps
+// others in :agg; Incremental mode does until a subtraction removes them (a
+// record whose weighted delta is that small), so the readers filter, and both
+// modes list the same members.
+Command SlidingWindowRanking::top_command(std::size_t n) const {
+  return {{"ZREVRANGEBYSCORE", aggregate_key_, "+inf", "(" + number_text(options_.zero_epsilon),
+           "WITHSCORES", "LIMIT", "0", std::to_string(n)},
+          aggregate_key_,
+          {}};
+}
+
+bool SlidingWindowRanking::listed(double score) const noexcept {
+  return score > options_.zero_epsilon;
 }
 
 std::vector<RankedMember> SlidingWindowRanking::top(std::size_t n) {
@@ -395,27 +430,27 @@ std::vector<RankedMember> SlidingWindowRanking::top(std::size_t n) {
   if (n == 0) {
     return {};
   }
-  return parse_ranked(
-      client_.execute({{"ZREVRANGE", aggregate_key_, "0", std::to_string(n - 1), "WITHSCORES"},
-                       aggregate_key_,
-                       {}}));
+  return parse_ranked(client_.execute(top_command(n)));
 }
 
 std::optional<std::size_t> SlidingWindowRanking::rank(std::string_view member) {
   validate_member(member);
-  const Reply reply =
-      client_.execute({{"ZREVRANK", aggregate_key_, std::string(member)}, aggregate_key_, {}});
-  if (reply.is_nil()) {
+  // Members at or below zero_epsilon rank after every listed one, so the
+  // rank of a listed member is its ZREVRANK.
+  const auto replies = client_.execute_pipeline(
+      {{{"ZSCORE", aggregate_key_, std::string(member)}, aggregate_key_, {}},
+       {{"ZREVRANK", aggregate_key_, std::string(member)}, aggregate_key_, {}}});
+  if (replies.at(0).is_nil() || replies.at(1).is_nil() || !listed(replies[0].as_double())) {
     return std::nullopt;
   }
-  return static_cast<std::size_t>(reply.as_integer());
+  return static_cast<std::size_t>(replies[1].as_integer());
 }
 
 std::optional<double> SlidingWindowRanking::score(std::string_view member) {
   validate_member(member);
   const Reply reply =
       client_.execute({{"ZSCORE", aggregate_key_, std::string(member)}, aggregate_key_, {}});
-  if (reply.is_nil()) {
+  if (reply.is_nil() || !listed(reply.as_double())) {
     return std::nullopt;
   }
   return reply.as_double();
@@ -433,16 +468,10 @@ RankingSnapshot SlidingWindowRanking::snapshot(std::size_t n) {
   // before the ranking was read.
   std::vector<Command> commands{{{"TIME"}, aggregate_key_, {}}};
   if (n > 0) {
-    commands.push_back({{"ZREVRANGE", aggregate_key_, "0", std::to_string(n - 1), "WITHSCORES"},
-                        aggregate_key_,
-                        {}});
+    commands.push_back(top_command(n));
   }
   const auto replies = client_.execute_pipeline(commands);
-  const auto& time = replies.at(0).as_array();
-  if (time.size() != 2) {
-    throw ProtocolError("TIME replied " + replies.at(0).describe());
-  }
-  snapshot.taken_at = from_epoch_ms(time[0].as_integer() * 1000 + time[1].as_integer() / 1000);
+  snapshot.taken_at = from_epoch_ms(detail::time_reply_ms(replies.at(0)));
   if (n > 0) {
     snapshot.members = parse_ranked(replies.at(1));
   }

@@ -3,33 +3,71 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
+#include <iterator>
+#include <map>
 #include <set>
+#include <system_error>
 #include <utility>
 
+#include "common/epoch_validation.hpp"
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
+#include "common/status_words.hpp"
+#include "common/time_conversion.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
-#include "common/status_words.hpp"
-#include "common/time_conversion.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 
 using detail::from_epoch_ms;
 using detail::status_from_word;
 using detail::StatusWord;
+using detail::validate_epoch;
 
 namespace {
 
 constexpr std::string_view kComponent = "stock";
 // The KEYS every stock script takes, in this order.
-constexpr std::string_view kKeySuffixes[] = {"state",     "initial",   "available",
-                                             "held",      "confirmed", "holds",
-                                             "deadlines", "settled",   "events"};
+constexpr std::string_view kKeySuffixes[] = {"state",     "initial", "available", "held",
+                                             "confirmed", "holds",   "deadlines", "settled",
+                                             "events",    "epoch"};
 
-// Appends "sku quantity" pairs after validating every item: a key id, a
-// quantity in 1..2^53, each SKU once, at most `max_items`.
-void append_items(const std::vector<StockItem>& items, std::size_t max_items, std::string_view what,
-                  std::vector<std::string>& arguments) {
+// A decimal number in a hold record Redis keeps (ProtocolError otherwise).
+std::int64_t parse_hold_number(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0) {
+    throw ProtocolError(fmt::format("stock reserver: malformed number in a hold: '{}'", text));
+  }
+  return value;
+}
+
+// A hold's items as reserve_stock.lua writes them: "sku quantity sku quantity ...".
+std::vector<StockItem> parse_hold_items(std::string_view text) {
+  std::vector<std::string_view> words;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto space = std::min(text.find(' ', start), text.size());
+    words.push_back(text.substr(start, space - start));
+    start = space + 1;
+  }
+  if (words.empty() || words.size() % 2 != 0) {
+    throw ProtocolError(fmt::format("stock reserver: malformed hold items: '{}'", text));
+  }
+  std::vector<StockItem> items;
+  for (std::size_t i = 0; i < words.size(); i += 2) {
+    items.push_back({std::string(words[i]), parse_hold_number(words[i + 1])});
+  }
+  return items;
+}
+
+// Throws InvalidArgument unless every item has a key id and a quantity in
+// 1..2^53, each SKU once, 1..`max_items` of them.
+void validate_items(const std::vector<StockItem>& items, std::size_t max_items,
+                    std::string_view what) {
   if (items.empty()) {
     throw InvalidArgument(fmt::format("{} must hold at least one SKU", what));
   }
@@ -45,6 +83,12 @@ void append_items(const std::vector<StockItem>& items, std::size_t max_items, st
       throw InvalidArgument(fmt::format("{} names sku \"{}\" twice", what, item.sku));
     }
   }
+}
+
+// Appends "sku quantity" pairs after validate_items().
+void append_items(const std::vector<StockItem>& items, std::size_t max_items, std::string_view what,
+                  std::vector<std::string>& arguments) {
+  validate_items(items, max_items, what);
   for (const auto& item : items) {
     arguments.push_back(item.sku);
     arguments.push_back(std::to_string(item.quantity));
@@ -65,19 +109,32 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text;
 }
 
-// The { status, expires_at ms, sku } reply of reserve_stock and settle_hold.
+// The { status, expires_at ms, sku, epoch } reply of reserve_stock and settle_hold.
 struct StatusReply {
   std::string status;
   long long expires_at_ms = 0;
   std::string sku;
+  std::int64_t epoch = 0;
 };
 
 StatusReply parse_status_reply(const Reply& reply, std::string_view script) {
-  const auto& elements = reply.as_array();
-  if (elements.size() != 3) {
-    throw ProtocolError(fmt::format("{} replied {}", script, reply.describe()));
+  detail::ReplyReader reader(reply, script, 4);
+  StatusReply parsed;
+  parsed.status = reader.text();
+  parsed.expires_at_ms = reader.count();
+  parsed.sku = reader.text();
+  parsed.epoch = reader.count();
+  return parsed;
+}
+
+// The items text a hold is stored with: "sku qty sku qty ...".
+std::string items_text(const std::vector<StockItem>& items) {
+  std::string text;
+  for (const auto& item : items) {
+    fmt::format_to(std::back_inserter(text), "{}{} {}", text.empty() ? "" : " ", item.sku,
+                   item.quantity);
   }
-  return {elements[0].as_string(), elements[1].as_integer(), elements[2].as_string()};
+  return text;
 }
 
 // How each script names the outcomes it replies.
@@ -88,6 +145,7 @@ constexpr StatusWord<ReserveStatus> kReserveStatuses[] = {
     {"already_reserved", ReserveStatus::AlreadyReserved},
     {"insufficient_stock", ReserveStatus::InsufficientStock},
     {"sale_closed", ReserveStatus::SaleClosed},
+    {"restoring", ReserveStatus::Restoring},
     {"unknown_sku", ReserveStatus::UnknownSku}};
 constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"confirmed", ConfirmStatus::Confirmed},
@@ -95,48 +153,85 @@ constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"reacquired", ConfirmStatus::Reacquired},
     {"expired", ConfirmStatus::Expired},
     {"released", ConfirmStatus::Released},
+    {"restoring", ConfirmStatus::Restoring},
     {"unknown_hold", ConfirmStatus::UnknownHold}};
 constexpr StatusWord<ReleaseStatus> kReleaseStatuses[] = {
-    {"released", ReleaseStatus::Released},
-    {"already_released", ReleaseStatus::AlreadyReleased},
-    {"expired", ReleaseStatus::Expired},
-    {"not_releasable", ReleaseStatus::NotReleasable},
-    {"unknown_hold", ReleaseStatus::UnknownHold}};
+    {"released", ReleaseStatus::Released},   {"already_released", ReleaseStatus::AlreadyReleased},
+    {"expired", ReleaseStatus::Expired},     {"not_releasable", ReleaseStatus::NotReleasable},
+    {"restoring", ReleaseStatus::Restoring}, {"unknown_hold", ReleaseStatus::UnknownHold}};
 constexpr StatusWord<ExtendStatus> kExtendStatuses[] = {
     {"extended", ExtendStatus::Extended},
     {"expired", ExtendStatus::Expired},
     {"not_extendable", ExtendStatus::NotExtendable},
+    {"restoring", ExtendStatus::Restoring},
     {"unknown_hold", ExtendStatus::UnknownHold}};
-constexpr StatusWord<SaleState> kSaleStates[] = {
-    {"not_loaded", SaleState::NotLoaded}, {"open", SaleState::Open}, {"closed", SaleState::Closed}};
+constexpr StatusWord<SaleState> kSaleStates[] = {{"not_loaded", SaleState::NotLoaded},
+                                                 {"open", SaleState::Open},
+                                                 {"closed", SaleState::Closed},
+                                                 {"restoring", SaleState::Restoring}};
 
 }  // namespace
 
 StockReserver::StockReserver(Client& client, StockReserverOptions options)
     : client_(client), options_(std::move(options)), key_space_(options_.key_prefix) {
-  if (options_.max_skus_per_cart < 1 || options_.max_skus_per_cart > kMaxSkusPerCartLimit) {
-    throw InvalidArgument(fmt::format("max_skus_per_cart must be 1..{}", kMaxSkusPerCartLimit));
-  }
-  if (options_.max_reclaim_per_call < 1 ||
-      options_.max_reclaim_per_call > kMaxReclaimPerCallLimit) {
-    throw InvalidArgument(
-        fmt::format("max_reclaim_per_call must be 1..{}", kMaxReclaimPerCallLimit));
-  }
-  if (options_.reclaim_per_reserve > options_.max_reclaim_per_call) {
-    throw InvalidArgument("reclaim_per_reserve must not exceed max_reclaim_per_call");
-  }
-  if (options_.max_hold_ttl.count() < 1) {
-    throw InvalidArgument("max_hold_ttl must be at least 1 ms");
-  }
-  if (options_.events_max_length < 1) {
-    throw InvalidArgument("events_max_length must be at least 1");
-  }
-  if (options_.max_hold_id_bytes < 1 || options_.max_hold_id_bytes > kMaxMemberIdBytesLimit) {
-    throw InvalidArgument(fmt::format("max_hold_id_bytes must be between 1 and {}, got {}",
-                                      kMaxMemberIdBytesLimit, options_.max_hold_id_bytes));
-  }
+  detail::OptionChecks("StockReserverOptions")
+      .between("max_skus_per_cart", options_.max_skus_per_cart, std::size_t{1},
+               kMaxStockSkusPerCartLimit)
+      .between("max_reclaim_per_call", options_.max_reclaim_per_call, std::size_t{1},
+               kMaxStockReclaimPerCallLimit)
+      .at_most("reclaim_per_reserve", options_.reclaim_per_reserve, options_.max_reclaim_per_call)
+      .at_least("max_hold_ttl", options_.max_hold_ttl, std::chrono::milliseconds{1})
+      .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
+      .between("max_hold_id_bytes", options_.max_hold_id_bytes, std::size_t{1},
+               kMaxMemberIdBytesLimit);
   require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
+}
+
+std::optional<HoldView> StockReserver::hold(std::string_view scope, std::string_view hold_id) {
+  validate_hold_id(hold_id);
+  const std::string holds = key_space_.key(kComponent, scope, "holds");
+  const std::string deadlines = key_space_.key(kComponent, scope, "deadlines");
+  const std::string settled = key_space_.key(kComponent, scope, "settled");
+  const std::string id(hold_id);
+  // In this order a hold settled between the reads is still found (settled
+  // is read last).
+  const auto replies = client_.execute_pipeline({{{"HGET", holds, id}, holds, {}},
+                                                 {{"ZSCORE", deadlines, id}, deadlines, {}},
+                                                 {{"HGET", settled, id}, settled, {}}});
+  HoldView view;
+  if (!replies.at(0).is_nil()) {
+    view.state = HoldState::Active;
+    view.items = parse_hold_items(replies[0].as_string());
+    if (!replies.at(1).is_nil()) {
+      view.expires_at = from_epoch_ms(static_cast<std::int64_t>(replies[1].as_double()));
+    }
+    return view;
+  }
+  if (replies.at(2).is_nil()) {
+    return std::nullopt;
+  }
+  // Settled records are "<confirmed|released|expired> <deadline ms> <items>"
+  // (deadline 0 for a hold recorded by restore_confirmed).
+  const std::string& record = replies[2].as_string();
+  const auto first = record.find(' ');
+  const auto second = first == std::string::npos ? first : record.find(' ', first + 1);
+  if (second == std::string::npos) {
+    throw ProtocolError("stock reserver: malformed settled hold: " + record);
+  }
+  static constexpr StatusWord<HoldState> kSettledWords[] = {{"confirmed", HoldState::Confirmed},
+                                                            {"released", HoldState::Released},
+                                                            {"expired", HoldState::Expired}};
+  view.state =
+      status_from_word("stock reserver settled hold", record.substr(0, first), kSettledWords);
+  view.expires_at = from_epoch_ms(
+      parse_hold_number(std::string_view(record).substr(first + 1, second - first - 1)));
+  view.items = parse_hold_items(std::string_view(record).substr(second + 1));
+  return view;
+}
+
+std::string StockReserver::events_stream(std::string_view scope) const {
+  return key_space_.key(kComponent, scope, "events");
 }
 
 std::vector<std::string> StockReserver::keys(std::string_view scope) const {
@@ -160,24 +255,28 @@ void StockReserver::validate_ttl(std::chrono::milliseconds ttl) const {
   }
 }
 
-LoadStatus StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
+LoadResult StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
                                LoadMode mode) {
-  ScriptCall call{&bundled_script("load_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::load_stock, keys(scope), {}};
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
-                    std::to_string(options_.events_max_length)};
-  append_items(stock, kMaxSkusPerScope, "stock to load", call.arguments);
-  return status_from_word("load_stock", client_.run_script(call).as_string(), kLoadStatuses);
+                    std::to_string(options_.max_stream_length)};
+  append_items(stock, kMaxStockSkusPerScope, "stock to load", call.arguments);
+  detail::ReplyReader reply(client_.run_script(call), "load_stock", 2);
+  LoadResult result;
+  result.status = reply.status(kLoadStatuses);
+  result.epoch = reply.count();
+  return result;
 }
 
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
                                      const std::vector<StockItem>& items,
                                      std::chrono::milliseconds ttl) {
-  ScriptCall call{&bundled_script("reserve_stock"), keys(scope), {}};
+  ScriptCall call{&detail::scripts::reserve_stock, keys(scope), {}};
   validate_hold_id(hold_id);
   validate_ttl(ttl);
   call.arguments = {std::string(hold_id), std::to_string(ttl.count()),
                     std::to_string(options_.reclaim_per_reserve),
-                    std::to_string(options_.events_max_length)};
+                    std::to_string(options_.max_stream_length)};
   append_items(items, options_.max_skus_per_cart, "cart", call.arguments);
 
   const StatusReply reply = parse_status_reply(client_.run_script(call), "reserve_stock");
@@ -185,16 +284,17 @@ ReserveResult StockReserver::reserve(std::string_view scope, std::string_view ho
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.short_sku = non_empty(reply.sku);
   result.status = status_from_word("reserve_stock", reply.status, kReserveStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
 Reply StockReserver::settle(std::string_view action, std::string_view scope,
                             std::string_view hold_id, std::chrono::milliseconds ttl) {
   validate_hold_id(hold_id);
-  const ScriptCall call{&bundled_script("settle_hold"),
+  const ScriptCall call{&detail::scripts::settle_hold,
                         keys(scope),
                         {std::string(action), std::string(hold_id), std::to_string(ttl.count()),
-                         std::to_string(options_.events_max_length)}};
+                         std::to_string(options_.max_stream_length)}};
   return client_.run_script(call);
 }
 
@@ -204,13 +304,17 @@ ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view ho
   ConfirmResult result;
   result.short_sku = non_empty(reply.sku);
   result.status = status_from_word("settle_hold", reply.status, kConfirmStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
-ReleaseStatus StockReserver::release(std::string_view scope, std::string_view hold_id) {
+ReleaseResult StockReserver::release(std::string_view scope, std::string_view hold_id) {
   const StatusReply reply = parse_status_reply(
       settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
-  return status_from_word("settle_hold", reply.status, kReleaseStatuses);
+  ReleaseResult result;
+  result.status = status_from_word("settle_hold", reply.status, kReleaseStatuses);
+  result.epoch = reply.epoch;
+  return result;
 }
 
 ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold_id,
@@ -221,6 +325,7 @@ ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold
   ExtendResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.status = status_from_word("settle_hold", reply.status, kExtendStatuses);
+  result.epoch = reply.epoch;
   return result;
 }
 
@@ -229,15 +334,15 @@ ReclaimResult StockReserver::reclaim_expired(std::string_view scope, std::size_t
     throw InvalidArgument(
         fmt::format("reclaim limit must be 1..{}, got {}", options_.max_reclaim_per_call, limit));
   }
-  const ScriptCall call{&bundled_script("reclaim_expired_holds"),
+  const ScriptCall call{&detail::scripts::reclaim_expired_holds,
                         keys(scope),
-                        {std::to_string(limit), std::to_string(options_.events_max_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2 || elements[0].as_integer() < 0) {
-    throw ProtocolError(fmt::format("reclaim_expired_holds replied {}", reply.describe()));
-  }
-  return {static_cast<std::size_t>(elements[0].as_integer()), elements[1].as_integer() != 0};
+                        {std::to_string(limit), std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "reclaim_expired_holds", 3);
+  ReclaimResult result;
+  result.reclaimed = static_cast<std::size_t>(reply.count());
+  result.more_due = reply.integer() != 0;
+  result.epoch = reply.count();
+  return result;
 }
 
 StockSnapshot StockReserver::end_sale(std::string_view scope) {
@@ -249,31 +354,132 @@ StockSnapshot StockReserver::snapshot(std::string_view scope) {
 }
 
 HoldExpiry StockReserver::hold_expiry(std::string_view scope) {
-  const Reply reply = client_.run_script({&bundled_script("stock_hold_expiry"), keys(scope), {}});
-  const auto& elements = reply.as_array();
-  if (elements.size() != 2 || elements[0].as_integer() < 0) {
-    throw ProtocolError(fmt::format("stock_hold_expiry replied {}", reply.describe()));
+  detail::ReplyReader reply(
+      client_.run_script({&detail::scripts::stock_hold_expiry, keys(scope), {}}),
+      "stock_hold_expiry", 2);
+  HoldExpiry expiry;
+  expiry.expired_holds = static_cast<std::size_t>(reply.count());
+  expiry.oldest_overdue = std::chrono::milliseconds(reply.count());
+  return expiry;
+}
+
+void StockReserver::validate_restored_hold(const RestoredHold& hold) const {
+  validate_hold_id(hold.hold_id);
+  validate_items(hold.items, kMaxStockSkusPerCartLimit, "restored hold");
+}
+
+std::int64_t StockReserver::begin_restore(std::string_view scope,
+                                          const std::vector<StockItem>& stock,
+                                          std::int64_t after_epoch) {
+  ScriptCall call{&detail::scripts::restore_stock, keys(scope), {}};
+  validate_epoch(after_epoch, 0, "after_epoch");
+  call.arguments = {"begin", std::to_string(after_epoch)};
+  append_items(stock, kMaxStockSkusPerScope, "stock to restore", call.arguments);
+  detail::ReplyReader reply(client_.run_script(call), "restore_stock begin", 2);
+  if (reply.text() != "restoring") {
+    reply.fail("expected restoring");
   }
-  return {static_cast<std::size_t>(elements[0].as_integer()),
-          std::chrono::milliseconds(std::max<std::int64_t>(0, elements[1].as_integer()))};
+  return reply.count();
+}
+
+void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch,
+                                      const std::vector<RestoredHold>& holds) {
+  ScriptCall call{&detail::scripts::restore_stock, keys(scope), {}};
+  validate_epoch(epoch, 1, "epoch");
+  if (holds.empty() || holds.size() > kMaxStockRestoredHoldsPerBatch) {
+    throw InvalidArgument(fmt::format("a restore batch holds 1..{} holds, got {}",
+                                      kMaxStockRestoredHoldsPerBatch, holds.size()));
+  }
+  std::set<std::string_view> seen;
+  for (const auto& hold : holds) {
+    validate_restored_hold(hold);
+    if (!seen.insert(hold.hold_id).second) {
+      throw InvalidArgument("a restore batch lists a hold id twice");
+    }
+  }
+  call.arguments = {"add", std::to_string(epoch)};
+  call.arguments.reserve(2 + 2 * holds.size());
+  for (const auto& hold : holds) {
+    call.arguments.push_back(hold.hold_id);
+    call.arguments.push_back(items_text(hold.items));
+  }
+  detail::ReplyReader reply(client_.run_script(call), "restore_stock add", 2);
+}
+
+StockSnapshot StockReserver::finish_restore(std::string_view scope, std::int64_t epoch) {
+  validate_epoch(epoch, 1, "epoch");
+  const ScriptCall call{
+      &detail::scripts::restore_stock,
+      keys(scope),
+      {"finish", std::to_string(epoch), std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "restore_stock finish", 2);
+  if (reply.text() != "restored") {
+    reply.fail("expected restored");
+  }
+  return snapshot(scope);
+}
+
+StockSnapshot StockReserver::restore(std::string_view scope, const std::vector<StockItem>& stock,
+                                     const std::vector<RestoredHold>& confirmed,
+                                     std::int64_t after_epoch) {
+  validate_key_id(scope, "scope");
+  validate_items(stock, kMaxStockSkusPerScope, "stock to restore");
+  validate_epoch(after_epoch, 0, "after_epoch");
+  std::map<std::string_view, std::int64_t> left;
+  for (const auto& item : stock) {
+    left[item.sku] = item.quantity;
+  }
+  std::set<std::string_view> seen;
+  for (const auto& hold : confirmed) {
+    validate_restored_hold(hold);
+    if (!seen.insert(hold.hold_id).second) {
+      throw InvalidArgument("the confirmed holds list a hold id twice");
+    }
+    for (const auto& item : hold.items) {
+      const auto found = left.find(item.sku);
+      if (found == left.end()) {
+        throw InvalidArgument(
+            fmt::format("a confirmed hold names sku \"{}\", which the stock lacks", item.sku));
+      }
+      found->second -= item.quantity;
+      if (found->second < 0) {
+        throw InvalidArgument(
+            fmt::format("confirmed units of sku \"{}\" exceed its stock", item.sku));
+      }
+    }
+  }
+  const std::int64_t epoch = begin_restore(scope, stock, after_epoch);
+  for (std::size_t begin = 0; begin < confirmed.size(); begin += kMaxStockRestoredHoldsPerBatch) {
+    const std::size_t end = std::min(confirmed.size(), begin + kMaxStockRestoredHoldsPerBatch);
+    restore_confirmed(
+        scope, epoch,
+        std::vector<RestoredHold>(confirmed.begin() + static_cast<std::ptrdiff_t>(begin),
+                                  confirmed.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  return finish_restore(scope, epoch);
 }
 
 StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_view mode) {
-  const ScriptCall call{&bundled_script("stock_snapshot"),
+  const ScriptCall call{&detail::scripts::stock_snapshot,
                         keys(scope),
-                        {std::string(mode), std::to_string(options_.events_max_length)}};
-  const Reply reply = client_.run_script(call);
-  const auto& elements = reply.as_array();
-  if (elements.size() < 2 || (elements.size() - 2) % 5 != 0) {
-    throw ProtocolError(fmt::format("stock_snapshot replied {}", reply.describe()));
+                        {std::string(mode), std::to_string(options_.max_stream_length)}};
+  detail::ReplyReader reply(client_.run_script(call), "stock_snapshot",
+                            detail::ReplyReader::AtLeast{3});
+  if (reply.remaining() % 5 != 3) {
+    reply.fail("expected state, holds, epoch, then 5 figures per sku");
   }
   StockSnapshot snapshot;
-  snapshot.state = status_from_word("stock_snapshot", elements[0].as_string(), kSaleStates);
-  snapshot.active_holds = static_cast<std::size_t>(elements[1].as_integer());
-  for (std::size_t i = 2; i < elements.size(); i += 5) {
-    snapshot.skus.push_back({elements[i].as_string(), elements[i + 1].as_integer(),
-                             elements[i + 2].as_integer(), elements[i + 3].as_integer(),
-                             elements[i + 4].as_integer()});
+  snapshot.state = reply.status(kSaleStates);
+  snapshot.active_holds = static_cast<std::size_t>(reply.count());
+  snapshot.epoch = reply.count();
+  while (reply.remaining() > 0) {
+    SkuFigures figures;
+    figures.sku = reply.text();
+    figures.initial = reply.integer();
+    figures.available = reply.integer();
+    figures.held = reply.integer();
+    figures.confirmed = reply.integer();
+    snapshot.skus.push_back(std::move(figures));
   }
   std::sort(snapshot.skus.begin(), snapshot.skus.end(),
             [](const SkuFigures& a, const SkuFigures& b) { return a.sku < b.sku; });

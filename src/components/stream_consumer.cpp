@@ -7,11 +7,15 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/option_checks.hpp"
+#include "common/script_reply.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
 #include "flashsale/script.hpp"
+#include "flashsale/standalone_client.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
 namespace {
@@ -19,19 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kMaxBatchSize = 10000;
 // Pause of run() after a ConnectionError before it polls again.
 constexpr milliseconds kReconnectPause{200};
-
-const Script& dead_letter_script() {
-  static const Script& script = bundled_script("dead_letter_message");
-  return script;
-}
-
-const Script& delete_idle_consumer_script() {
-  static const Script& script = bundled_script("delete_idle_consumer");
-  return script;
-}
 
 std::string milliseconds_text(milliseconds value) {
   return std::to_string(value.count());
@@ -51,36 +44,20 @@ void validate_options(const StreamConsumerOptions& options) {
   validate_member_id(options.group, "consumer group name", kMaxStreamNameBytes);
   validate_member_id(options.consumer, "consumer name", kMaxStreamNameBytes);
   validate_member_id(options.start_id, "start id", kMaxStreamNameBytes);
-  if (options.start_id == ">") {
-    throw InvalidArgument("stream consumer: start id must be an entry id, \"0\" or \"$\"");
-  }
-  if (options.batch_size < 1 || options.batch_size > kMaxBatchSize) {
-    throw InvalidArgument(fmt::format("stream consumer: batch size must be 1..{}, got {}",
-                                      kMaxBatchSize, options.batch_size));
-  }
-  if (options.block_timeout <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: block timeout must be positive");
-  }
-  if (options.claim_idle <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: claim idle time must be positive");
-  }
-  if (options.claim_interval <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: claim interval must be positive");
-  }
-  if (options.retry_backoff < milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: retry backoff must not be negative");
-  }
-  if (options.blocking_read_margin <= milliseconds::zero()) {
-    throw InvalidArgument("stream consumer: blocking read margin must be positive");
-  }
-  if (options.max_deliveries < 1) {
-    throw InvalidArgument("stream consumer: max deliveries must be at least 1");
-  }
-  if (options.dead_letter_suffix.empty() ||
-      options.dead_letter_suffix.find_first_of("{}") != std::string::npos) {
-    throw InvalidArgument(
-        "stream consumer: dead-letter suffix must be non-empty and free of '{' and '}'");
-  }
+  detail::OptionChecks("StreamConsumerOptions")
+      .require(options.start_id != ">", "start_id", "must be an entry id, \"0\" or \"$\"",
+               options.start_id)
+      .between("batch_size", options.batch_size, std::size_t{1}, kMaxStreamBatchSize)
+      .at_least("block_timeout", options.block_timeout, milliseconds{1})
+      .at_least("claim_idle", options.claim_idle, milliseconds{1})
+      .at_least("claim_interval", options.claim_interval, milliseconds{1})
+      .at_least("retry_backoff", options.retry_backoff, milliseconds{0})
+      .at_least("blocking_read_margin", options.blocking_read_margin, milliseconds{1})
+      .at_least("max_deliveries", options.max_deliveries, std::int64_t{1})
+      .require(!options.dead_letter_suffix.empty() &&
+                   options.dead_letter_suffix.find_first_of("{}") == std::string::npos,
+               "dead_letter_suffix", "must be non-empty and free of '{' and '}'",
+               options.dead_letter_suffix);
   for (const auto& stream : options.streams) {
     if (seen.count(stream + options.dead_letter_suffix) != 0) {
       throw InvalidArgument("stream consumer: a stream is another stream's dead-letter stream: " +
@@ -189,7 +166,81 @@ StreamConsumer::StreamConsumer(Client& client, StreamConsumerOptions options)
     require_single_slot({state.stream, state.dead_letter_stream}, "dead-letter message");
     states_.push_back(std::move(state));
   }
+  streams_ = options_.streams;
   check_eviction_policy(client_, options_.eviction_check);
+  if (options_.blocking_reads_on_own_connection) {
+    if (const auto* standalone = dynamic_cast<const StandaloneClient*>(&client_)) {
+      // One connection outside the client's pool, made on first use.
+      StandaloneClientOptions own;
+      own.connection = standalone->options().connection;
+      own.pool.size = 1;
+      own.pool.wait_timeout = milliseconds(0);
+      blocking_client_ = std::make_unique<StandaloneClient>(std::move(own));
+    }
+  }
+}
+
+void StreamConsumer::validate_new_stream(const std::string& stream) const {
+  validate_member_id(stream, "stream name", kMaxStreamNameBytes);
+  for (const auto& existing : streams_) {
+    if (stream == existing + options_.dead_letter_suffix ||
+        stream + options_.dead_letter_suffix == existing) {
+      throw InvalidArgument(
+          "stream consumer: a stream would be another stream's dead-letter stream: " + stream);
+    }
+  }
+  require_single_slot({stream, stream + options_.dead_letter_suffix}, "dead-letter message");
+}
+
+bool StreamConsumer::add_stream(std::string_view stream) {
+  const std::string name(stream);
+  {
+    const std::lock_guard<std::mutex> lock(streams_mutex_);
+    if (std::find(streams_.begin(), streams_.end(), name) != streams_.end()) {
+      return false;
+    }
+    validate_new_stream(name);
+    streams_.push_back(name);
+  }
+  streams_changed_.notify_all();
+  return true;
+}
+
+bool StreamConsumer::remove_stream(std::string_view stream) {
+  const std::lock_guard<std::mutex> lock(streams_mutex_);
+  const auto found = std::find(streams_.begin(), streams_.end(), stream);
+  if (found == streams_.end()) {
+    return false;
+  }
+  streams_.erase(found);
+  return true;
+}
+
+std::vector<std::string> StreamConsumer::streams() const {
+  const std::lock_guard<std::mutex> lock(streams_mutex_);
+  return streams_;
+}
+
+// Brings states_ in line with streams_ (polling thread only).
+void StreamConsumer::sync_streams() {
+  const auto wanted = streams();
+  std::vector<StreamState> states;
+  states.reserve(wanted.size());
+  for (const auto& stream : wanted) {
+    const auto found = std::find_if(states_.begin(), states_.end(), [&](const StreamState& state) {
+      return state.stream == stream;
+    });
+    if (found != states_.end()) {
+      states.push_back(std::move(*found));
+      continue;
+    }
+    StreamState state;
+    state.stream = stream;
+    state.dead_letter_stream = stream + options_.dead_letter_suffix;
+    states.push_back(std::move(state));
+    groups_ready_ = false;  // create the new stream's group
+  }
+  states_ = std::move(states);
 }
 
 std::string StreamConsumer::dead_letter_stream(std::string_view stream) const {
@@ -198,6 +249,7 @@ std::string StreamConsumer::dead_letter_stream(std::string_view stream) const {
 
 void StreamConsumer::stop() noexcept {
   stop_requested_.store(true);
+  streams_changed_.notify_all();
 }
 
 bool StreamConsumer::stop_requested() const noexcept {
@@ -248,9 +300,82 @@ auto StreamConsumer::with_group(const std::string& stream, Call call) -> decltyp
   return call();
 }
 
+// The per-entry handler as a batch call: each entry on its own, an exception
+// failing only its entry.
+StreamConsumer::BatchCall StreamConsumer::entry_by_entry(const StreamHandler& handler) {
+  return [&handler](const std::vector<StreamMessage>& messages) {
+    std::vector<Outcome> outcomes;
+    outcomes.reserve(messages.size());
+    for (const auto& message : messages) {
+      Outcome outcome;
+      outcome.error = "the handler asked for a retry";
+      try {
+        outcome.result = handler(message);
+      } catch (const std::exception& exception) {
+        outcome.error = exception.what();
+      } catch (...) {
+        outcome.error = "the handler threw a non-standard exception";
+      }
+      outcomes.push_back(std::move(outcome));
+    }
+    return outcomes;
+  };
+}
+
+// The batch handler as a batch call: an exception or a result list of the
+// wrong length fails the whole batch.
+StreamConsumer::BatchCall StreamConsumer::whole_batch(const StreamBatchHandler& handler) const {
+  return [&handler, this](const std::vector<StreamMessage>& messages) {
+    std::string error = "the batch handler asked for a retry";
+    std::vector<HandlerOutcome> results;
+    bool failed = false;
+    try {
+      results = handler(messages);
+      if (results.size() != messages.size()) {
+        failed = true;
+        error = fmt::format("the batch handler returned {} results for {} entries", results.size(),
+                            messages.size());
+        log_message(LogLevel::Warning,
+                    fmt::format("stream consumer {}: {}", options_.consumer, error));
+      }
+    } catch (const std::exception& exception) {
+      failed = true;
+      error = exception.what();
+    } catch (...) {
+      failed = true;
+      error = "the batch handler threw a non-standard exception";
+    }
+    std::vector<Outcome> outcomes(messages.size());
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      outcomes[i].result = failed ? HandlerOutcome::Retry : results[i];
+      outcomes[i].error = error;
+    }
+    return outcomes;
+  };
+}
+
 std::size_t StreamConsumer::poll_once(const StreamHandler& handler) {
   if (!handler) {
     throw InvalidArgument("stream consumer: the handler is empty");
+  }
+  return poll(entry_by_entry(handler));
+}
+
+std::size_t StreamConsumer::poll_batches_once(const StreamBatchHandler& handler) {
+  if (!handler) {
+    throw InvalidArgument("stream consumer: the handler is empty");
+  }
+  return poll(whole_batch(handler));
+}
+
+std::size_t StreamConsumer::poll(const BatchCall& handler) {
+  sync_streams();
+  if (states_.empty()) {
+    // Nothing to read: wait for a stream to be added (or stop()).
+    std::unique_lock<std::mutex> lock(streams_mutex_);
+    streams_changed_.wait_for(lock, options_.block_timeout,
+                              [this] { return stop_requested() || !streams_.empty(); });
+    return 0;
   }
   ensure_groups();
   std::size_t handled = 0;
@@ -280,20 +405,27 @@ std::size_t StreamConsumer::poll_once(const StreamHandler& handler) {
     }
   }
 
-  std::size_t fresh = 0;
-  for (std::size_t index = 0; index < states_.size(); ++index) {
-    fresh += read_new(index, handler, milliseconds::zero());
+  // With one stream and nothing else done this round, the blocking read below
+  // returns at once when entries wait: a non-blocking read first would only
+  // cost one more round trip per batch.
+  const bool single_stream = states_.size() == 1;
+  const bool blocking_read_next = single_stream && handled == 0 && !stop_requested();
+  if (!blocking_read_next) {
+    for (std::size_t index = 0; index < states_.size(); ++index) {
+      handled += read_new(index, handler, milliseconds::zero());
+    }
   }
-  handled += fresh;
 
   if (handled == 0 && !stop_requested()) {
     // Nothing to do: wait for new entries on one stream, but not past the
     // next due retry or recovery sweep.
     milliseconds block = options_.block_timeout / static_cast<long>(states_.size());
     block = std::min(block, next_work_in);
+    const std::size_t index = block_rotation_++ % states_.size();
     if (block >= milliseconds(1)) {
-      const std::size_t index = block_rotation_++ % states_.size();
       handled += read_new(index, handler, block);
+    } else if (blocking_read_next) {
+      handled += read_new(index, handler, milliseconds::zero());
     }
   }
   return handled;
@@ -303,13 +435,30 @@ void StreamConsumer::run(const StreamHandler& handler) {
   if (!handler) {
     throw InvalidArgument("stream consumer: the handler is empty");
   }
+  run_loop(entry_by_entry(handler));
+}
+
+void StreamConsumer::run_batches(const StreamBatchHandler& handler) {
+  if (!handler) {
+    throw InvalidArgument("stream consumer: the handler is empty");
+  }
+  run_loop(whole_batch(handler));
+}
+
+void StreamConsumer::run_loop(const BatchCall& handler) {
   while (!stop_requested()) {
     try {
-      poll_once(handler);
+      poll(handler);
     } catch (const ConnectionError& error) {
       log_message(LogLevel::Warning,
                   fmt::format("stream consumer {}: {}; retrying", options_.consumer, error.what()));
       groups_ready_ = false;
+      // What was in flight when the connection broke (handled, maybe not
+      // acknowledged) is taken back as soon as the server answers again.
+      for (auto& state : states_) {
+        state.own_pending_possible = true;
+        state.retake_own_now = true;
+      }
       const auto until = Clock::now() + kReconnectPause;
       while (!stop_requested() && Clock::now() < until) {
         std::this_thread::sleep_for(milliseconds(10));
@@ -318,7 +467,7 @@ void StreamConsumer::run(const StreamHandler& handler) {
   }
 }
 
-std::size_t StreamConsumer::read_new(std::size_t index, const StreamHandler& handler,
+std::size_t StreamConsumer::read_new(std::size_t index, const BatchCall& handler,
                                      milliseconds block) {
   const auto& stream = states_[index].stream;
   Command command;
@@ -332,7 +481,8 @@ std::size_t StreamConsumer::read_new(std::size_t index, const StreamHandler& han
   command.arguments.insert(command.arguments.end(), {"STREAMS", stream, ">"});
   command.routing_key = stream;
 
-  const Reply reply = with_group(stream, [&] { return client_.execute(command); });
+  Client& reader = block > milliseconds::zero() && blocking_client_ ? *blocking_client_ : client_;
+  const Reply reply = with_group(stream, [&] { return reader.execute(command); });
   std::vector<StreamMessage> messages;
   for (const auto& stream_reply : reply.as_array()) {
     const auto& pair = stream_reply.as_array();
@@ -346,7 +496,7 @@ std::size_t StreamConsumer::read_new(std::size_t index, const StreamHandler& han
   return handle_batch(stream, std::move(messages), handler);
 }
 
-std::size_t StreamConsumer::retry_due(std::size_t index, const StreamHandler& handler,
+std::size_t StreamConsumer::retry_due(std::size_t index, const BatchCall& handler,
                                       milliseconds& next_retry_in) {
   auto& state = states_[index];
   const auto& stream = state.stream;
@@ -356,6 +506,9 @@ std::size_t StreamConsumer::retry_due(std::size_t index, const StreamHandler& ha
                             stream,
                             {}});
   }));
+  const milliseconds min_idle =
+      state.retake_own_now ? milliseconds::zero() : options_.retry_backoff;
+  state.retake_own_now = false;
   if (own.empty()) {
     state.own_pending_possible = false;
     return 0;
@@ -363,7 +516,7 @@ std::size_t StreamConsumer::retry_due(std::size_t index, const StreamHandler& ha
   std::vector<std::string> due_ids;
   std::unordered_map<std::string, std::int64_t> deliveries;
   for (const auto& entry : own) {
-    if (entry.idle >= options_.retry_backoff) {
+    if (entry.idle >= min_idle) {
       due_ids.push_back(entry.id);
       deliveries[entry.id] = entry.deliveries;
     } else {
@@ -377,7 +530,7 @@ std::size_t StreamConsumer::retry_due(std::size_t index, const StreamHandler& ha
   // touched since we listed them, and counts this delivery in the PEL.
   Command claim;
   claim.arguments = {"XCLAIM", stream, options_.group, options_.consumer,
-                     milliseconds_text(options_.retry_backoff)};
+                     milliseconds_text(min_idle)};
   claim.arguments.insert(claim.arguments.end(), due_ids.begin(), due_ids.end());
   claim.routing_key = stream;
   const Reply reply = client_.execute(claim);
@@ -396,7 +549,7 @@ std::size_t StreamConsumer::retry_due(std::size_t index, const StreamHandler& ha
   return handle_batch(stream, std::move(messages), handler);
 }
 
-std::size_t StreamConsumer::recover(std::size_t index, const StreamHandler& handler) {
+std::size_t StreamConsumer::recover(std::size_t index, const BatchCall& handler) {
   auto& state = states_[index];
   const auto& stream = state.stream;
   const Reply reply = with_group(stream, [&] {
@@ -466,14 +619,16 @@ std::size_t StreamConsumer::recover(std::size_t index, const StreamHandler& hand
 
 std::size_t StreamConsumer::handle_batch(const std::string& stream,
                                          std::vector<StreamMessage> messages,
-                                         const StreamHandler& handler) {
+                                         const BatchCall& handler) {
   if (messages.empty()) {
     return 0;
   }
   std::vector<std::string> ack_ids;
   std::vector<std::pair<const StreamMessage*, std::string>> dead;
+  std::vector<StreamMessage> to_handle;
+  to_handle.reserve(messages.size());
   bool retried_any = false;
-  for (const auto& message : messages) {
+  for (auto& message : messages) {
     delivered_.fetch_add(1);
     if (message.delivery_count > options_.max_deliveries) {
       // Taken over after its last allowed delivery (its consumer died in it).
@@ -481,25 +636,25 @@ std::size_t StreamConsumer::handle_batch(const std::string& stream,
                                               message.delivery_count - 1));
       continue;
     }
-    HandlerResult result = HandlerResult::Retry;
-    std::string error = "the handler asked for a retry";
-    try {
-      result = handler(message);
-    } catch (const std::exception& exception) {
-      error = exception.what();
-    } catch (...) {
-      error = "the handler threw a non-standard exception";
-    }
-    switch (result) {
-      case HandlerResult::Ack:
+    to_handle.push_back(message);
+  }
+  std::vector<Outcome> outcomes;
+  if (!to_handle.empty()) {
+    outcomes = handler(to_handle);
+  }
+  for (std::size_t i = 0; i < to_handle.size(); ++i) {
+    const StreamMessage& message = to_handle[i];
+    auto& outcome = outcomes[i];
+    switch (outcome.result) {
+      case HandlerOutcome::Ack:
         ack_ids.push_back(message.id);
         break;
-      case HandlerResult::DeadLetter:
+      case HandlerOutcome::DeadLetter:
         dead.emplace_back(&message, "the handler rejected the message");
         break;
-      case HandlerResult::Retry:
+      case HandlerOutcome::Retry:
         if (message.delivery_count >= options_.max_deliveries) {
-          dead.emplace_back(&message, std::move(error));
+          dead.emplace_back(&message, std::move(outcome.error));
         } else {
           retried_.fetch_add(1);
           retried_any = true;
@@ -531,15 +686,11 @@ std::size_t StreamConsumer::handle_batch(const std::string& stream,
 bool StreamConsumer::dead_letter(const StreamMessage& message, const std::string& last_error) {
   const std::string dead_stream = dead_letter_stream(message.stream);
   const Reply reply =
-      client_.run_script({&dead_letter_script(),
+      client_.run_script({&detail::scripts::dead_letter_message,
                           {message.stream, dead_stream},
                           {options_.group, options_.consumer, message.id, last_error}});
-  const auto& parts = reply.as_array();
-  if (parts.size() != 2) {
-    throw ProtocolError("stream consumer: unexpected dead_letter_message reply: " +
-                        reply.describe());
-  }
-  return parts[0].as_integer() == 1;
+  detail::ReplyReader moved(reply, "dead_letter_message", 2);
+  return moved.integer() == 1;
 }
 
 StreamConsumerStats StreamConsumer::stats() {
@@ -551,12 +702,14 @@ StreamConsumerStats StreamConsumer::stats() {
   stats.dead_lettered = dead_lettered_.load();
   stats.deleted_while_pending = deleted_while_pending_.load();
 
+  const auto streams_now = streams();
   std::optional<std::int64_t> lag = 0;
   std::optional<std::int64_t> oldest_id_ms;
-  for (const auto& stream : options_.streams) {
+  for (const auto& stream : streams_now) {
     const auto replies =
         client_.execute_pipeline({{{"XPENDING", stream, options_.group}, stream, {}},
-                                  {{"XINFO", "GROUPS", stream}, stream, {}}});
+                                  {{"XINFO", "GROUPS", stream}, stream, {}},
+                                  {{"XINFO", "STREAM", stream}, stream, {}}});
     if (replies.at(0).is_error() && is_missing_group(replies[0].error_message())) {
       lag = std::nullopt;  // no group yet (before the first poll): nothing pending
       continue;
@@ -574,6 +727,13 @@ StreamConsumerStats StreamConsumer::stats() {
       }
     }
 
+    // Redis' lag is entries added minus the group's entries-read counter,
+    // which can be stale (XGROUP CREATE/SETID with a wrong ENTRIESREAD): a
+    // group that has read up to the last id has nothing left, and a lag
+    // beyond the stream's length cannot be true.
+    const auto& stream_info = replies.at(2).as_array();
+    const Reply* last_generated = find_field(stream_info, "last-generated-id");
+    const Reply* length = find_field(stream_info, "length");
     std::optional<std::int64_t> stream_lag;
     for (const auto& group : replies.at(1).as_array()) {
       const auto& fields = group.as_array();
@@ -581,8 +741,13 @@ StreamConsumerStats StreamConsumer::stats() {
       if (name == nullptr || name->as_string() != options_.group) {
         continue;
       }
+      const Reply* last_delivered = find_field(fields, "last-delivered-id");
       const Reply* group_lag = find_field(fields, "lag");
-      if (group_lag != nullptr && !group_lag->is_nil()) {
+      if (last_delivered != nullptr && last_generated != nullptr &&
+          last_delivered->as_string() == last_generated->as_string()) {
+        stream_lag = 0;
+      } else if (group_lag != nullptr && !group_lag->is_nil() &&
+                 (length == nullptr || group_lag->as_integer() <= length->as_integer())) {
         stream_lag = group_lag->as_integer();
       }
     }
@@ -591,12 +756,8 @@ StreamConsumerStats StreamConsumer::stats() {
   stats.lag = lag;
 
   if (oldest_id_ms) {
-    const Reply time_reply = client_.execute({{"TIME"}, options_.streams.front(), {}});
-    const auto& time = time_reply.as_array();
-    if (time.size() != 2) {
-      throw ProtocolError("stream consumer: unexpected TIME reply");
-    }
-    const std::int64_t now_ms = time[0].as_integer() * 1000 + time[1].as_integer() / 1000;
+    const std::int64_t now_ms =
+        detail::time_reply_ms(client_.execute({{"TIME"}, streams_now.front(), {}}));
     stats.oldest_pending_age = milliseconds(std::max<std::int64_t>(0, now_ms - *oldest_id_ms));
   }
   return stats;
@@ -607,7 +768,7 @@ std::vector<std::string> StreamConsumer::remove_idle_consumers(milliseconds min_
     throw InvalidArgument("stream consumer: minimum idle time must not be negative");
   }
   std::vector<std::string> removed;
-  for (const auto& stream : options_.streams) {
+  for (const auto& stream : streams()) {
     const Reply consumers =
         client_.execute({{"XINFO", "CONSUMERS", stream, options_.group}, stream, {}});
     for (const auto& consumer : consumers.as_array()) {
@@ -621,7 +782,7 @@ std::vector<std::string> StreamConsumer::remove_idle_consumers(milliseconds min_
         continue;
       }
       const Reply deleted =
-          client_.run_script({&delete_idle_consumer_script(),
+          client_.run_script({&detail::scripts::delete_idle_consumer,
                               {stream},
                               {options_.group, name->as_string(), milliseconds_text(min_idle)}});
       if (deleted.as_integer() == 1) {

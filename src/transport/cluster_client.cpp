@@ -9,10 +9,15 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
+#include "flashsale/preflight.hpp"
+#include "transport/cluster_rounds.hpp"
+#include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
+#include "transport/server_info.hpp"
 #include "transport/slot_map.hpp"
 #include "transport/transport_metrics.hpp"
 
@@ -22,9 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-constexpr milliseconds kFirstBackoff{10};
-constexpr milliseconds kLongestBackoff{250};
 
 const std::vector<std::string> kAsking{"ASKING"};
 
@@ -51,7 +53,7 @@ std::optional<std::uint16_t> slot_of(const std::string& key) {
   return hash_slot(key);
 }
 
-ClusterOptions validated(ClusterOptions options) {
+ClusterClientOptions validated(ClusterClientOptions options) {
   if (options.seeds.empty()) {
     throw InvalidArgument("a cluster client needs at least one seed node");
   }
@@ -69,12 +71,11 @@ ClusterOptions validated(ClusterOptions options) {
         "pool.shared_connections (auto-pipelining) is a StandaloneClient option; a cluster client "
         "borrows a pooled connection per node");
   }
-  if (options.pool.size == 0) {
-    throw InvalidArgument("pool size must be at least 1");
-  }
-  if (options.retry_budget.count() < 0 || options.max_redirects < 0) {
-    throw InvalidArgument("retry budget and redirect limit must not be negative");
-  }
+  detail::OptionChecks("ClusterClientOptions")
+      .at_least("pool.size", options.pool.size, std::size_t{1})
+      .at_least("retry_budget", options.retry_budget, std::chrono::milliseconds{0})
+      .at_least("max_redirects", options.max_redirects, 0);
+  detail::validate_call_options(options.connection);
   return options;
 }
 
@@ -87,11 +88,43 @@ struct Entry {
   bool answered = false;  // replies[index] holds the latest (error) reply
 };
 
+// What one call carries from round to round.
+struct CallState {
+  std::vector<Reply> replies;
+  std::exception_ptr last_failure;  // the latest failure that left an entry without a reply
+  bool reload = false;              // reload the slot map before the next round
+  // Durability (durability.hpp): may_write[i] says commands[i] may write
+  // (empty: none does). With a tally that has a WAIT, a node's pipeline that
+  // holds a command that may write ends with that WAIT, whose reply the tally
+  // counts when one of them succeeded.
+  std::vector<bool> may_write;
+  detail::WaitTally* tally = nullptr;
+  // This round:
+  std::vector<Entry> again;   // entries to send in the next round
+  bool wait = false;          // pause before the next round (no progress)
+  std::size_t transient = 0;  // entries refused in a passing state (TRYAGAIN, CLUSTERDOWN)
+
+  bool may_write_at(std::size_t index) const { return !may_write.empty() && may_write[index]; }
+};
+
+// A node that could not be used: the current exception is kept, the map
+// reloaded and the entries sent again after a pause.
+void retry_unanswered(std::vector<Entry>& entries, CallState& call) {
+  call.last_failure = std::current_exception();
+  call.reload = true;
+  call.wait = true;
+  for (auto& entry : entries) {
+    entry.ask_target = nullptr;
+    entry.answered = false;
+    call.again.push_back(std::move(entry));
+  }
+}
+
 }  // namespace
 
 class ClusterClient::Impl {
  public:
-  explicit Impl(ClusterOptions options)
+  explicit Impl(ClusterClientOptions options)
       : options_(validated(std::move(options))),
         slot_map_(options_.connection, options_.pool),
         metrics_(detail::make_call_metrics(options_.connection)) {
@@ -101,12 +134,14 @@ class ClusterClient::Impl {
   }
 
   // Runs `commands` (slots[i] routes commands[i]; nullopt means any master)
-  // through as many rounds as redirects and retries need.
+  // through as many rounds as redirects and retries need, within the budget.
+  // may_write and tally: as CallState's.
   std::vector<Reply> run(const std::vector<const std::vector<std::string>*>& commands,
                          const std::vector<std::optional<std::uint16_t>>& slots,
-                         milliseconds timeout);
+                         milliseconds timeout, std::vector<bool> may_write = {},
+                         detail::WaitTally* tally = nullptr);
 
-  const ClusterOptions options_;
+  const ClusterClientOptions options_;
   std::vector<detail::NodeAddress> seeds_;
   detail::SlotMap slot_map_;
   std::mutex refresh_mutex_;
@@ -116,6 +151,15 @@ class ClusterClient::Impl {
  private:
   // Reloads the slot map unless another thread did since `seen_generation`.
   void refresh(std::uint64_t seen_generation);
+  // The node an entry goes to this round; nullptr when none is known.
+  std::shared_ptr<detail::ClusterNode> route(const Entry& entry);
+  // Sends one node's entries as one pipeline and settles each reply.
+  void send_to_node(const std::shared_ptr<detail::ClusterNode>& node, std::vector<Entry>& entries,
+                    const std::vector<const std::vector<std::string>*>& commands,
+                    milliseconds timeout, CallState& call);
+  // Applies what `reply` means to its entry: final (returns true), or sent
+  // again (returns false).
+  bool settle_entry(Entry& entry, Reply& reply, const detail::ClusterNode& node, CallState& call);
 };
 
 void ClusterClient::Impl::refresh(std::uint64_t seen_generation) {
@@ -159,185 +203,196 @@ void ClusterClient::Impl::refresh(std::uint64_t seen_generation) {
   throw ConnectionError("cannot load the cluster slot map from any node" + failures);
 }
 
-std::vector<Reply> ClusterClient::Impl::run(
-    const std::vector<const std::vector<std::string>*>& commands,
-    const std::vector<std::optional<std::uint16_t>>& slots, milliseconds timeout) {
-  std::vector<Reply> replies(commands.size());
-  std::vector<Entry> pending;
-  pending.reserve(commands.size());
-  for (std::size_t index = 0; index < commands.size(); ++index) {
-    Entry entry;
-    entry.index = index;
-    entry.slot = slots[index];
-    pending.push_back(std::move(entry));
+std::shared_ptr<detail::ClusterNode> ClusterClient::Impl::route(const Entry& entry) {
+  if (entry.ask_target) {
+    return entry.ask_target;
+  }
+  return entry.slot ? slot_map_.node_for_slot(*entry.slot) : slot_map_.any_node();
+}
+
+void ClusterClient::Impl::send_to_node(const std::shared_ptr<detail::ClusterNode>& node,
+                                       std::vector<Entry>& entries,
+                                       const std::vector<const std::vector<std::string>*>& commands,
+                                       milliseconds timeout, CallState& call) {
+  std::vector<const std::vector<std::string>*> pipeline;
+  pipeline.reserve(entries.size() * 2 + 1);
+  bool writes = false;
+  for (const auto& entry : entries) {
+    if (entry.ask_target) {
+      pipeline.push_back(&kAsking);
+    }
+    pipeline.push_back(commands[entry.index]);
+    writes = writes || call.may_write_at(entry.index);
+  }
+  const std::vector<std::string>* wait_command =
+      writes && call.tally != nullptr ? call.tally->wait_command() : nullptr;
+  if (wait_command != nullptr) {
+    pipeline.push_back(wait_command);
   }
 
-  const auto started = Clock::now();
-  const auto deadline = started + options_.retry_budget;
-  milliseconds backoff = kFirstBackoff;
-  std::exception_ptr last_failure;  // the latest failure that left an entry without a reply
+  std::optional<detail::ConnectionPool::Lease> connection;
+  try {
+    connection.emplace(node->pool.acquire());
+  } catch (const ConnectionError&) {
+    retry_unanswered(entries, call);  // nothing was sent: safe to retry anywhere
+    return;
+  }
+
+  std::vector<Reply> raw;
+  try {
+    raw = (*connection)->execute_pipeline(pipeline, timeout);
+  } catch (const TimeoutError&) {
+    rethrow_with_context(
+        std::current_exception(),
+        fmt::format(" (cluster node {}; the command may have run, so it is not retried)",
+                    node->address.text()));
+  } catch (const ConnectionError&) {
+    if (!options_.retry_after_connection_loss) {
+      rethrow_with_context(
+          std::current_exception(),
+          fmt::format(" (cluster node {}; the connection broke after the command was sent, "
+                      "so it may have run and is not retried)",
+                      node->address.text()));
+    }
+    retry_unanswered(entries, call);
+    return;
+  }
+  connection.reset();
+
+  bool wrote = false;
+  std::size_t at = 0;
+  for (auto& entry : entries) {
+    if (entry.ask_target) {
+      ++at;  // the reply to ASKING
+    }
+    Reply& reply = raw[at++];
+    const bool written = call.may_write_at(entry.index) && !reply.is_error();
+    if (settle_entry(entry, reply, *node, call) && written) {
+      wrote = true;
+    }
+  }
+  if (wait_command != nullptr && wrote) {
+    call.tally->record(raw.back());
+  }
+}
+
+bool ClusterClient::Impl::settle_entry(Entry& entry, Reply& reply, const detail::ClusterNode& node,
+                                       CallState& call) {
+  const detail::Settlement settlement =
+      detail::settle(reply, node.address.host, entry.redirects, options_.max_redirects);
+  call.replies[entry.index] = std::move(reply);
+  switch (settlement.kind) {
+    case detail::Settlement::Kind::Final:
+      return true;
+    case detail::Settlement::Kind::Redirect: {
+      const detail::Redirect& redirect = *settlement.redirect;
+      ++entry.redirects;
+      if (metrics_) {
+        metrics_->count_redirect(redirect.kind == detail::Redirect::Kind::Moved);
+      }
+      if (redirect.kind == detail::Redirect::Kind::Moved) {
+        call.reload = call.reload || !slot_map_.knows(redirect.target);
+        slot_map_.assign(redirect.slot, slot_map_.node(redirect.target));
+        entry.ask_target = nullptr;
+      } else {
+        entry.ask_target = slot_map_.node(redirect.target);
+      }
+      break;
+    }
+    case detail::Settlement::Kind::Transient:
+      call.wait = true;
+      ++call.transient;
+      entry.ask_target = nullptr;
+      break;
+  }
+  entry.answered = true;
+  call.again.push_back(std::move(entry));
+  return false;
+}
+
+std::vector<Reply> ClusterClient::Impl::run(
+    const std::vector<const std::vector<std::string>*>& commands,
+    const std::vector<std::optional<std::uint16_t>>& slots, milliseconds timeout,
+    std::vector<bool> may_write, detail::WaitTally* tally) {
+  CallState call;
+  call.replies.resize(commands.size());
+  call.may_write = std::move(may_write);
+  call.tally = tally;
+  std::vector<Entry> pending(commands.size());
+  for (std::size_t index = 0; index < commands.size(); ++index) {
+    pending[index].index = index;
+    pending[index].slot = slots[index];
+  }
+  detail::RetryBudget budget(Clock::now(), options_.retry_budget);
   std::uint64_t generation = slot_map_.generation();
-  bool reload = generation == 0;
+  call.reload = generation == 0;
 
   for (;;) {
-    bool wait = false;
-    if (reload) {
+    call.wait = false;
+    call.transient = 0;
+    call.again.clear();
+    if (call.reload) {
+      call.reload = false;
       try {
         refresh(generation);
       } catch (const ConnectionError&) {
-        last_failure = std::current_exception();
-        wait = true;
+        call.last_failure = std::current_exception();
+        call.wait = true;
       }
-      reload = false;
     }
     generation = slot_map_.generation();
-    std::vector<Entry> again;
-    // For a node that could not be used: the current exception is kept, the
-    // map reloaded and its entries sent again after a backoff.
-    const auto retry_unanswered = [&](std::vector<Entry>& entries) {
-      last_failure = std::current_exception();
-      reload = true;
-      wait = true;
-      for (auto& entry : entries) {
-        entry.ask_target = nullptr;
-        entry.answered = false;
-        again.push_back(std::move(entry));
-      }
-    };
 
-    // Group by node, keeping the callers' order within each group.
-    std::vector<std::pair<std::shared_ptr<detail::ClusterNode>, std::vector<Entry>>> groups;
-    for (auto& entry : pending) {
-      std::shared_ptr<detail::ClusterNode> node = entry.ask_target ? entry.ask_target
-                                                  : entry.slot
-                                                      ? slot_map_.node_for_slot(*entry.slot)
-                                                      : slot_map_.any_node();
-      if (!node) {
-        if (generation != 0) {
-          last_failure = std::make_exception_ptr(ConnectionError(
-              entry.slot ? fmt::format("slot {} is served by no known master", *entry.slot)
-                         : std::string("no master is known")));
-        }
-        entry.answered = false;
-        reload = true;
-        wait = true;
-        again.push_back(std::move(entry));
-        continue;
+    std::vector<Entry> unrouted;
+    auto groups = detail::group_by_node<detail::ClusterNode>(
+        std::move(pending), [&](const Entry& entry) { return route(entry); }, unrouted);
+    for (auto& entry : unrouted) {
+      if (generation != 0) {
+        call.last_failure = std::make_exception_ptr(ConnectionError(
+            entry.slot ? fmt::format("slot {} is served by no known master", *entry.slot)
+                       : std::string("no master is known")));
       }
-      auto group = std::find_if(groups.begin(), groups.end(),
-                                [&](const auto& candidate) { return candidate.first == node; });
-      if (group == groups.end()) {
-        groups.emplace_back(node, std::vector<Entry>{});
-        group = std::prev(groups.end());
-      }
-      group->second.push_back(std::move(entry));
+      entry.answered = false;
+      call.reload = true;
+      call.wait = true;
+      call.again.push_back(std::move(entry));
     }
-
     for (auto& [node, entries] : groups) {
-      std::vector<const std::vector<std::string>*> pipeline;
-      pipeline.reserve(entries.size() * 2);
-      for (const auto& entry : entries) {
-        if (entry.ask_target) {
-          pipeline.push_back(&kAsking);
-        }
-        pipeline.push_back(commands[entry.index]);
-      }
-
-      std::optional<detail::ConnectionPool::Lease> connection;
-      try {
-        connection.emplace(node->pool.acquire());
-      } catch (const ConnectionError&) {
-        // Nothing was sent: safe to retry anywhere.
-        retry_unanswered(entries);
-        continue;
-      }
-
-      std::vector<Reply> raw;
-      try {
-        raw = (*connection)->execute_pipeline(pipeline, timeout);
-      } catch (const TimeoutError&) {
-        rethrow_with_context(
-            std::current_exception(),
-            fmt::format(" (cluster node {}; the command may have run, so it is not retried)",
-                        node->address.text()));
-      } catch (const ConnectionError&) {
-        if (!options_.retry_after_connection_loss) {
-          rethrow_with_context(
-              std::current_exception(),
-              fmt::format(" (cluster node {}; the connection broke after the command was sent, "
-                          "so it may have run and is not retried)",
-                          node->address.text()));
-        }
-        retry_unanswered(entries);
-        continue;
-      }
-      connection.reset();
-
-      std::size_t at = 0;
-      for (auto& entry : entries) {
-        if (entry.ask_target) {
-          ++at;  // the reply to ASKING
-        }
-        Reply& reply = raw[at++];
-        const auto redirect = detail::parse_redirect(reply, node->address.host);
-        if (redirect && entry.redirects < options_.max_redirects) {
-          ++entry.redirects;
-          if (metrics_) {
-            metrics_->count_redirect(redirect->kind == detail::Redirect::Kind::Moved);
-          }
-          if (redirect->kind == detail::Redirect::Kind::Moved) {
-            reload = reload || !slot_map_.knows(redirect->target);
-            slot_map_.assign(redirect->slot, slot_map_.node(redirect->target));
-            entry.ask_target = nullptr;
-          } else {
-            entry.ask_target = slot_map_.node(redirect->target);
-          }
-          replies[entry.index] = std::move(reply);
-          entry.answered = true;
-          again.push_back(std::move(entry));
-        } else if (detail::is_transient_cluster_error(reply)) {
-          wait = true;
-          entry.ask_target = nullptr;
-          replies[entry.index] = std::move(reply);
-          entry.answered = true;
-          again.push_back(std::move(entry));
-        } else {
-          replies[entry.index] = std::move(reply);
-        }
-      }
+      send_to_node(node, entries, commands, timeout, call);
     }
 
-    if (again.empty()) {
-      return replies;
+    if (call.again.empty()) {
+      return std::move(call.replies);
     }
-    std::sort(again.begin(), again.end(),
+    std::sort(call.again.begin(), call.again.end(),
               [](const Entry& left, const Entry& right) { return left.index < right.index; });
-    pending = std::move(again);
+    pending = std::move(call.again);
 
-    if (Clock::now() >= deadline && (wait || reload)) {
+    const auto now = Clock::now();
+    if (budget.exhausted(now) && (call.wait || call.reload)) {
       const bool unanswered = std::any_of(pending.begin(), pending.end(),
                                           [](const Entry& entry) { return !entry.answered; });
       if (unanswered) {
-        rethrow_with_context(
-            last_failure,
-            fmt::format(" (Redis Cluster: gave up after retrying for {} ms)",
-                        std::chrono::duration_cast<milliseconds>(Clock::now() - started).count()));
+        rethrow_with_context(call.last_failure,
+                             fmt::format(" (Redis Cluster: gave up after retrying for {} ms)",
+                                         budget.elapsed(now).count()));
       }
-      return replies;  // the last error replies, in place
+      return std::move(call.replies);  // the last error replies, in place
     }
-    if (wait) {
-      std::this_thread::sleep_for(std::min<Clock::duration>(backoff, deadline - Clock::now()));
-      backoff = std::min(backoff * 2, kLongestBackoff);
+    if (metrics_ && call.transient != 0) {
+      metrics_->transient_retries.inc(call.transient);
+    }
+    if (call.wait) {
+      std::this_thread::sleep_for(budget.next_pause(now));
     }
   }
 }
 
-ClusterClient::ClusterClient(ClusterOptions options)
+ClusterClient::ClusterClient(ClusterClientOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 ClusterClient::~ClusterClient() = default;
 
-const ClusterOptions& ClusterClient::options() const noexcept {
+const ClusterClientOptions& ClusterClient::options() const noexcept {
   return impl_->options_;
 }
 
@@ -375,27 +430,39 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
   if (calls.empty()) {
     return {};
   }
-  const auto send = [&](const std::vector<const std::vector<std::string>*>& arguments,
-                        const std::vector<std::size_t>& call_indices) {
-    std::vector<std::optional<std::uint16_t>> slots;
-    slots.reserve(call_indices.size());
-    for (const auto index : call_indices) {
-      const auto& keys = calls[index].keys;
-      slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
-    }
-    return impl_->run(arguments, slots, milliseconds{0});
-  };
   auto* metrics = impl_->metrics_.get();
   return detail::CallMetrics::observe(
       metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
       calls.front(), [&] {
-        return detail::run_scripts_with_eval_fallback(
-            calls, send, metrics != nullptr ? &metrics->noscript_fallbacks : nullptr);
+        detail::WaitTally tally(impl_->options_.connection.durability);
+        std::vector<Reply> replies = detail::run_scripts_with_eval_fallback(
+            calls,
+            [&](const std::vector<const std::vector<std::string>*>& arguments,
+                const std::vector<std::size_t>& call_indices) {
+              std::vector<std::optional<std::uint16_t>> slots;
+              std::vector<bool> may_write;
+              slots.reserve(call_indices.size());
+              may_write.reserve(call_indices.size());
+              for (const auto index : call_indices) {
+                const auto& keys = calls[index].keys;
+                slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
+                may_write.push_back(detail::script_may_write(calls[index].script));
+              }
+              return impl_->run(arguments, slots, milliseconds{0}, std::move(may_write), &tally);
+            },
+            metrics != nullptr ? &metrics->noscript_fallbacks : nullptr);
+        return tally.checked(std::move(replies));
       });
 }
 
 ServerInfo ClusterClient::server_info() {
-  return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
+  return impl_->server_info_.get(
+      [this] {
+        return execute({{"INFO"}, {}, {}}).as_string();
+      },
+      [this](const ServerInfo& info) {
+        check_persistence(info, impl_->options_.connection.persistence_check);
+      });
 }
 
 }  // namespace flashsale

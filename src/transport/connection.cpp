@@ -73,16 +73,19 @@ std::string endpoint(const ConnectionOptions& options) {
                                      : options.unix_socket;
 }
 
-// The one mapping from a hiredis context error to the error tree.
+// The one mapping from a hiredis context error to the error tree. `timeout`
+// is the limit that was in force, named in a TimeoutError's message.
 [[noreturn]] void throw_context_error(const redisContext& context, int saved_errno,
-                                      const std::string& where) {
+                                      const std::string& where, std::chrono::milliseconds timeout) {
   const std::string message = fmt::format("redis {}: {}", where, context.errstr);
   const bool timed_out =
       is_timeout_error_code(context.err) ||
       (context.err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ||
                                        saved_errno == ETIMEDOUT || saved_errno == EINPROGRESS));
   if (timed_out) {
-    throw TimeoutError(message);
+    // hiredis reports a socket timeout as EAGAIN ("Resource temporarily
+    // unavailable"); say what happened instead.
+    throw TimeoutError(fmt::format("redis {}: timed out after {} ms", where, timeout.count()));
   }
   if (context.err == REDIS_ERR_PROTOCOL) {
     throw ProtocolError(message);
@@ -112,7 +115,8 @@ Connection::Connection(const ConnectionOptions& options) : options_(options) {
   context_.reset(raw);
   if (context_->err != 0) {
     broken_ = true;
-    throw_context_error(*context_, saved_errno, "connect to " + endpoint(options));
+    throw_context_error(*context_, saved_errno, "connect to " + endpoint(options),
+                        options.connect_timeout);
   }
   set_timeout(options.command_timeout);
 
@@ -160,7 +164,8 @@ void Connection::set_timeout(std::chrono::milliseconds timeout) {
 
 void Connection::fail(int saved_errno) {
   broken_ = true;
-  throw_context_error(*context_, saved_errno, "connection to " + endpoint(options_));
+  throw_context_error(*context_, saved_errno, "connection to " + endpoint(options_),
+                      current_timeout_);
 }
 
 void Connection::append(const std::vector<std::string>& arguments) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 
 namespace flashsale::detail {
@@ -18,13 +19,13 @@ ConnectionPool::Lease::~Lease() {
   }
 }
 
-ConnectionPool::ConnectionPool(ConnectionOptions connection, PoolOptions pool)
+ConnectionPool::ConnectionPool(ConnectionOptions connection, PoolOptions pool,
+                               std::function<void(Connection&)> prepare)
     : connection_options_(std::move(connection)),
       pool_options_(pool),
+      prepare_(std::move(prepare)),
       metrics_(pool_options_.size == 0 ? nullptr : make_pool_metrics(connection_options_)) {
-  if (pool_options_.size == 0) {
-    throw InvalidArgument("pool size must be at least 1");
-  }
+  OptionChecks("PoolOptions").at_least("size", pool_options_.size, std::size_t{1});
   if (metrics_) {
     metrics_->size.add(static_cast<double>(pool_options_.size));
   }
@@ -76,7 +77,11 @@ ConnectionPool::Lease ConnectionPool::acquire_until(
       metrics_->open.add(1);
     }
     try {
-      return Lease(*this, std::make_unique<Connection>(connection_options_));
+      auto connection = std::make_unique<Connection>(connection_options_);
+      if (prepare_) {
+        prepare_(*connection);
+      }
+      return Lease(*this, std::move(connection));
     } catch (...) {
       forget_one();
       throw;

@@ -3,18 +3,21 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 #include "transport/connection.hpp"
 #include "transport/transport_metrics.hpp"
-#include "flashsale/connection_options.hpp"
 
 namespace flashsale::detail {
 
-// Thread-safe.
-class ConnectionPool {
+// Thread-safe. FLASHSALE_EXPORT: exported for bench/metrics_overhead_bench,
+// not part of the API.
+class FLASHSALE_EXPORT ConnectionPool {
  public:
   // Returns its connection to the pool when destroyed, unless it broke.
   class Lease {
@@ -34,7 +37,11 @@ class ConnectionPool {
     std::unique_ptr<Connection> connection_;
   };
 
-  ConnectionPool(ConnectionOptions connection, PoolOptions pool);
+  // `prepare` (when given) runs on every new connection before it is handed
+  // out; when it throws, the connection is dropped and the exception
+  // propagates from acquire() (SentinelClient checks ROLE there).
+  ConnectionPool(ConnectionOptions connection, PoolOptions pool,
+                 std::function<void(Connection&)> prepare = {});
   ~ConnectionPool();
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -52,6 +59,7 @@ class ConnectionPool {
 
   const ConnectionOptions connection_options_;
   const PoolOptions pool_options_;
+  const std::function<void(Connection&)> prepare_;
   const std::unique_ptr<PoolMetrics> metrics_;  // null: metrics off
   std::mutex mutex_;
   std::condition_variable available_;

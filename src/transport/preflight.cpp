@@ -25,4 +25,19 @@ void check_eviction_policy(Client& client, EvictionPolicyCheck mode) {
   log_message(LogLevel::Warning, message);
 }
 
+void check_persistence(const ServerInfo& info, PersistenceCheck mode) {
+  if (mode == PersistenceCheck::Skip || info.aof_enabled) {
+    return;
+  }
+  const std::string message = fmt::format(
+      "redis {} runs with appendonly no: a restart or crash brings back at most the last RDB "
+      "snapshot, so coupons and stock acknowledged since are forgotten and sold again; set "
+      "appendonly yes (or set ConnectionOptions::persistence_check to Skip if you accept it)",
+      info.version);
+  if (mode == PersistenceCheck::Refuse) {
+    throw ConfigurationError(message);
+  }
+  log_message(LogLevel::Warning, message);
+}
+
 }  // namespace flashsale

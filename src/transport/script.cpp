@@ -3,13 +3,9 @@
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
+#include "lua/scripts.hpp"
 
 namespace flashsale {
-
-namespace detail {
-// Defined in the source generated from lua/ by cmake/EmbedLuaScripts.cmake.
-const std::vector<Script>& generated_scripts();
-}  // namespace detail
 
 const std::vector<Script>& bundled_scripts() {
   return detail::generated_scripts();

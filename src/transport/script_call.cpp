@@ -1,8 +1,5 @@
 #include "transport/script_call.hpp"
 
-#include <cstdlib>
-#include <sstream>
-
 #include "flashsale/error.hpp"
 
 namespace flashsale::detail {
@@ -36,50 +33,6 @@ std::vector<std::string> eval_arguments(const ScriptCall& call) {
 
 bool is_noscript(const Reply& reply) {
   return reply.is_error() && reply.error_message().rfind("NOSCRIPT", 0) == 0;
-}
-
-ServerInfo parse_server_info(const std::string& info_text) {
-  ServerInfo info;
-  std::istringstream lines(info_text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (!line.empty() && line.back() == '\r') {
-      line.pop_back();
-    }
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) {
-      continue;
-    }
-    const std::string field = line.substr(0, colon);
-    const std::string value = line.substr(colon + 1);
-    if (field == "redis_version") {
-      info.version = value;
-      info.major_version = std::atoi(value.c_str());
-      const auto dot = value.find('.');
-      info.minor_version = dot == std::string::npos ? 0 : std::atoi(value.c_str() + dot + 1);
-    } else if (field == "maxmemory_policy") {
-      info.maxmemory_policy = value;
-    } else if (field == "redis_mode") {
-      info.mode = value;
-    }
-  }
-  if (info.version.empty()) {
-    throw ProtocolError("INFO reply has no redis_version field");
-  }
-  return info;
-}
-
-ServerInfo ServerInfoCache::get(const std::function<std::string()>& read_info) {
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    if (info_) {
-      return *info_;
-    }
-  }
-  ServerInfo info = parse_server_info(read_info());
-  const std::lock_guard<std::mutex> lock(mutex_);
-  info_ = info;
-  return info;
 }
 
 }  // namespace flashsale::detail

@@ -1,36 +1,20 @@
 // Turning a ScriptCall into EVALSHA / EVAL arguments: shared by the clients.
 #pragma once
 
-#include <functional>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "flashsale/client.hpp"
 
+// FLASHSALE_EXPORT: exported for the unit tests, not part of the API (this
+// header is not installed).
 namespace flashsale::detail {
 
 // Throws InvalidArgument when the call has no script.
-std::vector<std::string> evalsha_arguments(const ScriptCall& call);
-std::vector<std::string> eval_arguments(const ScriptCall& call);
+FLASHSALE_EXPORT std::vector<std::string> evalsha_arguments(const ScriptCall& call);
+FLASHSALE_EXPORT std::vector<std::string> eval_arguments(const ScriptCall& call);
 
 // The reply says the server does not have the script cached.
 bool is_noscript(const Reply& reply);
-
-// Parses the text of INFO into the fields flashsale needs.
-ServerInfo parse_server_info(const std::string& info_text);
-
-// The ServerInfo a client answers server_info() with: read once, then kept.
-// Thread-safe; concurrent first calls may each read INFO.
-class ServerInfoCache {
- public:
-  // The kept info, or parse_server_info(read_info()) kept from now on.
-  ServerInfo get(const std::function<std::string()>& read_info);
-
- private:
-  std::mutex mutex_;
-  std::optional<ServerInfo> info_;
-};
 
 }  // namespace flashsale::detail

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "transport/connection.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/reply.hpp"
+#include "transport/connection.hpp"
 
 namespace flashsale::detail {
 

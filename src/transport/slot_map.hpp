@@ -15,14 +15,16 @@
 #include <string_view>
 #include <vector>
 
-#include "transport/connection_pool.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/reply.hpp"
+#include "transport/connection_pool.hpp"
 
+// FLASHSALE_EXPORT: exported for the unit tests, not part of the API (this
+// header is not installed).
 namespace flashsale::detail {
 
-struct NodeAddress {
+struct FLASHSALE_EXPORT NodeAddress {
   std::string host;
   int port = 0;
 
@@ -36,7 +38,7 @@ struct NodeAddress {
 };
 
 // Parses "host:port" or "[v6]:port"; InvalidArgument for anything else.
-NodeAddress parse_node_address(std::string_view text);
+FLASHSALE_EXPORT NodeAddress parse_node_address(std::string_view text);
 
 struct SlotRange {
   std::uint16_t first = 0;
@@ -47,7 +49,8 @@ struct SlotRange {
 // Parses a CLUSTER SLOTS reply. A master announced without a usable host
 // (empty or "?": the node does not know its own address) is reached at
 // `replying_host`, the host that answered. ProtocolError on a malformed reply.
-std::vector<SlotRange> parse_cluster_slots(const Reply& reply, std::string_view replying_host);
+FLASHSALE_EXPORT std::vector<SlotRange> parse_cluster_slots(const Reply& reply,
+                                                            std::string_view replying_host);
 
 struct Redirect {
   enum class Kind { Moved, Ask };
@@ -58,11 +61,12 @@ struct Redirect {
 
 // The redirect an error reply carries ("MOVED 3999 127.0.0.1:7002", "ASK ..."),
 // or nullopt. A target without a host (":7002") is at `replying_host`.
-std::optional<Redirect> parse_redirect(const Reply& reply, std::string_view replying_host);
+FLASHSALE_EXPORT std::optional<Redirect> parse_redirect(const Reply& reply,
+                                                        std::string_view replying_host);
 
 // TRYAGAIN, CLUSTERDOWN, LOADING or MASTERDOWN: the server refused to run the
 // command for now (so it did not run), and the same command may succeed later.
-bool is_transient_cluster_error(const Reply& reply);
+FLASHSALE_EXPORT bool is_transient_cluster_error(const Reply& reply);
 
 // One master and its pool.
 struct ClusterNode {

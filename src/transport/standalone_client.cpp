@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <utility>
 
+#include "flashsale/preflight.hpp"
 #include "transport/connection_pool.hpp"
+#include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
+#include "transport/server_info.hpp"
 #include "transport/shared_connection.hpp"
 #include "transport/transport_metrics.hpp"
 
@@ -14,10 +18,13 @@ namespace flashsale {
 
 class StandaloneClient::Impl {
  public:
-  Impl(ConnectionOptions connection, PoolOptions pool)
-      : pool_(connection, pool), metrics_(detail::make_call_metrics(connection)) {
-    for (std::size_t index = 0; index < pool.shared_connections; ++index) {
-      shared_.push_back(std::make_unique<detail::SharedConnection>(connection));
+  explicit Impl(StandaloneClientOptions options)
+      : options_(std::move(options)),
+        pool_(options_.connection, options_.pool),
+        metrics_(detail::make_call_metrics(options_.connection)) {
+    detail::validate_call_options(options_.connection);
+    for (std::size_t index = 0; index < options_.pool.shared_connections; ++index) {
+      shared_.push_back(std::make_unique<detail::SharedConnection>(options_.connection));
     }
   }
 
@@ -31,6 +38,7 @@ class StandaloneClient::Impl {
     return shared_[next_shared_.fetch_add(1, std::memory_order_relaxed) % shared_.size()].get();
   }
 
+  const StandaloneClientOptions options_;
   detail::ConnectionPool pool_;
   std::vector<std::unique_ptr<detail::SharedConnection>> shared_;
   std::atomic<std::size_t> next_shared_{0};
@@ -38,13 +46,16 @@ class StandaloneClient::Impl {
   const std::unique_ptr<detail::CallMetrics> metrics_;  // null: metrics off
 };
 
+StandaloneClient::StandaloneClient(StandaloneClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
 StandaloneClient::StandaloneClient(ConnectionOptions connection, PoolOptions pool)
-    : impl_(std::make_unique<Impl>(std::move(connection), pool)) {}
+    : StandaloneClient(StandaloneClientOptions{std::move(connection), pool}) {}
 
 StandaloneClient::~StandaloneClient() = default;
 
-const ConnectionOptions& StandaloneClient::connection_options() const noexcept {
-  return impl_->pool_.connection_options();
+const StandaloneClientOptions& StandaloneClient::options() const noexcept {
+  return impl_->options_;
 }
 
 namespace {
@@ -79,30 +90,52 @@ std::vector<Reply> execute_pipeline_on(detail::Connection& connection,
 
 }  // namespace
 
+namespace {
+
+// Commands on a shared connection when the client has them and `timeout` is
+// 0, else on a pooled one; refusals in a passing state retried.
+std::vector<Reply> send_commands(detail::ConnectionPool& pool, detail::SharedConnection* shared,
+                                 const std::vector<const std::vector<std::string>*>& arguments,
+                                 std::chrono::milliseconds timeout, detail::CallMetrics* metrics) {
+  const auto budget = pool.connection_options().transient_retry_budget;
+  if (shared != nullptr) {
+    return detail::run_retried_commands(
+        arguments, budget,
+        [shared](const auto& commands) { return shared->execute_pipeline(commands); }, metrics);
+  }
+  auto connection = pool.acquire();
+  return detail::run_retried_commands(
+      arguments, budget,
+      [&connection, timeout](const auto& commands) {
+        return connection->execute_pipeline(commands, timeout);
+      },
+      metrics);
+}
+
+}  // namespace
+
 Reply StandaloneClient::execute(const Command& command) {
-  return detail::CallMetrics::observe(
-      impl_->metrics_.get(), detail::CallKind::Command, command, [&] {
-        if (auto* shared = impl_->shared_connection_for(command.timeout)) {
-          Reply reply = std::move(shared->execute_pipeline({&command.arguments}).front());
-          reply.throw_if_error();
-          return reply;
-        }
-        auto connection = impl_->pool_.acquire();
-        return execute_on(*connection, command);
-      });
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(metrics, detail::CallKind::Command, command, [&] {
+    Reply reply =
+        std::move(send_commands(impl_->pool_, impl_->shared_connection_for(command.timeout),
+                                {&command.arguments}, command.timeout, metrics)
+                      .front());
+    reply.throw_if_error();
+    return reply;
+  });
 }
 
 std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>& commands) {
   if (commands.empty()) {
     return {};
   }
+  auto* metrics = impl_->metrics_.get();
   return detail::CallMetrics::observe(
-      impl_->metrics_.get(), detail::CallKind::CommandPipeline, commands.front(), [&] {
-        if (auto* shared = impl_->shared_connection_for(longest_timeout(commands))) {
-          return shared->execute_pipeline(arguments_of(commands));
-        }
-        auto connection = impl_->pool_.acquire();
-        return execute_pipeline_on(*connection, commands);
+      metrics, detail::CallKind::CommandPipeline, commands.front(), [&] {
+        const auto timeout = longest_timeout(commands);
+        return send_commands(impl_->pool_, impl_->shared_connection_for(timeout),
+                             arguments_of(commands), timeout, metrics);
       });
 }
 
@@ -137,35 +170,37 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
     return {};
   }
   auto* metrics = impl_->metrics_.get();
-  Counter* fallbacks = metrics != nullptr ? &metrics->noscript_fallbacks : nullptr;
   return detail::CallMetrics::observe(
       metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
       calls.front(), [&] {
+        const auto& options = impl_->pool_.connection_options();
         if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
-          return detail::run_scripts_with_eval_fallback(
-              calls,
-              [shared](const std::vector<const std::vector<std::string>*>& arguments,
-                       const std::vector<std::size_t>&) {
-                return shared->execute_pipeline(arguments);
-              },
-              fallbacks);
+          return detail::run_durable_scripts(
+              calls, options.transient_retry_budget, options.durability,
+              [shared](const auto& arguments) { return shared->execute_pipeline(arguments); },
+              metrics);
         }
-        // One connection for both rounds: EVAL carries the source and caches
+        // One connection for every round: EVAL carries the source and caches
         // it again, so a SCRIPT FLUSH racing with the retry cannot make it
-        // fail twice.
+        // fail twice, and a WAIT covers the writes of its own connection.
         auto connection = impl_->pool_.acquire();
-        return detail::run_scripts_with_eval_fallback(
-            calls,
-            [&](const std::vector<const std::vector<std::string>*>& arguments,
-                const std::vector<std::size_t>&) {
+        return detail::run_durable_scripts(
+            calls, options.transient_retry_budget, options.durability,
+            [&connection](const auto& arguments) {
               return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
             },
-            fallbacks);
+            metrics);
       });
 }
 
 ServerInfo StandaloneClient::server_info() {
-  return impl_->server_info_.get([this] { return execute({{"INFO"}, {}, {}}).as_string(); });
+  return impl_->server_info_.get(
+      [this] {
+        return execute({{"INFO"}, {}, {}}).as_string();
+      },
+      [this](const ServerInfo& info) {
+        check_persistence(info, impl_->pool_.connection_options().persistence_check);
+      });
 }
 
 }  // namespace flashsale

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "flashsale/durability.hpp"
+
 namespace flashsale::detail {
 
 namespace {
@@ -39,6 +41,9 @@ const char* error_kind(const Error& error) {
   if (dynamic_cast<const ConnectionError*>(&error) != nullptr) {
     return "connection";
   }
+  if (dynamic_cast<const DurabilityError*>(&error) != nullptr) {
+    return "durability";
+  }
   if (dynamic_cast<const ReplyError*>(&error) != nullptr) {
     return "reply";
   }
@@ -60,7 +65,20 @@ CallMetrics::CallMetrics(std::shared_ptr<MetricsRegistry> registry)
           "flashsale_redis_noscript_fallbacks_total",
           "Script calls answered NOSCRIPT and sent again with EVAL (server restart, failover, "
           "SCRIPT FLUSH).")),
+      transient_retries(registry->counter(
+          "flashsale_redis_transient_retries_total",
+          "Commands or scripts sent again because the server refused them in a passing state "
+          "(LOADING, MASTERDOWN, TRYAGAIN, READONLY after a failover, CLUSTERDOWN), within the "
+          "call's retry budget.")),
       registry_(std::move(registry)) {}
+
+void CallMetrics::count_master_change() {
+  registry_
+      ->counter("flashsale_redis_sentinel_master_changes_total",
+                "Times a Sentinel client found its service's master at a new address (a failover "
+                "it followed).")
+      .inc();
+}
 
 void CallMetrics::count_redirect(bool moved) {
   registry_

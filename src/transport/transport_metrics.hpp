@@ -16,6 +16,7 @@
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/error.hpp"
+#include "flashsale/export.hpp"
 #include "flashsale/metrics.hpp"
 
 namespace flashsale::detail {
@@ -24,8 +25,10 @@ namespace flashsale::detail {
 enum class CallKind { Command, CommandPipeline, Script, ScriptPipeline };
 
 // The per-client figures: call latency per operation, errors by kind and
-// operation, NOSCRIPT fallbacks, cluster redirects. Thread-safe.
-class CallMetrics {
+// operation, NOSCRIPT fallbacks, transient retries, cluster redirects,
+// Sentinel master changes. Thread-safe. FLASHSALE_EXPORT: exported for
+// bench/metrics_overhead_bench, not part of the API.
+class FLASHSALE_EXPORT CallMetrics {
  public:
   explicit CallMetrics(std::shared_ptr<MetricsRegistry> registry);
 
@@ -53,9 +56,16 @@ class CallMetrics {
   }
 
   Counter& noscript_fallbacks;
+  // Entries sent again after the server refused them in a passing state
+  // (LOADING, MASTERDOWN, TRYAGAIN; READONLY and CLUSTERDOWN where the client
+  // retries those), within the call's retry budget.
+  Counter& transient_retries;
   // A MOVED (`moved`) or ASK redirect the cluster client followed; rare, so
   // the series is looked up (and created) per call.
   void count_redirect(bool moved);
+  // A SentinelClient found the service's master at another address than
+  // before (a failover it followed); rare, looked up per call.
+  void count_master_change();
 
  private:
   struct Operation {

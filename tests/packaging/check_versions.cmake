@@ -14,6 +14,27 @@ if(json_error)
   message(FATAL_ERROR "vcpkg.json lacks the outbox-sqlite feature: ${json_error}")
 endif()
 
+# The oldest dependencies the code builds with: hiredis 1.0 (vcpkg has no
+# 0.14) and fmt 9.
+foreach(dependency hiredis:1.0.0 fmt:9.0.0)
+  string(REPLACE ":" ";" dependency ${dependency})
+  list(GET dependency 0 name)
+  list(GET dependency 1 minimum)
+  string(JSON count LENGTH "${manifest}" dependencies)
+  set(declared "")
+  math(EXPR last "${count} - 1")
+  foreach(index RANGE ${last})
+    string(JSON entry_name ERROR_VARIABLE json_error GET "${manifest}" dependencies ${index} name)
+    if(entry_name STREQUAL name)
+      string(JSON declared ERROR_VARIABLE json_error GET "${manifest}" dependencies ${index}
+             "version>=")
+    endif()
+  endforeach()
+  if(NOT declared STREQUAL minimum)
+    message(FATAL_ERROR "vcpkg.json: ${name} needs \"version>=\": \"${minimum}\" (has '${declared}')")
+  endif()
+endforeach()
+
 file(READ ${SOURCE}/conanfile.py recipe)
 if(NOT recipe MATCHES "version = \"([0-9.]+)\"")
   message(FATAL_ERROR "conanfile.py has no version attribute")

@@ -7,7 +7,7 @@
 //   kill point: fetch | publish | mark | none
 //     fetch   - after the store returned a non-empty batch, before publishing
 //     publish - after the publisher returned, before the record is marked
-//     mark    - after a record was marked published
+//     mark    - after a pass's published records were marked
 //   kill after: the number of events at that point before the kill (>= 1)
 //   fail every: every n-th publish attempt fails (alternately before and
 //     after reaching Redis); 0 never fails
@@ -73,8 +73,8 @@ class KillingStore : public flashsale::testing::ForwardingOutboxStore {
     }
     return records;
   }
-  void mark_published(std::int64_t id) override {
-    ForwardingOutboxStore::mark_published(id);
+  void mark_published_many(const std::vector<std::int64_t>& ids) override {
+    ForwardingOutboxStore::mark_published_many(ids);
     killer_.reached(KillPoint::Mark);
   }
 

@@ -2,6 +2,7 @@
 //
 //   stream_consumer_worker <port> <stream> <group> <consumer> <handled-set> <count-key>
 //                          <batch-size> <claim-idle-ms> <claim-interval-ms> <block-ms>
+//                          [batch]
 //
 // The handler records each entry idempotently: SADD <handled-set> <id> and
 // INCR <count-key> in one pipeline, so SCARD is the number of distinct entries
@@ -9,6 +10,11 @@
 // entry with the field crash=1 makes the process exit abruptly after its
 // effect and before the acknowledgement, on its first delivery only.
 // SIGTERM stops the consumer; it then prints its stats and exits 0.
+//
+// With "batch" the consumer runs a batch handler that records the whole batch
+// in one pipeline, like one database transaction; when the batch holds a
+// crash=1 entry on its first delivery it records the first half of the batch
+// only and exits abruptly: killed in the middle of a batch.
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -19,6 +25,7 @@
 #include <exception>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "flashsale/standalone_client.hpp"
 #include "flashsale/stream_consumer.hpp"
@@ -40,10 +47,10 @@ bool should_crash(const flashsale::StreamMessage& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 11) {
+  if (argc != 11 && argc != 12) {
     std::fprintf(stderr,
                  "usage: %s port stream group consumer handled-set count-key batch-size "
-                 "claim-idle-ms claim-interval-ms block-ms\n",
+                 "claim-idle-ms claim-interval-ms block-ms [batch]\n",
                  argv[0]);
     return 2;
   }
@@ -89,10 +96,35 @@ int main(int argc, char** argv) {
     if (should_crash(message)) {
       std::_Exit(3);
     }
-    return flashsale::HandlerResult::Ack;
+    return flashsale::HandlerOutcome::Ack;
+  };
+  const auto batch_handler = [&](const std::vector<flashsale::StreamMessage>& messages) {
+    bool crash = false;
+    for (const auto& message : messages) {
+      crash = crash || should_crash(message);
+    }
+    const std::size_t recorded = crash ? messages.size() / 2 : messages.size();
+    std::vector<flashsale::Command> commands;
+    for (std::size_t i = 0; i < recorded; ++i) {
+      commands.push_back({{"SADD", handled_set, messages[i].id}, handled_set, {}});
+      commands.push_back({{"INCR", count_key}, count_key, {}});
+    }
+    if (!commands.empty()) {
+      for (const auto& reply : client.execute_pipeline(commands)) {
+        reply.throw_if_error();
+      }
+    }
+    if (crash) {
+      std::_Exit(3);
+    }
+    return std::vector<flashsale::HandlerOutcome>(messages.size(), flashsale::HandlerOutcome::Ack);
   };
   try {
-    consumer.run(handler);
+    if (argc == 12 && std::string(argv[11]) == "batch") {
+      consumer.run_batches(batch_handler);
+    } else {
+      consumer.run(handler);
+    }
   } catch (const std::exception& error) {
     std::fprintf(stderr, "%s: %s\n", options.consumer.c_str(), error.what());
     std::_Exit(1);

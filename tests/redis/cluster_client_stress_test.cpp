@@ -14,6 +14,7 @@
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_cluster.hpp"
 
 using namespace std::chrono_literals;
@@ -87,7 +88,7 @@ TEST_CASE(
   // A test-only script sent as EVAL: one counter and one set of the hot slot.
   const std::string count_and_remember =
       "redis.call('INCR', KEYS[1]) return redis.call('SADD', KEYS[2], ARGV[1])";
-  const auto& time_script = flashsale::bundled_script("server_time_ms");
+  const auto& time_script = flashsale::testing::scripts::server_time_ms;
 
   constexpr int kThreads = 8;
   std::atomic<bool> stop{false};
@@ -339,7 +340,7 @@ TEST_CASE(
     "[cluster][stress]") {
   RedisCluster cluster;
   auto client = cluster.make_client(8);
-  const auto& time_script = flashsale::bundled_script("server_time_ms");
+  const auto& time_script = flashsale::testing::scripts::server_time_ms;
   std::vector<ScriptCall> calls;
   for (std::size_t node = 0; node < cluster.size(); ++node) {
     for (int repeat = 0; repeat < 4; ++repeat) {

@@ -14,11 +14,12 @@
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/script.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_cluster.hpp"
 
 using namespace std::chrono_literals;
 using flashsale::ClusterClient;
-using flashsale::ClusterOptions;
+using flashsale::ClusterClientOptions;
 using flashsale::Command;
 using flashsale::hash_slot;
 using flashsale::ScriptCall;
@@ -40,7 +41,7 @@ long long keys_in_slot(RedisCluster& cluster, std::size_t index, std::uint16_t s
 }
 
 const flashsale::Script& time_script() {
-  return flashsale::bundled_script("server_time_ms");
+  return flashsale::testing::scripts::server_time_ms;
 }
 
 }  // namespace
@@ -303,7 +304,7 @@ TEST_CASE("server_info of a cluster reports cluster mode and the version", "[clu
 }
 
 TEST_CASE("cluster options that cannot work are refused before connecting", "[cluster]") {
-  ClusterOptions options;
+  ClusterClientOptions options;
   CHECK_THROWS_AS(ClusterClient(options), flashsale::InvalidArgument);  // no seed
   options.seeds = {"127.0.0.1"};
   CHECK_THROWS_AS(ClusterClient(options), flashsale::InvalidArgument);  // no port
@@ -363,7 +364,7 @@ TEST_CASE("a command that timed out surfaces TimeoutError and is not sent again"
 TEST_CASE("a seed that is not a cluster node is refused with the server's error at once",
           "[cluster]") {
   flashsale::testing::RedisServer standalone;
-  ClusterOptions options;
+  ClusterClientOptions options;
   options.seeds = {"127.0.0.1:" + std::to_string(standalone.port())};
   ClusterClient client(options);
   try {
@@ -379,7 +380,7 @@ TEST_CASE("a seed that is not a cluster node is refused with the server's error 
 
 TEST_CASE("with no reachable seed a call fails with ConnectionError once the budget is spent",
           "[cluster]") {
-  ClusterOptions options;
+  ClusterClientOptions options;
   {
     flashsale::testing::RedisServer gone;  // a port that was just free
     options.seeds = {"127.0.0.1:" + std::to_string(gone.port())};

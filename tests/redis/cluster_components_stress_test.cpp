@@ -22,6 +22,7 @@
 #include "flashsale/script.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_cluster.hpp"
 
 using namespace std::chrono_literals;
@@ -48,7 +49,7 @@ std::string user_name(int user) {
 }
 
 std::chrono::system_clock::time_point server_now(flashsale::Client& client) {
-  const auto& script = flashsale::bundled_script("server_time_ms");
+  const auto& script = flashsale::testing::scripts::server_time_ms;
   return std::chrono::system_clock::time_point(
       std::chrono::milliseconds(client.run_script({&script, {}, {}}).as_integer()));
 }
@@ -331,7 +332,7 @@ TEST_CASE(
     for (int sku = 0; sku < kSkusPerScope; ++sku) {
       stock.push_back({sku_name(sku), kUnitsPerSku});
     }
-    REQUIRE(reserver.load(scopes.back(), stock) == flashsale::LoadStatus::Loaded);
+    REQUIRE(reserver.load(scopes.back(), stock).status == flashsale::LoadStatus::Loaded);
   }
 
   // reserved[scope][sku] / confirmed[scope][sku]: units the replies granted.
@@ -446,12 +447,12 @@ TEST_CASE(
       const std::string& payload = message.fields.at(0).second;
       if (message.delivery_count == 1 && std::stoi(payload) % 100 == 0) {
         ++failures_injected;
-        return flashsale::HandlerResult::Retry;
+        return flashsale::HandlerOutcome::Retry;
       }
       if (handled[message.stream].insert(payload).second) {
         ++handled_count;
       }
-      return flashsale::HandlerResult::Ack;
+      return flashsale::HandlerOutcome::Ack;
     });
   });
 

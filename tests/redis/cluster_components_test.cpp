@@ -15,6 +15,7 @@
 #include "flashsale/sliding_window_ranking.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "flashsale/stream_consumer.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_cluster.hpp"
 #include "redis_server.hpp"
 
@@ -36,7 +37,7 @@ flashsale::StreamConsumerOptions consumer_options(std::vector<std::string> strea
 }
 
 std::chrono::system_clock::time_point server_now(flashsale::Client& client) {
-  const auto& script = flashsale::bundled_script("server_time_ms");
+  const auto& script = flashsale::testing::scripts::server_time_ms;
   return std::chrono::system_clock::time_point(
       std::chrono::milliseconds(client.run_script({&script, {}, {}}).as_integer()));
 }
@@ -76,11 +77,11 @@ TEST_CASE(
     "[cluster][coupon]") {
   RedisCluster cluster;
   auto client = cluster.make_client(2);
-  flashsale::CouponIssuerOptions braced;
+  flashsale::FirstComeCouponIssuerOptions braced;
   braced.key_prefix = "shop{eu}";
   CHECK_THROWS_AS(flashsale::FirstComeCouponIssuer(*client, braced), InvalidArgument);
 
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.key_prefix = "shop:eu";
   flashsale::FirstComeCouponIssuer issuer(*client, options);
   for (std::size_t node = 0; node < cluster.size(); ++node) {
@@ -110,7 +111,8 @@ TEST_CASE(
   flashsale::StockReserver reserver(*client, options);
   for (std::size_t node = 0; node < cluster.size(); ++node) {
     const std::string scope = cluster.tag_on_node(node, "deal");
-    REQUIRE(reserver.load(scope, {{"sku-a", 2}, {"sku-b", 1}}) == flashsale::LoadStatus::Loaded);
+    REQUIRE(reserver.load(scope, {{"sku-a", 2}, {"sku-b", 1}}).status ==
+            flashsale::LoadStatus::Loaded);
     CHECK(reserver.reserve(scope, "hold-1", {{"sku-a", 1}, {"sku-b", 1}}, 1min).status ==
           flashsale::ReserveStatus::Reserved);
     CHECK(reserver.confirm(scope, "hold-1").status == flashsale::ConfirmStatus::Confirmed);
@@ -127,7 +129,7 @@ TEST_CASE(
     "[cluster][ranking]") {
   RedisCluster cluster;
   auto client = cluster.make_client(2);
-  flashsale::RankingOptions braced;
+  flashsale::SlidingWindowRankingOptions braced;
   braced.name = "sales";
   braced.metrics = {{"views", 1.0}};
   braced.key_prefix = "shop{eu}";
@@ -137,7 +139,7 @@ TEST_CASE(
   CHECK_THROWS_AS(flashsale::SlidingWindowRanking(*client, braced), InvalidArgument);
 
   for (std::size_t node = 0; node < cluster.size(); ++node) {
-    flashsale::RankingOptions options;
+    flashsale::SlidingWindowRankingOptions options;
     options.name = cluster.tag_on_node(node, "ranking");
     options.key_prefix = "shop:eu";
     options.window = 1h;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catch.hpp"
+#include "coupon_test_support.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "redis_server.hpp"
@@ -28,35 +29,17 @@ using flashsale::testing::RedisServer;
 using flashsale::testing::server_now;
 using flashsale::testing::StreamEntry;
 using flashsale::testing::wait_until_loaded;
+using flashsale::testing::coupon::dataset_digest;
+using flashsale::testing::coupon::open_coupon;
+using flashsale::testing::coupon::read_events;
 
 namespace {
 
 using Clock = std::chrono::system_clock;
 
-// A coupon open from an hour ago (by the server clock) for a day.
-CouponTemplate open_coupon(flashsale::Client& client, std::string id, std::int64_t total,
-                           std::int64_t per_user_limit = 1) {
-  const auto now = server_now(client);
-  CouponTemplate coupon;
-  coupon.id = std::move(id);
-  coupon.total = total;
-  coupon.opens_at = now - 1h;
-  coupon.closes_at = now + 24h;
-  coupon.per_user_limit = per_user_limit;
-  return coupon;
-}
-
-std::vector<StreamEntry> read_events(flashsale::Client& client, const std::string& coupon_id) {
-  return read_stream(client, "fs:coupon:{" + coupon_id + "}:events");
-}
-
 void restart_and_wait_for_data(RedisServer& server) {
   server.restart();
   wait_until_loaded(server.admin());
-}
-
-std::string dataset_digest(RedisServer& server) {
-  return server.admin().execute({{"DEBUG", "DIGEST"}, {}, {}}).as_string();
 }
 
 }  // namespace
@@ -451,11 +434,11 @@ TEST_CASE("a restart without persistence loses the coupon: it reads as unknown",
   CHECK_FALSE(issuer.stats("volatile").has_value());
 }
 
-TEST_CASE("the events stream is capped approximately at events_max_length", "[coupon]") {
+TEST_CASE("the events stream is capped approximately at max_stream_length", "[coupon]") {
   RedisServer server;
   auto client = server.make_client(2);
-  flashsale::CouponIssuerOptions options;
-  options.events_max_length = 100;
+  flashsale::FirstComeCouponIssuerOptions options;
+  options.max_stream_length = 100;
   FirstComeCouponIssuer issuer(*client, options);
   issuer.register_template(open_coupon(*client, "capped", 2000));
   std::vector<std::string> users;
@@ -474,7 +457,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
           "[coupon]") {
   RedisServer server;
   auto client = server.make_client(2);
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.max_user_id_bytes = 64;
   FirstComeCouponIssuer issuer(*client, options);
   const auto valid = open_coupon(*client, "valid", 10);
@@ -531,7 +514,7 @@ TEST_CASE("bad input raises InvalidArgument, sends nothing and leaves Redis unch
   CHECK_THROWS_AS(issuer.sequence_of("valid", long_user), flashsale::InvalidArgument);
   CHECK_THROWS_AS(issuer.issued_users("valid", -1), flashsale::InvalidArgument);
   CHECK_THROWS_AS(issuer.issued_users("valid", 0, 0), flashsale::InvalidArgument);
-  CHECK_THROWS_AS(issuer.issued_users("valid", 0, flashsale::kMaxIssuedPageSize + 1),
+  CHECK_THROWS_AS(issuer.issued_users("valid", 0, flashsale::kMaxCouponIssuedPageSize + 1),
                   flashsale::InvalidArgument);
   CHECK(server.commands_processed() == before + 1);  // only that INFO itself
   CHECK(dataset_digest(server) == digest);
@@ -548,7 +531,7 @@ TEST_CASE("the issuer refuses a server that may evict keys when asked to", "[cou
   server_options.config_lines = {"maxmemory-policy allkeys-lru"};
   RedisServer server(server_options);
   auto client = server.make_client(1);
-  flashsale::CouponIssuerOptions options;
+  flashsale::FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Refuse;
   CHECK_THROWS_AS(FirstComeCouponIssuer(*client, options), flashsale::ConfigurationError);
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;

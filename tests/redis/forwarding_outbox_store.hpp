@@ -20,6 +20,9 @@ class ForwardingOutboxStore : public OutboxStore {
     return inner_.fetch_due(limit, now);
   }
   void mark_published(std::int64_t id) override { inner_.mark_published(id); }
+  void mark_published_many(const std::vector<std::int64_t>& ids) override {
+    inner_.mark_published_many(ids);
+  }
   void mark_failed(std::int64_t id, std::string_view error,
                    std::chrono::system_clock::time_point next_attempt_at) override {
     inner_.mark_failed(id, error, next_attempt_at);

@@ -17,8 +17,15 @@
 #include "flashsale/component_metrics.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
+#include "flashsale/sale_scheduler.hpp"
+#include "flashsale/sale_scheduler_runner.hpp"
+#include "flashsale/sentinel_client.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "flashsale/waiting_room.hpp"
+#include "flashsale/waiting_room_runner.hpp"
+#include "lua/test_scripts.hpp"
 #include "redis_cluster.hpp"
+#include "redis_sentinel.hpp"
 #include "redis_server.hpp"
 #include "redis_test_helpers.hpp"
 
@@ -303,7 +310,7 @@ TEST_CASE(
   }
   int handled = 0;
   consumer.poll_once([&](const flashsale::StreamMessage&) {
-    return ++handled == 1 ? flashsale::HandlerResult::Retry : flashsale::HandlerResult::Ack;
+    return ++handled == 1 ? flashsale::HandlerOutcome::Retry : flashsale::HandlerOutcome::Ack;
   });
   CHECK(handled == 3);
   CHECK(value_of(registry, "flashsale_stream_pending_entries", labels) == 1);
@@ -317,7 +324,7 @@ TEST_CASE(
 TEST_CASE("a timed ranking refresh is observed with its mode and outcome", "[metrics]") {
   RedisServer server;
   auto client = server.make_client();
-  flashsale::RankingOptions options;
+  flashsale::SlidingWindowRankingOptions options;
   options.name = "best";
   options.window = 1h;
   options.bucket = 1min;
@@ -341,12 +348,17 @@ TEST_CASE("collectors refuse ids that cannot be keys before any I/O", "[metrics]
   auto client = server.make_client();
   FirstComeCouponIssuer issuer(*client);
   flashsale::StockReserver reserver(*client);
+  flashsale::SaleScheduler scheduler(*client);
+  flashsale::WaitingRoom room(*client);
   const long long before = server.commands_processed();
   CHECK_THROWS_AS(flashsale::coupon_metrics(issuer, {"bad id"}), flashsale::InvalidArgument);
   CHECK_THROWS_AS(flashsale::coupon_metrics(issuer, {""}), flashsale::InvalidArgument);
   CHECK_THROWS_AS(flashsale::stock_metrics(reserver, {"a{b}"}), flashsale::InvalidArgument);
   CHECK_THROWS_AS(flashsale::outbox_metrics("outbox", nullptr), flashsale::InvalidArgument);
   CHECK_THROWS_AS(reserver.hold_expiry("bad scope"), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(flashsale::scheduler_metrics(scheduler, {"bad schedule"}),
+                  flashsale::InvalidArgument);
+  CHECK_THROWS_AS(flashsale::waiting_room_metrics(room, {"r{1}"}), flashsale::InvalidArgument);
   CHECK(server.commands_processed() == before + 1);
 }
 
@@ -442,4 +454,186 @@ TEST_CASE("the hold reaper collector reports the reaper's sweeps and reclaimed h
         static_cast<double>(reaper.reclaimed()));
   CHECK(value_of(registry, "flashsale_hold_reaper_failed_sweeps_total", labels) == 0);
   registry.remove_collector(id);
+}
+
+TEST_CASE(
+    "the scheduler collector reports pending and overdue events, promotions, cancellations "
+    "and lateness as stats() does",
+    "[metrics]") {
+  RedisServer server;
+  auto client = server.make_client();
+  flashsale::SaleScheduler scheduler(*client);
+  MetricsRegistry registry;
+  registry.add_collector("scheduler", flashsale::scheduler_metrics(scheduler, {"sale"}));
+  const MetricLabels labels{{"schedule", "sale"}};
+  const auto now = server_now(*client);
+  REQUIRE(scheduler.schedule("sale", "open", now - 2s).status ==
+          flashsale::ScheduleStatus::Scheduled);
+  REQUIRE(scheduler.schedule("sale", "teaser", now - 1s).status ==
+          flashsale::ScheduleStatus::Scheduled);
+  REQUIRE(scheduler.schedule("sale", "close", now + 1h).status ==
+          flashsale::ScheduleStatus::Scheduled);
+
+  CHECK(value_of(registry, "flashsale_scheduler_pending_events", labels) == 3);
+  CHECK(value_of(registry, "flashsale_scheduler_overdue_events", labels) == 2);
+  const auto age = value_of(registry, "flashsale_scheduler_oldest_overdue_age_seconds", labels);
+  REQUIRE(age);
+  CHECK(*age >= 2.0);
+  // Before the first promotion there is no lateness to report (not a 0).
+  CHECK(value_of(registry, "flashsale_scheduler_lateness_max_seconds", labels) == std::nullopt);
+
+  CHECK(scheduler.promote_due("sale", 10).promoted.size() == 2);
+  CHECK(scheduler.cancel("sale", "close").status == flashsale::CancelStatus::Cancelled);
+  const auto stats = scheduler.stats("sale");
+  REQUIRE(stats.lateness_max);
+  CHECK(value_of(registry, "flashsale_scheduler_pending_events", labels) == 0);
+  CHECK(value_of(registry, "flashsale_scheduler_overdue_events", labels) == 0);
+  CHECK(value_of(registry, "flashsale_scheduler_oldest_overdue_age_seconds", labels) == 0);
+  CHECK(value_of(registry, "flashsale_scheduler_promoted_total", labels) == 2);
+  CHECK(value_of(registry, "flashsale_scheduler_cancelled_total", labels) == 1);
+  const auto max = value_of(registry, "flashsale_scheduler_lateness_max_seconds", labels);
+  REQUIRE(max);
+  CHECK(*max == std::chrono::duration<double>(*stats.lateness_max).count());
+  CHECK(*max >= 1.0);  // "open" was promoted at least 2 s after its time
+  const auto p99 = value_of(registry, "flashsale_scheduler_lateness_seconds",
+                            {{"schedule", "sale"}, {"quantile", "0.99"}});
+  REQUIRE(p99);
+  CHECK(*p99 == std::chrono::duration<double>(*stats.lateness_p99).count());
+  CHECK(value_of(registry, "flashsale_scheduler_lateness_seconds",
+                 {{"schedule", "sale"}, {"quantile", "0.5"}}) != std::nullopt);
+
+  // A runner's own counters, through its collector.
+  REQUIRE(scheduler.schedule("sale", "flash", server_now(*client)).status ==
+          flashsale::ScheduleStatus::Scheduled);
+  flashsale::SaleSchedulerRunnerOptions runner_options;
+  runner_options.poll_interval = 10ms;
+  runner_options.poll_jitter = 0ms;
+  flashsale::SaleSchedulerRunner runner(scheduler, {"sale"}, runner_options);
+  const auto id =
+      registry.add_collector("runner", flashsale::scheduler_runner_metrics(runner, "r1"));
+  const MetricLabels runner_labels{{"runner", "r1"}};
+  CHECK(flashsale::testing::eventually([&] {
+    return value_of(registry, "flashsale_scheduler_runner_promoted_total", runner_labels) == 1.0;
+  }));
+  runner.stop();
+  CHECK(value_of(registry, "flashsale_scheduler_runner_calls_total", runner_labels) ==
+        static_cast<double>(runner.calls()));
+  CHECK(value_of(registry, "flashsale_scheduler_runner_failures_total", runner_labels) == 0);
+  CHECK(value_of(registry, "flashsale_scheduler_promoted_total", labels) == 3);
+  registry.remove_collector(id);
+}
+
+TEST_CASE("the waiting room collector reports waiting and admitted visitors and the room's totals",
+          "[metrics]") {
+  RedisServer server;
+  auto client = server.make_client();
+  flashsale::WaitingRoomOptions options;
+  options.max_active = 2;
+  flashsale::WaitingRoom room(*client, options);
+  MetricsRegistry registry;
+  registry.add_collector("rooms", flashsale::waiting_room_metrics(room, {"drop", "empty"}));
+  const MetricLabels labels{{"room", "drop"}};
+  for (const char* visitor : {"v1", "v2", "v3", "v4", "v5"}) {
+    room.join("drop", visitor);
+  }
+  CHECK(value_of(registry, "flashsale_waiting_room_active_visitors", labels) == 2);
+  CHECK(value_of(registry, "flashsale_waiting_room_waiting_visitors", labels) == 3);
+  CHECK(value_of(registry, "flashsale_waiting_room_tickets_total", labels) == 5);
+  CHECK(value_of(registry, "flashsale_waiting_room_admitted_total", labels) == 2);
+
+  CHECK(room.complete("drop", "v1") == flashsale::CompleteStatus::Completed);
+  CHECK(room.leave("drop", "v5") == flashsale::LeaveStatus::LeftQueue);
+  room.advance("drop");
+  CHECK(value_of(registry, "flashsale_waiting_room_active_visitors", labels) == 2);
+  CHECK(value_of(registry, "flashsale_waiting_room_waiting_visitors", labels) == 1);
+  CHECK(value_of(registry, "flashsale_waiting_room_admitted_total", labels) == 3);
+  CHECK(value_of(registry, "flashsale_waiting_room_completed_total", labels) == 1);
+  CHECK(value_of(registry, "flashsale_waiting_room_left_total", labels) == 1);
+  CHECK(value_of(registry, "flashsale_waiting_room_abandoned_total", labels) == 0);
+  CHECK(value_of(registry, "flashsale_waiting_room_expired_total", labels) == 0);
+  // The rate is left out until the room measured 1 s (and stays measured).
+  const auto rate = value_of(registry, "flashsale_waiting_room_admission_rate_per_second", labels);
+  CHECK((!rate || room.stats("drop").measured_rate_per_second.has_value()));
+  // A room nobody joined reports zeros, not an error.
+  CHECK(value_of(registry, "flashsale_waiting_room_waiting_visitors", {{"room", "empty"}}) == 0);
+
+  flashsale::WaitingRoomRunnerOptions runner_options;
+  runner_options.interval = 10ms;
+  flashsale::WaitingRoomRunner runner(room, {"drop"}, runner_options);
+  const auto id =
+      registry.add_collector("runner", flashsale::waiting_room_runner_metrics(runner, "w1"));
+  const MetricLabels runner_labels{{"runner", "w1"}};
+  CHECK(flashsale::testing::eventually([&] {
+    return value_of(registry, "flashsale_waiting_room_runner_passes_total", runner_labels) >= 1.0;
+  }));
+  runner.stop();
+  CHECK(value_of(registry, "flashsale_waiting_room_runner_passes_total", runner_labels) ==
+        static_cast<double>(runner.passes()));
+  CHECK(value_of(registry, "flashsale_waiting_room_runner_admitted_total", runner_labels) ==
+        static_cast<double>(runner.admitted()));
+  CHECK(value_of(registry, "flashsale_waiting_room_runner_failures_total", runner_labels) == 0);
+  registry.remove_collector(id);
+}
+
+TEST_CASE("refusals retried within the transient retry budget are counted per entry sent again",
+          "[metrics]") {
+  RedisServer server;
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto client = metered_client(server, registry, flashsale::PoolOptions{1});
+  const flashsale::ScriptCall call{
+      &flashsale::testing::scripts::refuse_with_tryagain, {"fs:test:refusals"}, {"3"}};
+  CHECK(client->run_script(call).as_integer() == 4);
+  CHECK(value_of(*registry, "flashsale_redis_transient_retries_total") == 3);
+  CHECK(calls_of(*registry, "script", "refuse_with_tryagain") == 1);
+  CHECK(errors_of(*registry, "reply", "refuse_with_tryagain") == 0);
+
+  // Without a budget the refusal surfaces at once: an error, no retry.
+  auto options = server.connection_options();
+  options.metrics = registry;
+  options.transient_retry_budget = 0ms;
+  StandaloneClient impatient(options);
+  const flashsale::ScriptCall refused{
+      &flashsale::testing::scripts::refuse_with_tryagain, {"fs:test:impatient"}, {"1"}};
+  CHECK_THROWS_AS(impatient.run_script(refused), flashsale::ReplyError);
+  CHECK(value_of(*registry, "flashsale_redis_transient_retries_total") == 3);
+  CHECK(errors_of(*registry, "reply", "refuse_with_tryagain") == 1);
+}
+
+TEST_CASE(
+    "a sentinel client counts the master change it follows after a failover and its pool per "
+    "master",
+    "[metrics][sentinel]") {
+  flashsale::testing::RedisSentinelGroup group;
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto options = group.client_options(2);
+  options.connection.metrics = registry;
+  flashsale::SentinelClient client(options);
+  client.execute({{"SET", "fs:test:k", "1"}, {}, {}});
+  const std::string first = client.current_master();
+  CHECK(value_of(*registry, "flashsale_redis_sentinel_master_changes_total") == std::nullopt);
+  CHECK(value_of(*registry, "flashsale_redis_pool_size", {{"node", first}}) == 2);
+
+  const std::size_t old_master = group.master_index();
+  group.sentinel(0).admin().execute({{"SENTINEL", "FAILOVER", "flashsale"}, {}, {}});
+  group.wait_for_failover(old_master);
+  // Until the sentinels turn the old master into a replica it still takes
+  // writes, and the client has no reason to look again.
+  REQUIRE(flashsale::testing::eventually(
+      [&] {
+        try {
+          const auto role = group.node(old_master).admin().execute({{"ROLE"}, {}, {}});
+          return role.as_array().at(0).as_string() == "slave";
+        } catch (const flashsale::ConnectionError&) {
+          return false;  // the reconfiguration closes client connections
+        }
+      },
+      30s));
+  client.execute({{"SET", "fs:test:k", "2"}, {}, {}});
+  CHECK(client.current_master() != first);
+  CHECK(value_of(*registry, "flashsale_redis_sentinel_master_changes_total") == 1);
+  CHECK(calls_of(*registry, "command", "SET") == 2);
+  CHECK(errors_of(*registry, "reply", "SET") == 0);
+  // The old master's pool is gone with it; the new one is counted.
+  CHECK(value_of(*registry, "flashsale_redis_pool_size", {{"node", client.current_master()}}) == 2);
+  CHECK(value_of(*registry, "flashsale_redis_pool_size", {{"node", first}}) == 0);
 }

@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/time_conversion.hpp"
 #include "flashsale/sliding_window_ranking.hpp"
 #include "redis_server.hpp"
 #include "redis_test_helpers.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale::testing {
 
@@ -49,8 +49,8 @@ inline std::vector<RankingMetric> test_metrics() {
   return {{"sales", 1.0}, {"revenue", 0.25}, {"views", 0.5}};
 }
 
-inline RankingOptions test_options(std::string name, RankingMode mode) {
-  RankingOptions options;
+inline SlidingWindowRankingOptions test_options(std::string name, RankingMode mode) {
+  SlidingWindowRankingOptions options;
   options.name = std::move(name);
   options.window = std::chrono::milliseconds(kWindowMs);
   options.bucket = std::chrono::milliseconds(kBucketMs);
@@ -61,13 +61,13 @@ inline RankingOptions test_options(std::string name, RankingMode mode) {
 }
 
 // Options for one test's ranking in `mode`; the name says which mode it is.
-inline RankingOptions mode_options(const std::string& base, RankingMode mode) {
+inline SlidingWindowRankingOptions mode_options(const std::string& base, RankingMode mode) {
   return test_options(base + (mode == RankingMode::Union ? "-union" : "-incremental"), mode);
 }
 
 // mode_options on a manual clock.
-inline RankingOptions clocked_options(const std::string& base, RankingMode mode,
-                                      const ManualClock& clock) {
+inline SlidingWindowRankingOptions clocked_options(const std::string& base, RankingMode mode,
+                                                   const ManualClock& clock) {
   auto options = mode_options(base, mode);
   options.clock = clock.function();
   return options;

@@ -220,7 +220,7 @@ TEST_CASE(
   for (int sku = 0; sku < kSkus; ++sku) {
     stock.push_back({sku_name(sku), kUnitsPerSku});
   }
-  REQUIRE(reserver.load(kScope, stock) == flashsale::LoadStatus::Loaded);
+  REQUIRE(reserver.load(kScope, stock).status == flashsale::LoadStatus::Loaded);
 
   // Per reserve index (each written by one thread): its status and whether
   // it was then confirmed or released; summed per SKU at the end.
@@ -254,7 +254,7 @@ TEST_CASE(
       unexpected += status == flashsale::ConfirmStatus::Confirmed ? 0 : 1;
       settled[index] = 1;
     } else if (index % 4 == 1) {
-      const auto status = reserver.release(kScope, hold_id);
+      const auto status = reserver.release(kScope, hold_id).status;
       unexpected += status == flashsale::ReleaseStatus::Released ? 0 : 1;
       settled[index] = -1;
     }

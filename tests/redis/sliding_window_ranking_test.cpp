@@ -23,11 +23,11 @@
 using namespace std::chrono_literals;
 using flashsale::RankedMember;
 using flashsale::RankingMode;
-using flashsale::RankingOptions;
 using flashsale::RankingTime;
 using flashsale::RecordStatus;
 using flashsale::RefreshStatus;
 using flashsale::SlidingWindowRanking;
+using flashsale::SlidingWindowRankingOptions;
 using flashsale::testing::RedisServer;
 
 using namespace flashsale::testing;
@@ -438,33 +438,35 @@ TEST_CASE("bad options and arguments raise InvalidArgument and send nothing", "[
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
 
-  std::vector<RankingOptions> bad_options;
+  std::vector<SlidingWindowRankingOptions> bad_options;
   const auto with = [&](auto change) {
     auto options = good;
     change(options);
     bad_options.push_back(options);
   };
-  with([](RankingOptions& o) { o.name = ""; });
-  with([](RankingOptions& o) { o.name = "a{b}"; });
-  with([](RankingOptions& o) { o.window = 2500ms; });  // not a multiple of the bucket
-  with([](RankingOptions& o) { o.window = 0ms; });
-  with([](RankingOptions& o) { o.window = -10s; });
-  with([](RankingOptions& o) { o.bucket = 0ms; });
-  with([](RankingOptions& o) { o.bucket = -1s; });
-  with([](RankingOptions& o) { o.metrics.clear(); });
-  with([&](RankingOptions& o) { o.metrics[1].weight = nan; });
-  with([&](RankingOptions& o) { o.metrics[1].weight = inf; });
-  with([](RankingOptions& o) { o.metrics[1].weight = 0; });
-  with([](RankingOptions& o) { o.metrics[1].weight = -1; });
-  with([](RankingOptions& o) { o.metrics[1].name = "sales"; });  // twice
-  with([](RankingOptions& o) { o.metrics[1].name = "a:b"; });
-  with([](RankingOptions& o) { o.metrics[1].name = ""; });
-  with([](RankingOptions& o) { o.metrics[1].name = "seen"; });  // reserved for event ids
-  with([](RankingOptions& o) { o.incremental_chunk = 0; });
-  with([&](RankingOptions& o) { o.zero_epsilon = nan; });
-  with([](RankingOptions& o) { o.zero_epsilon = -1; });
-  with([](RankingOptions& o) { o.key_prefix = "a b"; });
-  with([](RankingOptions& o) {
+  with([](SlidingWindowRankingOptions& o) { o.name = ""; });
+  with([](SlidingWindowRankingOptions& o) { o.name = "a{b}"; });
+  with([](SlidingWindowRankingOptions& o) { o.window = 2500ms; });  // not a multiple of the bucket
+  with([](SlidingWindowRankingOptions& o) { o.window = 0ms; });
+  with([](SlidingWindowRankingOptions& o) { o.window = -10s; });
+  with([](SlidingWindowRankingOptions& o) { o.bucket = 0ms; });
+  with([](SlidingWindowRankingOptions& o) { o.bucket = -1s; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics.clear(); });
+  with([&](SlidingWindowRankingOptions& o) { o.metrics[1].weight = nan; });
+  with([&](SlidingWindowRankingOptions& o) { o.metrics[1].weight = inf; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].weight = 0; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].weight = -1; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].name = "sales"; });  // twice
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].name = "a:b"; });
+  with([](SlidingWindowRankingOptions& o) { o.metrics[1].name = ""; });
+  with([](SlidingWindowRankingOptions& o) {
+    o.metrics[1].name = "seen";
+  });  // reserved for event ids
+  with([](SlidingWindowRankingOptions& o) { o.incremental_chunk = 0; });
+  with([&](SlidingWindowRankingOptions& o) { o.zero_epsilon = nan; });
+  with([](SlidingWindowRankingOptions& o) { o.zero_epsilon = -1; });
+  with([](SlidingWindowRankingOptions& o) { o.key_prefix = "a b"; });
+  with([](SlidingWindowRankingOptions& o) {
     o.window = 24h;
     o.bucket = 1s;  // 86,400 buckets: too many keys for one window
   });
@@ -552,5 +554,76 @@ TEST_CASE("an event sent again with its event id is counted once", "[ranking]") 
                              "}:seen:" + std::to_string(to_epoch_ms(results[0].bucket_start));
     CHECK(server.admin().execute({{"SCARD", seen}, seen, {}}).as_integer() == 2);
     CHECK(server.admin().execute({{"PTTL", seen}, seen, {}}).as_integer() > 0);
+  }
+}
+
+TEST_CASE("a member whose weighted score is at or below zero_epsilon is listed by neither mode",
+          "[ranking]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  const ManualClock clock(server_now_ms(server));
+  for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
+    auto options =
+        test_options(mode == RankingMode::Union ? "tiny-union" : "tiny-incremental", mode);
+    options.zero_epsilon = 1e-9;
+    options.clock = clock.function();
+    SlidingWindowRanking ranking(*client, options);
+    INFO((mode == RankingMode::Union ? "union" : "incremental"));
+    REQUIRE(ranking.record("tiny", "sales", 1e-10).status == RecordStatus::Recorded);
+    REQUIRE(ranking.record("big", "sales", 2).status == RecordStatus::Recorded);
+    ranking.refresh();
+    CHECK_FALSE(ranking.rank("tiny").has_value());
+    CHECK_FALSE(ranking.score("tiny").has_value());
+    CHECK(ranking.rank("big") == std::optional<std::size_t>(0));
+    CHECK(ranking.score("big") == std::optional<double>(2));
+    const auto top = ranking.top(10);
+    REQUIRE(top.size() == 1);
+    CHECK(top[0].member == "big");
+    CHECK(ranking.snapshot(10).members.size() == 1);
+    // Enough tiny deltas add up to a listed score in both modes alike.
+    for (int i = 0; i < 20; ++i) {
+      ranking.record("tiny", "sales", 1e-10);
+    }
+    ranking.refresh();
+    CHECK(ranking.rank("tiny") == std::optional<std::size_t>(1));
+  }
+}
+
+TEST_CASE(
+    "a record that would lift a bucket score past kMaxRankingScore is refused and every "
+    "later refresh still works",
+    "[ranking]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  const ManualClock clock(server_now_ms(server));
+  for (const auto mode : {RankingMode::Union, RankingMode::Incremental}) {
+    auto options =
+        test_options(mode == RankingMode::Union ? "huge-union" : "huge-incremental", mode);
+    options.metrics = {{"sales", 1.0}};
+    options.clock = clock.function();
+    SlidingWindowRanking ranking(*client, options);
+    INFO((mode == RankingMode::Union ? "union" : "incremental"));
+    // One event above the limit can never be recorded: refused before I/O.
+    CHECK_THROWS_AS(ranking.record("p", "sales", 1e308), flashsale::InvalidArgument);
+    const double big = flashsale::kMaxRankingScore * 0.6;
+    REQUIRE(ranking.record("p", "sales", big).status == RecordStatus::Recorded);
+    CHECK(ranking.record("p", "sales", big, std::nullopt, "e-2").status ==
+          RecordStatus::ScoreLimit);
+    // Refused means nothing written: the event id is not remembered either.
+    CHECK(ranking.record("p", "sales", 1, std::nullopt, "e-2").status == RecordStatus::Recorded);
+    REQUIRE(ranking.record("q", "sales", big).status == RecordStatus::Recorded);
+    clock.advance(kBucketMs);
+    REQUIRE(ranking.record("p", "sales", big).status == RecordStatus::Recorded);
+    ranking.refresh();
+    const auto top = ranking.top(10);
+    REQUIRE(top.size() == 2);
+    CHECK(top[0].member == "p");
+    CHECK(std::isfinite(top[0].score));
+    // The whole window slides out: every subtraction call succeeds.
+    for (long long moved = 0; moved <= kWindowMs + kBucketMs; moved += kBucketMs / 2) {
+      clock.advance(kBucketMs / 2);
+      CHECK_NOTHROW(ranking.refresh());
+    }
+    CHECK(ranking.top(10).empty());
   }
 }

@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/time_conversion.hpp"
 #include "flashsale/client.hpp"
 #include "flashsale/stock_reserver.hpp"
 #include "redis_test_helpers.hpp"
-#include "common/time_conversion.hpp"
 
 namespace flashsale::testing::stock {
 

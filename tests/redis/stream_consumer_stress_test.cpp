@@ -17,7 +17,7 @@
 
 using namespace std::chrono_literals;
 using flashsale::Client;
-using flashsale::HandlerResult;
+using flashsale::HandlerOutcome;
 using flashsale::StreamConsumer;
 using flashsale::StreamMessage;
 using flashsale::testing::RedisServer;
@@ -212,7 +212,7 @@ TEST_CASE(
         raw->run([&](const StreamMessage& message) {
           client->execute({{"SADD", kHandledSet, message.id}, kHandledSet, {}});
           client->execute({{"INCR", kHandlingCount}, kHandlingCount, {}});
-          return HandlerResult::Ack;
+          return HandlerOutcome::Ack;
         });
       } catch (const std::exception& error) {
         ++errors;

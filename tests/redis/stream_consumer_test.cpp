@@ -19,10 +19,11 @@
 
 using namespace std::chrono_literals;
 using flashsale::Client;
-using flashsale::HandlerResult;
+using flashsale::HandlerOutcome;
 using flashsale::StreamConsumer;
 using flashsale::StreamConsumerOptions;
 using flashsale::StreamMessage;
+using flashsale::testing::add_entries;
 using flashsale::testing::read_stream;
 using flashsale::testing::RedisServer;
 
@@ -45,34 +46,23 @@ StreamConsumerOptions consumer_options(std::string consumer) {
   return options;
 }
 
-std::vector<std::string> add_entries(Client& client, const std::string& stream, int count,
-                                     const std::string& field = "n") {
-  std::vector<flashsale::Command> commands;
-  for (int i = 0; i < count; ++i) {
-    commands.push_back({{"XADD", stream, "*", field, std::to_string(i)}, stream, {}});
-  }
-  std::vector<std::string> ids;
-  for (const auto& reply : client.execute_pipeline(commands)) {
-    ids.push_back(reply.as_string());
-  }
-  return ids;
-}
-
 long long pending_count(Client& client, const std::string& stream) {
-  return client.execute({{"XPENDING", stream, kGroup}, stream, {}}).as_array().at(0).as_integer();
+  return flashsale::testing::pending_count(client, stream, kGroup);
 }
 
-// Polls until `done` holds or 20 s passed; returns whether it held.
+// Polls once (which creates the group), then until `done` holds or 20 s
+// passed; returns whether it held. `done` may query the group (XPENDING), so it
+// is asked only after the first poll.
 bool poll_until(StreamConsumer& consumer, const flashsale::StreamHandler& handler,
                 const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
+  do {
     consumer.poll_once(handler);
-  }
-  return true;
+    if (done()) {
+      return true;
+    }
+  } while (std::chrono::steady_clock::now() <= deadline);
+  return false;
 }
 
 // Delivers up to `count` new entries to a consumer that then does nothing,
@@ -127,7 +117,8 @@ TEST_CASE("bad stream consumer options raise InvalidArgument and send nothing", 
   CHECK(server.admin().execute({{"EXISTS", kStream}, kStream, {}}).as_integer() == 0);
 }
 
-TEST_CASE("entries are handled and acknowledged; an existing group is never reset", "[stream]") {
+TEST_CASE("entries are handled and acknowledged, and an existing group is never reset",
+          "[stream]") {
   RedisServer server;
   auto client = server.make_client(2);
   const auto ids = add_entries(*client, kStream, 25);
@@ -139,7 +130,7 @@ TEST_CASE("entries are handled and acknowledged; an existing group is never rese
     REQUIRE(message.fields.size() == 1);
     CHECK(message.fields[0].first == "n");
     seen.push_back(message.id);
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   StreamConsumer first(*client, consumer_options("c1"));
   REQUIRE(poll_until(first, handler, [&] { return seen.size() == ids.size(); }));
@@ -173,7 +164,7 @@ TEST_CASE("a failed entry is retried after the backoff with its delivery count f
     if (deliveries.size() == 1) {
       throw std::runtime_error("database unavailable");
     }
-    return deliveries.size() == 2 ? HandlerResult::Retry : HandlerResult::Ack;
+    return deliveries.size() == 2 ? HandlerOutcome::Retry : HandlerOutcome::Ack;
   };
   StreamConsumer consumer(*client, consumer_options("c1"));
   REQUIRE(poll_until(consumer, handler, [&] { return deliveries.size() == 3; }));
@@ -201,7 +192,7 @@ TEST_CASE("a poison message is dead-lettered after exactly max_deliveries while 
     if (message.id == poison_id) {
       throw std::runtime_error("cannot parse coupon");
     }
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   StreamConsumer consumer(*client, consumer_options("c1"));
   const std::string dead_stream = kStream + ":dead";
@@ -244,7 +235,7 @@ TEST_CASE("a DeadLetter result moves the entry at once, also after SCRIPT FLUSH 
   int calls = 0;
   auto reject = [&](const StreamMessage&) {
     ++calls;
-    return HandlerResult::DeadLetter;
+    return HandlerOutcome::DeadLetter;
   };
   auto options = consumer_options("c1");
   options.batch_size = 1;
@@ -265,7 +256,7 @@ TEST_CASE("a DeadLetter result moves the entry at once, also after SCRIPT FLUSH 
 }
 
 TEST_CASE(
-    "a crashed consumer's entries are taken over after claim_idle; deleted ones are "
+    "a crashed consumer's entries are taken over after claim_idle, and deleted ones are "
     "counted and cleared",
     "[stream]") {
   RedisServer server;
@@ -274,7 +265,8 @@ TEST_CASE(
   options.claim_idle = 100ms;
   options.claim_interval = 50ms;
   StreamConsumer consumer(*client, options);
-  consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });  // creates the group
+  consumer.poll_once(
+      [](const StreamMessage&) { return HandlerOutcome::Ack; });  // creates the group
 
   add_entries(*client, kStream, 10);
   const auto ghost_ids = deliver_to_ghost(*client, "ghost", 10);
@@ -285,7 +277,7 @@ TEST_CASE(
   std::map<std::string, std::int64_t> deliveries;
   auto handler = [&](const StreamMessage& message) {
     deliveries[message.id] = message.delivery_count;
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   REQUIRE(poll_until(consumer, handler, [&] { return pending_count(*client, kStream) == 0; }));
   CHECK(deliveries.size() == 7);
@@ -310,7 +302,7 @@ TEST_CASE("an entry taken over after its last allowed delivery is dead-lettered 
   int calls = 0;
   auto handler = [&](const StreamMessage&) {
     ++calls;
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   consumer.poll_once(handler);
   add_entries(*client, kStream, 1);
@@ -327,7 +319,7 @@ TEST_CASE("an entry taken over after its last allowed delivery is dead-lettered 
 }
 
 TEST_CASE(
-    "a handler that fails between its effect and the ack is redelivered; the idempotent "
+    "a handler that fails between its effect and the ack is redelivered, and the idempotent "
     "effect applies once",
     "[stream]") {
   RedisServer server;
@@ -341,9 +333,10 @@ TEST_CASE(
     if (attempts == 1) {
       throw std::runtime_error("lost the connection before acknowledging");
     }
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   StreamConsumer consumer(*client, consumer_options("c1"));
+  consumer.poll_once(handler);  // creates the group that pending_count reads
   REQUIRE(poll_until(consumer, handler, [&] { return pending_count(*client, kStream) == 0; }));
   CHECK(attempts == 2);
   CHECK(client->execute({{"SCARD", effect}, effect, {}}).as_integer() == 1);
@@ -397,7 +390,7 @@ TEST_CASE("stop() while run() is blocked in XREADGROUP returns within the block 
   std::thread runner([&] {
     consumer.run([&](const StreamMessage&) {
       ++handled;
-      return HandlerResult::Ack;
+      return HandlerOutcome::Ack;
     });
   });
   auto blocked_clients = [&] {
@@ -430,7 +423,7 @@ TEST_CASE("stats report lag as a value when Redis knows it and as unknown when i
   CHECK_FALSE(before.lag.has_value());
   CHECK_FALSE(before.oldest_pending_age.has_value());
 
-  consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });
+  consumer.poll_once([](const StreamMessage&) { return HandlerOutcome::Ack; });
   const auto ids = add_entries(*client, kStream, 5);
   auto stats = consumer.stats();
   REQUIRE(stats.lag.has_value());
@@ -456,7 +449,7 @@ TEST_CASE("removing idle consumers deletes only those with nothing pending", "[s
   auto client = server.make_client(2);
   StreamConsumer consumer(*client, consumer_options("self"));
   add_entries(*client, kStream, 1);
-  consumer.poll_once([](const StreamMessage&) { return HandlerResult::Ack; });
+  consumer.poll_once([](const StreamMessage&) { return HandlerOutcome::Ack; });
   add_entries(*client, kStream, 2);
   deliver_to_ghost(*client, "busy", 1);
   client->execute({{"XGROUP", "CREATECONSUMER", kStream, kGroup, "idle"}, kStream, {}});
@@ -481,7 +474,7 @@ TEST_CASE("after a restart without persistence the group is created again and en
   int handled = 0;
   auto handler = [&](const StreamMessage&) {
     ++handled;
-    return HandlerResult::Ack;
+    return HandlerOutcome::Ack;
   };
   add_entries(*client, kStream, 2);
   REQUIRE(poll_until(consumer, handler, [&] { return handled == 2; }));
@@ -505,7 +498,8 @@ TEST_CASE("several streams are each read, acknowledged and dead-lettered on thei
   std::map<std::string, int> per_stream;
   auto handler = [&](const StreamMessage& message) {
     ++per_stream[message.stream];
-    return message.fields.at(0).first == "poison" ? HandlerResult::DeadLetter : HandlerResult::Ack;
+    return message.fields.at(0).first == "poison" ? HandlerOutcome::DeadLetter
+                                                  : HandlerOutcome::Ack;
   };
   REQUIRE(poll_until(consumer, handler,
                      [&] { return per_stream[kStream] == 5 && per_stream[other] == 6; }));
@@ -528,7 +522,7 @@ TEST_CASE("run() rides out a server restart: it logs, reconnects and goes on han
   std::thread runner([&] {
     consumer.run([&](const StreamMessage&) {
       ++handled;
-      return HandlerResult::Ack;
+      return HandlerOutcome::Ack;
     });
   });
   auto wait_for = [&](int count) {

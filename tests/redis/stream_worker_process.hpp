@@ -24,6 +24,8 @@ struct StreamWorkerSettings {
   int claim_idle_ms = 1000;
   int claim_interval_ms = 200;
   int block_ms = 500;
+  // Run a batch handler (see tests/programs/stream_consumer_worker.cpp).
+  bool batch = false;
 };
 
 // A running worker; not copyable. The destructor SIGKILLs and reaps it when
@@ -37,7 +39,7 @@ class StreamWorkerProcess {
         {std::to_string(settings.port), settings.stream, settings.group, consumer_,
          settings.handled_set, settings.count_key, std::to_string(settings.batch_size),
          std::to_string(settings.claim_idle_ms), std::to_string(settings.claim_interval_ms),
-         std::to_string(settings.block_ms)});
+         std::to_string(settings.block_ms), settings.batch ? "batch" : "single"});
   }
   StreamWorkerProcess(const StreamWorkerProcess&) = delete;
   StreamWorkerProcess& operator=(const StreamWorkerProcess&) = delete;

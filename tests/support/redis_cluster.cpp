@@ -48,7 +48,9 @@ RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(opt
   if (options_.masters == 0) {
     throw std::invalid_argument("a cluster needs at least one master");
   }
-  for (std::size_t index = 0; index < options_.masters; ++index) {
+  const std::size_t masters = options_.masters;
+  const std::size_t total = masters * (1 + options_.replicas_per_master);
+  for (std::size_t index = 0; index < total; ++index) {
     constexpr int kAttempts = 5;
     for (int attempt = 1;; ++attempt) {
       // The default bus port (port + 10000) can exceed 65535 for the
@@ -77,12 +79,15 @@ RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(opt
     node_ids_.push_back(admin_command(*nodes_.back(), {"CLUSTER", "MYID"}).as_string());
   }
 
-  const std::size_t count = nodes_.size();
+  const std::size_t count = masters;
+  for (std::size_t index = 0; index < total; ++index) {
+    RedisServer& server = *nodes_[index];
+    admin_command(server, {"CLUSTER", "SET-CONFIG-EPOCH", std::to_string(index + 1)});
+  }
   for (std::size_t index = 0; index < count; ++index) {
     RedisServer& server = *nodes_[index];
-    // Distinct epochs up front, as redis-cli --cluster create does, so no
-    // collision has to be resolved before the cluster agrees.
-    admin_command(server, {"CLUSTER", "SET-CONFIG-EPOCH", std::to_string(index + 1)});
+    // Distinct epochs were set up front, as redis-cli --cluster create does,
+    // so no collision has to be resolved before the cluster agrees.
     std::vector<std::string> add_slots{"CLUSTER", "ADDSLOTS"};  // ADDSLOTSRANGE is 7.0+
     const std::size_t first = index * kClusterSlotCount / count;
     const std::size_t last = (index + 1) * kClusterSlotCount / count;
@@ -91,10 +96,27 @@ RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(opt
     }
     admin_command(server, std::move(add_slots));
   }
-  for (std::size_t index = 1; index < count; ++index) {
+  for (std::size_t index = 1; index < total; ++index) {
     admin_command(*nodes_[0],
                   {"CLUSTER", "MEET", "127.0.0.1", std::to_string(nodes_[index]->port()),
                    std::to_string(bus_ports_[index])});
+  }
+  if (total > masters) {
+    // Every node must know its master before it can replicate it.
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    for (std::size_t index = masters; index < total; ++index) {
+      for (;;) {
+        try {
+          admin_command(*nodes_[index], {"CLUSTER", "REPLICATE", node_ids_[index % masters]});
+          break;
+        } catch (const ReplyError&) {
+          if (std::chrono::steady_clock::now() > deadline) {
+            throw;  // "Unknown node" for a minute: the nodes never met
+          }
+          std::this_thread::sleep_for(50ms);
+        }
+      }
+    }
   }
   wait_until_healthy();
 }
@@ -109,8 +131,8 @@ std::vector<std::string> RedisCluster::seeds() const {
   return seeds;
 }
 
-ClusterOptions RedisCluster::client_options(std::size_t pool_size) const {
-  ClusterOptions options;
+ClusterClientOptions RedisCluster::client_options(std::size_t pool_size) const {
+  ClusterClientOptions options;
   options.seeds = seeds();
   options.connection.command_timeout = 10s;
   options.pool.size = pool_size;
@@ -236,6 +258,13 @@ void RedisCluster::wait_until_healthy(std::chrono::milliseconds limit) {
           healthy = false;
         }
       }
+      for (std::size_t index = options_.masters; index < nodes_.size() && healthy; ++index) {
+        const std::string info = admin_command(*nodes_[index], {"INFO", "replication"}).as_string();
+        if (info_field(info, "role") == "slave" && info_field(info, "master_link_status") != "up") {
+          last_problem = "replica " + std::to_string(index) + " has no link to its master yet";
+          healthy = false;
+        }
+      }
       if (healthy) {
         return;
       }
@@ -245,6 +274,41 @@ void RedisCluster::wait_until_healthy(std::chrono::milliseconds limit) {
     std::this_thread::sleep_for(50ms);
   }
   throw std::runtime_error("the cluster did not become healthy: " + last_problem);
+}
+
+std::size_t RedisCluster::wait_for_failover(std::size_t failed, std::uint16_t slot,
+                                            std::chrono::milliseconds limit) {
+  const int failed_port = nodes_.at(failed)->port();
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string last_problem;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (std::size_t index = 0; index < nodes_.size(); ++index) {
+      if (index == failed || !nodes_[index]->running()) {
+        continue;
+      }
+      try {
+        const std::string info = admin_command(*nodes_[index], {"CLUSTER", "INFO"}).as_string();
+        const auto ranges = sorted_slots(*nodes_[index]);
+        const bool moved = std::none_of(ranges.begin(), ranges.end(), [&](const auto& range) {
+          return range.master.port == failed_port;
+        });
+        if (info_field(info, "cluster_state") == "ok" && moved) {
+          for (const auto& range : ranges) {
+            if (range.first <= slot && slot <= range.last) {
+              return index_of_port(range.master.port);
+            }
+          }
+        }
+        last_problem = "node " + std::to_string(index) + " still maps slots to the failed node";
+      } catch (const Error& error) {
+        last_problem = error.what();
+      }
+      break;  // one live node's view is enough
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  throw std::runtime_error("no failover away from node " + std::to_string(failed) + ": " +
+                           last_problem);
 }
 
 }  // namespace flashsale::testing

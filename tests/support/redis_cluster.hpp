@@ -1,4 +1,4 @@
-// A private Redis Cluster for one test: N masters (no replicas), each a
+// A private Redis Cluster for one test: N masters (optionally with replicas), each a
 // RedisServer on a free loopback port with its own cluster bus port, slots
 // split evenly, nodes met, and cluster_state:ok with one consistent slot map
 // awaited on every node. Always torn down by the destructor. Needs
@@ -26,6 +26,10 @@ struct RedisClusterOptions {
   // cluster-node-timeout: how long a node may be unreachable before the
   // others mark it failed (and, with no replica, the cluster goes down).
   std::chrono::milliseconds node_timeout{2000};
+  // Replicas of every master (0 or more). Master i is node i; its replicas
+  // are nodes masters + i, 2 * masters + i, ... A master that fails is then
+  // replaced by its replica after about node_timeout.
+  std::size_t replicas_per_master = 0;
 };
 
 // Not thread-safe; owned by the test's main thread. Its methods talk to the
@@ -38,6 +42,7 @@ class RedisCluster {
   RedisCluster(const RedisCluster&) = delete;
   RedisCluster& operator=(const RedisCluster&) = delete;
 
+  // Every node, masters and replicas.
   std::size_t size() const noexcept { return nodes_.size(); }
   RedisServer& node(std::size_t index) { return *nodes_.at(index); }
   const std::string& node_id(std::size_t index) const { return node_ids_.at(index); }
@@ -46,7 +51,7 @@ class RedisCluster {
 
   // Options for a ClusterClient of this cluster (command timeout 10 s, pool
   // wait 30 s, retry budget 20 s); tests adjust them before constructing.
-  ClusterOptions client_options(std::size_t pool_size = 8) const;
+  ClusterClientOptions client_options(std::size_t pool_size = 8) const;
   std::unique_ptr<ClusterClient> make_client(std::size_t pool_size = 8) const;
 
   // The index of the master serving `slot`, by CLUSTER SLOTS of node 0.
@@ -74,8 +79,14 @@ class RedisCluster {
   // the cluster is healthy again.
   void restart_node(std::size_t index);
   // Waits until every node reports cluster_state:ok, knows every node and
-  // returns the same CLUSTER SLOTS; throws std::runtime_error after `limit`.
+  // returns the same CLUSTER SLOTS, and every replica's link to its master is
+  // up; throws std::runtime_error after `limit`.
   void wait_until_healthy(std::chrono::milliseconds limit = std::chrono::seconds(60));
+  // After node `failed` was killed: waits until another node serves every
+  // slot it served and the cluster is ok again (seen from a live node);
+  // returns the index of the node that now serves `slot`.
+  std::size_t wait_for_failover(std::size_t failed, std::uint16_t slot,
+                                std::chrono::milliseconds limit = std::chrono::seconds(60));
 
  private:
   std::size_t index_of_port(int port) const;

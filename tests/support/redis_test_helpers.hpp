@@ -1,6 +1,6 @@
 // Helpers shared by the tests that run against a real Redis: the server's
 // clock, waiting for a condition or for a restarted server's data, and
-// reading a stream back.
+// reading a stream back, adding entries and counting pending ones.
 #pragma once
 
 #include <chrono>
@@ -15,13 +15,14 @@
 #include "flashsale/client.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/script.hpp"
+#include "lua/test_scripts.hpp"
 
 namespace flashsale::testing {
 
 // Milliseconds since the Unix epoch by the Redis server clock, the clock the
 // scripts judge windows and deadlines by.
 inline long long server_time_ms(Client& client) {
-  return client.run_script(ScriptCall{&bundled_script("server_time_ms"), {}, {}}).as_integer();
+  return client.run_script(ScriptCall{&scripts::server_time_ms, {}, {}}).as_integer();
 }
 
 inline std::chrono::system_clock::time_point server_now(Client& client) {
@@ -90,6 +91,26 @@ inline std::vector<StreamEntry> read_stream(Client& client, const std::string& s
     }
     start = "(" + entries.back().id;
   }
+}
+
+// Appends `count` entries {field: i} to `stream` in one pipeline; their ids.
+inline std::vector<std::string> add_entries(Client& client, const std::string& stream, int count,
+                                            const std::string& field = "n") {
+  std::vector<Command> commands;
+  for (int i = 0; i < count; ++i) {
+    commands.push_back({{"XADD", stream, "*", field, std::to_string(i)}, stream, {}});
+  }
+  std::vector<std::string> ids;
+  for (const auto& reply : client.execute_pipeline(commands)) {
+    ids.push_back(reply.as_string());
+  }
+  return ids;
+}
+
+// Entries of `stream` delivered to `group` and not yet acknowledged.
+inline long long pending_count(Client& client, const std::string& stream,
+                               const std::string& group) {
+  return client.execute({{"XPENDING", stream, group}, stream, {}}).as_array().at(0).as_integer();
 }
 
 }  // namespace flashsale::testing

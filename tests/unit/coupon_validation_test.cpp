@@ -11,9 +11,9 @@
 #include "flashsale/standalone_client.hpp"
 
 using namespace std::chrono_literals;
-using flashsale::CouponIssuerOptions;
 using flashsale::CouponTemplate;
 using flashsale::FirstComeCouponIssuer;
+using flashsale::FirstComeCouponIssuerOptions;
 using flashsale::InvalidArgument;
 
 namespace {
@@ -24,8 +24,8 @@ flashsale::StandaloneClient unreachable_client() {
   return flashsale::StandaloneClient(options);
 }
 
-CouponIssuerOptions offline_options() {
-  CouponIssuerOptions options;
+FirstComeCouponIssuerOptions offline_options() {
+  FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   return options;
 }
@@ -86,7 +86,7 @@ TEST_CASE("user ids are limited by max_user_id_bytes and may hold any bytes", "[
 TEST_CASE("options outside their ranges are refused by the constructor", "[coupon]") {
   auto client = unreachable_client();
   auto options = offline_options();
-  options.events_max_length = -1;
+  options.max_stream_length = flashsale::kMaxStreamLengthLimit + 1;
   CHECK_THROWS_AS(FirstComeCouponIssuer(client, options), InvalidArgument);
   options = offline_options();
   options.max_user_id_bytes = 0;

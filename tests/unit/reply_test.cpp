@@ -2,7 +2,7 @@
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"
-#include "transport/script_call.hpp"
+#include "transport/server_info.hpp"
 
 using flashsale::Reply;
 

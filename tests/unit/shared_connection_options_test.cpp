@@ -5,11 +5,11 @@
 #include "flashsale/error.hpp"
 
 using flashsale::ClusterClient;
-using flashsale::ClusterOptions;
+using flashsale::ClusterClientOptions;
 
 TEST_CASE("a ClusterClient with pool.shared_connections set throws InvalidArgument at construction",
           "[shared-connection]") {
-  ClusterOptions options;
+  ClusterClientOptions options;
   // No server listens there: a refusal before any I/O is the only way out.
   options.seeds = {"127.0.0.1:1"};
   options.pool.shared_connections = 1;

@@ -125,6 +125,27 @@ TEST_CASE("a record appended in a transaction that rolls back is never fetched o
   CHECK(store.counts().published == 1);
 }
 
+TEST_CASE("a rolled-back append's id is handed out again but a committed id never is", "[outbox]") {
+  TemporaryDirectory directory;
+  SqliteOutboxStore store(directory.file("app.db"));
+  HostDatabase host(directory.file("app.db"));
+  const auto first = host.place_order("A", "a1");
+  host.execute("BEGIN");
+  const auto rolled_back =
+      SqliteOutboxStore::append(host.handle(), {"order", "gone", "order_placed", "{}"});
+  host.execute("ROLLBACK");
+  CHECK(rolled_back == first + 1);
+  // The rollback also undid the AUTOINCREMENT counter: the id comes again.
+  // Harmless: the rolled-back record never existed for the relay.
+  const auto second = host.place_order("B", "b1");
+  CHECK(second == rolled_back);
+  // Committed ids stay used even when every row is purged.
+  store.mark_published(first);
+  store.mark_published(second);
+  CHECK(store.purge_published(std::chrono::system_clock::now() + 1s, 10) == 2);
+  CHECK(host.place_order("C", "c1") == second + 1);
+}
+
 TEST_CASE("appended records keep every field and are fetched in id order", "[outbox]") {
   TemporaryDirectory directory;
   SqliteOutboxStore store(directory.file("app.db"));
@@ -441,4 +462,77 @@ TEST_CASE("run logs store failures, backs off and carries on when the store reco
   REQUIRE(warnings.size() == 3);
   CHECK(warnings[0].find("database is locked") != std::string::npos);
   CHECK(warnings[2].find("3 in a row") != std::string::npos);
+}
+
+namespace {
+
+// Fails its first fetches with exceptions outside flashsale::Error: a
+// std::runtime_error, then something that is not a std::exception at all.
+class ForeignFailureStore : public flashsale::testing::ForwardingOutboxStore {
+ public:
+  using ForwardingOutboxStore::ForwardingOutboxStore;
+  std::vector<OutboxRecord> fetch_due(std::size_t limit,
+                                      std::chrono::system_clock::time_point now) override {
+    const int call = ++calls_;
+    if (call == 1) {
+      throw std::runtime_error("driver exploded");
+    }
+    if (call == 2) {
+      throw 42;
+    }
+    return ForwardingOutboxStore::fetch_due(limit, now);
+  }
+
+ private:
+  std::atomic<int> calls_{0};
+};
+
+// Throws something that is not a std::exception on its first call.
+class ForeignFailurePublisher : public flashsale::OutboxPublisher {
+ public:
+  void publish(const OutboxRecord& record) override {
+    if (++calls == 1) {
+      throw 7;
+    }
+    published.push_back(record.id);
+  }
+  int calls = 0;
+  std::vector<std::int64_t> published;
+};
+
+}  // namespace
+
+TEST_CASE("run survives any exception of the store or the publisher, logs it and backs off",
+          "[outbox]") {
+  TemporaryDirectory directory;
+  SqliteOutboxStore inner(directory.file("app.db"));
+  ForeignFailureStore store(inner);
+  HostDatabase host(directory.file("app.db"));
+  const auto id = host.place_order("A", "a1");
+
+  std::mutex warnings_mutex;
+  std::vector<std::string> warnings;
+  flashsale::set_log_sink([&](flashsale::LogLevel, std::string_view message) {
+    const std::lock_guard<std::mutex> lock(warnings_mutex);
+    warnings.emplace_back(message);
+  });
+  ForeignFailurePublisher publisher;
+  auto options = fast_options();
+  options.backoff_base = 1ms;
+  OutboxRelay relay(store, publisher, options);
+  std::thread runner([&] { relay.run(); });
+  for (int wait = 0; wait < 2000 && inner.counts().pending > 0; ++wait) {
+    std::this_thread::sleep_for(5ms);
+  }
+  relay.stop();
+  runner.join();
+  flashsale::set_log_sink({});
+
+  CHECK(inner.status(id)->state == flashsale::OutboxRecordState::Published);
+  CHECK(inner.status(id)->record.attempts == 1);
+  CHECK(inner.status(id)->last_error == "an exception not derived from std::exception");
+  CHECK(publisher.published == std::vector<std::int64_t>{id});
+  REQUIRE(warnings.size() >= 2);
+  CHECK(warnings[0].find("driver exploded") != std::string::npos);
+  CHECK(warnings[1].find("not derived from std::exception") != std::string::npos);
 }

@@ -59,15 +59,17 @@ TEST_CASE("options outside their documented limits are refused before any call",
   };
   refused([](StockReserverOptions& o) { o.key_prefix = "has space"; });
   refused([](StockReserverOptions& o) { o.max_skus_per_cart = 0; });
-  refused(
-      [](StockReserverOptions& o) { o.max_skus_per_cart = flashsale::kMaxSkusPerCartLimit + 1; });
+  refused([](StockReserverOptions& o) {
+    o.max_skus_per_cart = flashsale::kMaxStockSkusPerCartLimit + 1;
+  });
   refused([](StockReserverOptions& o) { o.max_reclaim_per_call = 0; });
   refused([](StockReserverOptions& o) {
-    o.max_reclaim_per_call = flashsale::kMaxReclaimPerCallLimit + 1;
+    o.max_reclaim_per_call = flashsale::kMaxStockReclaimPerCallLimit + 1;
   });
   refused([](StockReserverOptions& o) { o.reclaim_per_reserve = o.max_reclaim_per_call + 1; });
   refused([](StockReserverOptions& o) { o.max_hold_ttl = 0ms; });
-  refused([](StockReserverOptions& o) { o.events_max_length = 0; });
+  refused(
+      [](StockReserverOptions& o) { o.max_stream_length = flashsale::kMaxStreamLengthLimit + 1; });
   refused([](StockReserverOptions& o) { o.max_hold_id_bytes = 0; });
   refused(
       [](StockReserverOptions& o) { o.max_hold_id_bytes = flashsale::kMaxMemberIdBytesLimit + 1; });
@@ -108,10 +110,15 @@ TEST_CASE("every operation refuses bad input without calling the client", "[stoc
 TEST_CASE("a hold reaper refuses bad scopes and batch sizes before starting", "[stock][unit]") {
   CountingClient client;
   StockReserver reserver(client, quiet_options());
-  CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {}), InvalidArgument);
   CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {"ok", "not ok"}), InvalidArgument);
   CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {"ok"}, {0ms, 10}), InvalidArgument);
   CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {"ok"}, {1s, 0}), InvalidArgument);
   CHECK_THROWS_AS(flashsale::HoldReaper(reserver, {"ok"}, {1s, 1001}), InvalidArgument);
+  // No scope yet is allowed (scopes are added later); a bad one added is refused.
+  flashsale::HoldReaper reaper(reserver, {}, {1ms, 10});
+  CHECK_THROWS_AS(reaper.add_scope("not ok"), InvalidArgument);
+  CHECK_THROWS_AS(reaper.add_scope(""), InvalidArgument);
+  CHECK(reaper.scopes().empty());
+  reaper.stop();
   CHECK(client.calls == 0);
 }

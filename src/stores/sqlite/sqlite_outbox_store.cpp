@@ -9,13 +9,17 @@
 
 #include <fmt/format.h>
 
-#include "flashsale/error.hpp"
+#include "common/option_checks.hpp"
+#include "common/outbox_store_values.hpp"
 #include "common/time_conversion.hpp"
+#include "flashsale/error.hpp"
 
 namespace flashsale {
 
 using detail::from_epoch_ms;
+using detail::sql_limit;
 using detail::to_epoch_ms;
+using detail::validate_outbox_record_id;
 
 namespace {
 
@@ -86,11 +90,6 @@ void execute_script(sqlite3* db, const char* sql, std::string_view action) {
   }
 }
 
-std::int64_t sql_limit(std::size_t limit) {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max()));
-}
-
 struct ConnectionCloser {
   void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
 };
@@ -125,6 +124,10 @@ class Statement {
         "binding a blob");
     return *this;
   }
+
+  // Makes the statement ready to run again (bindings are replaced by the
+  // next bind calls).
+  void reset() { sqlite3_reset(statement_.get()); }
 
   // True while there is a row to read.
   bool step() {
@@ -182,12 +185,6 @@ OutboxRecord read_record(const Statement& row) {
   return record;
 }
 
-void validate_id(std::int64_t id) {
-  if (id < 1) {
-    throw InvalidArgument(fmt::format("outbox record id must be positive, got {}", id));
-  }
-}
-
 }  // namespace
 
 class SqliteOutboxStore::Impl {
@@ -222,7 +219,11 @@ class SqliteOutboxStore::Impl {
 };
 
 SqliteOutboxStore::SqliteOutboxStore(const std::string& path, SqliteOutboxStoreOptions options)
-    : impl_(std::make_unique<Impl>(path, options)) {}
+    : options_(options) {
+  detail::OptionChecks("SqliteOutboxStoreOptions")
+      .at_least("busy_timeout", options_.busy_timeout, std::chrono::milliseconds{0});
+  impl_ = std::make_unique<Impl>(path, options_);
+}
 
 SqliteOutboxStore::~SqliteOutboxStore() = default;
 
@@ -258,7 +259,7 @@ std::vector<OutboxRecord> SqliteOutboxStore::fetch_due(std::size_t limit,
 }
 
 void SqliteOutboxStore::mark_published(std::int64_t id) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET state = 1, published_at_ms = ?2 "
@@ -266,9 +267,34 @@ void SqliteOutboxStore::mark_published(std::int64_t id) {
   update.bind(1, id).bind(2, to_epoch_ms(std::chrono::system_clock::now())).run();
 }
 
+void SqliteOutboxStore::mark_published_many(const std::vector<std::int64_t>& ids) {
+  for (const auto id : ids) {
+    validate_outbox_record_id(id);
+  }
+  if (ids.empty()) {
+    return;
+  }
+  const std::lock_guard<std::mutex> lock(impl_->mutex);
+  execute_script(impl_->db(), "BEGIN IMMEDIATE", "starting a transaction");
+  try {
+    Statement update(impl_->db(),
+                     "UPDATE flashsale_outbox SET state = 1, published_at_ms = ?2 "
+                     "WHERE id = ?1 AND state = 0");
+    const auto now = to_epoch_ms(std::chrono::system_clock::now());
+    for (const auto id : ids) {
+      update.reset();
+      update.bind(1, id).bind(2, now).run();
+    }
+    execute_script(impl_->db(), "COMMIT", "committing");
+  } catch (...) {
+    sqlite3_exec(impl_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 void SqliteOutboxStore::mark_failed(std::int64_t id, std::string_view error,
                                     std::chrono::system_clock::time_point next_attempt_at) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET attempts = attempts + 1, last_error = ?2, "
@@ -277,7 +303,7 @@ void SqliteOutboxStore::mark_failed(std::int64_t id, std::string_view error,
 }
 
 void SqliteOutboxStore::mark_blocked(std::int64_t id, std::string_view error) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET attempts = attempts + 1, last_error = ?2, "
@@ -299,7 +325,7 @@ std::vector<BlockedOutboxRecord> SqliteOutboxStore::list_blocked(std::size_t lim
 }
 
 bool SqliteOutboxStore::unblock(std::int64_t id) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement update(impl_->db(),
                    "UPDATE flashsale_outbox SET state = 0, attempts = 0, "
@@ -308,7 +334,7 @@ bool SqliteOutboxStore::unblock(std::int64_t id) {
 }
 
 std::optional<OutboxRecordStatus> SqliteOutboxStore::status(std::int64_t id) {
-  validate_id(id);
+  validate_outbox_record_id(id);
   const std::lock_guard<std::mutex> lock(impl_->mutex);
   Statement select(impl_->db(), fmt::format("SELECT {}, state, last_error, next_attempt_at_ms, "
                                             "published_at_ms FROM flashsale_outbox WHERE id = ?1",
@@ -319,10 +345,7 @@ std::optional<OutboxRecordStatus> SqliteOutboxStore::status(std::int64_t id) {
   }
   OutboxRecordStatus status;
   status.record = read_record(select);
-  const auto state = select.integer(7);
-  status.state = state == 1   ? OutboxRecordState::Published
-                 : state == 2 ? OutboxRecordState::Blocked
-                              : OutboxRecordState::Pending;
+  status.state = detail::outbox_record_state(select.integer(7));
   status.last_error = select.text(8);
   status.next_attempt_at = from_epoch_ms(select.integer(9));
   if (!select.is_null(10)) {
@@ -336,15 +359,7 @@ OutboxCounts SqliteOutboxStore::counts() {
   Statement select(impl_->db(), "SELECT state, COUNT(*) FROM flashsale_outbox GROUP BY state");
   OutboxCounts counts;
   while (select.step()) {
-    const auto state = select.integer(0);
-    const auto count = select.integer(1);
-    if (state == 1) {
-      counts.published = count;
-    } else if (state == 2) {
-      counts.blocked = count;
-    } else {
-      counts.pending = count;
-    }
+    detail::add_outbox_count(counts, select.integer(0), select.integer(1));
   }
   Statement oldest(
       impl_->db(),

@@ -27,6 +27,8 @@ struct RedisServerOptions {
   // The password of the default user, when config_lines set requirepass; used
   // by connection_options() and admin().
   std::string password;
+  // Extra command-line arguments after the config file, e.g. {"--sentinel"}.
+  std::vector<std::string> arguments;
 };
 
 // Not thread-safe; owned by the test's main thread.

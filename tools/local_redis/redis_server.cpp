@@ -15,6 +15,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "flashsale/error.hpp"
 
@@ -172,8 +173,13 @@ void RedisServer::start() {
     // Dies with the test process, so a crashed test leaves no server behind.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     std::freopen("/dev/null", "w", stdout);
-    ::execlp(options_.executable.c_str(), options_.executable.c_str(), config_path.c_str(),
-             static_cast<char*>(nullptr));
+    std::vector<char*> argv{const_cast<char*>(options_.executable.c_str()),
+                            const_cast<char*>(config_path.c_str())};
+    for (const auto& argument : options_.arguments) {
+      argv.push_back(const_cast<char*>(argument.c_str()));
+    }
+    argv.push_back(nullptr);
+    ::execvp(options_.executable.c_str(), argv.data());
     std::_Exit(127);
   }
   pid_ = child;

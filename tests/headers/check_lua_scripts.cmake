@@ -1,0 +1,61 @@
+cmake_minimum_required(VERSION 3.16)
+# Script mode: -DSOURCE=<flashsale source>
+# Every script of lua/ and tests/lua/ follows one layout:
+#   -- <name>: what it does
+#   -- KEYS ...        (then, in this order)
+#   -- ARGV ...
+#   -- Reply ...
+#   -- Invariant ...
+# and every error reply is prefixed with its script: 'ERR <name>: ...' (or
+# another error code, e.g. 'WRONGTYPE <name>: ...').
+file(GLOB scripts ${SOURCE}/lua/*.lua ${SOURCE}/tests/lua/*.lua)
+if(NOT scripts)
+  message(FATAL_ERROR "no scripts under ${SOURCE}/lua")
+endif()
+set(problems "")
+foreach(path IN LISTS scripts)
+  get_filename_component(name ${path} NAME_WE)
+  file(READ ${path} text)
+  # A list of lines: no ';' inside, and no brackets (an unbalanced '[' would
+  # keep CMake from splitting the list).
+  string(REGEX REPLACE "[][;]" "," lines "${text}")
+  string(REPLACE "\n" ";" lines "${lines}")
+  list(GET lines 0 first)
+  if(NOT first MATCHES "^-- ${name}: ")
+    list(APPEND problems "${name}: the first line must read \"-- ${name}: <what it does>\"")
+  endif()
+  # The header: the leading comment lines.
+  set(position 0)
+  foreach(section KEYS ARGV Reply Invariant)
+    set(found -1)
+    set(index 0)
+    foreach(line IN LISTS lines)
+      if(NOT line MATCHES "^--")
+        break()
+      endif()
+      if(found EQUAL -1 AND line MATCHES "^-- ${section}")
+        set(found ${index})
+      endif()
+      math(EXPR index "${index} + 1")
+    endforeach()
+    if(found EQUAL -1)
+      list(APPEND problems "${name}: the header lacks a \"-- ${section}\" line")
+    elseif(found LESS position)
+      list(APPEND problems "${name}: \"-- ${section}\" comes out of order (KEYS, ARGV, Reply, Invariant)")
+    else()
+      set(position ${found})
+    endif()
+  endforeach()
+  string(REGEX MATCHALL "error_reply\\(['\"][^'\"]*" replies "${text}")
+  foreach(reply IN LISTS replies)
+    if(NOT reply MATCHES "^error_reply\\(['\"][A-Z]+ ${name}: ")
+      list(APPEND problems "${name}: ${reply}... lacks the prefix \"ERR ${name}: \"")
+    endif()
+  endforeach()
+endforeach()
+if(problems)
+  list(JOIN problems "\n  " text)
+  message(FATAL_ERROR "Lua scripts:\n  ${text}")
+endif()
+list(LENGTH scripts count)
+message(STATUS "${count} scripts follow the header layout and the error prefix")

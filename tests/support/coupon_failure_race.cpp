@@ -1,0 +1,125 @@
+#include "coupon_failure_race.hpp"
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "flashsale/coupon_issuer.hpp"
+#include "flashsale/durability.hpp"
+#include "flashsale/error.hpp"
+
+namespace flashsale::testing {
+
+namespace {
+
+std::string user_name(int user) {
+  return "user-" + std::to_string(user);
+}
+
+}  // namespace
+
+CouponFailureRaceOutcome run_coupon_failure_race(
+    Client& client, const CouponFailureRaceOptions& options,
+    const std::function<void(const std::atomic<int>& answered)>& failure) {
+  FirstComeCouponIssuer issuer(client);
+  CouponTemplate coupon;
+  coupon.id = options.coupon;
+  coupon.total = options.units;
+  // The server's clock (TIME: seconds, microseconds), the one the scripts use.
+  const Reply time = client.execute({{"TIME"}, {}, {}});
+  const auto now = std::chrono::system_clock::time_point(
+      std::chrono::seconds(time.as_array().at(0).as_integer()) +
+      std::chrono::microseconds(time.as_array().at(1).as_integer()));
+  coupon.opens_at = now - std::chrono::hours(1);
+  coupon.closes_at = now + std::chrono::hours(24);
+  if (issuer.register_template(coupon).status != RegisterStatus::Created) {
+    throw std::runtime_error("coupon " + options.coupon + " exists already");
+  }
+  if (options.registered) {
+    options.registered();
+  }
+
+  CouponFailureRaceOutcome outcome;
+  std::vector<IssueResult> answers(static_cast<std::size_t>(options.users));
+  std::atomic<int> next_user{0};
+  std::atomic<int> answered{0};
+  std::atomic<int> retried{0};
+  std::atomic<int> durability_errors{0};
+  std::mutex errors_mutex;
+  std::vector<std::thread> callers;
+  for (int thread = 0; thread < options.threads; ++thread) {
+    callers.emplace_back([&] {
+      for (int user = next_user++; user < options.users; user = next_user++) {
+        for (int attempt = 1;; ++attempt) {
+          try {
+            answers[static_cast<std::size_t>(user)] = issuer.issue(coupon.id, user_name(user));
+            ++answered;
+            break;
+          } catch (const DurabilityError&) {
+            ++durability_errors;
+          } catch (const ConnectionError&) {
+          } catch (const Error& error) {
+            const std::lock_guard<std::mutex> lock(errors_mutex);
+            outcome.errors.emplace_back(error.what());
+            break;
+          }
+          if (attempt == options.max_attempts) {
+            const std::lock_guard<std::mutex> lock(errors_mutex);
+            outcome.errors.emplace_back("gave up on " + user_name(user));
+            break;
+          }
+          ++retried;
+          std::this_thread::sleep_for(options.retry_pause);
+        }
+      }
+    });
+  }
+  while (next_user < options.users / 4) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  int answered_at_failure = 0;
+  try {
+    failure(answered);
+    answered_at_failure = answered.load();
+  } catch (...) {
+    next_user = options.users;  // the callers stop after their current user
+    for (auto& caller : callers) {
+      caller.join();
+    }
+    throw;
+  }
+  for (auto& caller : callers) {
+    caller.join();
+  }
+  outcome.answered_after_failure = answered.load() - answered_at_failure;
+  outcome.retried = retried.load();
+  outcome.durability_errors = durability_errors.load();
+
+  const std::string issued_key = "fs:coupon:{" + coupon.id + "}:issued";
+  const std::string stock_key = "fs:coupon:{" + coupon.id + "}:stock";
+  const auto holders = client.execute({{"HGETALL", issued_key}, issued_key, {}}).as_array();
+  std::map<std::string, std::int64_t> held;
+  std::set<std::int64_t> sequences;
+  for (std::size_t index = 0; index + 1 < holders.size(); index += 2) {
+    const std::int64_t sequence = holders[index + 1].as_integer();
+    held[holders[index].as_string()] = sequence;
+    outcome.whole = outcome.whole && sequences.insert(sequence).second;
+  }
+  const Reply stock = client.execute({{"GET", stock_key}, stock_key, {}});
+  outcome.held_units = static_cast<std::int64_t>(held.size());
+  outcome.stock_left = stock.is_nil() ? 0 : stock.as_integer();
+  outcome.whole = outcome.whole && outcome.held_units + outcome.stock_left == options.units;
+  for (int user = 0; user < options.users; ++user) {
+    const auto& answer = answers[static_cast<std::size_t>(user)];
+    if (answer.status == IssueStatus::Issued || answer.status == IssueStatus::AlreadyIssued) {
+      ++outcome.told;
+      const auto at = held.find(user_name(user));
+      outcome.lost += at == held.end() || at->second != answer.sequence ? 1 : 0;
+    }
+  }
+  return outcome;
+}
+
+}  // namespace flashsale::testing
