@@ -17,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 packages=(build-essential cmake pkg-config python3 libhiredis-dev libfmt-dev catch2
           libbenchmark-dev libsqlite3-dev redis-server redis-tools clang postgresql libpq-dev
-          libcpp-httplib-dev wrk)
+          libcpp-httplib-dev wrk prometheus)
 
 install_missing_packages() {
   local missing=()

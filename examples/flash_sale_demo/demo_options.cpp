@@ -43,6 +43,8 @@ Usage: flash_sale_demo [flags]
   --confirm-percent N      orders that confirm their hold (default 60)
   --release-percent N      orders that release it (default 20; the rest abandon it)
   --catalog N              products shoppers browse, for the ranking (default 200)
+  --metrics-port N         serve Prometheus /metrics on 127.0.0.1:N while the
+                           sale runs (default 0: a free port, printed at start)
   --help                   this text
 
 Exit status: 0 when every invariant holds, 1 when one fails, 2 for bad flags.
@@ -99,6 +101,10 @@ DemoOptions parse_options(int argc, char** argv) {
       {"--catalog",
        [&](const std::string& value) {
          options.catalog = parse_int("--catalog", value, 1, 1'000'000);
+       }},
+      {"--metrics-port",
+       [&](const std::string& value) {
+         options.metrics_port = parse_int("--metrics-port", value, 0, 65535);
        }},
   };
   for (int index = 1; index < argc; ++index) {

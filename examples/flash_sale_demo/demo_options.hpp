@@ -27,6 +27,9 @@ struct DemoOptions {
   int release_percent = 20;  // the rest abandon their holds
   // Ranking.
   int catalog = 200;
+  // /metrics is served on 127.0.0.1 at this port while the sale runs (0: a
+  // free port, printed at start).
+  int metrics_port = 0;
   bool help = false;
   // Ids of this run's coupon, deal scope, ranking and order stream, unique per
   // run so a shared --redis can host many runs. Set by main().

@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 
 #include "demo_options.hpp"
+#include "flashsale/component_metrics.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hold_reaper.hpp"
@@ -41,6 +42,7 @@
 #include "flashsale/stream_consumer.hpp"
 #include "flashsale/waiting_room.hpp"
 #include "latency_recorder.hpp"
+#include "metrics_endpoint.hpp"
 #include "progress.hpp"
 #include "redis_server.hpp"
 #include "report.hpp"
@@ -164,6 +166,8 @@ int run_sale(demo::DemoOptions options) {
     connection.port = std::stoi(options.redis.substr(colon + 1));
   }
   connection.command_timeout = 5s;
+  auto metrics = std::make_shared<flashsale::MetricsRegistry>();
+  connection.metrics = metrics;
   flashsale::StandaloneClient client(
       connection, flashsale::PoolOptions{static_cast<std::size_t>(options.threads) + 4, 10s});
 
@@ -258,11 +262,31 @@ int run_sale(demo::DemoOptions options) {
       relay_thread.join();
   }};
 
+  demo::MetricsEndpoint metrics_endpoint(metrics, options.metrics_port);
+  metrics_endpoint.add_collector("coupon", flashsale::coupon_metrics(issuer, {options.coupon_id}));
+  metrics_endpoint.add_collector("stock", flashsale::stock_metrics(reserver, {options.deal_scope}));
+  metrics_endpoint.add_collector("coupon-events", flashsale::stream_consumer_metrics(consumer));
+  metrics_endpoint.add_collector("orders", flashsale::outbox_metrics("orders", [&] {
+                                   const auto counts = outbox_store.counts();
+                                   return flashsale::OutboxFigures{
+                                       counts.pending, counts.blocked,
+                                       counts.oldest_pending_created_at};
+                                 }));
+  fmt::print("metrics at http://127.0.0.1:{}/metrics\n", metrics_endpoint.port());
+
   demo::Report report;
   demo::SaleCalendar calendar(client, reserver, database, "calendar-" + run_tag);
 
   // 0. The waiting room in front of the rush.
   flashsale::WaitingRoom room(client, demo::waiting_room_options(options));
+  // Their collectors go before they do.
+  const auto calendar_metrics = metrics->add_collector("calendar", calendar.metrics());
+  const auto room_metrics = metrics->add_collector(
+      "waiting-room", flashsale::waiting_room_metrics(room, {"queue-" + run_tag}));
+  Stopper stop_component_metrics{[&] {
+    metrics->remove_collector(room_metrics);
+    metrics->remove_collector(calendar_metrics);
+  }};
   demo::WaitingRoomOutcome queue;
   {
     demo::Progress progress("waiting room (users)", static_cast<std::uint64_t>(options.users));
@@ -354,7 +378,7 @@ int run_sale(demo::DemoOptions options) {
   }
 
   // 4. The ranking.
-  ranking.refresh();
+  flashsale::refresh_with_metrics(ranking, *metrics);
   report.set_top(ranking.top(10));
 
   // 5. The report.

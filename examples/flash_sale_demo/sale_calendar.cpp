@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "flashsale/component_metrics.hpp"
+
 #include <utility>
 
 namespace demo {
@@ -113,6 +115,16 @@ std::optional<flashsale::StockSnapshot> SaleCalendar::wait_for_deal_end(
 
 flashsale::SaleSchedulerStats SaleCalendar::stats() {
   return scheduler_.stats(schedule_);
+}
+
+flashsale::MetricsCollector SaleCalendar::metrics() {
+  auto schedule = flashsale::scheduler_metrics(scheduler_, {schedule_});
+  auto runner = flashsale::scheduler_runner_metrics(runner_, schedule_);
+  return
+      [schedule = std::move(schedule), runner = std::move(runner)](flashsale::MetricsWriter& out) {
+        schedule(out);
+        runner(out);
+      };
 }
 
 }  // namespace demo

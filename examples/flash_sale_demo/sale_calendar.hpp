@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "flashsale/metrics.hpp"
 #include "flashsale/sale_scheduler.hpp"
 #include "flashsale/sale_scheduler_runner.hpp"
 #include "flashsale/stock_reserver.hpp"
@@ -47,6 +48,9 @@ class SaleCalendar {
   // The schedule's figures: both events promoted once, their lateness.
   flashsale::SaleSchedulerStats stats();
   std::int64_t deal_end_handlings() const { return deal_end_handlings_.load(); }
+  // The schedule's and its runner's figures, for the metrics registry; the
+  // collector must be removed before the calendar goes away.
+  flashsale::MetricsCollector metrics();
   void stop();
 
  private:

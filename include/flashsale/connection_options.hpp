@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,8 @@ enum class PersistenceCheck {
   Refuse,  // server_info() throws ConfigurationError (so does every component constructor)
   Skip,    // do not look
 };
+
+class MetricsRegistry;
 
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
@@ -61,6 +64,13 @@ struct ConnectionOptions {
   PersistenceCheck persistence_check = PersistenceCheck::Warn;
   // Opt-in WAIT after every state-changing script (durability.hpp).
   DurabilityOptions durability;
+  // Opt-in transport metrics (metrics.hpp): when set, every client built
+  // with these options records its calls, errors, pool use, reconnects,
+  // NOSCRIPT fallbacks and cluster redirects there (README "Metrics" lists
+  // the names). Null (the default): nothing is recorded and nothing is paid
+  // beyond one branch per call. Several clients may share one registry;
+  // their figures add up (series carry a `node` label, not a client name).
+  std::shared_ptr<MetricsRegistry> metrics;
 };
 
 // ConnectionOptions from a URL, the form hosts put in their configuration:

@@ -8,6 +8,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/cluster_client.hpp"
+#include "flashsale/component_metrics.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/durability.hpp"
@@ -17,6 +18,7 @@
 #include "flashsale/hold_reaper.hpp"
 #include "flashsale/key_space.hpp"
 #include "flashsale/log.hpp"
+#include "flashsale/metrics.hpp"
 #include "flashsale/outbox.hpp"
 #include "flashsale/outbox_relay.hpp"
 #include "flashsale/periodic_thread.hpp"

@@ -85,6 +85,9 @@ struct OutboxCounts {
   std::int64_t pending = 0;
   std::int64_t published = 0;
   std::int64_t blocked = 0;
+  // Creation time of the oldest pending record; nullopt when none is pending
+  // (feeds OutboxFigures of component_metrics.hpp).
+  std::optional<std::chrono::system_clock::time_point> oldest_pending_created_at;
 };
 
 // Where the relay reads records from and writes their progress to.

@@ -242,6 +242,14 @@ struct StockSnapshot {
   std::vector<SkuFigures> skus;  // sorted by sku
 };
 
+// Holds past their deadline that no call has reclaimed yet (for metrics: a
+// growing count or overdue age means nothing sweeps, see HoldReaper).
+struct HoldExpiry {
+  std::size_t expired_holds = 0;
+  // Server time minus the oldest such deadline; zero when there is none.
+  std::chrono::milliseconds oldest_overdue{0};
+};
+
 enum class HoldState {
   Active,     // holding stock; past expires_at it is expired but not yet swept
   Confirmed,  // permanent
@@ -290,6 +298,8 @@ class FLASHSALE_EXPORT StockReserver {
   // released or expire; a later snapshot() shows the result.
   StockSnapshot end_sale(std::string_view scope);
   StockSnapshot snapshot(std::string_view scope);
+  // One read-only script, O(log holds); a scope never loaded reports none.
+  HoldExpiry hold_expiry(std::string_view scope);
 
   // Restore after Redis lost data (see the procedure at the top).
   //

@@ -393,6 +393,16 @@ StockSnapshot StockReserver::snapshot(std::string_view scope) {
   return read_snapshot(scope, "read");
 }
 
+HoldExpiry StockReserver::hold_expiry(std::string_view scope) {
+  detail::ReplyReader reply(
+      client_.run_script({&detail::scripts::stock_hold_expiry, keys(scope), {}}),
+      "stock_hold_expiry", 2);
+  HoldExpiry expiry;
+  expiry.expired_holds = static_cast<std::size_t>(reply.count());
+  expiry.oldest_overdue = std::chrono::milliseconds(reply.count());
+  return expiry;
+}
+
 void StockReserver::validate_restored_hold(const RestoredHold& hold) const {
   validate_hold_id(hold.hold_id);
   validate_items(hold.items, kMaxStockSkusPerCartLimit, "restored hold");

@@ -19,6 +19,7 @@
 #include "transport/script_fallback.hpp"
 #include "transport/server_info.hpp"
 #include "transport/slot_map.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace flashsale {
 
@@ -99,8 +100,9 @@ struct CallState {
   std::vector<bool> may_write;
   detail::WaitTally* tally = nullptr;
   // This round:
-  std::vector<Entry> again;  // entries to send in the next round
-  bool wait = false;         // pause before the next round (no progress)
+  std::vector<Entry> again;   // entries to send in the next round
+  bool wait = false;          // pause before the next round (no progress)
+  std::size_t transient = 0;  // entries refused in a passing state (TRYAGAIN, CLUSTERDOWN)
 
   bool may_write_at(std::size_t index) const { return !may_write.empty() && may_write[index]; }
 };
@@ -123,7 +125,9 @@ void retry_unanswered(std::vector<Entry>& entries, CallState& call) {
 class ClusterClient::Impl {
  public:
   explicit Impl(ClusterClientOptions options)
-      : options_(validated(std::move(options))), slot_map_(options_.connection, options_.pool) {
+      : options_(validated(std::move(options))),
+        slot_map_(options_.connection, options_.pool),
+        metrics_(detail::make_call_metrics(options_.connection)) {
     for (const auto& seed : options_.seeds) {
       seeds_.push_back(detail::parse_node_address(seed));
     }
@@ -142,6 +146,7 @@ class ClusterClient::Impl {
   detail::SlotMap slot_map_;
   std::mutex refresh_mutex_;
   detail::ServerInfoCache server_info_;
+  const std::unique_ptr<detail::CallMetrics> metrics_;  // null: metrics off
 
  private:
   // Reloads the slot map unless another thread did since `seen_generation`.
@@ -282,6 +287,9 @@ bool ClusterClient::Impl::settle_entry(Entry& entry, Reply& reply, const detail:
     case detail::Settlement::Kind::Redirect: {
       const detail::Redirect& redirect = *settlement.redirect;
       ++entry.redirects;
+      if (metrics_) {
+        metrics_->count_redirect(redirect.kind == detail::Redirect::Kind::Moved);
+      }
       if (redirect.kind == detail::Redirect::Kind::Moved) {
         call.reload = call.reload || !slot_map_.knows(redirect.target);
         slot_map_.assign(redirect.slot, slot_map_.node(redirect.target));
@@ -293,6 +301,7 @@ bool ClusterClient::Impl::settle_entry(Entry& entry, Reply& reply, const detail:
     }
     case detail::Settlement::Kind::Transient:
       call.wait = true;
+      ++call.transient;
       entry.ask_target = nullptr;
       break;
   }
@@ -320,6 +329,7 @@ std::vector<Reply> ClusterClient::Impl::run(
 
   for (;;) {
     call.wait = false;
+    call.transient = 0;
     call.again.clear();
     if (call.reload) {
       call.reload = false;
@@ -368,6 +378,9 @@ std::vector<Reply> ClusterClient::Impl::run(
       }
       return std::move(call.replies);  // the last error replies, in place
     }
+    if (metrics_ && call.transient != 0) {
+      metrics_->transient_retries.inc(call.transient);
+    }
     if (call.wait) {
       std::this_thread::sleep_for(budget.next_pause(now));
     }
@@ -384,10 +397,14 @@ const ClusterClientOptions& ClusterClient::options() const noexcept {
 }
 
 Reply ClusterClient::execute(const Command& command) {
-  Reply reply = std::move(
-      impl_->run({&command.arguments}, {slot_of(command.routing_key)}, command.timeout).front());
-  reply.throw_if_error();
-  return reply;
+  return detail::CallMetrics::observe(
+      impl_->metrics_.get(), detail::CallKind::Command, command, [&] {
+        Reply reply = std::move(
+            impl_->run({&command.arguments}, {slot_of(command.routing_key)}, command.timeout)
+                .front());
+        reply.throw_if_error();
+        return reply;
+      });
 }
 
 std::vector<Reply> ClusterClient::execute_pipeline(const std::vector<Command>& commands) {
@@ -404,29 +421,38 @@ std::vector<Reply> ClusterClient::execute_pipeline(const std::vector<Command>& c
     slots.push_back(slot_of(command.routing_key));
     timeout = std::max(timeout, command.timeout);
   }
-  return impl_->run(arguments, slots, timeout);
+  return detail::CallMetrics::observe(impl_->metrics_.get(), detail::CallKind::CommandPipeline,
+                                      commands.front(),
+                                      [&] { return impl_->run(arguments, slots, timeout); });
 }
 
 std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCall>& calls) {
   if (calls.empty()) {
     return {};
   }
-  detail::WaitTally tally(impl_->options_.connection.durability);
-  std::vector<Reply> replies = detail::run_scripts_with_eval_fallback(
-      calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>& call_indices) {
-        std::vector<std::optional<std::uint16_t>> slots;
-        std::vector<bool> may_write;
-        slots.reserve(call_indices.size());
-        may_write.reserve(call_indices.size());
-        for (const auto index : call_indices) {
-          const auto& keys = calls[index].keys;
-          slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
-          may_write.push_back(detail::script_may_write(calls[index].script));
-        }
-        return impl_->run(arguments, slots, milliseconds{0}, std::move(may_write), &tally);
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(
+      metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
+      calls.front(), [&] {
+        detail::WaitTally tally(impl_->options_.connection.durability);
+        std::vector<Reply> replies = detail::run_scripts_with_eval_fallback(
+            calls,
+            [&](const std::vector<const std::vector<std::string>*>& arguments,
+                const std::vector<std::size_t>& call_indices) {
+              std::vector<std::optional<std::uint16_t>> slots;
+              std::vector<bool> may_write;
+              slots.reserve(call_indices.size());
+              may_write.reserve(call_indices.size());
+              for (const auto index : call_indices) {
+                const auto& keys = calls[index].keys;
+                slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
+                may_write.push_back(detail::script_may_write(calls[index].script));
+              }
+              return impl_->run(arguments, slots, milliseconds{0}, std::move(may_write), &tally);
+            },
+            metrics != nullptr ? &metrics->noscript_fallbacks : nullptr);
+        return tally.checked(std::move(replies));
       });
-  return tally.checked(std::move(replies));
 }
 
 ServerInfo ClusterClient::server_info() {

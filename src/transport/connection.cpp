@@ -12,6 +12,7 @@
 
 #include "flashsale/error.hpp"
 #include "transport/hiredis_compat.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace flashsale::detail {
 
@@ -179,9 +180,14 @@ Connection::Connection(const ConnectionOptions& options) : options_(options) {
                                    options.db, endpoint(options)));
     }
   }
+  count_connection_opened(options_);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (broken_) {
+    count_connection_dropped(options_, "broken");
+  }
+}
 
 void Connection::set_timeout(std::chrono::milliseconds timeout) {
   if (timeout == current_timeout_) {

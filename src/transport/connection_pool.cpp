@@ -23,12 +23,33 @@ ConnectionPool::ConnectionPool(ConnectionOptions connection, PoolOptions pool,
                                std::function<void(Connection&)> prepare)
     : connection_options_(std::move(connection)),
       pool_options_(pool),
-      prepare_(std::move(prepare)) {
+      prepare_(std::move(prepare)),
+      metrics_(pool_options_.size == 0 ? nullptr : make_pool_metrics(connection_options_)) {
   OptionChecks("PoolOptions").at_least("size", pool_options_.size, std::size_t{1});
+  if (metrics_) {
+    metrics_->size.add(static_cast<double>(pool_options_.size));
+  }
+}
+
+ConnectionPool::~ConnectionPool() {
+  if (metrics_) {
+    metrics_->size.add(-static_cast<double>(pool_options_.size));
+    metrics_->open.add(-static_cast<double>(open_));
+  }
 }
 
 ConnectionPool::Lease ConnectionPool::acquire() {
-  const auto deadline = std::chrono::steady_clock::now() + pool_options_.wait_timeout;
+  const auto started = std::chrono::steady_clock::now();
+  Lease lease = acquire_until(started + pool_options_.wait_timeout);
+  if (metrics_) {
+    metrics_->wait_seconds.observe(std::chrono::steady_clock::now() - started);
+    metrics_->in_use.add(1);
+  }
+  return lease;
+}
+
+ConnectionPool::Lease ConnectionPool::acquire_until(
+    std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     std::unique_lock<std::mutex> lock(mutex_);
     const auto ready = [this] { return !idle_.empty() || open_ < pool_options_.size; };
@@ -43,6 +64,7 @@ ConnectionPool::Lease ConnectionPool::acquire() {
       idle_.pop_back();
       lock.unlock();
       if (connection->closed_by_server_while_idle(std::chrono::steady_clock::now())) {
+        count_connection_dropped(connection_options_, "closed_by_server");
         connection.reset();
         forget_one();
         continue;
@@ -51,6 +73,9 @@ ConnectionPool::Lease ConnectionPool::acquire() {
     }
     ++open_;
     lock.unlock();
+    if (metrics_) {
+      metrics_->open.add(1);
+    }
     try {
       auto connection = std::make_unique<Connection>(connection_options_);
       if (prepare_) {
@@ -65,6 +90,9 @@ ConnectionPool::Lease ConnectionPool::acquire() {
 }
 
 void ConnectionPool::give_back(std::unique_ptr<Connection> connection) {
+  if (metrics_) {
+    metrics_->in_use.add(-1);
+  }
   if (connection->broken()) {
     connection.reset();
     forget_one();
@@ -78,6 +106,9 @@ void ConnectionPool::give_back(std::unique_ptr<Connection> connection) {
 }
 
 void ConnectionPool::forget_one() {
+  if (metrics_) {
+    metrics_->open.add(-1);
+  }
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     --open_;

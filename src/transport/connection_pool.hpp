@@ -1,6 +1,7 @@
 // A bounded pool of connections: private to the transport layer.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -8,12 +9,15 @@
 #include <vector>
 
 #include "flashsale/connection_options.hpp"
+#include "flashsale/export.hpp"
 #include "transport/connection.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace flashsale::detail {
 
-// Thread-safe.
-class ConnectionPool {
+// Thread-safe. FLASHSALE_EXPORT: exported for bench/metrics_overhead_bench,
+// not part of the API.
+class FLASHSALE_EXPORT ConnectionPool {
  public:
   // Returns its connection to the pool when destroyed, unless it broke.
   class Lease {
@@ -38,6 +42,9 @@ class ConnectionPool {
   // propagates from acquire() (SentinelClient checks ROLE there).
   ConnectionPool(ConnectionOptions connection, PoolOptions pool,
                  std::function<void(Connection&)> prepare = {});
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
 
   // Throws TimeoutError when no connection frees up within the wait timeout,
   // and whatever connecting throws.
@@ -46,12 +53,14 @@ class ConnectionPool {
   const ConnectionOptions& connection_options() const noexcept { return connection_options_; }
 
  private:
+  Lease acquire_until(std::chrono::steady_clock::time_point deadline);
   void give_back(std::unique_ptr<Connection> connection);
   void forget_one();
 
   const ConnectionOptions connection_options_;
   const PoolOptions pool_options_;
   const std::function<void(Connection&)> prepare_;
+  const std::unique_ptr<PoolMetrics> metrics_;  // null: metrics off
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<Connection>> idle_;

@@ -93,8 +93,11 @@ std::vector<Reply> WaitTally::checked(std::vector<Reply> replies) const {
 }
 
 DurableSender::DurableSender(milliseconds budget, DurabilityOptions durability,
-                             std::function<bool(const Reply&)> refused)
-    : budget_(Clock::now(), budget), refused_(std::move(refused)), tally_(durability) {}
+                             std::function<bool(const Reply&)> refused, CallMetrics* metrics)
+    : budget_(Clock::now(), budget),
+      refused_(std::move(refused)),
+      tally_(durability),
+      metrics_(metrics) {}
 
 std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::string>*>& commands,
                                        const std::vector<bool>& may_write,
@@ -138,6 +141,9 @@ std::vector<Reply> DurableSender::resend_refused(
     }
   }
   if (!first_answers.empty()) {
+    if (metrics_ != nullptr) {
+      metrics_->transient_retries.inc(pending.size());
+    }
     std::this_thread::sleep_for(budget_.next_pause(Clock::now()));
   }
   while (!pending.empty()) {
@@ -177,6 +183,9 @@ std::vector<Reply> DurableSender::resend_refused(
     }
     pending = std::move(again);
     if (!pending.empty()) {
+      if (metrics_ != nullptr) {
+        metrics_->transient_retries.inc(pending.size());
+      }
       std::this_thread::sleep_for(budget_.next_pause(Clock::now()));
     }
   }
@@ -185,26 +194,28 @@ std::vector<Reply> DurableSender::resend_refused(
 
 std::vector<Reply> run_durable_scripts(const std::vector<ScriptCall>& calls, milliseconds budget,
                                        const DurabilityOptions& durability,
-                                       const RawPipelineSender& raw,
+                                       const RawPipelineSender& raw, CallMetrics* metrics,
                                        std::function<bool(const Reply&)> refused) {
-  DurableSender sender(budget, durability, std::move(refused));
+  DurableSender sender(budget, durability, std::move(refused), metrics);
   std::vector<Reply> replies = run_scripts_with_eval_fallback(
-      calls, [&](const std::vector<const std::vector<std::string>*>& arguments,
-                 const std::vector<std::size_t>& call_indices) {
+      calls,
+      [&](const std::vector<const std::vector<std::string>*>& arguments,
+          const std::vector<std::size_t>& call_indices) {
         std::vector<bool> may_write;
         may_write.reserve(call_indices.size());
         for (const auto index : call_indices) {
           may_write.push_back(script_may_write(calls[index].script));
         }
         return sender.send(arguments, may_write, raw);
-      });
+      },
+      metrics != nullptr ? &metrics->noscript_fallbacks : nullptr);
   return sender.checked(std::move(replies));
 }
 
 std::vector<Reply> run_retried_commands(
     const std::vector<const std::vector<std::string>*>& commands, milliseconds budget,
-    const RawPipelineSender& raw, std::function<bool(const Reply&)> refused) {
-  DurableSender sender(budget, DurabilityOptions{}, std::move(refused));
+    const RawPipelineSender& raw, CallMetrics* metrics, std::function<bool(const Reply&)> refused) {
+  DurableSender sender(budget, DurabilityOptions{}, std::move(refused), metrics);
   return sender.send(commands, std::vector<bool>(commands.size(), false), raw);
 }
 

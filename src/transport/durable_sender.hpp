@@ -15,6 +15,7 @@
 #include "flashsale/connection_options.hpp"
 #include "transport/retry_budget.hpp"
 #include "transport/script_call.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace flashsale::detail {
 
@@ -62,9 +63,10 @@ class WaitTally {
 class DurableSender {
  public:
   // `refused` may add refusals to retry (the Sentinel client adds READONLY,
-  // re-resolving the master as a side effect); empty adds none.
+  // re-resolving the master as a side effect); empty adds none. `metrics`
+  // (null: off) counts the entries sent again.
   DurableSender(std::chrono::milliseconds budget, DurabilityOptions durability,
-                std::function<bool(const Reply&)> refused = {});
+                std::function<bool(const Reply&)> refused = {}, CallMetrics* metrics = nullptr);
 
   // Replies to `commands` in order; may_write[i] says whether commands[i]
   // may write. Entries refused in a passing state are sent again after the
@@ -88,15 +90,17 @@ class DurableSender {
   RetryBudget budget_;
   std::function<bool(const Reply&)> refused_;
   WaitTally tally_;
+  CallMetrics* metrics_;
 };
 
 // run_script_pipeline through a DurableSender: EVALSHA with the EVAL fallback,
 // WAIT behind the writes, transient refusals retried; DurabilityError when
-// replicas did not confirm.
+// replicas did not confirm. `metrics` (null: off) counts NOSCRIPT fallbacks
+// and retried entries.
 std::vector<Reply> run_durable_scripts(const std::vector<ScriptCall>& calls,
                                        std::chrono::milliseconds budget,
                                        const DurabilityOptions& durability,
-                                       const RawPipelineSender& raw,
+                                       const RawPipelineSender& raw, CallMetrics* metrics,
                                        std::function<bool(const Reply&)> refused = {});
 
 // One script call from views through the same steps as run_durable_scripts,
@@ -106,11 +110,12 @@ std::vector<Reply> run_durable_scripts(const std::vector<ScriptCall>& calls,
 // from this call); DurabilityError when the replicas did not confirm.
 // `round(eval, wait, wait_reply)` writes the call (as EVAL when `eval`), then
 // `wait` when not null, and returns the script's reply (the WAIT's into
-// *wait_reply); each round may go to a different connection.
+// *wait_reply); each round may go to a different connection. `metrics`
+// (may be null) counts NOSCRIPT fallbacks and transient retries.
 template <typename Round, typename Refused>
 Reply run_durable_script(const Script& script, std::chrono::milliseconds budget,
                          const DurabilityOptions& durability, const Round& round,
-                         const Refused& refused) {
+                         CallMetrics* metrics, const Refused& refused) {
   RetryBudget retries(RetryBudget::Clock::now(), budget);
   WaitTally tally(durability);
   const std::vector<std::string>* wait = script_may_write(&script) ? tally.wait_command() : nullptr;
@@ -123,11 +128,17 @@ Reply run_durable_script(const Script& script, std::chrono::milliseconds budget,
     }
     if (!eval && is_noscript(reply)) {
       eval = true;  // EVAL caches the script where it runs
+      if (metrics != nullptr) {
+        metrics->noscript_fallbacks.inc();
+      }
       continue;
     }
     if (is_transient_refusal(reply) || refused(reply)) {
       const auto now = RetryBudget::Clock::now();
       if (!retries.exhausted(now)) {
+        if (metrics != nullptr) {
+          metrics->transient_retries.inc();
+        }
         std::this_thread::sleep_for(retries.next_pause(now));
         continue;
       }
@@ -144,6 +155,7 @@ Reply run_durable_script(const Script& script, std::chrono::milliseconds budget,
 // execute_pipeline through a DurableSender (no WAIT: plain commands).
 std::vector<Reply> run_retried_commands(
     const std::vector<const std::vector<std::string>*>& commands, std::chrono::milliseconds budget,
-    const RawPipelineSender& raw, std::function<bool(const Reply&)> refused = {});
+    const RawPipelineSender& raw, CallMetrics* metrics,
+    std::function<bool(const Reply&)> refused = {});
 
 }  // namespace flashsale::detail

@@ -5,7 +5,8 @@
 namespace flashsale::detail {
 
 std::vector<Reply> run_scripts_with_eval_fallback(const std::vector<ScriptCall>& calls,
-                                                  const ScriptPipelineSender& send) {
+                                                  const ScriptPipelineSender& send,
+                                                  Counter* fallbacks) {
   std::vector<std::vector<std::string>> evalsha;
   std::vector<std::size_t> indices;
   evalsha.reserve(calls.size());
@@ -29,6 +30,9 @@ std::vector<Reply> run_scripts_with_eval_fallback(const std::vector<ScriptCall>&
   }
   if (missing.empty()) {
     return replies;
+  }
+  if (fallbacks != nullptr) {
+    fallbacks->inc(missing.size());
   }
   std::vector<std::vector<std::string>> eval;
   eval.reserve(missing.size());

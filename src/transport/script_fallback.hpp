@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "flashsale/client.hpp"
+#include "flashsale/metrics.hpp"
 
 namespace flashsale::detail {
 
@@ -21,7 +22,9 @@ using ScriptPipelineSender =
 
 // Replies in the order of `calls`; error replies stay in place. Throws
 // InvalidArgument for a call without a script (before sending anything).
+// `fallbacks` (may be null) counts the calls sent again with EVAL.
 std::vector<Reply> run_scripts_with_eval_fallback(const std::vector<ScriptCall>& calls,
-                                                  const ScriptPipelineSender& send);
+                                                  const ScriptPipelineSender& send,
+                                                  Counter* fallbacks = nullptr);
 
 }  // namespace flashsale::detail

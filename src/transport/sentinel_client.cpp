@@ -20,6 +20,7 @@
 #include "transport/retry_budget.hpp"
 #include "transport/server_info.hpp"
 #include "transport/slot_map.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace flashsale {
 
@@ -107,7 +108,9 @@ class SentinelClient::Impl {
     std::atomic<bool> stale{false};
   };
 
-  explicit Impl(SentinelClientOptions options) : options_(validated(std::move(options))) {
+  explicit Impl(SentinelClientOptions options)
+      : options_(validated(std::move(options))),
+        metrics_(detail::make_call_metrics(options_.connection)) {
     for (const auto& sentinel : options_.sentinels) {
       sentinels_.push_back(detail::parse_node_address(sentinel));
     }
@@ -133,6 +136,9 @@ class SentinelClient::Impl {
     auto address = resolve();
     auto fresh = std::make_shared<Master>(std::move(address), options_);
     const std::lock_guard<std::mutex> lock(mutex_);
+    if (metrics_ && master_ && master_->address.text() != fresh->address.text()) {
+      metrics_->count_master_change();
+    }
     master_ = fresh;
     return fresh;
   }
@@ -156,8 +162,12 @@ class SentinelClient::Impl {
     return master_ ? master_->address.text() : std::string();
   }
 
+  // The commands of execute() and execute_pipeline() (not empty).
+  std::vector<Reply> run_commands(const std::vector<Command>& commands);
+
   const SentinelClientOptions options_;
   detail::ServerInfoCache server_info_;
+  const std::unique_ptr<detail::CallMetrics> metrics_;  // null: metrics off
 
  private:
   detail::NodeAddress resolve();
@@ -278,16 +288,7 @@ std::string SentinelClient::current_master() const {
   return impl_->current_master();
 }
 
-Reply SentinelClient::execute(const Command& command) {
-  Reply reply = std::move(execute_pipeline({command}).front());
-  reply.throw_if_error();
-  return reply;
-}
-
-std::vector<Reply> SentinelClient::execute_pipeline(const std::vector<Command>& commands) {
-  if (commands.empty()) {
-    return {};
-  }
+std::vector<Reply> SentinelClient::Impl::run_commands(const std::vector<Command>& commands) {
   std::vector<const std::vector<std::string>*> arguments;
   arguments.reserve(commands.size());
   milliseconds timeout{0};
@@ -295,7 +296,7 @@ std::vector<Reply> SentinelClient::execute_pipeline(const std::vector<Command>& 
     arguments.push_back(&command.arguments);
     timeout = std::max(timeout, command.timeout);
   }
-  return impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
+  return run([&](const auto& on_master, const auto& readonly, auto left) {
     return detail::run_retried_commands(
         arguments, left,
         [&](const std::vector<const std::vector<std::string>*>& pipeline) {
@@ -303,40 +304,66 @@ std::vector<Reply> SentinelClient::execute_pipeline(const std::vector<Command>& 
             return connection.execute_pipeline(pipeline, timeout);
           });
         },
-        readonly);
+        metrics_.get(), readonly);
   });
+}
+
+Reply SentinelClient::execute(const Command& command) {
+  return detail::CallMetrics::observe(
+      impl_->metrics_.get(), detail::CallKind::Command, command, [&] {
+        Reply reply = std::move(impl_->run_commands({command}).front());
+        reply.throw_if_error();
+        return reply;
+      });
+}
+
+std::vector<Reply> SentinelClient::execute_pipeline(const std::vector<Command>& commands) {
+  if (commands.empty()) {
+    return {};
+  }
+  return detail::CallMetrics::observe(impl_->metrics_.get(), detail::CallKind::CommandPipeline,
+                                      commands.front(),
+                                      [&] { return impl_->run_commands(commands); });
 }
 
 std::vector<Reply> SentinelClient::run_script_pipeline(const std::vector<ScriptCall>& calls) {
   if (calls.empty()) {
     return {};
   }
-  return impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
-    return detail::run_durable_scripts(
-        calls, left, impl_->options_.connection.durability,
-        [&](const std::vector<const std::vector<std::string>*>& pipeline) {
-          return on_master([&](detail::Connection& connection) {
-            return connection.execute_pipeline(pipeline, milliseconds{0});
-          });
-        },
-        readonly);
-  });
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(
+      metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
+      calls.front(), [&] {
+        return impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
+          return detail::run_durable_scripts(
+              calls, left, impl_->options_.connection.durability,
+              [&](const std::vector<const std::vector<std::string>*>& pipeline) {
+                return on_master([&](detail::Connection& connection) {
+                  return connection.execute_pipeline(pipeline, milliseconds{0});
+                });
+              },
+              metrics, readonly);
+        });
+      });
 }
 
 Reply SentinelClient::run_script_views(const Script& script, ArgumentViews keys,
                                        ArgumentViews arguments) {
-  Reply reply = impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
-    return detail::run_durable_script(
-        script, left, impl_->options_.connection.durability,
-        [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
-          return on_master([&](detail::Connection& connection) {
-            return connection.script_round(script, eval, keys, arguments, wait, wait_reply);
-          });
-        },
-        readonly);
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(metrics, script, [&] {
+    Reply reply = impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
+      return detail::run_durable_script(
+          script, left, impl_->options_.connection.durability,
+          [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
+            return on_master([&](detail::Connection& connection) {
+              return connection.script_round(script, eval, keys, arguments, wait, wait_reply);
+            });
+          },
+          metrics, readonly);
+    });
+    reply.throw_if_error();
+    return reply;
   });
-  reply.throw_if_error();
-  return reply;
 }
 
 ServerInfo SentinelClient::server_info() {

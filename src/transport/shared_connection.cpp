@@ -1,5 +1,7 @@
 #include "transport/shared_connection.hpp"
 
+#include "transport/transport_metrics.hpp"
+
 namespace flashsale::detail {
 
 struct SharedConnection::Call {
@@ -68,6 +70,7 @@ void SharedConnection::send_batch(const std::vector<Call*>& batch) {
   // A failed batch already dropped its connection (below); an idle one may
   // have been closed by the server since.
   if (connection_ && connection_->closed_by_server()) {
+    count_connection_dropped(options_, "closed_by_server");
     connection_.reset();
   }
   if (!connection_) {

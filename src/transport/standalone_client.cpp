@@ -12,13 +12,16 @@
 #include "transport/script_fallback.hpp"
 #include "transport/server_info.hpp"
 #include "transport/shared_connection.hpp"
+#include "transport/transport_metrics.hpp"
 
 namespace flashsale {
 
 class StandaloneClient::Impl {
  public:
   explicit Impl(StandaloneClientOptions options)
-      : options_(std::move(options)), pool_(options_.connection, options_.pool) {
+      : options_(std::move(options)),
+        pool_(options_.connection, options_.pool),
+        metrics_(detail::make_call_metrics(options_.connection)) {
     detail::validate_call_options(options_.connection);
     for (std::size_t index = 0; index < options_.pool.shared_connections; ++index) {
       shared_.push_back(std::make_unique<detail::SharedConnection>(options_.connection));
@@ -40,6 +43,7 @@ class StandaloneClient::Impl {
   std::vector<std::unique_ptr<detail::SharedConnection>> shared_;
   std::atomic<std::size_t> next_shared_{0};
   detail::ServerInfoCache server_info_;
+  const std::unique_ptr<detail::CallMetrics> metrics_;  // null: metrics off
 };
 
 StandaloneClient::StandaloneClient(StandaloneClientOptions options)
@@ -92,37 +96,47 @@ namespace {
 // 0, else on a pooled one; refusals in a passing state retried.
 std::vector<Reply> send_commands(detail::ConnectionPool& pool, detail::SharedConnection* shared,
                                  const std::vector<const std::vector<std::string>*>& arguments,
-                                 std::chrono::milliseconds timeout) {
+                                 std::chrono::milliseconds timeout, detail::CallMetrics* metrics) {
   const auto budget = pool.connection_options().transient_retry_budget;
   if (shared != nullptr) {
-    return detail::run_retried_commands(arguments, budget, [shared](const auto& commands) {
-      return shared->execute_pipeline(commands);
-    });
+    return detail::run_retried_commands(
+        arguments, budget,
+        [shared](const auto& commands) { return shared->execute_pipeline(commands); }, metrics);
   }
   auto connection = pool.acquire();
-  return detail::run_retried_commands(arguments, budget,
-                                      [&connection, timeout](const auto& commands) {
-                                        return connection->execute_pipeline(commands, timeout);
-                                      });
+  return detail::run_retried_commands(
+      arguments, budget,
+      [&connection, timeout](const auto& commands) {
+        return connection->execute_pipeline(commands, timeout);
+      },
+      metrics);
 }
 
 }  // namespace
 
 Reply StandaloneClient::execute(const Command& command) {
-  Reply reply = std::move(send_commands(impl_->pool_, impl_->shared_connection_for(command.timeout),
-                                        {&command.arguments}, command.timeout)
-                              .front());
-  reply.throw_if_error();
-  return reply;
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(metrics, detail::CallKind::Command, command, [&] {
+    Reply reply =
+        std::move(send_commands(impl_->pool_, impl_->shared_connection_for(command.timeout),
+                                {&command.arguments}, command.timeout, metrics)
+                      .front());
+    reply.throw_if_error();
+    return reply;
+  });
 }
 
 std::vector<Reply> StandaloneClient::execute_pipeline(const std::vector<Command>& commands) {
   if (commands.empty()) {
     return {};
   }
-  const auto timeout = longest_timeout(commands);
-  return send_commands(impl_->pool_, impl_->shared_connection_for(timeout), arguments_of(commands),
-                       timeout);
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(
+      metrics, detail::CallKind::CommandPipeline, commands.front(), [&] {
+        const auto timeout = longest_timeout(commands);
+        return send_commands(impl_->pool_, impl_->shared_connection_for(timeout),
+                             arguments_of(commands), timeout, metrics);
+      });
 }
 
 struct StandaloneClient::PinnedConnection::State {
@@ -155,21 +169,28 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
   if (calls.empty()) {
     return {};
   }
-  const auto& options = impl_->pool_.connection_options();
-  if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
-    return detail::run_durable_scripts(
-        calls, options.transient_retry_budget, options.durability,
-        [shared](const auto& arguments) { return shared->execute_pipeline(arguments); });
-  }
-  // One connection for every round: EVAL carries the source and caches it
-  // again, so a SCRIPT FLUSH racing with the retry cannot make it fail twice,
-  // and a WAIT covers the writes of its own connection.
-  auto connection = impl_->pool_.acquire();
-  return detail::run_durable_scripts(calls, options.transient_retry_budget, options.durability,
-                                     [&connection](const auto& arguments) {
-                                       return connection->execute_pipeline(
-                                           arguments, std::chrono::milliseconds{0});
-                                     });
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(
+      metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
+      calls.front(), [&] {
+        const auto& options = impl_->pool_.connection_options();
+        if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
+          return detail::run_durable_scripts(
+              calls, options.transient_retry_budget, options.durability,
+              [shared](const auto& arguments) { return shared->execute_pipeline(arguments); },
+              metrics);
+        }
+        // One connection for every round: EVAL carries the source and caches
+        // it again, so a SCRIPT FLUSH racing with the retry cannot make it
+        // fail twice, and a WAIT covers the writes of its own connection.
+        auto connection = impl_->pool_.acquire();
+        return detail::run_durable_scripts(
+            calls, options.transient_retry_budget, options.durability,
+            [&connection](const auto& arguments) {
+              return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
+            },
+            metrics);
+      });
 }
 
 Reply StandaloneClient::run_script_views(const Script& script, ArgumentViews keys,
@@ -179,16 +200,19 @@ Reply StandaloneClient::run_script_views(const Script& script, ArgumentViews key
   }
   // The pipeline path's steps (durable_sender.hpp) on one borrowed
   // connection, with the views written straight to it.
-  const auto& options = impl_->pool_.connection_options();
-  auto connection = impl_->pool_.acquire();
-  Reply reply = detail::run_durable_script(
-      script, options.transient_retry_budget, options.durability,
-      [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
-        return connection->script_round(script, eval, keys, arguments, wait, wait_reply);
-      },
-      [](const Reply&) { return false; });
-  reply.throw_if_error();
-  return reply;
+  auto* metrics = impl_->metrics_.get();
+  return detail::CallMetrics::observe(metrics, script, [&] {
+    const auto& options = impl_->pool_.connection_options();
+    auto connection = impl_->pool_.acquire();
+    Reply reply = detail::run_durable_script(
+        script, options.transient_retry_budget, options.durability,
+        [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
+          return connection->script_round(script, eval, keys, arguments, wait, wait_reply);
+        },
+        metrics, [](const Reply&) { return false; });
+    reply.throw_if_error();
+    return reply;
+  });
 }
 
 ServerInfo StandaloneClient::server_info() {

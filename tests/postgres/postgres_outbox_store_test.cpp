@@ -180,3 +180,22 @@ TEST_CASE("the PostgreSQL store reconnects after its connection was terminated",
   CHECK(store.purge_published(std::chrono::system_clock::now() + 1h, 10) == 1);
   CHECK_FALSE(store.status(id).has_value());
 }
+
+TEST_CASE("the PostgreSQL store's counts name the creation time of the oldest pending record",
+          "[outbox][postgres][metrics]") {
+  auto& server = shared_server();
+  const auto conninfo = fresh_database(server);
+  PostgresOutboxStore store(conninfo);
+  PostgresConnection host(conninfo);
+  CHECK_FALSE(store.counts().oldest_pending_created_at.has_value());
+  const auto first =
+      PostgresOutboxStore::append(host.get(), NewOutboxRecord{"order", "a", "e", ""});
+  PostgresOutboxStore::append(host.get(), NewOutboxRecord{"order", "b", "e", ""});
+  const auto records = store.fetch_due(10, std::chrono::system_clock::now());
+  REQUIRE(records.size() == 2);
+  CHECK(store.counts().oldest_pending_created_at == records[0].created_at);
+  store.mark_published(first);
+  CHECK(store.counts().oldest_pending_created_at == records[1].created_at);
+  store.mark_published(records[1].id);
+  CHECK_FALSE(store.counts().oldest_pending_created_at.has_value());
+}

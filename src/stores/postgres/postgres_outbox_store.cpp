@@ -561,6 +561,13 @@ OutboxCounts PostgresOutboxStore::counts() {
     detail::add_outbox_count(counts, integer_at(result.get(), row, 0),
                              integer_at(result.get(), row, 1));
   }
+  const auto oldest = Parameters().execute(
+      impl_->connection(),
+      "SELECT created_at_ms FROM flashsale_outbox WHERE state = 0 ORDER BY id LIMIT 1",
+      "reading the oldest pending record");
+  if (PQntuples(oldest.get()) == 1) {
+    counts.oldest_pending_created_at = from_epoch_ms(integer_at(oldest.get(), 0, 0));
+  }
   return counts;
 }
 

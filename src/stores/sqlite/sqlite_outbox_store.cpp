@@ -361,6 +361,12 @@ OutboxCounts SqliteOutboxStore::counts() {
   while (select.step()) {
     detail::add_outbox_count(counts, select.integer(0), select.integer(1));
   }
+  Statement oldest(
+      impl_->db(),
+      "SELECT created_at_ms FROM flashsale_outbox WHERE state = 0 ORDER BY id LIMIT 1");
+  if (oldest.step()) {
+    counts.oldest_pending_created_at = from_epoch_ms(oldest.integer(0));
+  }
   return counts;
 }
 
