@@ -12,7 +12,6 @@
 #include "common/option_checks.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/hash_slot.hpp"
-#include "flashsale/preflight.hpp"
 #include "transport/cluster_rounds.hpp"
 #include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
@@ -456,13 +455,7 @@ std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCa
 }
 
 ServerInfo ClusterClient::server_info() {
-  return impl_->server_info_.get(
-      [this] {
-        return execute({{"INFO"}, {}, {}}).as_string();
-      },
-      [this](const ServerInfo& info) {
-        check_persistence(info, impl_->options_.connection.persistence_check);
-      });
+  return impl_->server_info_.get(*this, impl_->options_.connection.persistence_check);
 }
 
 }  // namespace flashsale

@@ -13,7 +13,6 @@
 #include "common/script_reply.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/key_space.hpp"
-#include "flashsale/preflight.hpp"
 #include "transport/connection.hpp"
 #include "transport/connection_pool.hpp"
 #include "transport/durable_sender.hpp"
@@ -367,13 +366,7 @@ Reply SentinelClient::run_script_views(const Script& script, ArgumentViews keys,
 }
 
 ServerInfo SentinelClient::server_info() {
-  return impl_->server_info_.get(
-      [this] {
-        return execute({{"INFO"}, {}, {}}).as_string();
-      },
-      [this](const ServerInfo& info) {
-        check_persistence(info, impl_->options_.connection.persistence_check);
-      });
+  return impl_->server_info_.get(*this, impl_->options_.connection.persistence_check);
 }
 
 }  // namespace flashsale

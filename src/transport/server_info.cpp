@@ -40,22 +40,19 @@ ServerInfo parse_server_info(const std::string& info_text) {
   return info;
 }
 
-ServerInfo ServerInfoCache::get(const std::function<std::string()>& read_info,
-                                const std::function<void(const ServerInfo&)>& check) {
+ServerInfo ServerInfoCache::get(Client& client, PersistenceCheck persistence) {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (info_) {
       return *info_;
     }
   }
-  ServerInfo info = parse_server_info(read_info());
+  ServerInfo info = parse_server_info(client.execute({{"INFO"}, {}, {}}).as_string());
   const std::lock_guard<std::mutex> lock(mutex_);
   if (info_) {
     return *info_;  // another thread read it meanwhile (and ran the check)
   }
-  if (check) {
-    check(info);
-  }
+  check_persistence(info, persistence);
   info_ = info;
   return info;
 }

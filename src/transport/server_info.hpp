@@ -2,12 +2,12 @@
 // the cache both clients answer server_info() from.
 #pragma once
 
-#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "flashsale/client.hpp"
+#include "flashsale/preflight.hpp"
 
 namespace flashsale::detail {
 
@@ -18,11 +18,11 @@ FLASHSALE_EXPORT ServerInfo parse_server_info(const std::string& info_text);
 // Thread-safe; concurrent first calls may each read INFO.
 class ServerInfoCache {
  public:
-  // The kept info, or parse_server_info(read_info()) kept from now on once
-  // `check` (when given) accepted it: a check that throws keeps nothing, so
-  // it runs again on the next call; one that returns runs once per cache.
-  ServerInfo get(const std::function<std::string()>& read_info,
-                 const std::function<void(const ServerInfo&)>& check = {});
+  // The kept info, or the parsed INFO of `client` kept from now on once
+  // check_persistence(info, `persistence`) accepted it: a check that throws
+  // (Refuse) keeps nothing, so it runs again on the next call; one that
+  // returns (a warning, or nothing) runs once per cache.
+  ServerInfo get(Client& client, PersistenceCheck persistence);
 
  private:
   std::mutex mutex_;

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <utility>
 
-#include "flashsale/preflight.hpp"
 #include "transport/connection_pool.hpp"
 #include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
@@ -216,13 +215,7 @@ Reply StandaloneClient::run_script_views(const Script& script, ArgumentViews key
 }
 
 ServerInfo StandaloneClient::server_info() {
-  return impl_->server_info_.get(
-      [this] {
-        return execute({{"INFO"}, {}, {}}).as_string();
-      },
-      [this](const ServerInfo& info) {
-        check_persistence(info, impl_->pool_.connection_options().persistence_check);
-      });
+  return impl_->server_info_.get(*this, impl_->pool_.connection_options().persistence_check);
 }
 
 }  // namespace flashsale
