@@ -365,7 +365,7 @@ TEST_CASE("a seed that is not a cluster node is refused with the server's error 
           "[cluster]") {
   flashsale::testing::RedisServer standalone;
   ClusterClientOptions options;
-  options.seeds = {"127.0.0.1:" + std::to_string(standalone.port())};
+  options.seeds = {standalone.address()};
   ClusterClient client(options);
   try {
     client.execute(command({"GET", "k"}, "k"));
@@ -383,7 +383,7 @@ TEST_CASE("with no reachable seed a call fails with ConnectionError once the bud
   ClusterClientOptions options;
   {
     flashsale::testing::RedisServer gone;  // a port that was just free
-    options.seeds = {"127.0.0.1:" + std::to_string(gone.port())};
+    options.seeds = {gone.address()};
   }
   options.retry_budget = 200ms;
   ClusterClient client(options);

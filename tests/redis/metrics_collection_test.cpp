@@ -136,7 +136,7 @@ TEST_CASE(
   CHECK(value_of(*registry, "flashsale_coupon_issued", {{"coupon", "race"}}) == 500);
   CHECK(value_of(*registry, "flashsale_coupon_remaining", {{"coupon", "race"}}) == 0);
   CHECK(value_of(*registry, "flashsale_coupon_total", {{"coupon", "race"}}) == 500);
-  const MetricLabels node{{"node", "127.0.0.1:" + std::to_string(server.port())}};
+  const MetricLabels node{{"node", server.address()}};
   CHECK(value_of(*registry, "flashsale_redis_pool_size", node) == 8);
   CHECK(value_of(*registry, "flashsale_redis_pool_in_use_connections", node) == 0);
   const auto open = value_of(*registry, "flashsale_redis_pool_open_connections", node);
@@ -180,7 +180,7 @@ TEST_CASE("timeouts, connection failures and error replies are counted by kind a
   CHECK(client.execute({{"PING"}, {}, {}}).as_string() == "PONG");
   // Lower and upper case name the same operation.
   CHECK(calls_of(*registry, "command", "PING") == 2);
-  const MetricLabels node{{"node", "127.0.0.1:" + std::to_string(server.port())}};
+  const MetricLabels node{{"node", server.address()}};
   CHECK(value_of(*registry, "flashsale_redis_connections_dropped_total",
                  {node[0], {"reason", "broken"}}) == 1);
 
@@ -198,7 +198,7 @@ TEST_CASE(
   auto client = metered_client(server, registry, flashsale::PoolOptions{1});
   FirstComeCouponIssuer issuer(*client);
   issuer.register_template(open_coupon(*client, "flush", 10));
-  const MetricLabels node{{"node", "127.0.0.1:" + std::to_string(server.port())}};
+  const MetricLabels node{{"node", server.address()}};
   CHECK(value_of(*registry, "flashsale_redis_connections_opened_total", node) == 1);
   const double fallbacks_before =
       value_of(*registry, "flashsale_redis_noscript_fallbacks_total").value_or(0);
@@ -229,7 +229,7 @@ TEST_CASE(
   auto second = metered_client(server, registry, flashsale::PoolOptions{5});
   first->execute({{"PING"}, {}, {}});
   second->execute({{"PING"}, {}, {}});
-  const MetricLabels node{{"node", "127.0.0.1:" + std::to_string(server.port())}};
+  const MetricLabels node{{"node", server.address()}};
   CHECK(calls_of(*registry, "command", "PING") == 2);
   CHECK(value_of(*registry, "flashsale_redis_pool_size", node) == 8);
   second.reset();

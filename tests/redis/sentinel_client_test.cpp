@@ -68,7 +68,7 @@ TEST_CASE(
   coupon.closes_at = coupon.opens_at + 2h;
   REQUIRE(issuer.register_template(coupon).status == flashsale::RegisterStatus::Created);
   CHECK(issuer.issue(coupon.id, "alice").status == flashsale::IssueStatus::Issued);
-  CHECK(client->current_master() == "127.0.0.1:" + std::to_string(group.node(0).port()));
+  CHECK(client->current_master() == group.node(0).address());
   // The write is on the master (node 0), not on the replica only.
   CHECK(group.node(0)
             .admin()
@@ -105,7 +105,7 @@ TEST_CASE(
                         " 1"};
   flashsale::testing::RedisServer liar(lying);
   SentinelClientOptions options = group.client_options(1);
-  options.sentinels = {"127.0.0.1:" + std::to_string(liar.port())};
+  options.sentinels = {liar.address()};
   options.service = "wrong";
   options.retry_budget = 300ms;
   SentinelClient client(options);

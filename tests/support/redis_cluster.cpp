@@ -126,7 +126,7 @@ RedisCluster::~RedisCluster() = default;
 std::vector<std::string> RedisCluster::seeds() const {
   std::vector<std::string> seeds;
   for (const auto& node : nodes_) {
-    seeds.push_back("127.0.0.1:" + std::to_string(node->port()));
+    seeds.push_back(node->address());
   }
   return seeds;
 }

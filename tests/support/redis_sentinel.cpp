@@ -75,7 +75,7 @@ RedisSentinelGroup::~RedisSentinelGroup() {
 std::vector<std::string> RedisSentinelGroup::sentinel_addresses() const {
   std::vector<std::string> addresses;
   for (const auto& sentinel : sentinels_) {
-    addresses.push_back("127.0.0.1:" + std::to_string(sentinel->port()));
+    addresses.push_back(sentinel->address());
   }
   return addresses;
 }

@@ -40,6 +40,8 @@ class RedisServer {
   RedisServer& operator=(const RedisServer&) = delete;
 
   int port() const noexcept { return port_; }
+  // "127.0.0.1:<port>", as clients, sentinels and metrics labels name the node.
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   pid_t pid() const noexcept { return pid_; }
   const std::string& directory() const noexcept { return directory_; }
   bool running() const noexcept { return pid_ > 0; }
