@@ -2,8 +2,9 @@
 # The two commands of the README.
 #
 #   bash cmake/run.sh demo [demo flags]   build and run the flash-sale demo
-#   bash cmake/run.sh test                build and pass every test, twice:
-#                                         -Werror build, then ASan + UBSan build;
+#   bash cmake/run.sh test                build and pass every test:
+#                                         -Werror build, then ASan + UBSan build
+#                                         (all but the stress races and packaging);
 #                                         then build everything with clang++
 #                                         (-Werror) and pass the unit tests
 #
