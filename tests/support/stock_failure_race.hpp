@@ -1,10 +1,11 @@
 // The stock race with a failure in the middle, the StockReserver counterpart
 // of coupon_failure_race.hpp, shared by the Sentinel and cluster failover
-// tests: threads reserve holds of two SKUs each, release a third of them and
-// confirm the rest, retrying with the same ids what surfaced as
-// ConnectionError or DurabilityError (the outcome is unknown), as a host
-// must; a failure is injected once a quarter of the holds have started;
-// afterwards every answer a caller got is compared with what the server holds.
+// tests: threads reserve holds of two SKUs each, release a third of the
+// first half of them and confirm the rest (more than the stock), retrying
+// with the same ids what surfaced as ConnectionError or DurabilityError (the
+// outcome is unknown), as a host must; a failure is injected once a quarter
+// of the holds have started; afterwards every answer a caller got is
+// compared with what the server holds.
 #pragma once
 
 #include <atomic>
