@@ -34,8 +34,8 @@ using flashsale::testing::RedisClusterOptions;
 namespace {
 
 // One kill, failover and rejoin costs 7-9 s on a loaded 2-core machine: the
-// kill counts keep this file about 60 s (see the README's
-// failure table for the figures and why not 10).
+// kill counts keep this file about 60 s (see the README's failure table for
+// the figures and why not 10).
 constexpr int kDurableKills = 4;
 constexpr int kPlainKills = 2;
 constexpr int kThreads = 8;  // per race
