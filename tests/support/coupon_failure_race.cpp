@@ -18,6 +18,18 @@ std::string user_name(int user) {
   return "user-" + std::to_string(user);
 }
 
+// The sequence of an issue_coupon reply ({word, sequence, remaining,
+// epoch}) that says issued / already_issued; -1 for anything else.
+std::int64_t issued_sequence(const std::vector<Reply>& replies) {
+  try {
+    const auto& fields = replies.at(0).as_array();
+    const std::string& word = fields.at(0).as_string();
+    return word == "issued" || word == "already_issued" ? fields.at(1).as_integer() : -1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
 }  // namespace
 
 CouponFailureRaceOutcome run_coupon_failure_race(
@@ -43,6 +55,8 @@ CouponFailureRaceOutcome run_coupon_failure_race(
 
   CouponFailureRaceOutcome outcome;
   std::vector<IssueResult> answers(static_cast<std::size_t>(options.users));
+  // The sequence of each user's first DurabilityError that said issued (-1: none).
+  std::vector<std::int64_t> durability_sequences(static_cast<std::size_t>(options.users), -1);
   std::atomic<int> next_user{0};
   std::atomic<int> answered{0};
   std::atomic<int> retried{0};
@@ -57,8 +71,12 @@ CouponFailureRaceOutcome run_coupon_failure_race(
             answers[static_cast<std::size_t>(user)] = issuer.issue(coupon.id, user_name(user));
             ++answered;
             break;
-          } catch (const DurabilityError&) {
+          } catch (const DurabilityError& error) {
             ++durability_errors;
+            auto& first = durability_sequences[static_cast<std::size_t>(user)];
+            if (first == -1) {
+              first = issued_sequence(error.replies());
+            }
           } catch (const ConnectionError&) {
           } catch (const Error& error) {
             const std::lock_guard<std::mutex> lock(errors_mutex);
@@ -111,12 +129,20 @@ CouponFailureRaceOutcome run_coupon_failure_race(
   outcome.held_units = static_cast<std::int64_t>(held.size());
   outcome.stock_left = stock.is_nil() ? 0 : stock.as_integer();
   outcome.whole = outcome.whole && outcome.held_units + outcome.stock_left == options.units;
+  std::set<std::int64_t> told_sequences;
   for (int user = 0; user < options.users; ++user) {
     const auto& answer = answers[static_cast<std::size_t>(user)];
+    const auto at = held.find(user_name(user));
     if (answer.status == IssueStatus::Issued || answer.status == IssueStatus::AlreadyIssued) {
       ++outcome.told;
-      const auto at = held.find(user_name(user));
       outcome.lost += at == held.end() || at->second != answer.sequence ? 1 : 0;
+      outcome.told_twice += told_sequences.insert(answer.sequence).second ? 0 : 1;
+    }
+    const std::int64_t acknowledged = durability_sequences[static_cast<std::size_t>(user)];
+    if (acknowledged != -1) {
+      ++outcome.durability_acknowledged;
+      outcome.durability_acknowledged_lost +=
+          at == held.end() || at->second != acknowledged ? 1 : 0;
     }
   }
   return outcome;

@@ -35,8 +35,16 @@ struct CouponFailureRaceOutcome {
   // Of them, users who do not hold that sequence at the end: acknowledged
   // and lost (and, when stock came back, sold again to someone else).
   int lost = 0;
-  int retried = 0;                  // calls sent again after ConnectionError / DurabilityError
-  int durability_errors = 0;        // of them, DurabilityError
+  int retried = 0;            // calls sent again after ConnectionError / DurabilityError
+  int durability_errors = 0;  // of them, DurabilityError
+  // Sequences told to two different users (a unit sold twice).
+  int told_twice = 0;
+  // Calls whose first DurabilityError carried "issued" / "already_issued"
+  // with a sequence from the master (acknowledged there, not by a replica),
+  // and of them those whose user does not hold that sequence at the end:
+  // what trusting such an answer would have lost.
+  int durability_acknowledged = 0;
+  int durability_acknowledged_lost = 0;
   int answered_after_failure = 0;   // answers after the failure function returned
   std::vector<std::string> errors;  // anything else that reached a caller
   std::int64_t held_units = 0;      // users holding the coupon at the end
