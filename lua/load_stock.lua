@@ -1,6 +1,7 @@
 -- load_stock: puts a scope's stock in place at sale start and opens the scope.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads (all of one
+--       scope, one hash tag)
 -- ARGV: 1 mode ("fail_if_loaded" | "replace"), 2 events stream cap (0 = no cap),
 --       then pairs: sku, quantity (positive integer <= 2^53, each sku once)
 -- Reply: { "loaded" | "already_loaded", the scope's epoch (0 when none) }
@@ -40,7 +41,8 @@ if mode == 'fail_if_loaded' and redis.call('EXISTS', KEYS[1]) == 1 then
 end
 -- Start clean (a replace, or leftovers of a scope whose state key is gone).
 -- UNLINK frees large hashes in the background instead of blocking Redis.
-redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
+  KEYS[11])
 
 local skus = {}
 for i = 1, pair_count do
