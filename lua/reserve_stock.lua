@@ -2,8 +2,8 @@
 -- until a deadline, all or nothing. First gives back the stock of at most
 -- `reclaim limit` expired holds, so stock returns even when nobody sweeps.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads (all of one
---       scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: 1 hold id, 2 ttl in ms (positive integer), 3 reclaim limit,
 --       4 events stream cap (0 = no cap), 5 payload (the host's bytes kept with
 --       the hold, "" for none), then pairs: sku, quantity (each sku once)
@@ -11,6 +11,7 @@
 --   status: "reserved" | "already_reserved" (this hold id was reserved
 --   before; its expiry, whatever happened since, 0 for a restored hold) |
 --   "insufficient_stock" | "sale_closed" | "restoring" (a restore runs) |
+--   "not_open" (the server clock is before the scope's opens_at, KEYS[12]) |
 --   "unknown_sku" (also when the scope is not loaded)
 -- Invariant: per sku, initial = available + held + confirmed, available >= 0.
 -- A hold id reserves at most once per loaded scope (holds + settled remember it).
@@ -84,6 +85,9 @@ if not state then
 end
 if state ~= 'open' then
   return { 'sale_closed', 0, '', epoch_number }
+end
+if now_ms < tonumber(redis.call('GET', KEYS[12]) or '0') then
+  return { 'not_open', 0, '', epoch_number }
 end
 for i = 1, pair_count do
   local sku = ARGV[4 + 2 * i]

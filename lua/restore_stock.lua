@@ -13,8 +13,8 @@
 -- restored: their stock is available again, and confirming one later answers
 -- unknown_hold.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads (all of one
---       scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: 1 mode
 --   "begin":  2 after_epoch (the highest epoch the host knows of, 0 for none),
 --             then pairs: sku, quantity (each sku once, quantity 1..2^53)

@@ -2,8 +2,8 @@
 -- has passed is expired first (stock back, one hold_expired event), whether
 -- or not a sweep got to it yet: expiry is judged by the server clock.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads (all of one
---       scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: 1 action ("confirm" | "release" | "extend"), 2 hold id,
 --       3 ttl in ms (extend only; positive integer, else "0"), 4 events stream cap (0 = no cap)
 -- Reply: { status, expires_at ms (0 when none), short sku ("" when none), epoch,

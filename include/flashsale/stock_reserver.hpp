@@ -20,6 +20,8 @@
 //   <prefix>:stock:{S}:epoch      string the scope's incarnation
 //   <prefix>:stock:{S}:payloads   hash hold id -> the host's payload (holds
 //                                 reserved or restored with a non-empty one)
+//   <prefix>:stock:{S}:opens_at   string ms since the Unix epoch before which
+//                                 reserves answer NotOpen (absent: open now)
 //
 // Invariant, per SKU at every moment: initial = available + held + confirmed,
 // and available >= 0 (nothing is ever oversold).
@@ -180,6 +182,7 @@ enum class ReserveStatus {
   SaleClosed,
   Restoring,   // a restore of the scope runs: nothing changed, try again later
   UnknownSku,  // short_sku is not loaded in the scope (or the scope is not loaded)
+  NotOpen,     // server time before the scope's opens_at (see load()): nothing changed
 };
 
 struct ReserveResult {
@@ -302,8 +305,16 @@ class FLASHSALE_EXPORT StockReserver {
   // Puts the scope's stock in place and opens it. At most kMaxStockSkusPerScope
   // SKUs, each once. Retrying a FailIfLoaded load after a timeout may answer
   // AlreadyLoaded for the first attempt's own load: check with snapshot().
+  // `opens_at` (as CouponTemplate::opens_at: judged by the Redis server clock,
+  // millisecond precision, between the Unix epoch and 2^53 ms after it; the
+  // Unix epoch, the default, means open now): until then reserve() answers
+  // NotOpen, decided inside its script; confirm, release and extend are not
+  // affected. The `loaded` event carries `opens_at` (ms) when it is set. Only a
+  // load (Replace, to change it) sets it; begin_restore keeps what the scope
+  // had (after a loss of the key: open now).
   LoadResult load(std::string_view scope, const std::vector<StockItem>& stock,
-                  LoadMode mode = LoadMode::FailIfLoaded);
+                  LoadMode mode = LoadMode::FailIfLoaded,
+                  std::chrono::system_clock::time_point opens_at = {});
 
   // Holds `items` (1..max_skus_per_cart distinct SKUs) for `ttl` (1 ms ..
   // max_hold_ttl), all or nothing. `hold_id` is 1..max_hold_id_bytes of any bytes.

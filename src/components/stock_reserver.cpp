@@ -28,15 +28,17 @@ namespace flashsale {
 using detail::from_epoch_ms;
 using detail::status_from_word;
 using detail::StatusWord;
+using detail::to_epoch_ms;
 using detail::validate_epoch;
+using detail::validate_epoch_ms;
 
 namespace {
 
 constexpr std::string_view kComponent = "stock";
 // The KEYS every stock script takes, in this order.
-constexpr std::array<std::string_view, 11> kKeySuffixes = {
+constexpr std::array<std::string_view, 12> kKeySuffixes = {
     "state",     "initial", "available", "held",  "confirmed", "holds",
-    "deadlines", "settled", "events",    "epoch", "payloads"};
+    "deadlines", "settled", "events",    "epoch", "payloads",  "opens_at"};
 using ScopeKeys = detail::KeySet<kKeySuffixes.size()>;
 
 // A decimal number in a hold record Redis keeps (ProtocolError otherwise).
@@ -186,7 +188,8 @@ constexpr StatusWord<ReserveStatus> kReserveStatuses[] = {
     {"insufficient_stock", ReserveStatus::InsufficientStock},
     {"sale_closed", ReserveStatus::SaleClosed},
     {"restoring", ReserveStatus::Restoring},
-    {"unknown_sku", ReserveStatus::UnknownSku}};
+    {"unknown_sku", ReserveStatus::UnknownSku},
+    {"not_open", ReserveStatus::NotOpen}};
 constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"confirmed", ConfirmStatus::Confirmed},
     {"already_confirmed", ConfirmStatus::AlreadyConfirmed},
@@ -310,10 +313,12 @@ void StockReserver::validate_ttl(std::chrono::milliseconds ttl) const {
 }
 
 LoadResult StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
-                               LoadMode mode) {
+                               LoadMode mode, std::chrono::system_clock::time_point opens_at) {
+  const std::int64_t opens_at_ms = to_epoch_ms(opens_at);
+  validate_epoch_ms(opens_at_ms, "opens_at");
   ScriptCall call{&detail::scripts::load_stock, keys(scope), {}};
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
-                    std::to_string(options_.max_stream_length)};
+                    std::to_string(options_.max_stream_length), std::to_string(opens_at_ms)};
   append_items(stock, kMaxStockSkusPerScope, "stock to load", call.arguments);
   detail::ReplyReader reply(client_.run_script(call), "load_stock", 2);
   LoadResult result;
