@@ -134,9 +134,9 @@ void coupon_case(bench::BenchServer& server, StandaloneClient& client, long long
          after - before);
 }
 
-const std::vector<const char*> kStockSuffixes = {"state",     "initial",   "available",
-                                                 "held",      "confirmed", "holds",
-                                                 "deadlines", "settled",   "events"};
+const std::vector<const char*> kStockSuffixes = {"state",     "initial", "available", "held",
+                                                 "confirmed", "holds",   "deadlines", "settled",
+                                                 "events",    "payloads"};
 
 // Reserves `count` holds of `skus_per_hold` SKUs from 4 threads, then reports;
 // with `settle`, confirms them all and reports the settled state as well.

@@ -1,7 +1,8 @@
 -- reclaim_expired_holds: gives the stock of holds whose deadline has passed
 -- back to available, oldest deadline first, at most `limit` holds per call.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: 1 limit (1..max the caller allows), 2 events stream cap (0 = no cap)
 -- Reply: { reclaimed count, 1 when more expired holds are still due else 0, epoch }
 -- Invariant: per sku, initial = available + held + confirmed. Each reclaimed
@@ -9,6 +10,7 @@
 -- one hold_expired event: a hold leaves `holds` only once.
 --- @include "server_time_ms"
 --- @include "append_event"
+--- @include "hold_payload"
 --- @include "expire_hold"
 
 local limit = tonumber(ARGV[1])

@@ -2,18 +2,24 @@
 -- until a deadline, all or nothing. First gives back the stock of at most
 -- `reclaim limit` expired holds, so stock returns even when nobody sweeps.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: 1 hold id, 2 ttl in ms (positive integer), 3 reclaim limit,
---       4 events stream cap (0 = no cap), then pairs: sku, quantity (each sku once)
+--       4 events stream cap (0 = no cap), 5 payload (the host's bytes kept with
+--       the hold, "" for none), then pairs: sku, quantity (each sku once)
 -- Reply: { status, expires_at ms (0 when none), short sku ("" when none), epoch }
 --   status: "reserved" | "already_reserved" (this hold id was reserved
 --   before; its expiry, whatever happened since, 0 for a restored hold) |
 --   "insufficient_stock" | "sale_closed" | "restoring" (a restore runs) |
+--   "not_open" (the server clock is before the scope's opens_at, KEYS[12]) |
 --   "unknown_sku" (also when the scope is not loaded)
 -- Invariant: per sku, initial = available + held + confirmed, available >= 0.
 -- A hold id reserves at most once per loaded scope (holds + settled remember it).
+-- The payload is stored in the payloads hash with the hold (not when empty)
+-- and carried by the reserved event; a retry keeps the first attempt's.
 --- @include "server_time_ms"
 --- @include "append_event"
+--- @include "hold_payload"
 --- @include "expire_hold"
 
 local hold_id = ARGV[1]
@@ -29,14 +35,15 @@ end
 if not events_max then
   return redis.error_reply('ERR reserve_stock: bad events stream cap')
 end
-local pair_count = (#ARGV - 4) / 2
+local payload = ARGV[5]
+local pair_count = (#ARGV - 5) / 2
 if pair_count < 1 or pair_count % 1 ~= 0 then
   return redis.error_reply('ERR reserve_stock: expected sku/quantity pairs')
 end
 local quantities = {}
 for i = 1, pair_count do
   -- Digits only: HINCRBY must not fail half way through the writes.
-  local text = ARGV[4 + 2 * i]
+  local text = ARGV[5 + 2 * i]
   local quantity = tonumber(text)
   if not string.match(text, '^[1-9]%d*$') or quantity > 9007199254740992 then
     return redis.error_reply('ERR reserve_stock: bad quantity')
@@ -74,13 +81,16 @@ if settled then
 end
 
 if not state then
-  return { 'unknown_sku', 0, ARGV[5], epoch_number }
+  return { 'unknown_sku', 0, ARGV[6], epoch_number }
 end
 if state ~= 'open' then
   return { 'sale_closed', 0, '', epoch_number }
 end
+if now_ms < tonumber(redis.call('GET', KEYS[12]) or '0') then
+  return { 'not_open', 0, '', epoch_number }
+end
 for i = 1, pair_count do
-  local sku = ARGV[3 + 2 * i]
+  local sku = ARGV[4 + 2 * i]
   local available = redis.call('HGET', KEYS[3], sku)
   if not available then
     return { 'unknown_sku', 0, sku, epoch_number }
@@ -92,8 +102,8 @@ end
 
 local items = {}
 for i = 1, pair_count do
-  local sku = ARGV[3 + 2 * i]
-  local quantity = ARGV[4 + 2 * i]
+  local sku = ARGV[4 + 2 * i]
+  local quantity = ARGV[5 + 2 * i]
   redis.call('HINCRBY', KEYS[3], sku, '-' .. quantity)
   redis.call('HINCRBY', KEYS[4], sku, quantity)
   items[i] = sku .. ' ' .. quantity
@@ -102,6 +112,9 @@ local items_text = table.concat(items, ' ')
 local expires_at = now_ms + ttl_ms
 redis.call('HSET', KEYS[6], hold_id, items_text)
 redis.call('ZADD', KEYS[7], expires_at, hold_id)
-append_event(KEYS[9], events_max, 'type', 'reserved', 'epoch', epoch, 'hold_id', hold_id, 'items',
-  items_text, 'expires_at', expires_at, 'at', now_ms)
+if payload ~= '' then
+  redis.call('HSET', KEYS[11], hold_id, payload)
+end
+append_hold_event(events_max, payload, 'type', 'reserved', 'epoch', epoch, 'hold_id', hold_id,
+  'items', items_text, 'expires_at', expires_at, 'at', now_ms)
 return { 'reserved', expires_at, '', epoch_number }

@@ -6,24 +6,28 @@
 --           settle answer "restoring" and reclaims find nothing until finish.
 --   add     records at most 1000 confirmed holds: their units move from
 --           available to confirmed and the hold ids are remembered as
---           confirmed, so a retried confirm or reserve of one changes nothing.
+--           confirmed (with their payloads), so a retried confirm or reserve
+--           of one changes nothing.
 --   finish  opens the scope and appends a `restored` event.
 -- Holds that were active (not confirmed) when Redis lost data are not
 -- restored: their stock is available again, and confirming one later answers
 -- unknown_hold.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: 1 mode
 --   "begin":  2 after_epoch (the highest epoch the host knows of, 0 for none),
 --             then pairs: sku, quantity (each sku once, quantity 1..2^53)
---   "add":    2 epoch, then pairs: hold id, items ("sku qty sku qty ...",
---             each sku loaded, quantities 1..2^53), 1..1000 holds
+--   "add":    2 epoch, then triples: hold id, items ("sku qty sku qty ...",
+--             each sku loaded, quantities 1..2^53), payload ("" for none),
+--             1..1000 holds
 --   "finish": 2 epoch, 3 events stream cap (0 = no cap)
 -- Reply: begin { "restoring", epoch }; add { holds added, units added };
 --   finish { "restored", epoch }. add or finish for an epoch that is not the
 --   scope's (another begin or a load replaced it) is an error; a retried
 --   finish replies as the first did; a hold id added again with the same
---   items adds nothing, with other items is an error (nothing written).
+--   items and payload adds nothing, with other items or another payload is
+--   an error (nothing written).
 -- Why the epoch is new forever: it is the server clock in microseconds, kept
 --   above after_epoch and above the epoch the key holds now. An epoch that
 --   Redis lost was read from a clock before the loss; the new one is read
@@ -34,6 +38,7 @@
 --- @include "append_event"
 --- @include "new_epoch"
 --- @include "whole_number"
+--- @include "hold_payload"
 
 local max_batch = 1000
 local mode = ARGV[1]
@@ -50,7 +55,8 @@ if mode == 'begin' then
     end
   end
   local epoch = new_epoch(math.max(after_epoch, tonumber(redis.call('GET', KEYS[10]) or '0')))
-  redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+  redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
+  KEYS[11])
   for i = 1, pair_count do
     local sku = ARGV[1 + 2 * i]
     local quantity = ARGV[2 + 2 * i]
@@ -93,9 +99,9 @@ end
 if state ~= 'restoring' then
   return redis.error_reply('ERR restore_stock: epoch ' .. ARGV[2] .. ' is not being restored')
 end
-local hold_count = (#ARGV - 2) / 2
+local hold_count = (#ARGV - 2) / 3
 if hold_count < 1 or hold_count > max_batch or hold_count % 1 ~= 0 then
-  return redis.error_reply('ERR restore_stock: expected 1..1000 hold/items pairs')
+  return redis.error_reply('ERR restore_stock: expected 1..1000 hold/items/payload triples')
 end
 local needed = {}
 local skus = {}
@@ -103,15 +109,23 @@ local fresh = {}
 local seen = {}
 local units = 0
 for i = 1, hold_count do
-  local hold_id = ARGV[1 + 2 * i]
-  local items = ARGV[2 + 2 * i]
+  local hold_id = ARGV[3 * i]
+  local items = ARGV[1 + 3 * i]
   if hold_id == '' then
     return redis.error_reply('ERR restore_stock: empty hold id')
   end
-  local record = 'confirmed 0 ' .. items
-  local known = seen[hold_id] or redis.call('HGET', KEYS[8], hold_id)
+  -- Items hold no newline (skus are key ids): record and payload compare as one.
+  local record = 'confirmed 0 ' .. items .. '\n' .. ARGV[2 + 3 * i]
+  local known = seen[hold_id]
+  if not known then
+    local settled = redis.call('HGET', KEYS[8], hold_id)
+    if settled then
+      known = settled .. '\n' .. hold_payload(hold_id)
+    end
+  end
   if known and known ~= record then
-    return redis.error_reply('ERR restore_stock: a hold id is restored twice with other items')
+    return redis.error_reply(
+      'ERR restore_stock: a hold id is restored twice with other items or payload')
   end
   if not known then
     seen[hold_id] = record
@@ -156,6 +170,9 @@ for _, sku in ipairs(skus) do
   redis.call('HINCRBY', KEYS[5], sku, string.format('%d', needed[sku]))
 end
 for _, i in ipairs(fresh) do
-  redis.call('HSET', KEYS[8], ARGV[1 + 2 * i], 'confirmed 0 ' .. ARGV[2 + 2 * i])
+  redis.call('HSET', KEYS[8], ARGV[3 * i], 'confirmed 0 ' .. ARGV[1 + 3 * i])
+  if ARGV[2 + 3 * i] ~= '' then
+    redis.call('HSET', KEYS[11], ARGV[3 * i], ARGV[2 + 3 * i])
+  end
 end
 return { #fresh, units }

@@ -2,10 +2,12 @@
 -- has passed is expired first (stock back, one hold_expired event), whether
 -- or not a sweep got to it yet: expiry is judged by the server clock.
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: 1 action ("confirm" | "release" | "extend"), 2 hold id,
 --       3 ttl in ms (extend only; positive integer, else "0"), 4 events stream cap (0 = no cap)
--- Reply: { status, expires_at ms (0 when none), short sku ("" when none), epoch }
+-- Reply: { status, expires_at ms (0 when none), short sku ("" when none), epoch,
+--          the hold's payload ("" when none, unknown or restoring) }
 --   any action: "restoring" while a restore runs (nothing read or written)
 --   confirm: "confirmed" | "already_confirmed" | "reacquired" (past its
 --            deadline: confirmed late while still held, or taken again after
@@ -13,7 +15,8 @@
 --            missing; short sku names a sku that ran out) | "released" |
 --            "unknown_hold"
 -- Events: hold_expired only when a hold's stock went back to available; a
---   "reacquired" confirm appends confirmed {reacquired=1}.
+--   "reacquired" confirm appends confirmed {reacquired=1}. confirmed, released
+--   and hold_expired events carry the hold's payload field when it has one.
 --   release: "released" | "already_released" | "expired" | "not_releasable"
 --            (confirmed) | "unknown_hold"
 --   extend:  "extended" (expires_at = now + ttl) | "expired" |
@@ -23,6 +26,7 @@
 -- "expired" <deadline ms> <items>); settled entries live as long as the scope.
 --- @include "server_time_ms"
 --- @include "append_event"
+--- @include "hold_payload"
 --- @include "expire_hold"
 
 local action = ARGV[1]
@@ -46,11 +50,12 @@ local now_ms = server_time_ms()
 local epoch = redis.call('GET', KEYS[10]) or '0'
 local epoch_number = tonumber(epoch)
 if redis.call('GET', KEYS[1]) == 'restoring' then
-  return { 'restoring', 0, '', epoch_number }
+  return { 'restoring', 0, '', epoch_number, '' }
 end
+local payload = hold_payload(hold_id)
 
 local function add_event(event_type, items, extra_name, extra_value)
-  append_event(KEYS[9], events_max, 'type', event_type, 'epoch', epoch, 'hold_id', hold_id,
+  append_hold_event(events_max, payload, 'type', event_type, 'epoch', epoch, 'hold_id', hold_id,
     'items', items, extra_name, extra_value, 'at', now_ms)
 end
 
@@ -75,7 +80,7 @@ if active_items then
     if action == 'extend' then
       local expires_at = now_ms + ttl_ms
       redis.call('ZADD', KEYS[7], 'XX', expires_at, hold_id)
-      return { 'extended', expires_at, '', epoch_number }
+      return { 'extended', expires_at, '', epoch_number, payload }
     end
     local record
     if action == 'confirm' then
@@ -96,10 +101,10 @@ if active_items then
     redis.call('HSET', KEYS[8], hold_id, record .. deadline .. ' ' .. active_items)
     if action == 'confirm' then
       add_event('confirmed', active_items, 'reacquired', 0)
-      return { 'confirmed', tonumber(deadline), '', epoch_number }
+      return { 'confirmed', tonumber(deadline), '', epoch_number, payload }
     end
     add_event('released', active_items, 'expires_at', deadline)
-    return { 'released', 0, '', epoch_number }
+    return { 'released', 0, '', epoch_number, payload }
   end
   if action == 'confirm' and redis.call('GET', KEYS[1]) == 'open' then
     -- Past its deadline but not expired yet: its stock is still held, so it
@@ -113,7 +118,7 @@ if active_items then
     redis.call('ZREM', KEYS[7], hold_id)
     redis.call('HSET', KEYS[8], hold_id, 'confirmed ' .. deadline .. ' ' .. active_items)
     add_event('confirmed', active_items, 'reacquired', 1)
-    return { 'reacquired', tonumber(deadline), '', epoch_number }
+    return { 'reacquired', tonumber(deadline), '', epoch_number, payload }
   end
   settled = expire_hold(hold_id, now_ms, events_max, epoch)
 else
@@ -121,34 +126,34 @@ else
 end
 
 if not settled then
-  return { 'unknown_hold', 0, '', epoch_number }
+  return { 'unknown_hold', 0, '', epoch_number, payload }
 end
 local _, _, state, deadline, items = string.find(settled, '^(%S+) (%d+) (.*)$')
 if action == 'extend' then
   if state == 'expired' then
-    return { 'expired', 0, '', epoch_number }
+    return { 'expired', 0, '', epoch_number, payload }
   end
-  return { 'not_extendable', 0, '', epoch_number }
+  return { 'not_extendable', 0, '', epoch_number, payload }
 end
 if action == 'release' then
   if state == 'confirmed' then
-    return { 'not_releasable', 0, '', epoch_number }
+    return { 'not_releasable', 0, '', epoch_number, payload }
   end
   if state == 'expired' then
-    return { 'expired', 0, '', epoch_number }
+    return { 'expired', 0, '', epoch_number, payload }
   end
-  return { 'already_released', 0, '', epoch_number }
+  return { 'already_released', 0, '', epoch_number, payload }
 end
 if state == 'confirmed' then
-  return { 'already_confirmed', tonumber(deadline), '', epoch_number }
+  return { 'already_confirmed', tonumber(deadline), '', epoch_number, payload }
 end
 if state == 'released' then
-  return { 'released', 0, '', epoch_number }
+  return { 'released', 0, '', epoch_number, payload }
 end
 
 -- Expired: take the stock again if every sku still has it and the sale is open.
 if redis.call('GET', KEYS[1]) ~= 'open' then
-  return { 'expired', 0, '', epoch_number }
+  return { 'expired', 0, '', epoch_number, payload }
 end
 local short_sku = nil
 for_each_item(items, function(sku, quantity)
@@ -157,7 +162,7 @@ for_each_item(items, function(sku, quantity)
   end
 end)
 if short_sku then
-  return { 'expired', 0, short_sku, epoch_number }
+  return { 'expired', 0, short_sku, epoch_number, payload }
 end
 for_each_item(items, function(sku, quantity)
   redis.call('HINCRBY', KEYS[3], sku, '-' .. quantity)
@@ -165,4 +170,4 @@ for_each_item(items, function(sku, quantity)
 end)
 redis.call('HSET', KEYS[8], hold_id, 'confirmed ' .. deadline .. ' ' .. items)
 add_event('confirmed', items, 'reacquired', 1)
-return { 'reacquired', tonumber(deadline), '', epoch_number }
+return { 'reacquired', tonumber(deadline), '', epoch_number, payload }

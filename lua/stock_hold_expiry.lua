@@ -1,7 +1,8 @@
 -- stock_hold_expiry: how many holds of a scope are past their deadline but
 -- not yet reclaimed, and how overdue the oldest of them is (for metrics).
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: none
 -- Reply: { expired hold count, milliseconds the oldest expired deadline lies
 --          in the past by the server clock (0 when none) }

@@ -2,7 +2,8 @@
 -- first (end of sale: later reserves get "sale_closed"; outstanding holds may
 -- still be confirmed, released or expire).
 -- KEYS: 1 state, 2 initial, 3 available, 4 held, 5 confirmed, 6 holds,
---       7 deadlines, 8 settled, 9 events, 10 epoch (all of one scope, one hash tag)
+--       7 deadlines, 8 settled, 9 events, 10 epoch, 11 payloads, 12 opens_at
+--       (all of one scope, one hash tag)
 -- ARGV: 1 "close" | "read", 2 events stream cap (0 = no cap)
 -- Reply: { state ("not_loaded" | "open" | "closed" | "restoring"), active hold
 --          count, epoch, then per sku: sku, initial, available, held, confirmed }

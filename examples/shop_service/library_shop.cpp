@@ -103,6 +103,8 @@ HttpReply LibraryShop::create_order(const std::string& sale, const std::string& 
       return json_reply(409, "status", "insufficient_stock");
     case ReserveStatus::SaleClosed:
       return json_reply(410, "status", "sale_closed");
+    case ReserveStatus::NotOpen:
+      return json_reply(403, "status", "not_open");
     case ReserveStatus::Restoring:
       return json_reply(503, "status", "restoring");
     case ReserveStatus::UnknownSku:

@@ -18,6 +18,10 @@
 //                                 hold_expired / loaded / sale_closed / restored
 //                                 events, each with the scope's `epoch`
 //   <prefix>:stock:{S}:epoch      string the scope's incarnation
+//   <prefix>:stock:{S}:payloads   hash hold id -> the host's payload (holds
+//                                 reserved or restored with a non-empty one)
+//   <prefix>:stock:{S}:opens_at   string ms since the Unix epoch before which
+//                                 reserves answer NotOpen (absent: open now)
 //
 // Invariant, per SKU at every moment: initial = available + held + confirmed,
 // and available >= 0 (nothing is ever oversold).
@@ -49,7 +53,18 @@
 // expired: every reserve first reclaims up to `reclaim_per_reserve` expired
 // holds, reclaim_expired() (or a HoldReaper) sweeps, and confirm / release /
 // extend expire the hold they touch. Each expiry appends exactly one
-// `hold_expired` event {epoch, hold_id, items, expires_at, at}.
+// `hold_expired` event {epoch, hold_id, items, expires_at, at[, payload]}.
+//
+// Host payloads: reserve() may store opaque bytes with the hold (an order id,
+// a user id; at most max_payload_bytes, see kMaxStockPayloadBytesLimit), in
+// the same script that creates it. hold() and confirm() return it, and the
+// hold's `reserved`, `confirmed`, `released` and `hold_expired` events carry
+// it as a last field `payload`, so a host needs no lookup of its own per
+// order. An empty payload means none: nothing is stored, the events carry no
+// `payload` field and the results hold an empty string. A payload lives as
+// long as its hold id is remembered (below) and is never changed: a retried
+// reserve keeps the first attempt's. A restore brings back the payloads of
+// the confirmed holds it is given (RestoredHold::payload).
 //
 // Events of one hold, in stream order: `reserved`, then one of `confirmed`
 // {reacquired=0}, `released`, `confirmed` {reacquired=1} (a confirm after
@@ -67,7 +82,8 @@
 // is what makes every call idempotent under retry with the same hold id: a
 // hold id reserves at most once, a retried confirm or release changes nothing.
 // The cost is one `settled` entry per hold of the sale (tens of bytes plus the
-// items); delete the scope's keys when its sale is over and written back.
+// items, plus the payload when there is one); delete the scope's keys when its sale is over and
+// written back.
 //
 // Thread-safety: shareable between threads when its Client is (StandaloneClient
 // is a pool). Holds no mutable state of its own.
@@ -98,6 +114,9 @@ inline constexpr std::size_t kMaxStockSkusPerScope = 10000;
 inline constexpr std::size_t kMaxStockReclaimPerCallLimit = 10000;
 // Most holds one restore_confirmed call takes.
 inline constexpr std::size_t kMaxStockRestoredHoldsPerBatch = 1000;
+// Largest max_payload_bytes (64 KiB): a hold's payload stays in Redis as long
+// as the scope remembers the hold id.
+inline constexpr std::size_t kMaxStockPayloadBytesLimit = 64 * 1024;
 
 struct StockReserverOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
@@ -117,6 +136,9 @@ struct StockReserverOptions {
   // Longest hold id, in bytes, 1..kMaxMemberIdBytesLimit (hold ids travel as
   // ARGV and may hold any bytes).
   std::size_t max_hold_id_bytes = 256;
+  // Longest host payload of a hold, in bytes, 1..kMaxStockPayloadBytesLimit
+  // (an empty payload, meaning none, is always allowed).
+  std::size_t max_payload_bytes = 1024;
   // What the constructor does when the server may evict keys (preflight.hpp).
   EvictionPolicyCheck eviction_check = EvictionPolicyCheck::Warn;
 };
@@ -130,6 +152,9 @@ struct StockItem {
 struct RestoredHold {
   std::string hold_id;           // 1..max_hold_id_bytes of any bytes
   std::vector<StockItem> items;  // distinct SKUs, as reserved
+  // The hold's payload as its `confirmed` event carried it (0..max_payload_bytes
+  // of any bytes; empty: none).
+  std::string payload = {};
 };
 
 enum class LoadMode {
@@ -157,6 +182,7 @@ enum class ReserveStatus {
   SaleClosed,
   Restoring,   // a restore of the scope runs: nothing changed, try again later
   UnknownSku,  // short_sku is not loaded in the scope (or the scope is not loaded)
+  NotOpen,     // server time before the scope's opens_at (see load()): nothing changed
 };
 
 struct ReserveResult {
@@ -185,6 +211,9 @@ struct ConfirmResult {
   // Expired: a SKU that did not have the hold's quantity any more.
   std::optional<std::string> short_sku;
   std::int64_t epoch = 0;  // the scope's incarnation (0 when not loaded)
+  // The payload the hold was reserved with, whatever the status (empty when
+  // it has none, and for UnknownHold and Restoring).
+  std::string payload = {};
 };
 
 enum class ReleaseStatus {
@@ -264,6 +293,7 @@ struct HoldView {
   // Its deadline (server clock); the Unix epoch for a hold recorded by
   // restore_confirmed() (its deadline was lost with the data).
   std::chrono::system_clock::time_point expires_at;
+  std::string payload = {};  // as reserved (or restored); empty: none
 };
 
 class FLASHSALE_EXPORT StockReserver {
@@ -275,13 +305,25 @@ class FLASHSALE_EXPORT StockReserver {
   // Puts the scope's stock in place and opens it. At most kMaxStockSkusPerScope
   // SKUs, each once. Retrying a FailIfLoaded load after a timeout may answer
   // AlreadyLoaded for the first attempt's own load: check with snapshot().
+  // `opens_at` (as CouponTemplate::opens_at: judged by the Redis server clock,
+  // millisecond precision, between the Unix epoch and 2^53 ms after it; the
+  // Unix epoch, the default, means open now): until then reserve() answers
+  // NotOpen, decided inside its script; confirm, release and extend are not
+  // affected. The `loaded` event carries `opens_at` (ms) when it is set. Only a
+  // load (Replace, to change it) sets it; begin_restore keeps what the scope
+  // had (after a loss of the key: open now).
   LoadResult load(std::string_view scope, const std::vector<StockItem>& stock,
-                  LoadMode mode = LoadMode::FailIfLoaded);
+                  LoadMode mode = LoadMode::FailIfLoaded,
+                  std::chrono::system_clock::time_point opens_at = {});
 
   // Holds `items` (1..max_skus_per_cart distinct SKUs) for `ttl` (1 ms ..
   // max_hold_ttl), all or nothing. `hold_id` is 1..max_hold_id_bytes of any bytes.
+  // `payload` (0..max_payload_bytes of any bytes; empty: none) is stored with
+  // a Reserved hold and carried by its events (see host payloads above); an
+  // AlreadyReserved retry stores nothing and the hold keeps its payload.
   ReserveResult reserve(std::string_view scope, std::string_view hold_id,
-                        const std::vector<StockItem>& items, std::chrono::milliseconds ttl);
+                        const std::vector<StockItem>& items, std::chrono::milliseconds ttl,
+                        std::string_view payload = {});
 
   ConfirmResult confirm(std::string_view scope, std::string_view hold_id);
   ReleaseResult release(std::string_view scope, std::string_view hold_id);
@@ -316,11 +358,12 @@ class FLASHSALE_EXPORT StockReserver {
   // Records confirmed holds (1..kMaxStockRestoredHoldsPerBatch per call, each
   // 1..kMaxStockSkusPerCartLimit distinct SKUs) into the restore of `epoch`: their
   // units move from available to confirmed and their ids are remembered as
-  // confirmed. Idempotent: a hold already recorded with the same items adds
-  // nothing. InvalidArgument before any I/O for bad ids, quantities, a hold
-  // listed twice, an empty or too large batch, an epoch < 1. ReplyError,
-  // nothing written, when `epoch` is not being restored, a SKU is not in the
-  // stock, a hold id was recorded with other items, or the confirmed units of
+  // confirmed, with their payloads. Idempotent: a hold already recorded with
+  // the same items and payload adds nothing. InvalidArgument before any I/O
+  // for bad ids, quantities, a payload over max_payload_bytes, a hold listed
+  // twice, an empty or too large batch, an epoch < 1. ReplyError, nothing
+  // written, when `epoch` is not being restored, a SKU is not in the stock, a
+  // hold id was recorded with other items or payload, or the confirmed units of
   // a SKU would exceed its stock.
   void restore_confirmed(std::string_view scope, std::int64_t epoch,
                          const std::vector<RestoredHold>& holds);
@@ -338,7 +381,7 @@ class FLASHSALE_EXPORT StockReserver {
 
   const StockReserverOptions& options() const noexcept { return options_; }
 
-  // What Redis knows of one hold now, read without changing anything (three
+  // What Redis knows of one hold now, read without changing anything (four
   // reads of one slot, pipelined); nullopt when the hold id was never
   // reserved in this scope (or the scope was reloaded or restored since; a
   // restore brings back the confirmed holds it was given). Validates scope
@@ -353,6 +396,7 @@ class FLASHSALE_EXPORT StockReserver {
   std::vector<std::string> keys(std::string_view scope) const;
   void validate_hold_id(std::string_view hold_id) const;
   void validate_ttl(std::chrono::milliseconds ttl) const;
+  void validate_payload(std::string_view payload) const;
   void validate_restored_hold(const RestoredHold& hold) const;
   // Runs settle_hold.lua (ttl only for "extend") after validating the input.
   Reply settle(std::string_view action, std::string_view scope, std::string_view hold_id,

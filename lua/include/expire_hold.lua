@@ -1,10 +1,11 @@
 -- expire_hold(hold_id, now_ms, max_length, epoch): the one way a stock hold expires,
 -- shared by reserve_stock, settle_hold and reclaim_expired_holds (expiry must
 -- happen inside the caller's atomic script). Needs the stock KEYS layout
--- (3 available, 4 held, 6 holds, 7 deadlines, 8 settled, 9 events) and
--- append_event. Gives the hold's stock back, moves it to settled as
+-- (3 available, 4 held, 6 holds, 7 deadlines, 8 settled, 9 events, 11 payloads),
+-- append_event and hold_payload. Gives the hold's stock back, moves it to settled as
 -- "expired <deadline> <items>" and appends exactly one hold_expired event,
--- which carries epoch (the scope's incarnation, as text).
+-- which carries epoch (the scope's incarnation, as text) and the hold's
+-- payload when it has one.
 -- Returns that settled record, or nil when the hold is not active (a stale
 -- deadline entry is dropped).
 local function expire_hold(hold_id, now_ms, max_length, epoch)
@@ -27,7 +28,7 @@ local function expire_hold(hold_id, now_ms, max_length, epoch)
   redis.call('HDEL', KEYS[6], hold_id)
   local record = 'expired ' .. deadline .. ' ' .. items
   redis.call('HSET', KEYS[8], hold_id, record)
-  append_event(KEYS[9], max_length, 'type', 'hold_expired', 'epoch', epoch, 'hold_id', hold_id,
-    'items', items, 'expires_at', deadline, 'at', now_ms)
+  append_hold_event(max_length, hold_payload(hold_id), 'type', 'hold_expired', 'epoch', epoch,
+    'hold_id', hold_id, 'items', items, 'expires_at', deadline, 'at', now_ms)
   return record
 end

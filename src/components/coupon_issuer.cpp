@@ -29,6 +29,7 @@ using detail::status_from_word;
 using detail::StatusWord;
 using detail::to_epoch_ms;
 using detail::validate_epoch;
+using detail::validate_epoch_ms;
 
 namespace {
 
@@ -40,13 +41,6 @@ constexpr std::array<std::string_view, 6> kIssueKeySuffixes = {"meta",  "stock",
 constexpr std::array<std::string_view, 7> kRestoreKeySuffixes = {
     "meta", "stock", "issued", "queue", "seq", "revoked", "events"};
 using RestoreKeys = detail::KeySet<kRestoreKeySuffixes.size()>;
-
-void validate_epoch_ms(std::int64_t milliseconds, std::string_view what) {
-  if (milliseconds < 0 || milliseconds > kMaxQuantity) {
-    throw InvalidArgument(fmt::format(
-        "{} must be between the Unix epoch and 2^53 ms after it, got {} ms", what, milliseconds));
-  }
-}
 
 void validate_template(const CouponTemplate& coupon) {
   validate_quantity(coupon.total, "coupon total");

@@ -28,15 +28,17 @@ namespace flashsale {
 using detail::from_epoch_ms;
 using detail::status_from_word;
 using detail::StatusWord;
+using detail::to_epoch_ms;
 using detail::validate_epoch;
+using detail::validate_epoch_ms;
 
 namespace {
 
 constexpr std::string_view kComponent = "stock";
 // The KEYS every stock script takes, in this order.
-constexpr std::array<std::string_view, 10> kKeySuffixes = {
-    "state", "initial",   "available", "held",   "confirmed",
-    "holds", "deadlines", "settled",   "events", "epoch"};
+constexpr std::array<std::string_view, 12> kKeySuffixes = {
+    "state",     "initial", "available", "held",  "confirmed", "holds",
+    "deadlines", "settled", "events",    "epoch", "payloads",  "opens_at"};
 using ScopeKeys = detail::KeySet<kKeySuffixes.size()>;
 
 // A decimal number in a hold record Redis keeps (ProtocolError otherwise).
@@ -144,21 +146,26 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text;
 }
 
-// The { status, expires_at ms, sku, epoch } reply of reserve_stock and settle_hold.
+// The { status, expires_at ms, sku, epoch } reply of reserve_stock and the
+// { status, expires_at ms, sku, epoch, payload } reply of settle_hold.
 struct StatusReply {
   std::string status;
   long long expires_at_ms = 0;
   std::string sku;
   std::int64_t epoch = 0;
+  std::string payload;
 };
 
-StatusReply parse_status_reply(Reply reply, std::string_view script) {
-  detail::ReplyReader reader(std::move(reply), script, 4);
+StatusReply parse_status_reply(Reply reply, std::string_view script, bool with_payload) {
+  detail::ReplyReader reader(std::move(reply), script, with_payload ? 5 : 4);
   StatusReply parsed;
   parsed.status = reader.text();
   parsed.expires_at_ms = reader.count();
   parsed.sku = reader.text();
   parsed.epoch = reader.count();
+  if (with_payload) {
+    parsed.payload = reader.text();
+  }
   return parsed;
 }
 
@@ -181,7 +188,8 @@ constexpr StatusWord<ReserveStatus> kReserveStatuses[] = {
     {"insufficient_stock", ReserveStatus::InsufficientStock},
     {"sale_closed", ReserveStatus::SaleClosed},
     {"restoring", ReserveStatus::Restoring},
-    {"unknown_sku", ReserveStatus::UnknownSku}};
+    {"unknown_sku", ReserveStatus::UnknownSku},
+    {"not_open", ReserveStatus::NotOpen}};
 constexpr StatusWord<ConfirmStatus> kConfirmStatuses[] = {
     {"confirmed", ConfirmStatus::Confirmed},
     {"already_confirmed", ConfirmStatus::AlreadyConfirmed},
@@ -218,7 +226,9 @@ StockReserver::StockReserver(Client& client, StockReserverOptions options)
       .at_least("max_hold_ttl", options_.max_hold_ttl, std::chrono::milliseconds{1})
       .at_most("max_stream_length", options_.max_stream_length, kMaxStreamLengthLimit)
       .between("max_hold_id_bytes", options_.max_hold_id_bytes, std::size_t{1},
-               kMaxMemberIdBytesLimit);
+               kMaxMemberIdBytesLimit)
+      .between("max_payload_bytes", options_.max_payload_bytes, std::size_t{1},
+               kMaxStockPayloadBytesLimit);
   require_single_slot(keys("probe"), "stock scripts");
   check_eviction_policy(client_, options_.eviction_check);
 }
@@ -228,27 +238,32 @@ std::optional<HoldView> StockReserver::hold(std::string_view scope, std::string_
   const std::string holds = key_space_.key(kComponent, scope, "holds");
   const std::string deadlines = key_space_.key(kComponent, scope, "deadlines");
   const std::string settled = key_space_.key(kComponent, scope, "settled");
+  const std::string payloads = key_space_.key(kComponent, scope, "payloads");
   const std::string id(hold_id);
   // In this order a hold settled between the reads is still found (settled
-  // is read last).
-  const auto replies = client_.execute_pipeline({{{"HGET", holds, id}, holds, {}},
+  // is read last; a payload never changes while its hold id is remembered).
+  const auto replies = client_.execute_pipeline({{{"HGET", payloads, id}, payloads, {}},
+                                                 {{"HGET", holds, id}, holds, {}},
                                                  {{"ZSCORE", deadlines, id}, deadlines, {}},
                                                  {{"HGET", settled, id}, settled, {}}});
   HoldView view;
   if (!replies.at(0).is_nil()) {
+    view.payload = replies[0].as_string();
+  }
+  if (!replies.at(1).is_nil()) {
     view.state = HoldState::Active;
-    view.items = parse_hold_items(replies[0].as_string());
-    if (!replies.at(1).is_nil()) {
-      view.expires_at = from_epoch_ms(static_cast<std::int64_t>(replies[1].as_double()));
+    view.items = parse_hold_items(replies[1].as_string());
+    if (!replies.at(2).is_nil()) {
+      view.expires_at = from_epoch_ms(static_cast<std::int64_t>(replies[2].as_double()));
     }
     return view;
   }
-  if (replies.at(2).is_nil()) {
+  if (replies.at(3).is_nil()) {
     return std::nullopt;
   }
   // Settled records are "<confirmed|released|expired> <deadline ms> <items>"
   // (deadline 0 for a hold recorded by restore_confirmed).
-  const std::string& record = replies[2].as_string();
+  const std::string& record = replies[3].as_string();
   const auto first = record.find(' ');
   const auto second = first == std::string::npos ? first : record.find(' ', first + 1);
   if (second == std::string::npos) {
@@ -283,6 +298,13 @@ void StockReserver::validate_hold_id(std::string_view hold_id) const {
   validate_member_id(hold_id, "hold id", options_.max_hold_id_bytes);
 }
 
+void StockReserver::validate_payload(std::string_view payload) const {
+  if (payload.size() > options_.max_payload_bytes) {
+    throw InvalidArgument(fmt::format("hold payload holds {} bytes, more than the limit of {}",
+                                      payload.size(), options_.max_payload_bytes));
+  }
+}
+
 void StockReserver::validate_ttl(std::chrono::milliseconds ttl) const {
   if (ttl.count() < 1 || ttl > options_.max_hold_ttl) {
     throw InvalidArgument(fmt::format("hold ttl must be 1..{} ms, got {} ms",
@@ -291,10 +313,12 @@ void StockReserver::validate_ttl(std::chrono::milliseconds ttl) const {
 }
 
 LoadResult StockReserver::load(std::string_view scope, const std::vector<StockItem>& stock,
-                               LoadMode mode) {
+                               LoadMode mode, std::chrono::system_clock::time_point opens_at) {
+  const std::int64_t opens_at_ms = to_epoch_ms(opens_at);
+  validate_epoch_ms(opens_at_ms, "opens_at");
   ScriptCall call{&detail::scripts::load_stock, keys(scope), {}};
   call.arguments = {mode == LoadMode::Replace ? "replace" : "fail_if_loaded",
-                    std::to_string(options_.max_stream_length)};
+                    std::to_string(options_.max_stream_length), std::to_string(opens_at_ms)};
   append_items(stock, kMaxStockSkusPerScope, "stock to load", call.arguments);
   detail::ReplyReader reply(client_.run_script(call), "load_stock", 2);
   LoadResult result;
@@ -305,21 +329,23 @@ LoadResult StockReserver::load(std::string_view scope, const std::vector<StockIt
 
 ReserveResult StockReserver::reserve(std::string_view scope, std::string_view hold_id,
                                      const std::vector<StockItem>& items,
-                                     std::chrono::milliseconds ttl) {
+                                     std::chrono::milliseconds ttl, std::string_view payload) {
   // The keys in one allocation, the arguments as views (the quantities'
   // digits in one more): nothing else is copied on the way to the socket.
   const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
   validate_hold_id(hold_id);
   validate_ttl(ttl);
   validate_items(items, options_.max_skus_per_cart, "cart");
+  validate_payload(payload);
   const detail::Decimal ttl_ms(ttl.count());
   const detail::Decimal reclaim(static_cast<std::int64_t>(options_.reclaim_per_reserve));
   const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
-  const ItemArguments arguments({hold_id, ttl_ms.view(), reclaim.view(), stream_cap.view()}, items);
+  const ItemArguments arguments(
+      {hold_id, ttl_ms.view(), reclaim.view(), stream_cap.view(), payload}, items);
 
   const StatusReply reply = parse_status_reply(
       client_.run_script(detail::scripts::reserve_stock, keys.views(), arguments.views()),
-      "reserve_stock");
+      "reserve_stock", false);
   ReserveResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.short_sku = non_empty(reply.sku);
@@ -340,17 +366,18 @@ Reply StockReserver::settle(std::string_view action, std::string_view scope,
 
 ConfirmResult StockReserver::confirm(std::string_view scope, std::string_view hold_id) {
   const StatusReply reply = parse_status_reply(
-      settle("confirm", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
+      settle("confirm", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold", true);
   ConfirmResult result;
   result.short_sku = non_empty(reply.sku);
   result.status = status_from_word("settle_hold", reply.status, kConfirmStatuses);
   result.epoch = reply.epoch;
+  result.payload = reply.payload;
   return result;
 }
 
 ReleaseResult StockReserver::release(std::string_view scope, std::string_view hold_id) {
   const StatusReply reply = parse_status_reply(
-      settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold");
+      settle("release", scope, hold_id, std::chrono::milliseconds(0)), "settle_hold", true);
   ReleaseResult result;
   result.status = status_from_word("settle_hold", reply.status, kReleaseStatuses);
   result.epoch = reply.epoch;
@@ -361,7 +388,7 @@ ExtendResult StockReserver::extend(std::string_view scope, std::string_view hold
                                    std::chrono::milliseconds ttl) {
   validate_ttl(ttl);
   const StatusReply reply =
-      parse_status_reply(settle("extend", scope, hold_id, ttl), "settle_hold");
+      parse_status_reply(settle("extend", scope, hold_id, ttl), "settle_hold", true);
   ExtendResult result;
   result.expires_at = time_point_from_ms(reply.expires_at_ms);
   result.status = status_from_word("settle_hold", reply.status, kExtendStatuses);
@@ -406,6 +433,7 @@ HoldExpiry StockReserver::hold_expiry(std::string_view scope) {
 void StockReserver::validate_restored_hold(const RestoredHold& hold) const {
   validate_hold_id(hold.hold_id);
   validate_items(hold.items, kMaxStockSkusPerCartLimit, "restored hold");
+  validate_payload(hold.payload);
 }
 
 std::int64_t StockReserver::begin_restore(std::string_view scope,
@@ -444,11 +472,12 @@ void StockReserver::restore_confirmed(std::string_view scope, std::int64_t epoch
   std::vector<std::string> items;
   items.reserve(holds.size());  // no reallocation below: the views stay put
   std::vector<std::string_view> arguments{"add", epoch_text.view()};
-  arguments.reserve(2 + 2 * holds.size());
+  arguments.reserve(2 + 3 * holds.size());
   for (const auto& hold : holds) {
     items.push_back(items_text(hold.items));
     arguments.push_back(hold.hold_id);
     arguments.push_back(items.back());
+    arguments.push_back(hold.payload);
   }
   detail::ReplyReader reply(
       client_.run_script(detail::scripts::restore_stock, keys.views(), arguments),

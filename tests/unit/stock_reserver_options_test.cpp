@@ -73,6 +73,10 @@ TEST_CASE("options outside their documented limits are refused before any call",
   refused([](StockReserverOptions& o) { o.max_hold_id_bytes = 0; });
   refused(
       [](StockReserverOptions& o) { o.max_hold_id_bytes = flashsale::kMaxMemberIdBytesLimit + 1; });
+  refused([](StockReserverOptions& o) { o.max_payload_bytes = 0; });
+  refused([](StockReserverOptions& o) {
+    o.max_payload_bytes = flashsale::kMaxStockPayloadBytesLimit + 1;
+  });
   CHECK(client.calls == 0);
 
   CHECK_NOTHROW(StockReserver(client, quiet_options()));
@@ -100,6 +104,17 @@ TEST_CASE("every operation refuses bad input without calling the client", "[stoc
   CHECK_THROWS_AS(reserver.load("deal", {{"red", -3}}), InvalidArgument);
   CHECK_THROWS_AS(reserver.snapshot(std::string(129, 's')), InvalidArgument);
   CHECK_THROWS_AS(reserver.end_sale(""), InvalidArgument);
+  CHECK_THROWS_AS(reserver.reserve("deal", "h", {{"red", 1}}, 1s,
+                                   std::string(reserver.options().max_payload_bytes + 1, 'p')),
+                  InvalidArgument);
+  CHECK_THROWS_AS(
+      reserver.restore_confirmed(
+          "deal", 1,
+          {{"h", {{"red", 1}}, std::string(reserver.options().max_payload_bytes + 1, 'p')}}),
+      InvalidArgument);
+  CHECK_THROWS_AS(reserver.load("deal", {{"red", 1}}, flashsale::LoadMode::Replace,
+                                std::chrono::system_clock::time_point{} - 1ms),
+                  InvalidArgument);
   CHECK(client.calls == 0);
 
   // Valid input does reach the client.

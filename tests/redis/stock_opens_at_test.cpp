@@ -1,0 +1,110 @@
+// StockReserver opens_at against a real redis-server: before the scope's
+// opening time by the server clock a reserve answers NotOpen and changes
+// nothing; the epoch (the default) means open now; bad times are refused
+// before any I/O.
+#include <chrono>
+#include <string>
+
+#include "catch.hpp"
+#include "flashsale/error.hpp"
+#include "flashsale/standalone_client.hpp"
+#include "flashsale/stock_reserver.hpp"
+#include "redis_server.hpp"
+#include "stock_test_support.hpp"
+
+using namespace std::chrono_literals;
+using flashsale::ConfirmStatus;
+using flashsale::LoadMode;
+using flashsale::LoadStatus;
+using flashsale::ReserveStatus;
+using flashsale::StockReserver;
+using flashsale::testing::RedisServer;
+namespace stock_test = flashsale::testing::stock;
+
+namespace {
+
+const std::string kScope = "deal";
+const std::string kEvents = "fs:stock:{deal}:events";
+
+}  // namespace
+
+TEST_CASE(
+    "a reserve before the scope's opens_at answers NotOpen and changes nothing, after it "
+    "reserves",
+    "[stock][opens_at]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  const auto opens_at = flashsale::testing::server_now(*client) + 300ms;
+  const auto loaded = reserver.load(kScope, {{"red", 10}}, LoadMode::FailIfLoaded, opens_at);
+  REQUIRE(loaded.status == LoadStatus::Loaded);
+  const auto events = flashsale::testing::read_stream(*client, kEvents);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].fields.at("opens_at") ==
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(opens_at.time_since_epoch())
+                .count()));
+
+  const std::string before = stock_test::dump_database(server.admin());
+  const auto early = reserver.reserve(kScope, "h1", {{"red", 1}}, 60s, "order-1");
+  CHECK(early.status == ReserveStatus::NotOpen);
+  CHECK_FALSE(early.expires_at.has_value());
+  CHECK(early.epoch == loaded.epoch);
+  CHECK(stock_test::dump_database(server.admin()) == before);
+  CHECK_FALSE(reserver.hold(kScope, "h1").has_value());
+
+  stock_test::wait_for_server_time_past(*client, opens_at);
+  const auto open = reserver.reserve(kScope, "h1", {{"red", 1}}, 60s, "order-1");
+  CHECK(open.status == ReserveStatus::Reserved);
+  CHECK(reserver.confirm(kScope, "h1").status == ConfirmStatus::Confirmed);
+  CHECK(stock_test::figures_of(reserver.snapshot(kScope), "red").confirmed == 1);
+}
+
+TEST_CASE("opens_at at the epoch means open now and a Replace load sets or clears it",
+          "[stock][opens_at]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}});
+  CHECK(reserver.reserve(kScope, "h1", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+  CHECK(flashsale::testing::read_stream(*client, kEvents)[0].fields.count("opens_at") == 0);
+
+  const auto tomorrow = flashsale::testing::server_now(*client) + 24h;
+  reserver.load(kScope, {{"red", 10}}, LoadMode::Replace, tomorrow);
+  CHECK(reserver.reserve(kScope, "h2", {{"red", 1}}, 60s).status == ReserveStatus::NotOpen);
+  // A FailIfLoaded load changes nothing, opens_at included.
+  CHECK(reserver.load(kScope, {{"red", 10}}).status == LoadStatus::AlreadyLoaded);
+  CHECK(reserver.reserve(kScope, "h2", {{"red", 1}}, 60s).status == ReserveStatus::NotOpen);
+  // A past time is open.
+  reserver.load(kScope, {{"red", 10}}, LoadMode::Replace,
+                flashsale::testing::server_now(*client) - 1h);
+  CHECK(reserver.reserve(kScope, "h2", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+  reserver.load(kScope, {{"red", 10}}, LoadMode::Replace, tomorrow);
+  reserver.load(kScope, {{"red", 10}}, LoadMode::Replace);
+  CHECK(reserver.reserve(kScope, "h3", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+  CHECK(client->execute({{"EXISTS", "fs:stock:{deal}:opens_at"}, "fs:stock:{deal}:opens_at", {}})
+            .as_integer() == 0);
+
+  // A restore keeps the scope's opens_at.
+  reserver.load(kScope, {{"red", 10}}, LoadMode::Replace, tomorrow);
+  reserver.restore(kScope, {{"red", 10}}, {});
+  CHECK(reserver.reserve(kScope, "h4", {{"red", 1}}, 60s).status == ReserveStatus::NotOpen);
+}
+
+TEST_CASE("an opens_at before the Unix epoch is refused before any I/O", "[stock][opens_at]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  reserver.load(kScope, {{"red", 10}});
+  const std::string before = stock_test::dump_database(server.admin());
+  const auto refused = [&](const char* what, std::chrono::system_clock::time_point opens_at) {
+    INFO(what);
+    const long long processed = server.commands_processed();
+    CHECK_THROWS_AS(reserver.load(kScope, {{"red", 5}}, LoadMode::Replace, opens_at),
+                    flashsale::InvalidArgument);
+    CHECK(server.commands_processed() == processed + 1);
+  };
+  refused("1 ms before the epoch", std::chrono::system_clock::time_point{} - 1ms);
+  refused("a year before the epoch", std::chrono::system_clock::time_point{} - 24h * 365);
+  CHECK(stock_test::dump_database(server.admin()) == before);
+}
