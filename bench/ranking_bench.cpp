@@ -11,7 +11,7 @@
 //
 //   union_refresh/N:       wall time of refresh(); counters server_ms (the
 //                          aggregation script's time by SLOWLOG), members
-//   incremental_expire/N/C: with incremental_chunk C (100, the default, and 1000),
+//   incremental_expire/N/C: with incremental_chunk C (64, the default, and 1000),
 //                          one bucket leaves the window per iteration and
 //                          refresh() subtracts it; counters longest_call_us
 //                          median_call_us, p99_call_us and p999_call_us (by
@@ -86,7 +86,7 @@ Environment& environment() {
 
 SlidingWindowRankingOptions bench_options(long long members, RankingMode mode,
                                           std::shared_ptr<std::atomic<long long>> now_ms,
-                                          std::size_t chunk = 100) {
+                                          std::size_t chunk = 64) {
   SlidingWindowRankingOptions options;
   options.name = "bench-" + std::to_string(members);
   options.window = 24h;
@@ -236,7 +236,7 @@ void register_benchmarks(bool smoke) {
         ->Iterations(5)
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("incremental_expire", incremental_expire)
-        ->Args({members, 100})
+        ->Args({members, 64})
         ->Args({members, 1000})
         ->Iterations(3)
         ->Unit(benchmark::kMillisecond);

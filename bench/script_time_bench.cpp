@@ -21,10 +21,10 @@
 //   load_10000                load() of a scope of kMaxStockSkusPerScope SKUs [1]
 //   snapshot_10000            snapshot() of that scope [20]
 //   ranking_record            record() with an event id, Incremental mode [1000]
-//   ranking_subtract_100/1000 the Incremental subtraction of one bucket of
+//   ranking_subtract_64/1000  the Incremental subtraction of one bucket of
 //                             100,000 members that left the window (the
 //                             ranking's clock is moved by one bucket), with
-//                             incremental_chunk 100 (default) and 1000
+//                             incremental_chunk 64 (default) and 1000
 //   dead_letter_10 / _2000    the consumer's dead-letter script on entries of
 //                             10 and 2000 fields (2000: the most it copies) [200 / 50]
 //   publish_outbox            the outbox publish script, nothing to forget [1000]
@@ -295,7 +295,7 @@ void ranking_cases(bench::ScriptTimer& timer, StandaloneClient& client, const Si
   const long long real_now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-  for (const std::size_t chunk : {std::size_t{100}, std::size_t{1000}}) {
+  for (const std::size_t chunk : {std::size_t{64}, std::size_t{1000}}) {
     auto now_ms = std::make_shared<std::atomic<long long>>(real_now - real_now % hour + hour / 2);
     flashsale::SlidingWindowRankingOptions options;
     options.name = "script-time-subtract-" + std::to_string(chunk);

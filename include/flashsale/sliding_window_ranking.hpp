@@ -117,7 +117,7 @@ struct SlidingWindowRankingOptions {
   std::string key_prefix = "fs";
   // Incremental mode: most bucket members one subtraction call handles
   // (1..kMaxRankingIncrementalChunk).
-  std::size_t incremental_chunk = 100;
+  std::size_t incremental_chunk = 64;
   // Weighted scores <= this count as zero: such members are not listed. >= 0.
   double zero_epsilon = 1e-9;
   // Where "now" comes from. Empty: the Redis server's clock (recommended:
