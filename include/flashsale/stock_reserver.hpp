@@ -82,8 +82,8 @@
 // is what makes every call idempotent under retry with the same hold id: a
 // hold id reserves at most once, a retried confirm or release changes nothing.
 // The cost is one `settled` entry per hold of the sale (tens of bytes plus the
-// items, plus the payload when there is one); delete the scope's keys when its sale is over and
-// written back.
+// items, plus the payload when there is one); delete the scope's keys when its
+// sale is over and written back.
 //
 // Thread-safety: shareable between threads when its Client is (StandaloneClient
 // is a pool). Holds no mutable state of its own.
