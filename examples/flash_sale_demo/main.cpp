@@ -341,6 +341,13 @@ int run_sale(demo::DemoOptions options) {
         std::this_thread::sleep_for(20ms);
       }
     });
+    // Joined on every path: an error of the sale below reaches the caller
+    // instead of a joinable thread ending the process.
+    Stopper stop_sampler{[&] {
+      sale_running = false;
+      if (sampler.joinable())
+        sampler.join();
+    }};
     {
       demo::Progress progress("hot deal (orders)", static_cast<std::uint64_t>(options.orders));
       ProgressTicker ticker(progress);
@@ -357,8 +364,7 @@ int run_sale(demo::DemoOptions options) {
     calendar.schedule_deal_end(options.deal_scope,
                                std::chrono::system_clock::now() + options.hold_ttl + 200ms);
     ended = calendar.wait_for_deal_end(options.hold_ttl + 30s, interrupted);
-    sale_running = false;
-    sampler.join();
+    stop_sampler.stop();
   }
   const auto final_stock = ended ? *ended : reserver.end_sale(options.deal_scope);
 
