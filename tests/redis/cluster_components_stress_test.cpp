@@ -225,7 +225,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "coupon race while a coupon's slot migrates to another master, again and again: no "
+    "coupon race while a coupon's slot migrates to another master, again and again - no "
     "error reaches a caller, none oversold or issued twice",
     "[cluster][coupon][stress][migration]") {
   RedisCluster cluster;
@@ -262,7 +262,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "coupon race while the master of a coupon restarts (AOF, fsync always): failures are "
+    "coupon race while the master of a coupon restarts (AOF, fsync always) - failures are "
     "ConnectionErrors, retries with the same ids lose and double nothing",
     "[cluster][coupon][stress][restart]") {
   RedisClusterOptions cluster_options;
@@ -412,7 +412,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "one StreamConsumer reads streams on three masters while they are written: every "
+    "one StreamConsumer reads streams on three masters while they are written - every "
     "entry handled, nothing left pending",
     "[cluster][stream][stress]") {
   RedisCluster cluster;

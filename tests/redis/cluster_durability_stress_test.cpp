@@ -191,7 +191,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "without durability the same master kills may lose acknowledged issues and confirmed holds: "
+    "without durability the same master kills may lose acknowledged issues and confirmed holds - "
     "the counts are reported, the state stays whole",
     "[cluster][durability][failover][stress]") {
   const auto outcomes = runs(false, kPlainKills);

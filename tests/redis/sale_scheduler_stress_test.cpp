@@ -134,7 +134,7 @@ class RunnerProcess {
 }  // namespace
 
 TEST_CASE(
-    "10000 events due over 8 s, 4 runner processes, 2 SIGKILLed mid-way: every event "
+    "10000 events due over 8 s, 4 runner processes, 2 SIGKILLed mid-way - every event "
     "promoted exactly once, none before its time by the server clock",
     "[scheduler][stress]") {
   RedisServer server;
@@ -247,7 +247,7 @@ TEST_CASE("cancels racing promotions: every event is either promoted or cancelle
 }
 
 TEST_CASE(
-    "schedule, reschedule and cancel of the same ids from 16 threads at once: one winner per "
+    "schedule, reschedule and cancel of the same ids from 16 threads at once - one winner per "
     "id, every other call answers idempotently",
     "[scheduler][stress]") {
   RedisServer server;

@@ -183,7 +183,7 @@ void add_cart(Units& units, int index) {
 }  // namespace
 
 TEST_CASE(
-    "32 threads over two shared connections, 100,000 issue calls from 20,000 users: exactly "
+    "32 threads over two shared connections, 100,000 issue calls from 20,000 users - exactly "
     "5,000 issued, once each, sequences 1..5,000",
     "[shared-connection][stress]") {
   RedisServer server;

@@ -86,7 +86,7 @@ struct ThreadJoiner {
 }  // namespace
 
 TEST_CASE(
-    "100000 entries, 4 consumer processes, 10 SIGKILLed mid-batch and replaced: none lost, "
+    "100000 entries, 4 consumer processes, 10 SIGKILLed mid-batch and replaced - none lost, "
     "PEL empty",
     "[stream][stress]") {
   constexpr int kEntries = 100000;
