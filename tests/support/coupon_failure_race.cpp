@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "failure_injection.hpp"
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/durability.hpp"
 #include "flashsale/error.hpp"
@@ -94,24 +95,8 @@ CouponFailureRaceOutcome run_coupon_failure_race(
       }
     });
   }
-  while (next_user < options.users / 4) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  int answered_at_failure = 0;
-  try {
-    failure(answered);
-    answered_at_failure = answered.load();
-  } catch (...) {
-    next_user = options.users;  // the callers stop after their current user
-    for (auto& caller : callers) {
-      caller.join();
-    }
-    throw;
-  }
-  for (auto& caller : callers) {
-    caller.join();
-  }
-  outcome.answered_after_failure = answered.load() - answered_at_failure;
+  outcome.answered_after_failure =
+      inject_failure_and_join(callers, next_user, options.users, answered, failure);
   outcome.retried = retried.load();
   outcome.durability_errors = durability_errors.load();
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "failure_injection.hpp"
 #include "flashsale/durability.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/stock_reserver.hpp"
@@ -130,24 +131,8 @@ StockFailureRaceOutcome run_stock_failure_race(
       }
     });
   }
-  while (next_hold < options.holds / 4) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  int answered_at_failure = 0;
-  try {
-    failure(answered);
-    answered_at_failure = answered.load();
-  } catch (...) {
-    next_hold = options.holds;  // the callers stop after their current hold
-    for (auto& caller : callers) {
-      caller.join();
-    }
-    throw;
-  }
-  for (auto& caller : callers) {
-    caller.join();
-  }
-  outcome.answered_after_failure = answered.load() - answered_at_failure;
+  outcome.answered_after_failure =
+      inject_failure_and_join(callers, next_hold, options.holds, answered, failure);
   outcome.retried = retried.load();
   outcome.durability_errors = durability_errors.load();
   outcome.durability_acknowledged = durability_acknowledged.load();
