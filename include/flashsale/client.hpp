@@ -64,6 +64,15 @@ class ArgumentViews {
   std::size_t size_ = 0;
 };
 
+// One script call with its keys and arguments viewed, not owned: the
+// zero-copy form of ScriptCall for Client::run_script_pipeline. The viewed
+// bytes need only outlive the call they are passed to.
+struct ScriptCallView {
+  const Script* script = nullptr;
+  ArgumentViews keys;
+  ArgumentViews arguments;
+};
+
 struct ServerInfo {
   std::string version;  // e.g. "7.0.15"
   int major_version = 0;
@@ -101,6 +110,12 @@ class FLASHSALE_EXPORT Client {
   // Pipelined script calls, replies in order. Entries that met NOSCRIPT are
   // re-run with EVAL after the rest of the pipeline, in their original order.
   virtual std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) = 0;
+  // The same pipeline with every call's keys and arguments as views (the
+  // components' batch calls): on a StandaloneClient or SentinelClient
+  // without auto-pipelining nothing is copied on the way to the socket. Same
+  // contract, errors and NOSCRIPT handling; throws InvalidArgument for a
+  // call without a script, before anything is sent.
+  std::vector<Reply> run_script_pipeline(const std::vector<ScriptCallView>& calls);
 
   // Server version and eviction policy, read with INFO once and cached.
   virtual ServerInfo server_info() = 0;
@@ -110,6 +125,9 @@ class FLASHSALE_EXPORT Client {
   // one-entry run_script_pipeline and throws its error reply as ReplyError;
   // an implementation overrides it to send the views without copying them.
   virtual Reply run_script_views(const Script& script, ArgumentViews keys, ArgumentViews arguments);
+  // What run_script_pipeline(views) runs (calls not empty, each with a
+  // script). The default copies the calls into run_script_pipeline(ScriptCall).
+  virtual std::vector<Reply> run_script_pipeline_views(const std::vector<ScriptCallView>& calls);
 };
 
 }  // namespace flashsale

@@ -95,6 +95,7 @@ class FLASHSALE_EXPORT ClusterClient final : public Client {
   Reply execute(const Command& command) override;
   std::vector<Reply> execute_pipeline(const std::vector<Command>& commands) override;
   std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) override;
+  using Client::run_script_pipeline;  // the views overload
   // INFO of one master, read once and cached; mode is "cluster".
   ServerInfo server_info() override;
 

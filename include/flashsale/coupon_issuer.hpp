@@ -319,8 +319,6 @@ class FLASHSALE_EXPORT FirstComeCouponIssuer {
   CouponKeys keys_for(std::string_view coupon_id) const;
   void validate_user(std::string_view user_id) const;
   void validate_unit(const IssuedUser& unit) const;
-  ScriptCall issue_call(const CouponKeys& keys, std::string_view coupon_id,
-                        std::string_view user_id) const;
 
   Client& client_;
   FirstComeCouponIssuerOptions options_;

@@ -91,6 +91,7 @@ class FLASHSALE_EXPORT SentinelClient final : public Client {
   Reply execute(const Command& command) override;
   std::vector<Reply> execute_pipeline(const std::vector<Command>& commands) override;
   std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) override;
+  using Client::run_script_pipeline;  // the views overload
   // INFO of the master, read once and cached (the persistence check runs then).
   ServerInfo server_info() override;
 
@@ -103,6 +104,7 @@ class FLASHSALE_EXPORT SentinelClient final : public Client {
   // the same re-resolution, retries and WAIT as run_script_pipeline.
   Reply run_script_views(const Script& script, ArgumentViews keys,
                          ArgumentViews arguments) override;
+  std::vector<Reply> run_script_pipeline_views(const std::vector<ScriptCallView>& calls) override;
 
  private:
   class Impl;

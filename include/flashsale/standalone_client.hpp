@@ -50,6 +50,7 @@ class FLASHSALE_EXPORT StandaloneClient final : public Client {
   Reply execute(const Command& command) override;
   std::vector<Reply> execute_pipeline(const std::vector<Command>& commands) override;
   std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) override;
+  using Client::run_script_pipeline;  // the views overload
   ServerInfo server_info() override;
 
   const StandaloneClientOptions& options() const noexcept;
@@ -87,6 +88,7 @@ class FLASHSALE_EXPORT StandaloneClient final : public Client {
   // retries and WAIT as run_script_pipeline.
   Reply run_script_views(const Script& script, ArgumentViews keys,
                          ArgumentViews arguments) override;
+  std::vector<Reply> run_script_pipeline_views(const std::vector<ScriptCallView>& calls) override;
 
  private:
   class Impl;

@@ -188,23 +188,6 @@ RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& co
   return parse_register_reply(client_.run_script(call));
 }
 
-ScriptCall FirstComeCouponIssuer::issue_call(const CouponKeys& keys, std::string_view coupon_id,
-                                             std::string_view user_id) const {
-  // Each string copied once (a braced list would copy it twice).
-  ScriptCall call;
-  call.script = &detail::scripts::issue_coupon;
-  call.keys.reserve(kIssueKeySuffixes.size());
-  for (const std::string* key :
-       {&keys.meta, &keys.stock, &keys.issued, &keys.queue, &keys.seq, &keys.events}) {
-    call.keys.push_back(*key);
-  }
-  call.arguments.reserve(3);
-  call.arguments.emplace_back(coupon_id);
-  call.arguments.emplace_back(user_id);
-  call.arguments.push_back(std::to_string(options_.max_stream_length));
-  return call;
-}
-
 IssueResult FirstComeCouponIssuer::issue(std::string_view coupon_id, std::string_view user_id) {
   // The six keys issue_coupon takes, in one allocation, and the arguments as
   // views: nothing else is copied on the way to the socket.
@@ -218,14 +201,21 @@ IssueResult FirstComeCouponIssuer::issue(std::string_view coupon_id, std::string
 
 std::vector<IssueResult> FirstComeCouponIssuer::issue_many(
     std::string_view coupon_id, const std::vector<std::string>& user_ids) {
-  const CouponKeys keys = keys_for(coupon_id);
+  // Every call views the same keys and cap; only the user differs.
+  const detail::KeySet<kIssueKeySuffixes.size()> keys(key_space_, kComponent, coupon_id,
+                                                      kIssueKeySuffixes);
   for (const auto& user_id : user_ids) {
     validate_user(user_id);
   }
-  std::vector<ScriptCall> calls;
+  const detail::Decimal stream_cap(static_cast<std::int64_t>(options_.max_stream_length));
+  std::vector<std::string_view> arguments;
+  arguments.reserve(3 * user_ids.size());  // never reallocated: the views below stay put
+  std::vector<ScriptCallView> calls;
   calls.reserve(user_ids.size());
   for (const auto& user_id : user_ids) {
-    calls.push_back(issue_call(keys, coupon_id, user_id));
+    const std::size_t first = arguments.size();
+    arguments.insert(arguments.end(), {coupon_id, user_id, stream_cap.view()});
+    calls.push_back({&detail::scripts::issue_coupon, keys.views(), {arguments.data() + first, 3}});
   }
   std::vector<Reply> replies = client_.run_script_pipeline(calls);
   if (replies.size() != calls.size()) {

@@ -214,18 +214,17 @@ void Connection::append(const std::vector<std::string>& arguments) {
   append_argv(argv.size(), argv.pointers(), argv.lengths());
 }
 
-void Connection::append_script(std::string_view command, std::string_view body, ArgumentViews keys,
-                               ArgumentViews arguments) {
+void Connection::append_script(const ScriptCallView& call, bool eval) {
   char key_count[24];
-  const auto written = std::to_chars(std::begin(key_count), std::end(key_count), keys.size());
-  Argv argv(3 + keys.size() + arguments.size());
-  argv.add(command);
-  argv.add(body);
+  const auto written = std::to_chars(std::begin(key_count), std::end(key_count), call.keys.size());
+  Argv argv(3 + call.keys.size() + call.arguments.size());
+  argv.add(eval ? std::string_view("EVAL") : std::string_view("EVALSHA"));
+  argv.add(eval ? call.script->source : call.script->sha1);
   argv.add({key_count, static_cast<std::size_t>(written.ptr - key_count)});
-  for (const auto key : keys) {
+  for (const auto key : call.keys) {
     argv.add(key);
   }
-  for (const auto argument : arguments) {
+  for (const auto argument : call.arguments) {
     argv.add(argument);
   }
   append_argv(argv.size(), argv.pointers(), argv.lengths());
@@ -257,23 +256,22 @@ Reply Connection::execute(const std::vector<std::string>& arguments,
   return read_reply();
 }
 
-Reply Connection::script_round(const Script& script, bool eval, ArgumentViews keys,
-                               ArgumentViews arguments, const std::vector<std::string>* trailing,
-                               Reply* trailing_reply) {
+void Connection::script_round(const ScriptCallView* calls, const RoundEntry* entries,
+                              std::size_t count, const std::vector<std::string>* wait,
+                              Reply* replies, Reply* wait_reply) {
   set_timeout(options_.command_timeout);
-  if (eval) {
-    append_script("EVAL", script.source, keys, arguments);
-  } else {
-    append_script("EVALSHA", script.sha1, keys, arguments);
+  for (std::size_t position = 0; position < count; ++position) {
+    append_script(calls[entries[position].index], entries[position].eval);
   }
-  if (trailing != nullptr) {
-    append(*trailing);
+  if (wait != nullptr) {
+    append(*wait);
   }
-  Reply reply = read_reply();
-  if (trailing != nullptr) {
-    *trailing_reply = read_reply();
+  for (std::size_t position = 0; position < count; ++position) {
+    replies[entries[position].index] = read_reply();
   }
-  return reply;
+  if (wait != nullptr) {
+    *wait_reply = read_reply();
+  }
 }
 
 std::vector<Reply> Connection::execute_pipeline(

@@ -9,6 +9,7 @@
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/reply.hpp"
+#include "transport/script_call.hpp"
 
 struct redisContext;
 
@@ -32,14 +33,14 @@ class Connection {
                 std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands,
                                       std::chrono::milliseconds timeout);
-  // One script call written straight from the views (EVALSHA, or EVAL with
-  // the source when `eval`), followed by `trailing` (a WAIT) when not null;
-  // returns the script's reply and reads the trailing command's into
-  // *trailing_reply. Error replies are returned. Default timeout. The NOSCRIPT
-  // fallback and retries are the caller's (detail::run_durable_script).
-  Reply script_round(const Script& script, bool eval, ArgumentViews keys, ArgumentViews arguments,
-                     const std::vector<std::string>* trailing = nullptr,
-                     Reply* trailing_reply = nullptr);
+  // Writes calls[entry.index] for each of entries[0..count) straight from
+  // its views (EVAL with the source when entry.eval, else EVALSHA), then
+  // `wait` when not null, and reads each entry's reply into
+  // replies[entry.index] and the WAIT's into *wait_reply. Error replies are
+  // returned. Default timeout. The NOSCRIPT fallback and retries are the
+  // caller's (detail::run_durable_scripts).
+  void script_round(const ScriptCallView* calls, const RoundEntry* entries, std::size_t count,
+                    const std::vector<std::string>* wait, Reply* replies, Reply* wait_reply);
 
   bool broken() const noexcept { return broken_; }
   // True when the server closed the socket while the connection sat idle
@@ -61,8 +62,7 @@ class Connection {
   };
 
   void append(const std::vector<std::string>& arguments);
-  void append_script(std::string_view command, std::string_view body, ArgumentViews keys,
-                     ArgumentViews arguments);
+  void append_script(const ScriptCallView& call, bool eval);
   void append_argv(int count, const char** pointers, const std::size_t* lengths);
   Reply read_reply();
   void set_timeout(std::chrono::milliseconds timeout);

@@ -1,6 +1,7 @@
 #include "transport/durable_sender.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -10,7 +11,7 @@
 #include "flashsale/durability.hpp"
 #include "flashsale/error.hpp"
 #include "lua/scripts.hpp"
-#include "transport/script_fallback.hpp"
+#include "transport/retry_budget.hpp"
 
 namespace flashsale::detail {
 
@@ -92,131 +93,163 @@ std::vector<Reply> WaitTally::checked(std::vector<Reply> replies) const {
   throw DurabilityError(message, std::move(replies), fewest_acknowledged_, durability_.replicas);
 }
 
-DurableSender::DurableSender(milliseconds budget, DurabilityOptions durability,
-                             std::function<bool(const Reply&)> refused, CallMetrics* metrics)
-    : budget_(Clock::now(), budget),
-      refused_(std::move(refused)),
-      tally_(durability),
-      metrics_(metrics) {}
-
-std::vector<Reply> DurableSender::send(const std::vector<const std::vector<std::string>*>& commands,
-                                       const std::vector<bool>& may_write,
-                                       const RawPipelineSender& raw) {
-  const bool may_wait = tally_.wait_command() != nullptr &&
-                        std::find(may_write.begin(), may_write.end(), true) != may_write.end();
-  if (!may_wait) {
-    // The common case, without copies: one pipeline, nothing refused.
-    std::vector<Reply> replies = raw(commands);
-    const bool any_refused = std::any_of(replies.begin(), replies.end(), [&](const Reply& reply) {
-      return is_transient_refusal(reply) || (refused_ && refused_(reply));
-    });
-    if (!any_refused || budget_.exhausted(Clock::now())) {
-      return replies;
-    }
-    // Rare: re-send everything refused below (the answered stay answered).
-    return resend_refused(commands, may_write, raw, std::move(replies));
+void WaitTally::check(Reply* replies, std::size_t count) const {
+  if (short_) {
+    checked(std::vector<Reply>(std::make_move_iterator(replies),
+                               std::make_move_iterator(replies + count)));  // throws
   }
-  return resend_refused(commands, may_write, raw, {});
 }
 
-std::vector<Reply> DurableSender::resend_refused(
-    const std::vector<const std::vector<std::string>*>& commands,
-    const std::vector<bool>& may_write, const RawPipelineSender& raw,
-    std::vector<Reply> first_answers) {
-  std::vector<Reply> replies(commands.size());
-  std::vector<std::size_t> pending;
-  if (first_answers.empty()) {
-    pending.resize(commands.size());
-    for (std::size_t index = 0; index < pending.size(); ++index) {
-      pending[index] = index;
+void run_durable_rounds(std::size_t count, bool scripts, FunctionRef<bool(std::size_t)> may_write,
+                        RoundSender send, const CallSteps& steps, Reply* replies) {
+  RetryBudget budget(Clock::now(), steps.budget);
+  WaitTally tally(steps.durability);
+  // The first round: every entry as EVALSHA (one call needs no heap).
+  RoundEntry single;
+  std::vector<RoundEntry> all;
+  const RoundEntry* round = &single;
+  std::size_t round_size = count;
+  if (count > 1) {
+    all.resize(count);
+    for (std::size_t index = 0; index < count; ++index) {
+      all[index].index = index;
     }
-  } else {
-    for (std::size_t index = 0; index < commands.size(); ++index) {
-      const bool refused = is_transient_refusal(first_answers[index]) ||
-                           (refused_ && refused_(first_answers[index]));
-      if (refused) {
-        pending.push_back(index);
+    round = all.data();
+  }
+  std::vector<RoundEntry> next;
+  std::vector<RoundEntry> retried;  // the round being sent after the first
+  // Bounded: an entry goes again once as EVAL, and after a refusal only
+  // while the budget lasts.
+  while (round_size != 0) {
+    const std::vector<std::string>* wait = nullptr;
+    if (tally.wait_command() != nullptr) {
+      for (std::size_t position = 0; position < round_size; ++position) {
+        if (may_write(round[position].index)) {
+          wait = tally.wait_command();
+          break;
+        }
       }
-      replies[index] = std::move(first_answers[index]);
     }
-  }
-  if (!first_answers.empty()) {
-    if (metrics_ != nullptr) {
-      metrics_->transient_retries.inc(pending.size());
-    }
-    std::this_thread::sleep_for(budget_.next_pause(Clock::now()));
-  }
-  while (!pending.empty()) {
-    std::vector<const std::vector<std::string>*> pipeline;
-    pipeline.reserve(pending.size() + 1);
-    bool writes = false;
-    for (const auto index : pending) {
-      pipeline.push_back(commands[index]);
-      writes = writes || may_write[index];
-    }
-    const bool wait = writes && tally_.wait_command() != nullptr;
-    if (wait) {
-      pipeline.push_back(tally_.wait_command());
-    }
-    std::vector<Reply> answered = raw(pipeline);
-    std::optional<Reply> wait_reply;
-    if (wait) {
-      wait_reply = std::move(answered.back());
-      answered.pop_back();
-    }
-
-    std::vector<std::size_t> again;
+    Reply wait_reply;
+    send(round, round_size, wait, replies, &wait_reply);
+    next.clear();
+    std::size_t refused = 0;
+    std::size_t fallbacks = 0;
+    std::optional<bool> time_left;  // read from the clock at the first refusal only
     bool wrote = false;
-    const bool time_left = !budget_.exhausted(Clock::now());
-    for (std::size_t position = 0; position < pending.size(); ++position) {
-      const std::size_t index = pending[position];
-      Reply& reply = answered[position];
-      const bool refused = is_transient_refusal(reply) || (refused_ && refused_(reply));
-      if (refused && time_left) {
-        again.push_back(index);
+    for (std::size_t position = 0; position < round_size; ++position) {
+      const RoundEntry entry = round[position];
+      const Reply& reply = replies[entry.index];
+      if (scripts && !entry.eval && is_noscript(reply)) {
+        next.push_back({entry.index, true});  // EVAL caches the script where it runs
+        ++fallbacks;
+      } else if (is_transient_refusal(reply) || (steps.refused && steps.refused(reply))) {
+        if (!time_left) {
+          time_left = !budget.exhausted(Clock::now());
+        }
+        if (*time_left) {
+          next.push_back(entry);
+          ++refused;
+        }
+      } else {
+        wrote = wrote || (may_write(entry.index) && !reply.is_error());
       }
-      wrote = wrote || (may_write[index] && !reply.is_error());
-      replies[index] = std::move(reply);
     }
-    if (wait && wrote) {
-      tally_.record(*wait_reply);
+    if (wait != nullptr && wrote) {
+      tally.record(wait_reply);
     }
-    pending = std::move(again);
-    if (!pending.empty()) {
-      if (metrics_ != nullptr) {
-        metrics_->transient_retries.inc(pending.size());
-      }
-      std::this_thread::sleep_for(budget_.next_pause(Clock::now()));
+    if (steps.metrics != nullptr && fallbacks != 0) {
+      steps.metrics->noscript_fallbacks.inc(fallbacks);
     }
+    if (steps.metrics != nullptr && refused != 0) {
+      steps.metrics->transient_retries.inc(refused);
+    }
+    if (refused != 0) {
+      std::this_thread::sleep_for(budget.next_pause(Clock::now()));
+    }
+    retried.swap(next);
+    round = retried.data();
+    round_size = retried.size();
   }
+  tally.check(replies, count);
+}
+
+void run_durable_scripts(const ScriptCallView* calls, std::size_t count, RoundSender send,
+                         const CallSteps& steps, Reply* replies) {
+  run_durable_rounds(
+      count, true, [calls](std::size_t index) { return script_may_write(calls[index].script); },
+      send, steps, replies);
+}
+
+namespace {
+
+// Moves the replies of one copied round into place: one per entry, then the
+// WAIT's when `wait`.
+void place(std::vector<Reply> answers, const RoundEntry* entries, std::size_t count, bool wait,
+           Reply* replies, Reply* wait_reply) {
+  if (answers.size() != count + (wait ? 1 : 0)) {
+    throw ProtocolError(fmt::format("sent {} commands but read {} replies", count + (wait ? 1 : 0),
+                                    answers.size()));
+  }
+  for (std::size_t position = 0; position < count; ++position) {
+    replies[entries[position].index] = std::move(answers[position]);
+  }
+  if (wait) {
+    *wait_reply = std::move(answers.back());
+  }
+}
+
+}  // namespace
+
+std::vector<Reply> run_durable_scripts_copied(const ScriptCallView* calls, std::size_t count,
+                                              RawPipelineSender raw, const CallSteps& steps) {
+  std::vector<std::vector<std::string>> copies;
+  std::vector<const std::vector<std::string>*> pipeline;
+  std::vector<Reply> replies(count);
+  run_durable_scripts(
+      calls, count,
+      [&](const RoundEntry* entries, std::size_t size, const std::vector<std::string>* wait,
+          Reply* out, Reply* wait_reply) {
+        copies.clear();
+        copies.reserve(size);
+        pipeline.clear();
+        for (std::size_t position = 0; position < size; ++position) {
+          copies.push_back(
+              script_arguments(calls[entries[position].index], entries[position].eval));
+          pipeline.push_back(&copies.back());
+        }
+        if (wait != nullptr) {
+          pipeline.push_back(wait);
+        }
+        place(raw(pipeline), entries, size, wait != nullptr, out, wait_reply);
+      },
+      steps, replies.data());
   return replies;
 }
 
-std::vector<Reply> run_durable_scripts(const std::vector<ScriptCall>& calls, milliseconds budget,
-                                       const DurabilityOptions& durability,
-                                       const RawPipelineSender& raw, CallMetrics* metrics,
-                                       std::function<bool(const Reply&)> refused) {
-  DurableSender sender(budget, durability, std::move(refused), metrics);
-  std::vector<Reply> replies = run_scripts_with_eval_fallback(
-      calls,
-      [&](const std::vector<const std::vector<std::string>*>& arguments,
-          const std::vector<std::size_t>& call_indices) {
-        std::vector<bool> may_write;
-        may_write.reserve(call_indices.size());
-        for (const auto index : call_indices) {
-          may_write.push_back(script_may_write(calls[index].script));
-        }
-        return sender.send(arguments, may_write, raw);
-      },
-      metrics != nullptr ? &metrics->noscript_fallbacks : nullptr);
-  return sender.checked(std::move(replies));
-}
-
 std::vector<Reply> run_retried_commands(
-    const std::vector<const std::vector<std::string>*>& commands, milliseconds budget,
-    const RawPipelineSender& raw, CallMetrics* metrics, std::function<bool(const Reply&)> refused) {
-  DurableSender sender(budget, DurabilityOptions{}, std::move(refused), metrics);
-  return sender.send(commands, std::vector<bool>(commands.size(), false), raw);
+    const std::vector<const std::vector<std::string>*>& commands, RawPipelineSender raw,
+    const CallSteps& steps) {
+  CallSteps plain = steps;
+  plain.durability = DurabilityOptions{};
+  std::vector<const std::vector<std::string>*> pipeline;
+  std::vector<Reply> replies(commands.size());
+  run_durable_rounds(
+      commands.size(), false, [](std::size_t) { return false; },
+      [&](const RoundEntry* entries, std::size_t size, const std::vector<std::string>*, Reply* out,
+          Reply* wait_reply) {
+        if (size == commands.size()) {
+          place(raw(commands), entries, size, false, out, wait_reply);  // no copy of the list
+          return;
+        }
+        pipeline.clear();
+        for (std::size_t position = 0; position < size; ++position) {
+          pipeline.push_back(commands[entries[position].index]);
+        }
+        place(raw(pipeline), entries, size, false, out, wait_reply);
+      },
+      plain, replies.data());
+  return replies;
 }
 
 }  // namespace flashsale::detail

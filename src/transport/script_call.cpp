@@ -6,15 +6,15 @@ namespace flashsale::detail {
 
 namespace {
 
-std::vector<std::string> script_arguments(const ScriptCall& call, const char* command,
-                                          std::string_view body) {
+template <typename Call>
+std::vector<std::string> arguments_of(const Call& call, bool eval) {
   if (call.script == nullptr) {
     throw InvalidArgument("script call without a script");
   }
   std::vector<std::string> arguments;
   arguments.reserve(3 + call.keys.size() + call.arguments.size());
-  arguments.emplace_back(command);
-  arguments.emplace_back(body);
+  arguments.emplace_back(eval ? "EVAL" : "EVALSHA");
+  arguments.emplace_back(eval ? call.script->source : call.script->sha1);
   arguments.push_back(std::to_string(call.keys.size()));
   arguments.insert(arguments.end(), call.keys.begin(), call.keys.end());
   arguments.insert(arguments.end(), call.arguments.begin(), call.arguments.end());
@@ -24,11 +24,35 @@ std::vector<std::string> script_arguments(const ScriptCall& call, const char* co
 }  // namespace
 
 std::vector<std::string> evalsha_arguments(const ScriptCall& call) {
-  return script_arguments(call, "EVALSHA", call.script ? call.script->sha1 : std::string_view{});
+  return arguments_of(call, false);
 }
 
 std::vector<std::string> eval_arguments(const ScriptCall& call) {
-  return script_arguments(call, "EVAL", call.script ? call.script->source : std::string_view{});
+  return arguments_of(call, true);
+}
+
+std::vector<std::string> script_arguments(const ScriptCallView& call, bool eval) {
+  return arguments_of(call, eval);
+}
+
+ScriptCallViews::ScriptCallViews(const std::vector<ScriptCall>& calls) {
+  std::size_t count = 0;
+  for (const auto& call : calls) {
+    if (call.script == nullptr) {
+      throw InvalidArgument("script call without a script");
+    }
+    count += call.keys.size() + call.arguments.size();
+  }
+  views_.reserve(count);  // never reallocated below: the views stay put
+  calls_.reserve(calls.size());
+  for (const auto& call : calls) {
+    const std::size_t keys_at = views_.size();
+    views_.insert(views_.end(), call.keys.begin(), call.keys.end());
+    views_.insert(views_.end(), call.arguments.begin(), call.arguments.end());
+    calls_.push_back({call.script,
+                      {views_.data() + keys_at, call.keys.size()},
+                      {views_.data() + keys_at + call.keys.size(), call.arguments.size()}});
+  }
 }
 
 bool is_noscript(const Reply& reply) {

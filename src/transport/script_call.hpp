@@ -1,6 +1,7 @@
-// Turning a ScriptCall into EVALSHA / EVAL arguments: shared by the clients.
+// Turning a script call into EVALSHA / EVAL arguments: shared by the clients.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -10,9 +11,32 @@
 // header is not installed).
 namespace flashsale::detail {
 
-// Throws InvalidArgument when the call has no script.
+// One entry of a send round: the index of a call (or command) in the
+// caller's list, and whether it goes out as EVAL with the source (after
+// NOSCRIPT) instead of EVALSHA.
+struct RoundEntry {
+  std::size_t index = 0;
+  bool eval = false;
+};
+
+// Owned EVALSHA / EVAL arguments, for the paths that send copies (the
+// cluster client's rounds, auto-pipelined shared connections). Throw
+// InvalidArgument when the call has no script.
 FLASHSALE_EXPORT std::vector<std::string> evalsha_arguments(const ScriptCall& call);
 FLASHSALE_EXPORT std::vector<std::string> eval_arguments(const ScriptCall& call);
+FLASHSALE_EXPORT std::vector<std::string> script_arguments(const ScriptCallView& call, bool eval);
+
+// Views of ScriptCalls, valid while the calls and this object live. Throws
+// InvalidArgument for a call without a script.
+class ScriptCallViews {
+ public:
+  explicit ScriptCallViews(const std::vector<ScriptCall>& calls);
+  const std::vector<ScriptCallView>& calls() const noexcept { return calls_; }
+
+ private:
+  std::vector<std::string_view> views_;
+  std::vector<ScriptCallView> calls_;
+};
 
 // The reply says the server does not have the script cached.
 bool is_noscript(const Reply& reply);

@@ -164,6 +164,9 @@ class SentinelClient::Impl {
   // The commands of execute() and execute_pipeline() (not empty).
   std::vector<Reply> run_commands(const std::vector<Command>& commands);
 
+  // Script calls (count > 0) on the master, written straight from the views.
+  void run_scripts(const ScriptCallView* calls, std::size_t count, Reply* replies);
+
   const SentinelClientOptions options_;
   detail::ServerInfoCache server_info_;
   const std::unique_ptr<detail::CallMetrics> metrics_;  // null: metrics off
@@ -274,6 +277,23 @@ auto SentinelClient::Impl::run(const Rounds& rounds) {
   return rounds(on_master, readonly, budget.left(Clock::now()));
 }
 
+void SentinelClient::Impl::run_scripts(const ScriptCallView* calls, std::size_t count,
+                                       Reply* replies) {
+  run([&](const auto& on_master, const auto& readonly, auto left) {
+    detail::run_durable_scripts(
+        calls, count,
+        [&](const detail::RoundEntry* entries, std::size_t size,
+            const std::vector<std::string>* wait, Reply* out, Reply* wait_reply) {
+          on_master([&](detail::Connection& connection) {
+            connection.script_round(calls, entries, size, wait, out, wait_reply);
+            return 0;
+          });
+        },
+        detail::CallSteps{left, options_.connection.durability, metrics_.get(), readonly}, replies);
+    return 0;
+  });
+}
+
 SentinelClient::SentinelClient(SentinelClientOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 
@@ -297,13 +317,13 @@ std::vector<Reply> SentinelClient::Impl::run_commands(const std::vector<Command>
   }
   return run([&](const auto& on_master, const auto& readonly, auto left) {
     return detail::run_retried_commands(
-        arguments, left,
+        arguments,
         [&](const std::vector<const std::vector<std::string>*>& pipeline) {
           return on_master([&](detail::Connection& connection) {
             return connection.execute_pipeline(pipeline, timeout);
           });
         },
-        metrics_.get(), readonly);
+        detail::CallSteps{left, {}, metrics_.get(), readonly});
   });
 }
 
@@ -329,37 +349,27 @@ std::vector<Reply> SentinelClient::run_script_pipeline(const std::vector<ScriptC
   if (calls.empty()) {
     return {};
   }
-  auto* metrics = impl_->metrics_.get();
+  return run_script_pipeline_views(detail::ScriptCallViews(calls).calls());
+}
+
+std::vector<Reply> SentinelClient::run_script_pipeline_views(
+    const std::vector<ScriptCallView>& calls) {
   return detail::CallMetrics::observe(
-      metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
-      calls.front(), [&] {
-        return impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
-          return detail::run_durable_scripts(
-              calls, left, impl_->options_.connection.durability,
-              [&](const std::vector<const std::vector<std::string>*>& pipeline) {
-                return on_master([&](detail::Connection& connection) {
-                  return connection.execute_pipeline(pipeline, milliseconds{0});
-                });
-              },
-              metrics, readonly);
-        });
+      impl_->metrics_.get(),
+      calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
+      calls.front().script, [&] {
+        std::vector<Reply> replies(calls.size());
+        impl_->run_scripts(calls.data(), calls.size(), replies.data());
+        return replies;
       });
 }
 
 Reply SentinelClient::run_script_views(const Script& script, ArgumentViews keys,
                                        ArgumentViews arguments) {
-  auto* metrics = impl_->metrics_.get();
-  return detail::CallMetrics::observe(metrics, script, [&] {
-    Reply reply = impl_->run([&](const auto& on_master, const auto& readonly, auto left) {
-      return detail::run_durable_script(
-          script, left, impl_->options_.connection.durability,
-          [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
-            return on_master([&](detail::Connection& connection) {
-              return connection.script_round(script, eval, keys, arguments, wait, wait_reply);
-            });
-          },
-          metrics, readonly);
-    });
+  const ScriptCallView call{&script, keys, arguments};
+  return detail::CallMetrics::observe(impl_->metrics_.get(), script, [&] {
+    Reply reply;
+    impl_->run_scripts(&call, 1, &reply);
     reply.throw_if_error();
     return reply;
   });

@@ -8,7 +8,6 @@
 #include "transport/connection_pool.hpp"
 #include "transport/durable_sender.hpp"
 #include "transport/script_call.hpp"
-#include "transport/script_fallback.hpp"
 #include "transport/server_info.hpp"
 #include "transport/shared_connection.hpp"
 #include "transport/transport_metrics.hpp"
@@ -35,6 +34,37 @@ class StandaloneClient::Impl {
       return nullptr;
     }
     return shared_[next_shared_.fetch_add(1, std::memory_order_relaxed) % shared_.size()].get();
+  }
+
+  // The script calls through the send loop (durable_sender.hpp): on a shared
+  // connection as copies, else on one borrowed connection for every round
+  // (EVAL carries the source and caches it again, so a SCRIPT FLUSH racing
+  // with the retry cannot make it fail twice, and a WAIT covers the writes
+  // of its own connection), written straight from the views.
+  void run_scripts(const ScriptCallView* calls, std::size_t count, Reply* replies) {
+    const auto& connection_options = pool_.connection_options();
+    const detail::CallSteps steps{connection_options.transient_retry_budget,
+                                  connection_options.durability,
+                                  metrics_.get(),
+                                  {}};
+    if (auto* shared = shared_connection_for(std::chrono::milliseconds{0})) {
+      std::vector<Reply> copied = detail::run_durable_scripts_copied(
+          calls, count,
+          [shared](const std::vector<const std::vector<std::string>*>& commands) {
+            return shared->execute_pipeline(commands);
+          },
+          steps);
+      std::move(copied.begin(), copied.end(), replies);
+      return;
+    }
+    auto connection = pool_.acquire();
+    detail::run_durable_scripts(
+        calls, count,
+        [&connection, calls](const detail::RoundEntry* entries, std::size_t size,
+                             const std::vector<std::string>* wait, Reply* out, Reply* wait_reply) {
+          connection->script_round(calls, entries, size, wait, out, wait_reply);
+        },
+        steps, replies);
   }
 
   const StandaloneClientOptions options_;
@@ -96,19 +126,22 @@ namespace {
 std::vector<Reply> send_commands(detail::ConnectionPool& pool, detail::SharedConnection* shared,
                                  const std::vector<const std::vector<std::string>*>& arguments,
                                  std::chrono::milliseconds timeout, detail::CallMetrics* metrics) {
-  const auto budget = pool.connection_options().transient_retry_budget;
+  const detail::CallSteps steps{pool.connection_options().transient_retry_budget, {}, metrics, {}};
   if (shared != nullptr) {
     return detail::run_retried_commands(
-        arguments, budget,
-        [shared](const auto& commands) { return shared->execute_pipeline(commands); }, metrics);
+        arguments,
+        [shared](const std::vector<const std::vector<std::string>*>& commands) {
+          return shared->execute_pipeline(commands);
+        },
+        steps);
   }
   auto connection = pool.acquire();
   return detail::run_retried_commands(
-      arguments, budget,
-      [&connection, timeout](const auto& commands) {
+      arguments,
+      [&connection, timeout](const std::vector<const std::vector<std::string>*>& commands) {
         return connection->execute_pipeline(commands, timeout);
       },
-      metrics);
+      steps);
 }
 
 }  // namespace
@@ -168,47 +201,27 @@ std::vector<Reply> StandaloneClient::run_script_pipeline(const std::vector<Scrip
   if (calls.empty()) {
     return {};
   }
-  auto* metrics = impl_->metrics_.get();
+  return run_script_pipeline_views(detail::ScriptCallViews(calls).calls());
+}
+
+std::vector<Reply> StandaloneClient::run_script_pipeline_views(
+    const std::vector<ScriptCallView>& calls) {
   return detail::CallMetrics::observe(
-      metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
-      calls.front(), [&] {
-        const auto& options = impl_->pool_.connection_options();
-        if (auto* shared = impl_->shared_connection_for(std::chrono::milliseconds{0})) {
-          return detail::run_durable_scripts(
-              calls, options.transient_retry_budget, options.durability,
-              [shared](const auto& arguments) { return shared->execute_pipeline(arguments); },
-              metrics);
-        }
-        // One connection for every round: EVAL carries the source and caches
-        // it again, so a SCRIPT FLUSH racing with the retry cannot make it
-        // fail twice, and a WAIT covers the writes of its own connection.
-        auto connection = impl_->pool_.acquire();
-        return detail::run_durable_scripts(
-            calls, options.transient_retry_budget, options.durability,
-            [&connection](const auto& arguments) {
-              return connection->execute_pipeline(arguments, std::chrono::milliseconds{0});
-            },
-            metrics);
+      impl_->metrics_.get(),
+      calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
+      calls.front().script, [&] {
+        std::vector<Reply> replies(calls.size());
+        impl_->run_scripts(calls.data(), calls.size(), replies.data());
+        return replies;
       });
 }
 
 Reply StandaloneClient::run_script_views(const Script& script, ArgumentViews keys,
                                          ArgumentViews arguments) {
-  if (!impl_->shared_.empty()) {
-    return Client::run_script_views(script, keys, arguments);
-  }
-  // The pipeline path's steps (durable_sender.hpp) on one borrowed
-  // connection, with the views written straight to it.
-  auto* metrics = impl_->metrics_.get();
-  return detail::CallMetrics::observe(metrics, script, [&] {
-    const auto& options = impl_->pool_.connection_options();
-    auto connection = impl_->pool_.acquire();
-    Reply reply = detail::run_durable_script(
-        script, options.transient_retry_budget, options.durability,
-        [&](bool eval, const std::vector<std::string>* wait, Reply* wait_reply) {
-          return connection->script_round(script, eval, keys, arguments, wait, wait_reply);
-        },
-        metrics, [](const Reply&) { return false; });
+  const ScriptCallView call{&script, keys, arguments};
+  return detail::CallMetrics::observe(impl_->metrics_.get(), script, [&] {
+    Reply reply;
+    impl_->run_scripts(&call, 1, &reply);
     reply.throw_if_error();
     return reply;
   });

@@ -46,13 +46,17 @@ class FLASHSALE_EXPORT CallMetrics {
                                  std::forward<Call>(call));
   }
   template <typename Call>
-  static auto observe(CallMetrics* metrics, CallKind kind, const ScriptCall& first, Call&& call)
+  static auto observe(CallMetrics* metrics, CallKind kind, const Script* script, Call&& call)
       -> decltype(call()) {
     if (metrics == nullptr) {
       return call();
     }
-    return metrics->observe_with(metrics->script_latency(kind, first.script),
-                                 std::forward<Call>(call));
+    return metrics->observe_with(metrics->script_latency(kind, script), std::forward<Call>(call));
+  }
+  template <typename Call>
+  static auto observe(CallMetrics* metrics, CallKind kind, const ScriptCall& first, Call&& call)
+      -> decltype(call()) {
+    return observe(metrics, kind, first.script, std::forward<Call>(call));
   }
   // The same for one script call from views (Client::run_script_views).
   template <typename Call>

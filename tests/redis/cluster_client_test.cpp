@@ -417,3 +417,32 @@ TEST_CASE(
   client.execute(command({"SET", key, "2"}, key));
   CHECK(admin(cluster, 2, {"GET", key}).as_string() == "2");
 }
+
+TEST_CASE("a pipeline of script call views reaches each call's master, in the caller's order",
+          "[cluster]") {
+  RedisCluster cluster;
+  auto client = cluster.make_client(2);
+  std::vector<std::string> keys;
+  for (std::size_t index = 0; index < cluster.size(); ++index) {
+    keys.push_back("fs:test:{" + cluster.tag_on_node(index, "views") + "}:key");
+  }
+  std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  const std::string_view argument = "payload";
+  std::vector<flashsale::ScriptCallView> calls;
+  for (std::size_t index = 0; index < 3 * keys.size(); ++index) {
+    calls.push_back({&flashsale::testing::scripts::echo_call,
+                     {&key_views[index % keys.size()], 1},
+                     {&argument, 1}});
+  }
+  const auto replies = client->run_script_pipeline(calls);
+  REQUIRE(replies.size() == calls.size());
+  for (std::size_t index = 0; index < replies.size(); ++index) {
+    const auto& reply = replies[index].as_array();
+    REQUIRE(reply.size() == 3);
+    CHECK(reply[1].as_string() == keys[index % keys.size()]);
+    CHECK(reply[2].as_string() == argument);
+  }
+  CHECK_THROWS_AS(
+      client->run_script_pipeline(std::vector<flashsale::ScriptCallView>{{nullptr, {}, {}}}),
+      flashsale::InvalidArgument);
+}

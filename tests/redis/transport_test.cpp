@@ -327,3 +327,56 @@ TEST_CASE(
     CHECK_THROWS_AS(client.run_script(ScriptCall{nullptr, {}, {}}), flashsale::InvalidArgument);
   }
 }
+
+TEST_CASE(
+    "a pipeline of script call views keeps each call's bytes and order, after SCRIPT FLUSH "
+    "too, pooled and auto-pipelined",
+    "[transport]") {
+  RedisServer server;
+  const std::string binary("a\0b\r\n", 5);
+  const std::vector<std::string_view> keys = {"fs:test:{echo}:a", "fs:test:{echo}:b"};
+  for (const std::size_t shared_connections : {std::size_t{0}, std::size_t{1}}) {
+    flashsale::PoolOptions pool;
+    pool.size = 2;
+    pool.shared_connections = shared_connections;
+    StandaloneClient client(server.connection_options(), pool);
+    server.admin().execute({{"SCRIPT", "FLUSH"}, {}, {}});  // every call meets NOSCRIPT first
+    std::vector<std::string> numbers;
+    for (int index = 0; index < 40; ++index) {
+      numbers.push_back(std::to_string(index));
+    }
+    std::vector<std::string_view> arguments;
+    arguments.reserve(2 * numbers.size());
+    std::vector<flashsale::ScriptCallView> calls;
+    for (const auto& number : numbers) {
+      arguments.push_back(number);
+      arguments.push_back(binary);
+      calls.push_back({&flashsale::testing::scripts::echo_call,
+                       {keys.data(), number.size() == 1 ? 1u : 2u},
+                       {arguments.data() + arguments.size() - 2, 2}});
+    }
+    const auto replies = client.run_script_pipeline(calls);
+    REQUIRE(replies.size() == numbers.size());
+    for (std::size_t index = 0; index < replies.size(); ++index) {
+      const auto& reply = replies[index].as_array();
+      const std::size_t key_count = numbers[index].size() == 1 ? 1 : 2;
+      REQUIRE(reply.size() == 1 + key_count + 2);
+      CHECK(reply[0].as_integer() == static_cast<long long>(key_count));
+      CHECK(reply[key_count].as_string() == keys[key_count - 1]);
+      CHECK(reply[key_count + 1].as_string() == numbers[index]);
+      CHECK(reply[key_count + 2].as_string() == binary);
+    }
+    CHECK(client.run_script_pipeline(std::vector<flashsale::ScriptCallView>{}).empty());
+  }
+}
+
+TEST_CASE("a pipeline of script call views with a call without a script sends nothing",
+          "[transport]") {
+  RedisServer server;
+  auto client = server.make_client(1);
+  const auto before = server.commands_processed();
+  const std::vector<flashsale::ScriptCallView> calls = {
+      {&flashsale::testing::scripts::echo_call, {}, {}}, {nullptr, {}, {}}};
+  CHECK_THROWS_AS(client->run_script_pipeline(calls), flashsale::InvalidArgument);
+  CHECK(server.commands_processed() == before + 1);  // the INFO that read the figure
+}
