@@ -6,7 +6,8 @@
 --       (all of one scope, one hash tag)
 -- ARGV: 1 "close" | "read", 2 events stream cap (0 = no cap)
 -- Reply: { state ("not_loaded" | "open" | "closed" | "restoring"), active hold
---          count, epoch, then per sku: sku, initial, available, held, confirmed }
+--          count, epoch, opens_at (ms since the Unix epoch, 0 = open at load),
+--          then per sku: sku, initial, available, held, confirmed }
 --   A scope being restored is not closed by "close".
 -- Invariant (what callers check): per sku, initial = available + held + confirmed.
 -- Cost: O(skus of the scope), bounded by the load limit.
@@ -24,7 +25,7 @@ end
 
 local state = redis.call('GET', KEYS[1])
 if not state then
-  return { 'not_loaded', 0, 0 }
+  return { 'not_loaded', 0, 0, 0 }
 end
 local epoch = redis.call('GET', KEYS[10]) or '0'
 if close and state == 'open' then
@@ -32,7 +33,8 @@ if close and state == 'open' then
   append_event(KEYS[9], events_max, 'type', 'sale_closed', 'epoch', epoch, 'at', server_time_ms())
   state = 'closed'
 end
-local reply = { state, redis.call('HLEN', KEYS[6]), tonumber(epoch) }
+local reply = { state, redis.call('HLEN', KEYS[6]), tonumber(epoch),
+  tonumber(redis.call('GET', KEYS[12]) or '0') }
 local initial = redis.call('HGETALL', KEYS[2])
 for i = 1, #initial, 2 do
   local sku = initial[i]

@@ -265,6 +265,9 @@ struct SkuFigures {
 struct StockSnapshot {
   SaleState state = SaleState::NotLoaded;
   std::int64_t epoch = 0;  // the scope's incarnation (0 when not loaded)
+  // The opening time load() gave the scope, at millisecond precision; the
+  // Unix epoch when it opened at load (or is not loaded).
+  std::chrono::system_clock::time_point opens_at;
   // Holds not yet confirmed, released or expired by a reclaim: may include
   // some whose deadline passed and that no call has reclaimed yet.
   std::size_t active_holds = 0;

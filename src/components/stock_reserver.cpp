@@ -543,14 +543,15 @@ StockSnapshot StockReserver::read_snapshot(std::string_view scope, std::string_v
                         keys(scope),
                         {std::string(mode), std::to_string(options_.max_stream_length)}};
   detail::ReplyReader reply(client_.run_script(call), "stock_snapshot",
-                            detail::ReplyReader::AtLeast{3});
-  if (reply.remaining() % 5 != 3) {
-    reply.fail("expected state, holds, epoch, then 5 figures per sku");
+                            detail::ReplyReader::AtLeast{4});
+  if (reply.remaining() % 5 != 4) {
+    reply.fail("expected state, holds, epoch, opens_at, then 5 figures per sku");
   }
   StockSnapshot snapshot;
   snapshot.state = reply.status(kSaleStates);
   snapshot.active_holds = static_cast<std::size_t>(reply.count());
   snapshot.epoch = reply.count();
+  snapshot.opens_at = detail::from_epoch_ms(reply.count());
   while (reply.remaining() > 0) {
     SkuFigures figures;
     figures.sku = reply.text();

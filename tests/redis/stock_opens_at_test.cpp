@@ -45,6 +45,9 @@ TEST_CASE(
             std::chrono::duration_cast<std::chrono::milliseconds>(opens_at.time_since_epoch())
                 .count()));
 
+  const auto opens_at_ms = std::chrono::time_point_cast<std::chrono::milliseconds>(opens_at);
+  CHECK(reserver.snapshot(kScope).opens_at == opens_at_ms);
+
   const std::string before = stock_test::dump_database(server.admin());
   const auto early = reserver.reserve(kScope, "h1", {{"red", 1}}, 60s, "order-1");
   CHECK(early.status == ReserveStatus::NotOpen);
@@ -65,7 +68,9 @@ TEST_CASE("opens_at at the epoch means open now and a Replace load sets or clear
   RedisServer server;
   auto client = server.make_client(2);
   StockReserver reserver(*client);
+  CHECK(reserver.snapshot(kScope).opens_at == std::chrono::system_clock::time_point{});
   reserver.load(kScope, {{"red", 10}});
+  CHECK(reserver.snapshot(kScope).opens_at == std::chrono::system_clock::time_point{});
   CHECK(reserver.reserve(kScope, "h1", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
   CHECK(flashsale::testing::read_stream(*client, kEvents)[0].fields.count("opens_at") == 0);
 
@@ -87,7 +92,8 @@ TEST_CASE("opens_at at the epoch means open now and a Replace load sets or clear
 
   // A restore keeps the scope's opens_at.
   reserver.load(kScope, {{"red", 10}}, LoadMode::Replace, tomorrow);
-  reserver.restore(kScope, {{"red", 10}}, {});
+  const auto restored = reserver.restore(kScope, {{"red", 10}}, {});
+  CHECK(restored.opens_at == std::chrono::time_point_cast<std::chrono::milliseconds>(tomorrow));
   CHECK(reserver.reserve(kScope, "h4", {{"red", 1}}, 60s).status == ReserveStatus::NotOpen);
 }
 
