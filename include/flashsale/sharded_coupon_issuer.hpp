@@ -154,11 +154,11 @@ struct ShardedRevokeResult {
 };
 
 struct ShardStats {
-  CouponStats coupon;           // the sub-coupon's own figures (total moves with transfers)
-  std::int64_t in_flight = 0;   // units taken from this shard, transfer not finished
-  std::int64_t moved_out = 0;   // units taken from this shard this incarnation
-  std::int64_t moved_in = 0;    // units credited to this shard this incarnation
-  std::int64_t transfers = 0;   // transfer records not finished (in flight)
+  CouponStats coupon;          // the sub-coupon's own figures (total moves with transfers)
+  std::int64_t in_flight = 0;  // units taken from this shard, transfer not finished
+  std::int64_t moved_out = 0;  // units taken from this shard this incarnation
+  std::int64_t moved_in = 0;   // units credited to this shard this incarnation
+  std::int64_t transfers = 0;  // transfer records not finished (in flight)
   bool sold_out_marker = false;
 };
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/call_arguments.hpp"
+#include "common/coupon_template_checks.hpp"
 #include "common/epoch_validation.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
@@ -56,23 +57,6 @@ FirstComeCouponIssuerOptions shard_options(const ShardedCouponIssuerOptions& opt
   shard.max_user_id_bytes = options.max_user_id_bytes;
   shard.eviction_check = options.eviction_check;
   return shard;
-}
-
-void validate_template_fields(const CouponTemplate& coupon) {
-  validate_quantity(coupon.total, "coupon total");
-  if (coupon.per_user_limit < 1 || coupon.per_user_limit > kMaxCouponPerUserLimit) {
-    throw InvalidArgument(fmt::format("per_user_limit must be between 1 and {}, got {}",
-                                      kMaxCouponPerUserLimit, coupon.per_user_limit));
-  }
-  const std::int64_t opens_at = to_epoch_ms(coupon.opens_at);
-  const std::int64_t closes_at = to_epoch_ms(coupon.closes_at);
-  detail::validate_epoch_ms(opens_at, "opens_at");
-  detail::validate_epoch_ms(closes_at, "closes_at");
-  if (closes_at <= opens_at) {
-    throw InvalidArgument(
-        fmt::format("closes_at ({} ms) must be after opens_at ({} ms), at millisecond precision",
-                    closes_at, opens_at));
-  }
 }
 
 // The sub-coupon id of `shard` of `shards`: the first "<coupon>#<shard>.<K>.<n>"
@@ -194,18 +178,16 @@ ShardedCouponIssuer::ShardedCouponIssuer(Client& client, ShardedCouponIssuerOpti
       shard_issuer_(client, shard_options(options_)),
       key_space_(options_.key_prefix) {
   const ShardKeys probe = shard_keys("probe#0.1.0");
-  require_single_slot({probe.meta, probe.stock, probe.issued, probe.queue, probe.seq,
-                       probe.revoked, probe.events, probe.shard, probe.transfers, probe.credited,
-                       probe.sold_out},
+  require_single_slot({probe.meta, probe.stock, probe.issued, probe.queue, probe.seq, probe.revoked,
+                       probe.events, probe.shard, probe.transfers, probe.credited, probe.sold_out},
                       "sharded coupon scripts");
 }
 
 ShardedCouponIssuer::ShardKeys ShardedCouponIssuer::shard_keys(const std::string& sub_id) const {
   const std::string base = key_space_.tagged(kComponent, sub_id);
-  return ShardKeys{base + ":meta",     base + ":stock",     base + ":issued",
-                   base + ":queue",    base + ":seq",       base + ":revoked",
-                   base + ":events",   base + ":shard",     base + ":transfers",
-                   base + ":credited", base + ":sold_out"};
+  return ShardKeys{base + ":meta",      base + ":stock",    base + ":issued",  base + ":queue",
+                   base + ":seq",       base + ":revoked",  base + ":events",  base + ":shard",
+                   base + ":transfers", base + ":credited", base + ":sold_out"};
 }
 
 void ShardedCouponIssuer::validate_coupon_id(std::string_view coupon_id) const {
@@ -282,7 +264,7 @@ std::size_t ShardedCouponIssuer::home_shard(std::string_view user_id) const {
 
 ShardedRegisterResult ShardedCouponIssuer::register_template(const CouponTemplate& coupon) {
   validate_coupon_id(coupon.id);
-  validate_template_fields(coupon);
+  detail::validate_coupon_template(coupon);
   const std::vector<std::string> ids = sub_ids(coupon.id);
   const auto shards = static_cast<std::int64_t>(options_.shards);
   ShardedRegisterResult result;
@@ -291,8 +273,8 @@ ShardedRegisterResult ShardedCouponIssuer::register_template(const CouponTemplat
   bool any_changed = false;
   bool any_restoring = false;
   for (std::size_t shard = 0; shard < ids.size(); ++shard) {
-    const std::int64_t share = coupon.total / shards +
-                               (static_cast<std::int64_t>(shard) < coupon.total % shards ? 1 : 0);
+    const std::int64_t share =
+        coupon.total / shards + (static_cast<std::int64_t>(shard) < coupon.total % shards ? 1 : 0);
     ShardKeys keys = shard_keys(ids[shard]);
     const ScriptCall call{
         &detail::scripts::register_coupon_shard,
@@ -354,8 +336,7 @@ ShardedIssueResult ShardedCouponIssuer::issue(std::string_view coupon_id,
     bool moved = false;
     for (std::size_t step = 1; step < options_.shards && !moved; ++step) {
       const std::size_t donor = (home + step) % options_.shards;
-      const PendingTransfer pending =
-          take(ids, donor, home, options_.transfer_chunk, result.epoch);
+      const PendingTransfer pending = take(ids, donor, home, options_.transfer_chunk, result.epoch);
       if (pending.units == 0) {
         continue;
       }
@@ -417,11 +398,10 @@ TransferOutcome ShardedCouponIssuer::complete(const std::vector<std::string>& id
   const ShardKeys home = shard_keys(ids[transfer.to]);
   const detail::Decimal units(transfer.units);
   const detail::Decimal epoch(transfer.home_epoch);
-  detail::ReplyReader credit(
-      client_.run_script(detail::scripts::credit_coupon_transfer,
-                         {home.meta, home.stock, home.credited},
-                         {transfer.id, units.view(), epoch.view()}),
-      "credit_coupon_transfer", 2);
+  detail::ReplyReader credit(client_.run_script(detail::scripts::credit_coupon_transfer,
+                                                {home.meta, home.stock, home.credited},
+                                                {transfer.id, units.view(), epoch.view()}),
+                             "credit_coupon_transfer", 2);
   const std::string status = credit.text();
   outcome.units = credit.count();
   if (status == "credited") {
@@ -563,7 +543,7 @@ std::vector<CouponRestoreResult> ShardedCouponIssuer::restore(
     const CouponTemplate& coupon, const std::vector<ShardedIssuedUser>& units,
     std::int64_t after_epoch) {
   validate_coupon_id(coupon.id);
-  validate_template_fields(coupon);
+  detail::validate_coupon_template(coupon);
   detail::validate_epoch(after_epoch, 0, "after_epoch");
   if (static_cast<std::uint64_t>(units.size()) > static_cast<std::uint64_t>(coupon.total)) {
     throw InvalidArgument(fmt::format("{} units to restore exceed the coupon total of {}",
@@ -576,16 +556,16 @@ std::vector<CouponRestoreResult> ShardedCouponIssuer::restore(
     const std::size_t home = home_shard(unit.user);
     validate_shard(unit.shard, "a restored unit's shard");
     if (unit.shard != home) {
-      throw InvalidArgument(fmt::format("user \"{}\" lives on shard {}, not {}", unit.user, home,
-                                        unit.shard));
+      throw InvalidArgument(
+          fmt::format("user \"{}\" lives on shard {}, not {}", unit.user, home, unit.shard));
     }
     if (unit.sequence < 1 || unit.sequence > kMaxQuantity) {
       throw InvalidArgument(
           fmt::format("a restored sequence must be between 1 and 2^53, got {}", unit.sequence));
     }
     if (!seen.emplace(unit.shard, unit.sequence).second) {
-      throw InvalidArgument(fmt::format("unit (shard {}, sequence {}) is listed twice",
-                                        unit.shard, unit.sequence));
+      throw InvalidArgument(
+          fmt::format("unit (shard {}, sequence {}) is listed twice", unit.shard, unit.sequence));
     }
     if (++per_user[unit.user] > coupon.per_user_limit) {
       throw InvalidArgument(fmt::format("user \"{}\" would hold more than per_user_limit {}",
@@ -600,22 +580,21 @@ std::vector<CouponRestoreResult> ShardedCouponIssuer::restore(
   // 1. Every shard restoring (no take can start from it any more) ...
   std::vector<std::int64_t> epochs;
   for (std::size_t shard = 0; shard < ids.size(); ++shard) {
-    const std::int64_t total =
-        static_cast<std::int64_t>(per_shard[shard].size()) + free_units / shards +
-        (static_cast<std::int64_t>(shard) < free_units % shards ? 1 : 0);
+    const std::int64_t total = static_cast<std::int64_t>(per_shard[shard].size()) +
+                               free_units / shards +
+                               (static_cast<std::int64_t>(shard) < free_units % shards ? 1 : 0);
     const ShardKeys keys = shard_keys(ids[shard]);
     const detail::Decimal total_text(total);
     const detail::Decimal opens_at(to_epoch_ms(coupon.opens_at));
     const detail::Decimal closes_at(to_epoch_ms(coupon.closes_at));
     const detail::Decimal limit(coupon.per_user_limit);
     const detail::Decimal after(after_epoch);
-    detail::ReplyReader reply(
-        client_.run_script(
-            detail::scripts::restore_coupon,
-            {keys.meta, keys.stock, keys.issued, keys.queue, keys.seq, keys.revoked, keys.events},
-            {"begin", total_text.view(), opens_at.view(), closes_at.view(), limit.view(),
-             after.view()}),
-        "restore_coupon begin", 2);
+    detail::ReplyReader reply(client_.run_script(detail::scripts::restore_coupon,
+                                                 {keys.meta, keys.stock, keys.issued, keys.queue,
+                                                  keys.seq, keys.revoked, keys.events},
+                                                 {"begin", total_text.view(), opens_at.view(),
+                                                  closes_at.view(), limit.view(), after.view()}),
+                              "restore_coupon begin", 2);
     if (reply.text() != "restoring") {
       reply.fail("expected restoring");
     }

@@ -103,8 +103,7 @@ TEST_CASE("a sharded coupon splits its stock and serves each user from the home 
   const auto streams = issuer.events_streams("hot");
   const auto events = read_stream(*client, streams.at(1));
   REQUIRE(events.size() == 3);
-  CHECK(issuer.shard_of_sub_coupon(events[0].fields.at("coupon")) ==
-        std::optional<std::size_t>(1));
+  CHECK(issuer.shard_of_sub_coupon(events[0].fields.at("coupon")) == std::optional<std::size_t>(1));
   CHECK(events[2].fields.at("user") == users[2]);
   CHECK(read_stream(*client, streams.at(0)).empty());
 

@@ -54,13 +54,15 @@ ShardedCouponIssuerOptions sharded_options() {
   return options;
 }
 
-std::string user_name(int index) { return "user-" + std::to_string(index); }
+std::string user_name(int index) {
+  return "user-" + std::to_string(index);
+}
 
 // What the server holds, checked against the conservation law and the
 // per-user limit: returns the users holding a unit, with (shard, sequence).
 std::map<std::string, std::pair<std::size_t, std::int64_t>> audit(ClusterClient& client,
-                                                                   ShardedCouponIssuer& issuer,
-                                                                   const std::string& coupon) {
+                                                                  ShardedCouponIssuer& issuer,
+                                                                  const std::string& coupon) {
   const auto stats = issuer.stats(coupon);
   REQUIRE(stats.has_value());
   CHECK(stats->total == kUnits);
@@ -233,8 +235,7 @@ TEST_CASE("workers SIGKILLed mid-transfer lose no unit after recover_transfers",
     // A worker process issuing to a slice of the users, killed mid-run.
     const int first = round * 10'000;
     const pid_t worker = flashsale::testing::start_test_program(
-        "sharded_coupon_worker",
-        {seed, coupon, "issue", std::to_string(first), "10000", "16"});
+        "sharded_coupon_worker", {seed, coupon, "issue", std::to_string(first), "10000", "16"});
     const std::int64_t before = issuer.stats(coupon)->issued;
     for (int wait = 0; wait < 3000 && issuer.stats(coupon)->issued < before + 500; ++wait) {
       std::this_thread::sleep_for(10ms);
@@ -246,8 +247,8 @@ TEST_CASE("workers SIGKILLed mid-transfer lose no unit after recover_transfers",
     ::unlink(marker.c_str());
     const std::size_t from = static_cast<std::size_t>(round) % kShards;
     const pid_t taker = flashsale::testing::start_test_program(
-        "sharded_coupon_worker", {seed, coupon, "take", std::to_string(from),
-                                  std::to_string((from + 1) % kShards), marker});
+        "sharded_coupon_worker",
+        {seed, coupon, "take", std::to_string(from), std::to_string((from + 1) % kShards), marker});
     std::int64_t taken = -1;
     for (int wait = 0; wait < 3000 && taken < 0; ++wait) {
       std::ifstream file(marker);

@@ -48,8 +48,7 @@ CouponTemplate valid_template() {
 
 }  // namespace
 
-TEST_CASE("sharded issuer options outside their ranges are refused before any I/O",
-          "[sharded]") {
+TEST_CASE("sharded issuer options outside their ranges are refused before any I/O", "[sharded]") {
   auto client = unreachable_client();
   // eviction_check stays Warn: the constructor would read INFO after the
   // options passed, so InvalidArgument proves the check came first.
@@ -120,8 +119,7 @@ TEST_CASE("sharded issuer calls with bad input are refused before any I/O", "[sh
   CHECK_THROWS_AS(issuer.take_stock("summer", 3, 0, 10), InvalidArgument);
   CHECK_THROWS_AS(issuer.take_stock("summer", 1, 1, 10), InvalidArgument);
   CHECK_THROWS_AS(issuer.take_stock("summer", 0, 1, 0), InvalidArgument);
-  CHECK_THROWS_AS(issuer.take_stock("summer", 0, 1, flashsale::kMaxQuantity + 1),
-                  InvalidArgument);
+  CHECK_THROWS_AS(issuer.take_stock("summer", 0, 1, flashsale::kMaxQuantity + 1), InvalidArgument);
   flashsale::PendingTransfer transfer;
   transfer.id = "abc";
   transfer.from = 0;
@@ -141,23 +139,22 @@ TEST_CASE("sharded issuer calls with bad input are refused before any I/O", "[sh
   CHECK_THROWS_AS(issuer.restore(valid_template(), {{alice_shard_user, other, 1}}),
                   InvalidArgument);
   CHECK_THROWS_AS(issuer.restore(valid_template(), {{alice_shard_user, 7, 1}}), InvalidArgument);
-  CHECK_THROWS_AS(issuer.restore(valid_template(), {{alice_shard_user, home, 0}}),
-                  InvalidArgument);
+  CHECK_THROWS_AS(issuer.restore(valid_template(), {{alice_shard_user, home, 0}}), InvalidArgument);
   CHECK_THROWS_AS(
       issuer.restore(valid_template(), {{alice_shard_user, home, 1}, {alice_shard_user, home, 2}}),
       InvalidArgument);  // above per_user_limit 1
   coupon = valid_template();
   coupon.total = 1;
-  CHECK_THROWS_AS(issuer.restore(coupon, {{"a", issuer.home_shard("a"), 1},
-                                          {"b", issuer.home_shard("b"), 2}}),
-                  InvalidArgument);
+  CHECK_THROWS_AS(
+      issuer.restore(coupon, {{"a", issuer.home_shard("a"), 1}, {"b", issuer.home_shard("b"), 2}}),
+      InvalidArgument);
   CHECK_THROWS_AS(issuer.restore(valid_template(), {}, -1), InvalidArgument);
 }
 
 TEST_CASE("each shard's hash tag falls in its own slot range, found without I/O", "[sharded]") {
   auto client = unreachable_client();
-  for (const std::size_t shards : {std::size_t{1}, std::size_t{2}, std::size_t{3},
-                                   std::size_t{7}, flashsale::kMaxCouponShards}) {
+  for (const std::size_t shards : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7},
+                                   flashsale::kMaxCouponShards}) {
     ShardedCouponIssuer issuer(client, offline_options(shards));
     const auto ids = issuer.sub_coupon_ids("hot-deal");
     REQUIRE(ids.size() == shards);
