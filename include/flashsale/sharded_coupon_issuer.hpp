@@ -101,7 +101,7 @@ inline constexpr std::size_t kMaxCouponShards = 64;
 // the 128 bytes of a key id).
 inline constexpr std::size_t kMaxShardedCouponIdBytes = 100;
 // Most donor sweeps one issue() runs before it answers SoldOut.
-inline constexpr std::size_t kMaxTransferRoundsLimit = 16;
+inline constexpr std::size_t kMaxCouponTransferRoundsLimit = 16;
 
 struct ShardedCouponIssuerOptions {
   // First part of every key (see key_space.hpp: ":" allowed inside).
@@ -113,7 +113,7 @@ struct ShardedCouponIssuerOptions {
   // where the users are (fairer at the end), large ones need fewer transfers.
   std::int64_t transfer_chunk = 100;
   // Donor sweeps (each visiting the other shards until one gives units) one
-  // issue() may run when its home shard is empty, 1..kMaxTransferRoundsLimit.
+  // issue() may run when its home shard is empty, 1..kMaxCouponTransferRoundsLimit.
   std::size_t max_transfer_rounds = 3;
   // As in FirstComeCouponIssuerOptions, for each shard's stream.
   std::size_t max_stream_length = 1'000'000;

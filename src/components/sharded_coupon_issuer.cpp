@@ -42,7 +42,7 @@ ShardedCouponIssuerOptions checked(ShardedCouponIssuerOptions options) {
       .between("shards", options.shards, std::size_t{1}, kMaxCouponShards)
       .between("transfer_chunk", options.transfer_chunk, std::int64_t{1}, kMaxQuantity)
       .between("max_transfer_rounds", options.max_transfer_rounds, std::size_t{1},
-               kMaxTransferRoundsLimit)
+               kMaxCouponTransferRoundsLimit)
       .at_most("max_stream_length", options.max_stream_length, kMaxStreamLengthLimit)
       .between("max_user_id_bytes", options.max_user_id_bytes, std::size_t{1},
                kMaxMemberIdBytesLimit);

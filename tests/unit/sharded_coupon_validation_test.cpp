@@ -68,7 +68,7 @@ TEST_CASE("sharded issuer options outside their ranges are refused before any I/
   options = {};
   options.max_transfer_rounds = 0;
   refused(options);
-  options.max_transfer_rounds = flashsale::kMaxTransferRoundsLimit + 1;
+  options.max_transfer_rounds = flashsale::kMaxCouponTransferRoundsLimit + 1;
   refused(options);
   options = {};
   options.max_user_id_bytes = 0;
