@@ -23,13 +23,16 @@
 //   3. finish (donor slot): deletes the record, in flight goes down.
 // A process that dies between the steps leaves the units in flight, never
 // lost: recover_transfers() completes every recorded transfer (any process may
-// run it, any number of times, concurrently with the sale). At all times
+// run it, any number of times, concurrently with the sale), and an issue()
+// whose sweep found every donor empty runs it before it marks its shard sold
+// out, so units in flight end up issued even when no host calls it. At all times
 //   coupon total = sum over shards of (shard total + units in flight from it)
 // and per shard, as for FirstComeCouponIssuer, total = remaining + issued.
 // Transfers never move units a user holds.
 //
-// Sold-out marker: when the home shard is empty and a sweep of every donor
-// found nothing, the home shard gets a `sold_out` marker; later issues whose
+// Sold-out marker: when the home shard is empty, a sweep of every donor
+// found nothing and no transfer was left to recover, the home shard gets a
+// `sold_out` marker; later issues whose
 // home is empty answer SoldOut after one more read in the home slot (no
 // sweep). revoke() clears every shard's marker (after the unit went back), so
 // a revoked unit can again be moved to any shard.

@@ -350,12 +350,19 @@ ShardedIssueResult ShardedCouponIssuer::issue(std::string_view coupon_id,
         break;
       }
     }
+    bool again = moved;
     if (!moved) {
-      const std::string key = shard_keys(ids[home]).sold_out;
-      client_.execute({{"SET", key, "1"}, key, {}});
+      // Units a dead process left in flight may be the only stock left:
+      // finish those transfers (to whichever shard) before this shard is
+      // marked sold out, so no unit waits for a host's recovery call.
+      again = recover_transfers(coupon_id).finished > 0;
+      if (!again) {
+        const std::string key = shard_keys(ids[home]).sold_out;
+        client_.execute({{"SET", key, "1"}, key, {}});
+      }
     }
     take_result(shard_issuer_.issue(ids[home], user_id));
-    if (!moved) {
+    if (!again) {
       break;
     }
   }

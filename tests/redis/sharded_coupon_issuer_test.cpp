@@ -274,3 +274,31 @@ TEST_CASE("restore rebuilds every shard and drops the transfers in flight", "[sh
   CHECK(issued == 10);
   check_whole(issuer, "hot", 20);
 }
+
+TEST_CASE("an issue that finds every shard empty first finishes transfers left in flight",
+          "[sharded]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  ShardedCouponIssuer issuer(*client, options_with(3, 100));
+  issuer.register_template(open_coupon(*client, "hot", 3));  // one unit per shard
+  CHECK(issuer.issue("hot", users_on(issuer, 1, 1, "a")[0]).status == IssueStatus::Issued);
+  const auto on_two = users_on(issuer, 2, 2, "b");
+  CHECK(issuer.issue("hot", on_two[0]).status == IssueStatus::Issued);
+  // Shard 0's unit left towards shard 1 by a process that then died.
+  CHECK(issuer.take_stock("hot", 0, 1, 100).units == 1);
+  CHECK(issuer.stats("hot")->in_flight == 1);
+
+  // Shard 2 is empty and so are the donors: the stranded unit is credited
+  // to shard 1, then moved on to shard 2.
+  const auto result = issuer.issue("hot", on_two[1]);
+  CHECK(result.status == IssueStatus::Issued);
+  CHECK(result.shard == 2);
+  CHECK(result.transfers == 1);
+  const auto stats = issuer.stats("hot");
+  CHECK(stats->issued == 3);
+  CHECK(stats->in_flight == 0);
+  check_whole(issuer, "hot", 3);
+  CHECK_FALSE(stats->shards.at(2).sold_out_marker);
+  CHECK(issuer.issue("hot", users_on(issuer, 2, 3, "b")[2]).status == IssueStatus::SoldOut);
+  CHECK(issuer.stats("hot")->shards.at(2).sold_out_marker);
+}
