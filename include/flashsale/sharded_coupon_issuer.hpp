@@ -30,12 +30,12 @@
 // and per shard, as for FirstComeCouponIssuer, total = remaining + issued.
 // Transfers never move units a user holds.
 //
-// Sold-out marker: when the home shard is empty, a sweep of every donor
-// found nothing and no transfer was left to recover, the home shard gets a
-// `sold_out` marker; later issues whose
-// home is empty answer SoldOut after one more read in the home slot (no
-// sweep). revoke() clears every shard's marker (after the unit went back), so
-// a revoked unit can again be moved to any shard.
+// Sold-out marker: when the home shard is empty and a sweep of every donor
+// found neither stock nor units in flight (on their way to some shard), and
+// no transfer was left to recover, the home shard gets a `sold_out` marker;
+// later issues whose home is empty answer SoldOut after one more read in the
+// home slot (no sweep). revoke() clears every shard's marker (after the unit
+// went back), so a revoked unit can again be moved to any shard.
 //
 // First-come fairness: within a shard, arrival order is exact (one script per
 // issue, sequences 1, 2, 3 ... per shard). Across shards it is approximate: a
@@ -70,8 +70,10 @@
 // another epoch is dropped (the restore already counted those units).
 //
 // Thread-safety: share one ShardedCouponIssuer between threads when its
-// Client is shareable; the only mutable state is a cache of sub-coupon ids
-// guarded by a mutex.
+// Client is shareable (and do share it: the threads of one issuer refill an
+// empty shard one at a time, K mutexes, instead of each pulling a chunk). Its
+// mutable state is a cache of sub-coupon ids guarded by a mutex and those
+// refill mutexes, held across the round trips of one refill.
 //
 // Errors: InvalidArgument for bad input or options, raised before any I/O;
 // ConnectionError, TimeoutError, ReplyError and ProtocolError from the
@@ -81,6 +83,7 @@
 // recover_transfers() finishes it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -288,7 +291,8 @@ class FLASHSALE_EXPORT ShardedCouponIssuer {
   void validate_coupon_id(std::string_view coupon_id) const;
   void validate_shard(std::size_t shard, std::string_view what) const;
   PendingTransfer take(const std::vector<std::string>& ids, std::size_t from, std::size_t to,
-                       std::int64_t max_units, std::int64_t home_epoch);
+                       std::int64_t max_units, std::int64_t home_epoch, std::int64_t least_stock,
+                       std::int64_t* donor_in_flight);
   TransferOutcome complete(const std::vector<std::string>& ids, const PendingTransfer& transfer);
   bool sold_out_marked(const std::string& sub_id);
   void clear_sold_out_markers(const std::vector<std::string>& ids);
@@ -296,7 +300,9 @@ class FLASHSALE_EXPORT ShardedCouponIssuer {
   Client& client_;
   ShardedCouponIssuerOptions options_;
   FirstComeCouponIssuer shard_issuer_;
+  std::vector<std::mutex> refill_locks_;  // one per shard: one refill at a time
   KeySpace key_space_;
+  std::atomic<std::size_t> next_donor_{0};  // where sweeps start, rotating
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<std::string>> sub_id_cache_;
 };

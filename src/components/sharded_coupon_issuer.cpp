@@ -176,6 +176,7 @@ ShardedCouponIssuer::ShardedCouponIssuer(Client& client, ShardedCouponIssuerOpti
     : client_(client),
       options_(checked(std::move(options))),
       shard_issuer_(client, shard_options(options_)),
+      refill_locks_(options_.shards),
       key_space_(options_.key_prefix) {
   const ShardKeys probe = shard_keys("probe#0.1.0");
   require_single_slot({probe.meta, probe.stock, probe.issued, probe.queue, probe.seq, probe.revoked,
@@ -333,10 +334,31 @@ ShardedIssueResult ShardedCouponIssuer::issue(std::string_view coupon_id,
     if (options_.shards == 1 || sold_out_marked(ids[home])) {
       return result;
     }
+    // One refill of a shard at a time in this process: the callers that
+    // found the shard empty together wait for one transfer instead of each
+    // pulling a chunk (which would empty the donors and send the stock back
+    // and forth). A waiter first tries the refilled shard.
+    const std::lock_guard<std::mutex> refill(refill_locks_[home]);
+    take_result(shard_issuer_.issue(ids[home], user_id));
+    if (result.status != IssueStatus::SoldOut) {
+      return result;
+    }
     bool moved = false;
-    for (std::size_t step = 1; step < options_.shards && !moved; ++step) {
-      const std::size_t donor = (home + step) % options_.shards;
-      const PendingTransfer pending = take(ids, donor, home, options_.transfer_chunk, result.epoch);
+    bool stock_moving = false;  // some donor had units on their way to a shard
+    // Two passes over the donors, from a rotating start: the first takes a
+    // chunk only from a donor holding at least two (so shards that are
+    // themselves living on a chunk they just received are not robbed and
+    // chunks do not travel back and forth), the second takes remnants.
+    const std::size_t start = next_donor_.fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t step = 0; step < 2 * (options_.shards - 1) && !moved; ++step) {
+      const std::size_t offset = 1 + (start + step) % (options_.shards - 1);
+      const std::size_t donor = (home + offset) % options_.shards;
+      const std::int64_t least =
+          step < options_.shards - 1 ? std::min(kMaxQuantity, 2 * options_.transfer_chunk) : 1;
+      std::int64_t donor_in_flight = 0;
+      const PendingTransfer pending =
+          take(ids, donor, home, options_.transfer_chunk, result.epoch, least, &donor_in_flight);
+      stock_moving |= donor_in_flight > 0;
       if (pending.units == 0) {
         continue;
       }
@@ -355,7 +377,10 @@ ShardedIssueResult ShardedCouponIssuer::issue(std::string_view coupon_id,
       // Units a dead process left in flight may be the only stock left:
       // finish those transfers (to whichever shard) before this shard is
       // marked sold out, so no unit waits for a host's recovery call.
-      again = recover_transfers(coupon_id).finished > 0;
+      // Units in flight towards another shard are stock this sweep could
+      // not see: sweep again instead of marking (a stale marker would hide
+      // them from this shard's users).
+      again = recover_transfers(coupon_id).finished > 0 || stock_moving;
       if (!again) {
         const std::string key = shard_keys(ids[home]).sold_out;
         client_.execute({{"SET", key, "1"}, key, {}});
@@ -371,7 +396,8 @@ ShardedIssueResult ShardedCouponIssuer::issue(std::string_view coupon_id,
 
 PendingTransfer ShardedCouponIssuer::take(const std::vector<std::string>& ids, std::size_t from,
                                           std::size_t to, std::int64_t max_units,
-                                          std::int64_t home_epoch) {
+                                          std::int64_t home_epoch, std::int64_t least_stock,
+                                          std::int64_t* donor_in_flight) {
   PendingTransfer pending;
   pending.id = new_transfer_id();
   pending.from = from;
@@ -381,13 +407,17 @@ PendingTransfer ShardedCouponIssuer::take(const std::vector<std::string>& ids, s
   const detail::Decimal units(max_units);
   const detail::Decimal home(static_cast<std::int64_t>(to));
   const detail::Decimal epoch(home_epoch);
+  const detail::Decimal least(least_stock);
   detail::ReplyReader reply(
       client_.run_script(detail::scripts::take_coupon_stock,
                          {keys.meta, keys.stock, keys.transfers},
-                         {pending.id, units.view(), home.view(), epoch.view()}),
-      "take_coupon_stock", 2);
+                         {pending.id, units.view(), home.view(), epoch.view(), least.view()}),
+      "take_coupon_stock", 3);
   const std::string status = reply.text();
   const std::int64_t taken = reply.count();
+  if (donor_in_flight != nullptr) {
+    *donor_in_flight = reply.count();
+  }
   if (status == "taken") {
     pending.units = taken;
   } else if (status != "empty" && status != "restoring" && status != "unknown_coupon") {
@@ -438,7 +468,7 @@ PendingTransfer ShardedCouponIssuer::take_stock(std::string_view coupon_id, std:
   validate_quantity(max_units, "max_units");
   const std::string meta = shard_keys(ids[to]).meta;
   const auto epoch = client_.execute({{"HGET", meta, "epoch"}, meta, {}}).as_optional_string();
-  return take(ids, from, to, max_units, epoch ? std::stoll(*epoch) : 0);
+  return take(ids, from, to, max_units, epoch ? std::stoll(*epoch) : 0, 1, nullptr);
 }
 
 TransferOutcome ShardedCouponIssuer::complete_transfer(std::string_view coupon_id,
