@@ -6,6 +6,9 @@
 //
 //   sharded_coupon_bench [--threads 32] [--calls 200000] [--smoke]
 //
+// Then the end of a sale for K = 1 and 3: how many winners started after the
+// first SoldOut (first-come fairness across shards), transfers, units moved.
+//
 // What to read: with K = 1 one master does all the work (the ceiling of an
 // unsharded coupon); with K = 3 the work spreads evenly over the three. On a
 // machine with fewer cores than masters + clients the issues/s cannot scale
@@ -107,6 +110,64 @@ int main(int argc, char** argv) {
     }
     std::printf("%-3zu %12.0f %34s %s%s\n", shards, calls / seconds, cpu.c_str(), masters.c_str(),
                 not_issued > 0 ? "(some calls not Issued!)" : "");
+  }
+
+  // The end of a sale: first-come fairness across shards. Calls are numbered
+  // in the order they start; a "late winner" is an Issued call that started
+  // after the first SoldOut call. With K = 1 only the calls in progress
+  // together can be late; the rest of the K = 3 figure is the cost of shards.
+  const int sale_units = args.smoke() ? 200 : 10'000;
+  const int sale_calls = sale_units * 3;
+  std::printf("\nend of sale: %d units, %d calls of distinct users, %d threads\n", sale_units,
+              sale_calls, threads);
+  std::printf("%-3s %12s %16s %12s %12s\n", "K", "late winners", "first SoldOut", "transfers",
+              "units moved");
+  for (std::size_t shards : {std::size_t{1}, std::size_t{3}}) {
+    flashsale::ShardedCouponIssuerOptions options;
+    options.shards = shards;
+    flashsale::ShardedCouponIssuer issuer(client, options);
+    const std::string coupon = "sale-" + std::to_string(shards);
+    flashsale::CouponTemplate deal;
+    deal.id = coupon;
+    deal.total = sale_units;
+    deal.opens_at = now - std::chrono::hours(1);
+    deal.closes_at = now + std::chrono::hours(24);
+    issuer.register_template(deal);
+    std::vector<flashsale::ShardedIssueResult> results(static_cast<std::size_t>(sale_calls));
+    std::atomic<int> next{0};
+    std::vector<std::thread> callers;
+    for (int thread = 0; thread < threads; ++thread) {
+      callers.emplace_back([&] {
+        for (int call = next++; call < sale_calls; call = next++) {
+          results[static_cast<std::size_t>(call)] =
+              issuer.issue(coupon, "buyer-" + std::to_string(call));
+        }
+      });
+    }
+    for (auto& caller : callers) {
+      caller.join();
+    }
+    int first_sold_out = sale_calls;
+    std::size_t transfers = 0;
+    for (int call = 0; call < sale_calls; ++call) {
+      const auto& result = results[static_cast<std::size_t>(call)];
+      if (result.status == flashsale::IssueStatus::SoldOut && call < first_sold_out) {
+        first_sold_out = call;
+      }
+      transfers += result.transfers;
+    }
+    int late = 0;
+    for (int call = first_sold_out; call < sale_calls; ++call) {
+      late += results[static_cast<std::size_t>(call)].status == flashsale::IssueStatus::Issued;
+    }
+    std::int64_t moved = 0;
+    const auto stats = issuer.stats(coupon);
+    for (const auto& shard : stats->shards) {
+      moved += shard.moved_in;
+    }
+    std::printf("%-3zu %12d %16d %12zu %12lld%s\n", shards, late, first_sold_out, transfers,
+                static_cast<long long>(moved),
+                stats->issued == sale_units ? "" : " (issued != units!)");
   }
   return 0;
 }

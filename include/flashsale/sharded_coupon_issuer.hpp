@@ -120,7 +120,7 @@ struct ShardedCouponIssuerOptions {
   std::int64_t transfer_chunk = 100;
   // Donor sweeps (each visiting the other shards until one gives units) one
   // issue() may run when its home shard is empty, 1..kMaxCouponTransferRoundsLimit.
-  std::size_t max_transfer_rounds = 3;
+  std::size_t max_transfer_rounds = 8;
   // As in FirstComeCouponIssuerOptions, for each shard's stream.
   std::size_t max_stream_length = 1'000'000;
   // As in FirstComeCouponIssuerOptions, 1..kMaxMemberIdBytesLimit.
@@ -294,15 +294,21 @@ class FLASHSALE_EXPORT ShardedCouponIssuer {
                        std::int64_t max_units, std::int64_t home_epoch, std::int64_t least_stock,
                        std::int64_t* donor_in_flight);
   TransferOutcome complete(const std::vector<std::string>& ids, const PendingTransfer& transfer);
+  // Sweeps the donors of an empty home shard once (under its refill lock);
+  // true when the caller should try the home shard again.
+  bool refill_shard(std::string_view coupon_id, const std::vector<std::string>& ids,
+                    std::size_t home, ShardedIssueResult& result);
   bool sold_out_marked(const std::string& sub_id);
   void clear_sold_out_markers(const std::vector<std::string>& ids);
 
   Client& client_;
   ShardedCouponIssuerOptions options_;
   FirstComeCouponIssuer shard_issuer_;
-  std::vector<std::mutex> refill_locks_;  // one per shard: one refill at a time
+  std::vector<std::mutex> refill_locks_;             // one per shard: one refill at a time
+  std::vector<std::atomic<std::uint64_t>> refills_;  // refills done, per shard
   KeySpace key_space_;
-  std::atomic<std::size_t> next_donor_{0};  // where sweeps start, rotating
+  std::atomic<std::size_t> next_donor_{0};        // where sweeps start, rotating
+  std::atomic<std::uint64_t> transfers_done_{0};  // credits this issuer made
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<std::string, std::vector<std::string>> sub_id_cache_;
 };

@@ -177,6 +177,7 @@ ShardedCouponIssuer::ShardedCouponIssuer(Client& client, ShardedCouponIssuerOpti
       options_(checked(std::move(options))),
       shard_issuer_(client, shard_options(options_)),
       refill_locks_(options_.shards),
+      refills_(options_.shards),
       key_space_(options_.key_prefix) {
   const ShardKeys probe = shard_keys("probe#0.1.0");
   require_single_slot({probe.meta, probe.stock, probe.issued, probe.queue, probe.seq, probe.revoked,
@@ -337,53 +338,17 @@ ShardedIssueResult ShardedCouponIssuer::issue(std::string_view coupon_id,
     // One refill of a shard at a time in this process: the callers that
     // found the shard empty together wait for one transfer instead of each
     // pulling a chunk (which would empty the donors and send the stock back
-    // and forth). A waiter first tries the refilled shard.
-    const std::lock_guard<std::mutex> refill(refill_locks_[home]);
-    take_result(shard_issuer_.issue(ids[home], user_id));
-    if (result.status != IssueStatus::SoldOut) {
-      return result;
-    }
-    bool moved = false;
-    bool stock_moving = false;  // some donor had units on their way to a shard
-    // Two passes over the donors, from a rotating start: the first takes a
-    // chunk only from a donor holding at least two (so shards that are
-    // themselves living on a chunk they just received are not robbed and
-    // chunks do not travel back and forth), the second takes remnants.
-    const std::size_t start = next_donor_.fetch_add(1, std::memory_order_relaxed);
-    for (std::size_t step = 0; step < 2 * (options_.shards - 1) && !moved; ++step) {
-      const std::size_t offset = 1 + (start + step) % (options_.shards - 1);
-      const std::size_t donor = (home + offset) % options_.shards;
-      const std::int64_t least =
-          step < options_.shards - 1 ? std::min(kMaxQuantity, 2 * options_.transfer_chunk) : 1;
-      std::int64_t donor_in_flight = 0;
-      const PendingTransfer pending =
-          take(ids, donor, home, options_.transfer_chunk, result.epoch, least, &donor_in_flight);
-      stock_moving |= donor_in_flight > 0;
-      if (pending.units == 0) {
-        continue;
-      }
-      const TransferOutcome outcome = complete(ids, pending);
-      if (outcome.status == TransferStatus::Moved) {
-        ++result.transfers;
-        moved = true;
-      } else {
-        // The home shard is being restored (or was, under us): the units
-        // stay in flight for recover_transfers; let issue answer for it.
-        break;
-      }
-    }
-    bool again = moved;
-    if (!moved) {
-      // Units a dead process left in flight may be the only stock left:
-      // finish those transfers (to whichever shard) before this shard is
-      // marked sold out, so no unit waits for a host's recovery call.
-      // Units in flight towards another shard are stock this sweep could
-      // not see: sweep again instead of marking (a stale marker would hide
-      // them from this shard's users).
-      again = recover_transfers(coupon_id).finished > 0 || stock_moving;
-      if (!again) {
-        const std::string key = shard_keys(ids[home]).sold_out;
-        client_.execute({{"SET", key, "1"}, key, {}});
+    // and forth). A caller that waited while another refilled the shard
+    // tries the refilled shard instead, outside the lock.
+    bool again = true;
+    {
+      const std::uint64_t refills_seen = refills_[home].load();
+      const std::lock_guard<std::mutex> refill(refill_locks_[home]);
+      if (refills_[home].load() == refills_seen) {
+        again = refill_shard(coupon_id, ids, home, result);
+        if (result.transfers > 0) {
+          ++refills_[home];
+        }
       }
     }
     take_result(shard_issuer_.issue(ids[home], user_id));
@@ -392,6 +357,58 @@ ShardedIssueResult ShardedCouponIssuer::issue(std::string_view coupon_id,
     }
   }
   return result;
+}
+
+bool ShardedCouponIssuer::refill_shard(std::string_view coupon_id,
+                                       const std::vector<std::string>& ids, std::size_t home,
+                                       ShardedIssueResult& result) {
+  bool moved = false;
+  bool stock_moving = false;  // some donor had units on their way to a shard
+  // A transfer this issuer finished during the sweep may have put stock on
+  // a shard the sweep had already passed: then do not mark either.
+  const std::uint64_t transfers_before = transfers_done_.load();
+  // Two passes over the donors, from a rotating start: the first takes a
+  // chunk only from a donor holding at least two (so shards that are
+  // themselves living on a chunk they just received are not robbed and
+  // chunks do not travel back and forth), the second takes remnants.
+  const std::size_t start = next_donor_.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t step = 0; step < 2 * (options_.shards - 1) && !moved; ++step) {
+    const std::size_t offset = 1 + (start + step) % (options_.shards - 1);
+    const std::size_t donor = (home + offset) % options_.shards;
+    const std::int64_t least =
+        step < options_.shards - 1 ? std::min(kMaxQuantity, 2 * options_.transfer_chunk) : 1;
+    std::int64_t donor_in_flight = 0;
+    const PendingTransfer pending =
+        take(ids, donor, home, options_.transfer_chunk, result.epoch, least, &donor_in_flight);
+    stock_moving |= donor_in_flight > 0;
+    if (pending.units == 0) {
+      continue;
+    }
+    const TransferOutcome outcome = complete(ids, pending);
+    if (outcome.status != TransferStatus::Moved) {
+      // The home shard is being restored (or was, under us): the units
+      // stay in flight for recover_transfers; let issue answer for it.
+      return false;
+    }
+    ++result.transfers;
+    moved = true;
+  }
+  if (moved) {
+    return true;
+  }
+  // Units a dead process left in flight may be the only stock left: finish
+  // those transfers (to whichever shard) before this shard is marked sold
+  // out, so no unit waits for a host's recovery call. Units in flight
+  // towards another shard are stock this sweep could not see: sweep again
+  // instead of marking (a stale marker would hide them from this shard's
+  // users).
+  if (recover_transfers(coupon_id).finished > 0 || stock_moving ||
+      transfers_done_.load() != transfers_before) {
+    return true;
+  }
+  const std::string key = shard_keys(ids[home]).sold_out;
+  client_.execute({{"SET", key, "1"}, key, {}});
+  return false;
 }
 
 PendingTransfer ShardedCouponIssuer::take(const std::vector<std::string>& ids, std::size_t from,
@@ -443,6 +460,7 @@ TransferOutcome ShardedCouponIssuer::complete(const std::vector<std::string>& id
   outcome.units = credit.count();
   if (status == "credited") {
     outcome.status = TransferStatus::Moved;
+    ++transfers_done_;
   } else if (status == "stale") {
     outcome.status = TransferStatus::Stale;
   } else if (status == "restoring" || status == "unknown_coupon") {
