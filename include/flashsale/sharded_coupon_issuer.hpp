@@ -14,7 +14,7 @@
 //
 // The coupon's total is split over the shards at registration. When the home
 // shard runs out while other shards still hold stock, issue() moves a chunk
-// (transfer_chunk units) from a donor shard to the home shard in two scripts:
+// (transfer_chunk units) from a donor shard to the home shard in three scripts:
 //   1. take (donor slot): lowers the donor's total and stock by
 //      min(chunk, stock) and records the transfer id -> {units, home, home
 //      epoch} in the donor's `transfers` hash (units "in flight");
@@ -30,9 +30,18 @@
 // and per shard, as for FirstComeCouponIssuer, total = remaining + issued.
 // Transfers never move units a user holds.
 //
+// Refills: the threads of one issuer refill an empty shard one at a time (a
+// mutex per shard); a caller that waited while another refilled tries the
+// shard again instead of pulling a chunk of its own. A sweep visits the
+// donors twice from a rotating start: first taking only from a donor that
+// holds two chunks or more (a shard living on a chunk it just received is not
+// robbed), then taking remnants.
+//
 // Sold-out marker: when the home shard is empty and a sweep of every donor
-// found neither stock nor units in flight (on their way to some shard), and
-// no transfer was left to recover, the home shard gets a `sold_out` marker;
+// found neither stock nor units in flight (on their way to some shard), no
+// transfer was left to recover and this issuer finished none meanwhile, the
+// home shard gets a `sold_out` marker (stock another process moved onto a
+// shard the sweep had passed can then stay with that shard's users);
 // later issues whose home is empty answer SoldOut after one more read in the
 // home slot (no sweep). revoke() clears every shard's marker (after the unit
 // went back), so a revoked unit can again be moved to any shard.
