@@ -14,7 +14,7 @@
 -- KEYS[5] <coupon>:seq      the last sequence handed out
 -- KEYS[6] <coupon>:revoked  how many issues were revoked
 -- KEYS[7] <coupon>:events   stream
--- ARGV[1] 'begin': ARGV[2] total, ARGV[3] opens_at_ms, ARGV[4] closes_at_ms,
+-- ARGV[1] 'begin': ARGV[2] total (0..2^53), ARGV[3] opens_at_ms, ARGV[4] closes_at_ms,
 --           ARGV[5] per_user_limit, ARGV[6] after_epoch (the highest epoch
 --           the host knows of, 0 for none)
 --         'add': ARGV[2] epoch, then pairs user, sequence (1..1000 pairs)
@@ -43,7 +43,9 @@ local max_batch = 1000
 local mode = ARGV[1]
 
 if mode == 'begin' then
-  local total = whole(ARGV[2], 1, max_quantity)
+  -- 0 only for a shard of a sharded coupon whose units all live on other
+  -- shards (sharded_coupon_issuer.hpp); FirstComeCouponIssuer sends >= 1.
+  local total = whole(ARGV[2], 0, max_quantity)
   local opens_at = whole(ARGV[3], 0, max_quantity)
   local closes_at = whole(ARGV[4], 0, max_quantity)
   local per_user_limit = whole(ARGV[5], 1, 100)

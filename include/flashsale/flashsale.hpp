@@ -29,6 +29,7 @@
 #include "flashsale/sale_scheduler_runner.hpp"
 #include "flashsale/script.hpp"
 #include "flashsale/sentinel_client.hpp"
+#include "flashsale/sharded_coupon_issuer.hpp"
 #include "flashsale/sliding_window_ranking.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "flashsale/stock_reserver.hpp"

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/call_arguments.hpp"
+#include "common/coupon_template_checks.hpp"
 #include "common/epoch_validation.hpp"
 #include "common/option_checks.hpp"
 #include "common/script_reply.hpp"
@@ -41,23 +42,6 @@ constexpr std::array<std::string_view, 6> kIssueKeySuffixes = {"meta",  "stock",
 constexpr std::array<std::string_view, 7> kRestoreKeySuffixes = {
     "meta", "stock", "issued", "queue", "seq", "revoked", "events"};
 using RestoreKeys = detail::KeySet<kRestoreKeySuffixes.size()>;
-
-void validate_template(const CouponTemplate& coupon) {
-  validate_quantity(coupon.total, "coupon total");
-  if (coupon.per_user_limit < 1 || coupon.per_user_limit > kMaxCouponPerUserLimit) {
-    throw InvalidArgument(fmt::format("per_user_limit must be between 1 and {}, got {}",
-                                      kMaxCouponPerUserLimit, coupon.per_user_limit));
-  }
-  const std::int64_t opens_at = to_epoch_ms(coupon.opens_at);
-  const std::int64_t closes_at = to_epoch_ms(coupon.closes_at);
-  validate_epoch_ms(opens_at, "opens_at");
-  validate_epoch_ms(closes_at, "closes_at");
-  if (closes_at <= opens_at) {
-    throw InvalidArgument(
-        fmt::format("closes_at ({} ms) must be after opens_at ({} ms), at millisecond precision",
-                    closes_at, opens_at));
-  }
-}
 
 // The replies of issue_coupon, register_coupon and revoke_coupon are all
 // {status word, number, number, epoch}; `words` maps the word to the enum.
@@ -179,7 +163,7 @@ void FirstComeCouponIssuer::validate_user(std::string_view user_id) const {
 
 RegisterResult FirstComeCouponIssuer::register_template(const CouponTemplate& coupon) {
   CouponKeys keys = keys_for(coupon.id);
-  validate_template(coupon);
+  detail::validate_coupon_template(coupon);
   const ScriptCall call{
       &detail::scripts::register_coupon,
       {std::move(keys.meta), std::move(keys.stock), std::move(keys.seq), std::move(keys.revoked)},
@@ -275,7 +259,7 @@ std::optional<std::int64_t> FirstComeCouponIssuer::sequence_of(std::string_view 
 std::int64_t FirstComeCouponIssuer::begin_restore(const CouponTemplate& coupon,
                                                   std::int64_t after_epoch) {
   const RestoreKeys keys(key_space_, kComponent, coupon.id, kRestoreKeySuffixes);
-  validate_template(coupon);
+  detail::validate_coupon_template(coupon);
   validate_epoch(after_epoch, 0, "after_epoch");
   const detail::Decimal total(coupon.total);
   const detail::Decimal opens_at(to_epoch_ms(coupon.opens_at));
@@ -344,7 +328,7 @@ CouponRestoreResult FirstComeCouponIssuer::restore(const CouponTemplate& coupon,
                                                    const std::vector<IssuedUser>& units,
                                                    std::int64_t after_epoch) {
   validate_key_id(coupon.id, "coupon id");
-  validate_template(coupon);
+  detail::validate_coupon_template(coupon);
   validate_epoch(after_epoch, 0, "after_epoch");
   if (static_cast<std::uint64_t>(units.size()) > static_cast<std::uint64_t>(coupon.total)) {
     throw InvalidArgument(fmt::format("{} units to restore exceed the coupon total of {}",

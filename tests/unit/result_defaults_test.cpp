@@ -9,6 +9,10 @@ TEST_CASE("a default-constructed result never reads as a success", "[unit][resul
   CHECK(RegisterResult{}.status == RegisterStatus::TotalBelowIssued);
   CHECK(IssueResult{}.status == IssueStatus::UnknownCoupon);
   CHECK(RevokeResult{}.status == RevokeStatus::UnknownCoupon);
+  CHECK(ShardedRegisterResult{}.status == ShardedRegisterStatus::TotalChanged);
+  CHECK(ShardedIssueResult{}.status == IssueStatus::UnknownCoupon);
+  CHECK(ShardedRevokeResult{}.result.status == RevokeStatus::UnknownCoupon);
+  CHECK(TransferOutcome{}.status == TransferStatus::Empty);
   CHECK(LoadResult{}.status == LoadStatus::AlreadyLoaded);
   CHECK(ReserveResult{}.status == ReserveStatus::UnknownSku);
   CHECK(ConfirmResult{}.status == ConfirmStatus::UnknownHold);
