@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
-#include "transport/hiredis_compat.hpp"
+#include "transport/hiredis_support.hpp"
 #include "transport/transport_metrics.hpp"
 
 namespace flashsale::detail {
@@ -47,59 +47,6 @@ struct ReplyDeleter {
 };
 using ReplyPointer = std::unique_ptr<redisReply, ReplyDeleter>;
 
-// The same conversion as connection.cpp's (one shape of Reply per hiredis
-// type; arrays, maps, sets and pushes flattened to arrays).
-Reply to_reply(const redisReply& raw) {
-  switch (raw.type) {
-    case REDIS_REPLY_NIL:
-      return Reply::nil();
-    case REDIS_REPLY_INTEGER:
-      return Reply::integer(raw.integer);
-    case REDIS_REPLY_STATUS:
-      return Reply::status(std::string(raw.str, raw.len));
-    case REDIS_REPLY_ERROR:
-      return Reply::error(std::string(raw.str, raw.len));
-    case REDIS_REPLY_STRING:
-      return Reply::string(std::string(raw.str, raw.len));
-#if defined(REDIS_REPLY_VERB)
-    case REDIS_REPLY_VERB:
-      return Reply::string(std::string(raw.str, raw.len));
-#endif
-#if defined(REDIS_REPLY_BIGNUM)
-    case REDIS_REPLY_BIGNUM:
-      return Reply::string(std::string(raw.str, raw.len));
-#endif
-#if defined(REDIS_REPLY_DOUBLE)
-    case REDIS_REPLY_DOUBLE:
-      return Reply::floating(raw.dval);
-#endif
-#if defined(REDIS_REPLY_BOOL)
-    case REDIS_REPLY_BOOL:
-      return Reply::boolean(raw.integer != 0);
-#endif
-    default:
-      break;
-  }
-  std::vector<Reply> elements;
-  elements.reserve(raw.elements);
-  for (std::size_t index = 0; index < raw.elements; ++index) {
-    elements.push_back(to_reply(*raw.element[index]));
-  }
-  return Reply::array(std::move(elements));
-}
-
-timeval to_timeval(std::chrono::milliseconds duration) {
-  timeval value{};
-  value.tv_sec = static_cast<decltype(value.tv_sec)>(duration.count() / 1000);
-  value.tv_usec = static_cast<decltype(value.tv_usec)>((duration.count() % 1000) * 1000);
-  return value;
-}
-
-std::string endpoint(const ConnectionOptions& options) {
-  return options.unix_socket.empty() ? fmt::format("{}:{}", options.host, options.port)
-                                     : options.unix_socket;
-}
-
 // A failure of the socket as an exception of the error tree, worded as
 // Connection's: "redis connection to <endpoint>: ...". `received` is what
 // recv() or send() returned, `saved_errno` its errno.
@@ -117,21 +64,6 @@ std::exception_ptr socket_error(const ConnectionOptions& options, long received,
       ConnectionError(fmt::format("{}: {}", where, std::strerror(saved_errno))));
 }
 
-// A hiredis context error while connecting or authenticating.
-[[noreturn]] void throw_context_error(const ConnectionOptions& options, const redisContext& context,
-                                      int saved_errno, std::chrono::milliseconds timeout) {
-  const std::string where = "redis connect to " + endpoint(options);
-  if (is_timeout_error_code(context.err) ||
-      (context.err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ||
-                                       saved_errno == ETIMEDOUT || saved_errno == EINPROGRESS))) {
-    throw TimeoutError(fmt::format("{}: timed out after {} ms", where, timeout.count()));
-  }
-  if (context.err == REDIS_ERR_PROTOCOL) {
-    throw ProtocolError(fmt::format("{}: {}", where, context.errstr));
-  }
-  throw ConnectionError(fmt::format("{}: {}", where, context.errstr));
-}
-
 // One command on a context nobody else uses yet (AUTH, SELECT).
 Reply handshake_command(const ConnectionOptions& options, redisContext& context,
                         const std::vector<std::string>& arguments) {
@@ -145,7 +77,8 @@ Reply handshake_command(const ConnectionOptions& options, redisContext& context,
   void* raw = redisCommandArgv(&context, static_cast<int>(arguments.size()), pointers.data(),
                                lengths.data());
   if (raw == nullptr) {
-    throw_context_error(options, context, errno, options.command_timeout);
+    throw_context_error(context, errno, "connection to " + endpoint(options),
+                        options.command_timeout);
   }
   const ReplyPointer reply(static_cast<redisReply*>(raw));
   return to_reply(*reply);
@@ -301,12 +234,14 @@ std::shared_ptr<SharedConnection::Link> SharedConnection::current_link() {
   }
   ContextPointer context(raw);
   if (context->err != 0) {
-    throw_context_error(options_, *context, saved_errno, options_.connect_timeout);
+    throw_context_error(*context, saved_errno, "connect to " + endpoint(options_),
+                        options_.connect_timeout);
   }
   // Bounds every send() and every wait of recv() for the next bytes; hiredis
   // treats zero as no limit.
   if (redisSetTimeout(context.get(), to_timeval(options_.command_timeout)) != REDIS_OK) {
-    throw_context_error(options_, *context, errno, options_.command_timeout);
+    throw_context_error(*context, errno, "connection to " + endpoint(options_),
+                        options_.command_timeout);
   }
   if (!options_.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
