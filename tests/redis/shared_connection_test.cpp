@@ -227,6 +227,41 @@ TEST_CASE("shared connections authenticate and select the database, also after a
   CHECK(pooled_reader.execute(command({"GET", key})).as_string() == "4");
 }
 
+// The query buffer (CLIENT LIST qbuf=) of the connection blocked in `command`.
+long long query_buffer_of_client_in(StandaloneClient& admin, const std::string& command) {
+  const std::string list = admin.execute({{"CLIENT", "LIST"}, {}, {}}).as_string();
+  const auto line_start = list.rfind('\n', list.find("cmd=" + command + " "));
+  const auto qbuf = list.find(" qbuf=", line_start == std::string::npos ? 0 : line_start);
+  return qbuf == std::string::npos ? -1 : std::stoll(list.substr(qbuf + 6));
+}
+
+TEST_CASE("a call is written while an earlier caller's reply is still outstanding",
+          "[shared-connection]") {
+  RedisServer server;
+  auto& admin = server.admin();
+  auto client = make_shared_client(server, 1, 20s);
+  const std::string gate_key = "fs:test:{written}:gate";
+
+  std::string popped;
+  ThreadGroup blocked(1, [&](int) {
+    popped = client->execute(command({"BLPOP", gate_key, "15"})).as_array().at(1).as_string();
+  });
+  REQUIRE(eventually([&] { return info_figure(admin, "clients", "blocked_clients") == 1; }));
+
+  // The ECHO reaches the server behind the BLPOP, whose reply is still
+  // outstanding: it waits in the blocked connection's query buffer.
+  std::string echoed;
+  ThreadGroup behind(1, [&](int) {
+    echoed = client->execute(command({"ECHO", "behind"})).as_string();
+  });
+  CHECK(eventually([&] { return query_buffer_of_client_in(admin, "blpop") > 0; }));
+  admin.execute(command({"LPUSH", gate_key, "go"}));
+  blocked.join();
+  behind.join();
+  CHECK(popped == "go");
+  CHECK(echoed == "behind");
+}
+
 TEST_CASE("single calls of concurrent threads reach the server together: fewer reads than commands",
           "[shared-connection]") {
   constexpr int kThreads = 32;
@@ -456,7 +491,8 @@ TEST_CASE("an idle shared connection the server killed is replaced before the ne
 }
 
 TEST_CASE(
-    "a connection lost mid-batch fails every call outstanding on it, and later calls succeed on one "
+    "a connection lost mid-batch fails every call outstanding on it, and later calls succeed on "
+    "one "
     "fresh connection",
     "[shared-connection]") {
   constexpr int kQueued = 8;
