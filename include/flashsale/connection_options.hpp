@@ -119,17 +119,22 @@ struct PoolOptions {
   // Longest wait for a free connection before TimeoutError; zero waits forever.
   std::chrono::milliseconds wait_timeout{1000};
   // Auto-pipelining. When not zero, calls do not borrow a connection: they
-  // queue on one of this many connections shared by all threads, and what
-  // queued while the previous batch was on the wire is written together as
-  // one pipeline, each caller still blocking for its own replies (in order;
-  // one caller's pipeline stays contiguous). Many threads then cost Redis one
-  // read per batch instead of one per call. pin() and commands with their
-  // own Command::timeout still borrow from the pool of `size`.
+  // go over one of this many connections shared by all threads (round
+  // robin). A call's commands are written at once, even while earlier
+  // callers' replies are still on their way back (one caller's pipeline
+  // stays contiguous), and each caller blocks for its own replies, read in
+  // order by whichever waiting caller holds the reading turn. Many threads
+  // then cost Redis one read per burst of calls instead of one per call,
+  // and the server never waits for the client between bursts. pin() and
+  // commands with their own Command::timeout still borrow from the pool of
+  // `size`.
   // In this mode:
-  // - a transport failure or timeout fails every call of its batch;
-  // - command_timeout bounds one batch's reads, so a call queued behind a
-  //   batch in flight can wait up to about twice that;
-  // - a slow command delays the calls queued behind it, so a blocking
+  // - a transport failure or timeout fails every call whose reply is
+  //   outstanding on that connection (their outcome is unknown), and the
+  //   next call opens a new connection;
+  // - command_timeout bounds each wait for the next bytes of a reply (and
+  //   each write), not a whole call: a call behind a slow one waits for it;
+  // - a slow command delays the calls written behind it, so a blocking
   //   command (BLPOP, XREADGROUP BLOCK) must carry its own Command::timeout;
   // - commands that change connection state (SELECT, CLIENT SETNAME, WATCH,
   //   SUBSCRIBE, MULTI without its EXEC in the same pipeline) would affect

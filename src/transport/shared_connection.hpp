@@ -2,9 +2,9 @@
 // together (auto-pipelining): private to the transport layer.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
-#include <deque>
-#include <exception>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,21 +12,42 @@
 
 #include "flashsale/connection_options.hpp"
 #include "flashsale/reply.hpp"
-#include "transport/connection.hpp"
 
 namespace flashsale::detail {
 
-// Thread-safe. A caller queues its commands; the first caller to find no
-// batch in flight becomes the leader: it takes everything queued, writes it
-// in one pipeline, reads the replies in order, hands each caller its own, and
-// passes leadership to the oldest caller that queued meanwhile. So while one
-// batch is on the wire the next one gathers, and N callers cost the server
-// one read instead of N.
+// Thread-safe. Writing and reading run at the same time on one socket, so
+// the server always has commands to work on while replies travel back:
 //
-// A transport failure or timeout fails every call of the batch it was in with
-// that error (their outcome is unknown) and the connection is replaced on the
-// next batch. An idle connection the server closed (a restart) is detected
-// before a batch is written, as the pool does.
+// - A caller formats its commands (RESP) onto the connection's output
+//   buffer and joins the FIFO of calls whose replies are outstanding, both
+//   under one mutex, so one caller's commands stay contiguous and the FIFO
+//   is in the order the bytes go out. If no caller is writing, it becomes
+//   the writer: it swaps the buffer out, sends it without the lock, and
+//   repeats while others appended meanwhile. Others never wait for the
+//   writer: their bytes go out with its next send.
+// - One caller at a time is the reader: it blocks in recv() without the
+//   lock, parses with the connection's own hiredis reader, and under the
+//   lock hands the replies to the oldest calls in order. When its own call
+//   is complete it passes the role to the oldest call still waiting. The
+//   writer and the reader share only the socket (send and recv are safe
+//   from two threads) and this mutex; hiredis's context I/O functions, which
+//   share error fields, are used only before the connection is shared
+//   (connect, AUTH, SELECT).
+// - Waiting callers sleep on one futex word of this object with their own
+//   bit (FUTEX_WAIT_BITSET); whoever completes calls sets their results,
+//   releases the lock, and wakes exactly those bits with one FUTEX_WAKE_BITSET.
+//   Nothing is woken under the lock and nothing touches a Call after
+//   marking it done (its owner may return at once). Per call that is at
+//   most one sleep, and one wake per read, whatever the number of callers.
+//   Other systems than Linux use a condition variable instead.
+//
+// A transport failure or timeout (command_timeout bounds each wait for the
+// next bytes from the server, and each send) fails every call whose reply is
+// outstanding on that connection with that error (their outcome is unknown);
+// the socket is shut down and the next call opens a new connection. An idle
+// connection the server closed (a restart) is detected before anything is
+// written to it, as the pool does: one recv(MSG_PEEK) when no reply is
+// outstanding.
 class SharedConnection {
  public:
   explicit SharedConnection(ConnectionOptions options);
@@ -42,15 +63,27 @@ class SharedConnection {
 
  private:
   struct Call;
+  struct Link;
+  class Waker;
 
-  void lead(std::unique_lock<std::mutex>& lock);
-  void send_batch(const std::vector<Call*>& batch);
+  std::shared_ptr<Link> current_link();
+  void write_out(std::unique_lock<std::mutex>& lock, Link& link, Waker& waker);
+  void read_until_done(Link& link, Call& call);
+  void fail(Link& link, std::exception_ptr error, Waker& waker);
+  void complete(Call& call, Waker& waker);
+  int wait(Call& call);
+  void wake(std::uint32_t bits);
 
   const ConnectionOptions options_;
   std::mutex mutex_;
-  std::deque<Call*> queued_;
-  bool batch_in_flight_ = false;
-  std::unique_ptr<Connection> connection_;  // touched only by the leader
+  std::shared_ptr<Link> link_;  // null until the first call, and after a failure
+  // The word waiting callers sleep on; bumped before every wake.
+  std::atomic<std::uint32_t> wake_word_{0};
+  std::atomic<int> sleepers_{0};
+#if !defined(__linux__)
+  std::mutex sleep_mutex_;
+  std::condition_variable sleep_condition_;
+#endif
 };
 
 }  // namespace flashsale::detail

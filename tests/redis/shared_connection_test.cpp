@@ -227,6 +227,41 @@ TEST_CASE("shared connections authenticate and select the database, also after a
   CHECK(pooled_reader.execute(command({"GET", key})).as_string() == "4");
 }
 
+// The query buffer (CLIENT LIST qbuf=) of the connection blocked in `command`.
+long long query_buffer_of_client_in(StandaloneClient& admin, const std::string& command) {
+  const std::string list = admin.execute({{"CLIENT", "LIST"}, {}, {}}).as_string();
+  const auto line_start = list.rfind('\n', list.find("cmd=" + command + " "));
+  const auto qbuf = list.find(" qbuf=", line_start == std::string::npos ? 0 : line_start);
+  return qbuf == std::string::npos ? -1 : std::stoll(list.substr(qbuf + 6));
+}
+
+TEST_CASE("a call is written while an earlier caller's reply is still outstanding",
+          "[shared-connection]") {
+  RedisServer server;
+  auto& admin = server.admin();
+  auto client = make_shared_client(server, 1, 20s);
+  const std::string gate_key = "fs:test:{written}:gate";
+
+  std::string popped;
+  ThreadGroup blocked(1, [&](int) {
+    popped = client->execute(command({"BLPOP", gate_key, "15"})).as_array().at(1).as_string();
+  });
+  REQUIRE(eventually([&] { return info_figure(admin, "clients", "blocked_clients") == 1; }));
+
+  // The ECHO reaches the server behind the BLPOP, whose reply is still
+  // outstanding: it waits in the blocked connection's query buffer.
+  std::string echoed;
+  ThreadGroup behind(1, [&](int) {
+    echoed = client->execute(command({"ECHO", "behind"})).as_string();
+  });
+  CHECK(eventually([&] { return query_buffer_of_client_in(admin, "blpop") > 0; }));
+  admin.execute(command({"LPUSH", gate_key, "go"}));
+  blocked.join();
+  behind.join();
+  CHECK(popped == "go");
+  CHECK(echoed == "behind");
+}
+
 TEST_CASE("single calls of concurrent threads reach the server together: fewer reads than commands",
           "[shared-connection]") {
   constexpr int kThreads = 32;
@@ -456,8 +491,9 @@ TEST_CASE("an idle shared connection the server killed is replaced before the ne
 }
 
 TEST_CASE(
-    "a connection lost mid-batch fails that batch with ConnectionError, and calls queued behind it "
-    "succeed on a fresh connection",
+    "a connection lost mid-batch fails every call outstanding on it, and later calls succeed on "
+    "one "
+    "fresh connection",
     "[shared-connection]") {
   constexpr int kQueued = 8;
   RedisServer server;
@@ -478,13 +514,19 @@ TEST_CASE(
   });
   REQUIRE(eventually([&] { return info_figure(admin, "clients", "blocked_clients") == 1; }));
 
+  // Calls made meanwhile are written behind the BLPOP at once (writing does
+  // not wait for replies): their replies are outstanding when the connection
+  // goes, so they fail with it, or (not yet written) succeed on the next one.
   std::atomic<int> started{0};
+  std::atomic<int> failed{0};
   std::atomic<int> wrong{0};
   ThreadGroup queued(kQueued, [&](int caller) {
     ++started;
     try {
       wrong +=
           client->execute(command({"INCR", key_of(caller, "queued")})).as_integer() == 1 ? 0 : 1;
+    } catch (const flashsale::ConnectionError&) {
+      ++failed;
     } catch (const flashsale::Error&) {
       ++wrong;
     }
@@ -492,6 +534,7 @@ TEST_CASE(
   REQUIRE(eventually([&] { return started == kQueued; }));
   // Not asserted: only makes it likely that every caller has queued.
   std::this_thread::sleep_for(100ms);
+  const long long connections_before = connections_received(server);
   admin.execute(command({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}));
   lost.join();
   queued.join();
@@ -499,8 +542,27 @@ TEST_CASE(
   CHECK_FALSE(lost_error.empty());
   CHECK(wrong == 0);
   // The failed call's INCR had run: a transport failure leaves the outcome
-  // unknown, which is why it surfaces as an error and is never retried.
+  // unknown, which is why it surfaces as an error and is never retried. The
+  // queued INCRs were behind the BLPOP, so none of them ran.
   CHECK(admin.execute(command({"GET", lost_key})).as_string() == "1");
+  int ran = 0;
+  for (int caller = 0; caller < kQueued; ++caller) {
+    ran += admin.execute(command({"EXISTS", key_of(caller, "queued")})).as_integer() == 1 ? 1 : 0;
+  }
+  CHECK(ran == kQueued - failed);
+
+  // The next calls read their own replies; one new connection replaced the
+  // lost one, for them and for any queued call that was not written yet.
+  on_threads(kQueued, [&](int caller) {
+    const std::string payload = "after:" + std::to_string(caller);
+    try {
+      wrong += client->execute(command({"ECHO", payload})).as_string() == payload ? 0 : 1;
+    } catch (const flashsale::Error&) {
+      ++wrong;
+    }
+  });
+  CHECK(wrong == 0);
+  CHECK(connections_received(server) - connections_before == 1);
 }
 
 TEST_CASE("run_script succeeds after SCRIPT FLUSH in shared mode, also while many threads call",
