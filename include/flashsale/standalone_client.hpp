@@ -19,8 +19,9 @@ struct StandaloneClientOptions {
 // Thread-safe: share one instance between all threads of the host.
 //
 // Each call borrows a pooled connection for its duration, or, with
-// PoolOptions::shared_connections, queues on a shared connection whose
-// pending calls are written together (auto-pipelining). A connection that
+// PoolOptions::shared_connections, writes its commands on a shared
+// connection at once, behind the replies still outstanding there
+// (auto-pipelining). A connection that
 // timed out or failed mid-reply is discarded, never reused (its replies would
 // be out of step). Idle connections whose server went away (a restart) are
 // detected before use and replaced, so the next call after a restart simply

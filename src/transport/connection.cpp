@@ -12,6 +12,7 @@
 
 #include "flashsale/error.hpp"
 #include "transport/hiredis_compat.hpp"
+#include "transport/hiredis_support.hpp"
 #include "transport/transport_metrics.hpp"
 
 namespace flashsale::detail {
@@ -22,46 +23,6 @@ struct ReplyDeleter {
   void operator()(redisReply* reply) const { freeReplyObject(reply); }
 };
 using ReplyPointer = std::unique_ptr<redisReply, ReplyDeleter>;
-
-Reply convert(const redisReply& raw) {
-  switch (raw.type) {
-    case REDIS_REPLY_NIL:
-      return Reply::nil();
-    case REDIS_REPLY_INTEGER:
-      return Reply::integer(raw.integer);
-    case REDIS_REPLY_STATUS:
-      return Reply::status(std::string(raw.str, raw.len));
-    case REDIS_REPLY_ERROR:
-      return Reply::error(std::string(raw.str, raw.len));
-    case REDIS_REPLY_STRING:
-      return Reply::string(std::string(raw.str, raw.len));
-#if defined(REDIS_REPLY_VERB)
-    case REDIS_REPLY_VERB:
-      return Reply::string(std::string(raw.str, raw.len));
-#endif
-#if defined(REDIS_REPLY_BIGNUM)
-    case REDIS_REPLY_BIGNUM:
-      return Reply::string(std::string(raw.str, raw.len));
-#endif
-#if defined(REDIS_REPLY_DOUBLE)
-    case REDIS_REPLY_DOUBLE:
-      return Reply::floating(raw.dval);
-#endif
-#if defined(REDIS_REPLY_BOOL)
-    case REDIS_REPLY_BOOL:
-      return Reply::boolean(raw.integer != 0);
-#endif
-    default:
-      break;
-  }
-  // Arrays, and on hiredis 1.x maps, sets and pushes: all flattened to arrays.
-  std::vector<Reply> elements;
-  elements.reserve(raw.elements);
-  for (std::size_t index = 0; index < raw.elements; ++index) {
-    elements.push_back(convert(*raw.element[index]));
-  }
-  return Reply::array(std::move(elements));
-}
 
 // The argv of one command for redisAppendCommandArgv: on the stack up to
 // kInline arguments (every script call of the components but a large cart or
@@ -98,38 +59,6 @@ class Argv {
   std::size_t* lengths_ = inline_lengths_;
   std::size_t size_ = 0;
 };
-
-timeval to_timeval(std::chrono::milliseconds duration) {
-  timeval value{};
-  value.tv_sec = static_cast<decltype(value.tv_sec)>(duration.count() / 1000);
-  value.tv_usec = static_cast<decltype(value.tv_usec)>((duration.count() % 1000) * 1000);
-  return value;
-}
-
-std::string endpoint(const ConnectionOptions& options) {
-  return options.unix_socket.empty() ? fmt::format("{}:{}", options.host, options.port)
-                                     : options.unix_socket;
-}
-
-// The one mapping from a hiredis context error to the error tree. `timeout`
-// is the limit that was in force, named in a TimeoutError's message.
-[[noreturn]] void throw_context_error(const redisContext& context, int saved_errno,
-                                      const std::string& where, std::chrono::milliseconds timeout) {
-  const std::string message = fmt::format("redis {}: {}", where, context.errstr);
-  const bool timed_out =
-      is_timeout_error_code(context.err) ||
-      (context.err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ||
-                                       saved_errno == ETIMEDOUT || saved_errno == EINPROGRESS));
-  if (timed_out) {
-    // hiredis reports a socket timeout as EAGAIN ("Resource temporarily
-    // unavailable"); say what happened instead.
-    throw TimeoutError(fmt::format("redis {}: timed out after {} ms", where, timeout.count()));
-  }
-  if (context.err == REDIS_ERR_PROTOCOL) {
-    throw ProtocolError(message);
-  }
-  throw ConnectionError(message);
-}
 
 }  // namespace
 
@@ -244,7 +173,7 @@ Reply Connection::read_reply() {
     fail(errno);
   }
   const ReplyPointer reply(static_cast<redisReply*>(raw));
-  Reply converted = convert(*reply);
+  Reply converted = to_reply(*reply);
   last_reply_at_ = std::chrono::steady_clock::now();
   return converted;
 }

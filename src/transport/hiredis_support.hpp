@@ -1,7 +1,6 @@
 // hiredis types turned into the library's: replies, timeouts, endpoints and
-// context errors. Private to the transport layer. connection.cpp still has
-// its own copies of these (it was being changed when this file was added);
-// they are meant to be one, here.
+// context errors, for Connection and SharedConnection. Private to the
+// transport layer.
 #pragma once
 
 #include <sys/time.h>

@@ -9,34 +9,22 @@
 #include "flashsale/coupon_issuer.hpp"
 #include "flashsale/error.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "offline_client.hpp"
 
 using namespace std::chrono_literals;
 using flashsale::CouponTemplate;
 using flashsale::FirstComeCouponIssuer;
 using flashsale::FirstComeCouponIssuerOptions;
 using flashsale::InvalidArgument;
+using flashsale::testing::unreachable_client;
+using flashsale::testing::valid_coupon_template;
 
 namespace {
-
-flashsale::StandaloneClient unreachable_client() {
-  flashsale::ConnectionOptions options;
-  options.port = 1;  // privileged and unused: nothing answers here
-  return flashsale::StandaloneClient(options);
-}
 
 FirstComeCouponIssuerOptions offline_options() {
   FirstComeCouponIssuerOptions options;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   return options;
-}
-
-CouponTemplate valid_template() {
-  CouponTemplate coupon;
-  coupon.id = "summer";
-  coupon.total = 100;
-  coupon.opens_at = std::chrono::system_clock::time_point(1'700'000'000'000ms);
-  coupon.closes_at = coupon.opens_at + 1h;
-  return coupon;
 }
 
 }  // namespace
@@ -45,30 +33,30 @@ TEST_CASE("templates outside the documented ranges are refused without I/O", "[c
   auto client = unreachable_client();
   FirstComeCouponIssuer issuer(client, offline_options());
 
-  auto coupon = valid_template();
+  auto coupon = valid_coupon_template();
   coupon.total = flashsale::kMaxQuantity + 1;
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
   coupon.total = 0;
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
 
-  coupon = valid_template();
+  coupon = valid_coupon_template();
   coupon.per_user_limit = 0;
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
   coupon.per_user_limit = flashsale::kMaxCouponPerUserLimit + 1;
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
 
-  coupon = valid_template();
+  coupon = valid_coupon_template();
   coupon.closes_at = coupon.opens_at + 999us;  // the same millisecond: an empty window
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
   coupon.closes_at = coupon.opens_at - 1ms;
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
 
-  coupon = valid_template();
+  coupon = valid_coupon_template();
   coupon.id = "tab\tbed";
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
 
   // Valid input does reach for the server (and finds nobody).
-  CHECK_THROWS_AS(issuer.register_template(valid_template()), flashsale::ConnectionError);
+  CHECK_THROWS_AS(issuer.register_template(valid_coupon_template()), flashsale::ConnectionError);
 }
 
 TEST_CASE("user ids are limited by max_user_id_bytes and may hold any bytes", "[coupon]") {

@@ -14,6 +14,7 @@
 #include "flashsale/hash_slot.hpp"
 #include "flashsale/sharded_coupon_issuer.hpp"
 #include "flashsale/standalone_client.hpp"
+#include "offline_client.hpp"
 
 using namespace std::chrono_literals;
 using flashsale::CouponTemplate;
@@ -22,28 +23,16 @@ using flashsale::ShardedCouponIssuer;
 using flashsale::ShardedCouponIssuerOptions;
 using flashsale::ShardedIssuedUser;
 
-namespace {
+using flashsale::testing::unreachable_client;
+using flashsale::testing::valid_coupon_template;
 
-flashsale::StandaloneClient unreachable_client() {
-  flashsale::ConnectionOptions options;
-  options.port = 1;  // privileged and unused: nothing answers here
-  return flashsale::StandaloneClient(options);
-}
+namespace {
 
 ShardedCouponIssuerOptions offline_options(std::size_t shards = 3) {
   ShardedCouponIssuerOptions options;
   options.shards = shards;
   options.eviction_check = flashsale::EvictionPolicyCheck::Skip;
   return options;
-}
-
-CouponTemplate valid_template() {
-  CouponTemplate coupon;
-  coupon.id = "summer";
-  coupon.total = 100;
-  coupon.opens_at = std::chrono::system_clock::time_point(1'700'000'000'000ms);
-  coupon.closes_at = coupon.opens_at + 1h;
-  return coupon;
 }
 
 }  // namespace
@@ -89,19 +78,19 @@ TEST_CASE("sharded issuer calls with bad input are refused before any I/O", "[sh
   auto client = unreachable_client();
   ShardedCouponIssuer issuer(client, offline_options());
 
-  auto coupon = valid_template();
+  auto coupon = valid_coupon_template();
   coupon.total = 0;
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
-  coupon = valid_template();
+  coupon = valid_coupon_template();
   coupon.id = std::string(flashsale::kMaxShardedCouponIdBytes + 1, 'c');
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
-  coupon = valid_template();
+  coupon = valid_coupon_template();
   coupon.id = "has{brace}";
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
-  coupon = valid_template();
+  coupon = valid_coupon_template();
   coupon.per_user_limit = 0;
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
-  coupon = valid_template();
+  coupon = valid_coupon_template();
   coupon.closes_at = coupon.opens_at;
   CHECK_THROWS_AS(issuer.register_template(coupon), InvalidArgument);
 
@@ -136,19 +125,21 @@ TEST_CASE("sharded issuer calls with bad input are refused before any I/O", "[sh
   const std::string alice_shard_user = "alice";
   const std::size_t home = issuer.home_shard(alice_shard_user);
   const std::size_t other = (home + 1) % 3;
-  CHECK_THROWS_AS(issuer.restore(valid_template(), {{alice_shard_user, other, 1}}),
+  CHECK_THROWS_AS(issuer.restore(valid_coupon_template(), {{alice_shard_user, other, 1}}),
                   InvalidArgument);
-  CHECK_THROWS_AS(issuer.restore(valid_template(), {{alice_shard_user, 7, 1}}), InvalidArgument);
-  CHECK_THROWS_AS(issuer.restore(valid_template(), {{alice_shard_user, home, 0}}), InvalidArgument);
-  CHECK_THROWS_AS(
-      issuer.restore(valid_template(), {{alice_shard_user, home, 1}, {alice_shard_user, home, 2}}),
-      InvalidArgument);  // above per_user_limit 1
-  coupon = valid_template();
+  CHECK_THROWS_AS(issuer.restore(valid_coupon_template(), {{alice_shard_user, 7, 1}}),
+                  InvalidArgument);
+  CHECK_THROWS_AS(issuer.restore(valid_coupon_template(), {{alice_shard_user, home, 0}}),
+                  InvalidArgument);
+  CHECK_THROWS_AS(issuer.restore(valid_coupon_template(),
+                                 {{alice_shard_user, home, 1}, {alice_shard_user, home, 2}}),
+                  InvalidArgument);  // above per_user_limit 1
+  coupon = valid_coupon_template();
   coupon.total = 1;
   CHECK_THROWS_AS(
       issuer.restore(coupon, {{"a", issuer.home_shard("a"), 1}, {"b", issuer.home_shard("b"), 2}}),
       InvalidArgument);
-  CHECK_THROWS_AS(issuer.restore(valid_template(), {}, -1), InvalidArgument);
+  CHECK_THROWS_AS(issuer.restore(valid_coupon_template(), {}, -1), InvalidArgument);
 }
 
 TEST_CASE("each shard's hash tag falls in its own slot range, found without I/O", "[sharded]") {
