@@ -111,7 +111,7 @@ struct PoolOptions {
   // covers the thread counts measured (1, 8, 32) without queueing: with 32
   // threads, a pool of 8 (the default before) cost 16.8 us of client CPU per
   // issue() against 11.0 us with one connection per thread, and a raw
-  // hiredis loop 10.5 us (coupon_ceiling_bench, README "Hot path"). Set it
+  // hiredis loop 10.5 us (coupon_ceiling_bench, README "Benchmarks"). Set it
   // to the number of calling threads when more call at once; lower it when
   // the server's maxclients (10,000 by default) must be shared by many
   // processes.
