@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,31 @@ class KeySet {
   std::string buffer_;
   std::array<std::string_view, kCount> keys_{};
 };
+
+// The KeySet of the last (prefix, id) this thread asked for at one call site
+// (`Site`, a tag type per site): a hot coupon called again and again gets its
+// keys built once per thread instead of once per call (about 950 client
+// instructions of issue()'s 17k). Validates the id as KeySet does whenever
+// it builds. The keys stay valid until this thread's next call at the same
+// site, so use them within the call that asked.
+template <typename Site, std::size_t kCount>
+const KeySet<kCount>& thread_cached_keys(const KeySpace& key_space, std::string_view component,
+                                         std::string_view id,
+                                         const std::array<std::string_view, kCount>& suffixes) {
+  struct Cache {
+    std::string prefix;
+    std::string id;
+    std::unique_ptr<KeySet<kCount>> keys;
+  };
+  thread_local Cache cache;
+  if (!cache.keys || cache.id != id || cache.prefix != key_space.prefix()) {
+    cache.keys.reset();  // a refused id leaves the cache empty
+    cache.keys = std::make_unique<KeySet<kCount>>(key_space, component, id, suffixes);
+    cache.id.assign(id);
+    cache.prefix.assign(key_space.prefix());
+  }
+  return *cache.keys;
+}
 
 // An integer's decimal text in an inline buffer.
 class Decimal {

@@ -78,3 +78,30 @@ TEST_CASE("argument views see a braced list, a vector or a pointer and count in 
   CHECK(joined({}) == "0");
   CHECK(flashsale::ArgumentViews().empty());
 }
+
+namespace {
+struct CachedSite;
+}  // namespace
+
+TEST_CASE("thread-cached keys follow the id and the prefix and never cache a refused id",
+          "[call_arguments]") {
+  const std::array<std::string_view, 2> suffixes = {"meta", "stock"};
+  const KeySpace plain;
+  const KeySpace other("shop:eu");
+  const auto keys_of = [&](const KeySpace& space, std::string_view id) {
+    const auto& keys =
+        flashsale::detail::thread_cached_keys<CachedSite>(space, "coupon", id, suffixes);
+    return std::vector<std::string>{std::string(keys[0]), std::string(keys[1])};
+  };
+  for (int round = 0; round < 2; ++round) {  // the second round hits the cache
+    CHECK(keys_of(plain, "a") == std::vector<std::string>{plain.key("coupon", "a", "meta"),
+                                                          plain.key("coupon", "a", "stock")});
+    CHECK(keys_of(plain, "a") == std::vector<std::string>{plain.key("coupon", "a", "meta"),
+                                                          plain.key("coupon", "a", "stock")});
+  }
+  CHECK(keys_of(plain, "b")[0] == plain.key("coupon", "b", "meta"));
+  CHECK(keys_of(other, "b")[0] == other.key("coupon", "b", "meta"));
+  CHECK_THROWS_AS(keys_of(other, "bad{id}"), flashsale::InvalidArgument);
+  CHECK_THROWS_AS(keys_of(other, "bad{id}"), flashsale::InvalidArgument);  // refused again
+  CHECK(keys_of(other, "b")[1] == other.key("coupon", "b", "stock"));
+}
