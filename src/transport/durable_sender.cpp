@@ -36,10 +36,10 @@ bool is_transient_refusal(const Reply& reply) {
 }
 
 bool script_may_write(const Script* script) {
-  // coupon_stats is read-only by construction; any other script is treated as
-  // a writer (the safe side: a WAIT too many costs a little latency, never a
-  // lost write).
-  return script != &scripts::coupon_stats;
+  // coupon_stats and coupon_shard_stats are read-only by construction; any
+  // other script is treated as a writer (the safe side: a WAIT too many
+  // costs a little latency, never a lost write).
+  return script != &scripts::coupon_stats && script != &scripts::coupon_shard_stats;
 }
 
 void validate_call_options(const ConnectionOptions& options) {

@@ -12,6 +12,7 @@
 #include "flashsale/error.hpp"
 #include "flashsale/log.hpp"
 #include "flashsale/preflight.hpp"
+#include "flashsale/sharded_coupon_issuer.hpp"
 #include "flashsale/standalone_client.hpp"
 #include "redis_server.hpp"
 #include "redis_test_helpers.hpp"
@@ -98,6 +99,13 @@ TEST_CASE(
   const auto stats = issuer.stats(coupon.id);
   REQUIRE(stats.has_value());
   CHECK(stats->issued == 1);
+  // Nor are a sharded coupon's per-shard stats.
+  auto sharded_coupon = open_coupon(*plain, "durable-sharded");
+  REQUIRE(flashsale::ShardedCouponIssuer(*plain).register_template(sharded_coupon).status ==
+          flashsale::ShardedRegisterStatus::Created);
+  const auto sharded_stats = flashsale::ShardedCouponIssuer(client).stats(sharded_coupon.id);
+  REQUIRE(sharded_stats.has_value());
+  CHECK(sharded_stats->remaining == sharded_coupon.total);
   // A script that failed wrote nothing: its error surfaces, not DurabilityError.
   CHECK_THROWS_AS(client.run_script({&flashsale::bundled_script("issue_coupon"), {"a"}, {}}),
                   flashsale::ReplyError);
