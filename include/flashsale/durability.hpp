@@ -42,8 +42,9 @@ struct DurabilityOptions {
 };
 
 // Which calls are followed by WAIT: every run_script / run_script_pipeline
-// call except the bundled script that never writes (coupon_stats, read by
-// FirstComeCouponIssuer::stats). Commands sent with execute() / execute_pipeline() (XACK,
+// call except the bundled scripts that never write (coupon_stats and
+// coupon_shard_stats, read by FirstComeCouponIssuer::stats and
+// ShardedCouponIssuer::stats). Commands sent with execute() / execute_pipeline() (XACK,
 // XADD of the stream consumer, reads) are not: they are not flashsale's
 // business writes. A pipeline gets one WAIT after its last script (WAIT covers
 // every earlier write of the connection); on a cluster, one per master the
