@@ -4,15 +4,14 @@
 #include <sys/time.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <iterator>
 
 #include <fmt/format.h>
 
 #include "flashsale/error.hpp"
 #include "transport/hiredis_compat.hpp"
 #include "transport/hiredis_support.hpp"
+#include "transport/resp_command.hpp"
 #include "transport/transport_metrics.hpp"
 
 namespace flashsale::detail {
@@ -23,42 +22,6 @@ struct ReplyDeleter {
   void operator()(redisReply* reply) const { freeReplyObject(reply); }
 };
 using ReplyPointer = std::unique_ptr<redisReply, ReplyDeleter>;
-
-// The argv of one command for redisAppendCommandArgv: on the stack up to
-// kInline arguments (every script call of the components but a large cart or
-// stock load), on the heap beyond.
-class Argv {
- public:
-  explicit Argv(std::size_t count) {
-    if (count > kInline) {
-      heap_pointers_.resize(count);
-      heap_lengths_.resize(count);
-      pointers_ = heap_pointers_.data();
-      lengths_ = heap_lengths_.data();
-    }
-  }
-  Argv(const Argv&) = delete;
-  Argv& operator=(const Argv&) = delete;
-
-  void add(std::string_view argument) noexcept {
-    pointers_[size_] = argument.empty() ? "" : argument.data();  // never a null pointer
-    lengths_[size_] = argument.size();
-    ++size_;
-  }
-  int size() const noexcept { return static_cast<int>(size_); }
-  const char** pointers() noexcept { return pointers_; }
-  const std::size_t* lengths() const noexcept { return lengths_; }
-
- private:
-  static constexpr std::size_t kInline = 32;
-  const char* inline_pointers_[kInline];
-  std::size_t inline_lengths_[kInline];
-  std::vector<const char*> heap_pointers_;
-  std::vector<std::size_t> heap_lengths_;
-  const char** pointers_ = inline_pointers_;
-  std::size_t* lengths_ = inline_lengths_;
-  std::size_t size_ = 0;
-};
 
 }  // namespace
 
@@ -135,33 +98,12 @@ void Connection::fail(int saved_errno) {
                       current_timeout_);
 }
 
-void Connection::append(const std::vector<std::string>& arguments) {
-  Argv argv(arguments.size());
-  for (const auto& argument : arguments) {
-    argv.add(argument);
-  }
-  append_argv(argv.size(), argv.pointers(), argv.lengths());
-}
-
-void Connection::append_script(const ScriptCallView& call, bool eval) {
-  char key_count[24];
-  const auto written = std::to_chars(std::begin(key_count), std::end(key_count), call.keys.size());
-  Argv argv(3 + call.keys.size() + call.arguments.size());
-  argv.add(eval ? std::string_view("EVAL") : std::string_view("EVALSHA"));
-  argv.add(eval ? call.script->source : call.script->sha1);
-  argv.add({key_count, static_cast<std::size_t>(written.ptr - key_count)});
-  for (const auto key : call.keys) {
-    argv.add(key);
-  }
-  for (const auto argument : call.arguments) {
-    argv.add(argument);
-  }
-  append_argv(argv.size(), argv.pointers(), argv.lengths());
-}
-
-void Connection::append_argv(int count, const char** pointers, const std::size_t* lengths) {
-  // hiredis copies the arguments into its output buffer here.
-  if (redisAppendCommandArgv(context_.get(), count, pointers, lengths) != REDIS_OK) {
+void Connection::flush_commands() {
+  // hiredis copies the formatted commands into its output buffer here.
+  const int appended =
+      redisAppendFormattedCommand(context_.get(), commands_.data(), commands_.size());
+  reset_command_buffer(commands_);
+  if (appended != REDIS_OK) {
     fail(errno);
   }
 }
@@ -181,7 +123,9 @@ Reply Connection::read_reply() {
 Reply Connection::execute(const std::vector<std::string>& arguments,
                           std::chrono::milliseconds timeout) {
   set_timeout(timeout.count() > 0 ? timeout : options_.command_timeout);
-  append(arguments);
+  commands_.clear();  // nothing left over from a call that threw while formatting
+  append_command(commands_, arguments);
+  flush_commands();
   return read_reply();
 }
 
@@ -189,12 +133,14 @@ void Connection::script_round(const ScriptCallView* calls, const RoundEntry* ent
                               std::size_t count, const std::vector<std::string>* wait,
                               Reply* replies, Reply* wait_reply) {
   set_timeout(options_.command_timeout);
+  commands_.clear();
   for (std::size_t position = 0; position < count; ++position) {
-    append_script(calls[entries[position].index], entries[position].eval);
+    append_script_command(commands_, calls[entries[position].index], entries[position].eval);
   }
   if (wait != nullptr) {
-    append(*wait);
+    append_command(commands_, *wait);
   }
+  flush_commands();
   for (std::size_t position = 0; position < count; ++position) {
     replies[entries[position].index] = read_reply();
   }
@@ -207,9 +153,11 @@ std::vector<Reply> Connection::execute_pipeline(
     const std::vector<const std::vector<std::string>*>& commands,
     std::chrono::milliseconds timeout) {
   set_timeout(timeout.count() > 0 ? timeout : options_.command_timeout);
+  commands_.clear();
   for (const auto* arguments : commands) {
-    append(*arguments);
+    append_command(commands_, *arguments);
   }
+  flush_commands();
   std::vector<Reply> replies;
   replies.reserve(commands.size());
   for (std::size_t index = 0; index < commands.size(); ++index) {

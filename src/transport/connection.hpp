@@ -33,8 +33,8 @@ class Connection {
                 std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands,
                                       std::chrono::milliseconds timeout);
-  // Writes calls[entry.index] for each of entries[0..count) straight from
-  // its views (EVAL with the source when entry.eval, else EVALSHA), then
+  // Writes calls[entry.index] for each of entries[0..count) formatted
+  // straight from its views (EVAL with the source when entry.eval, else EVALSHA), then
   // `wait` when not null, and reads each entry's reply into
   // replies[entry.index] and the WAIT's into *wait_reply. Error replies are
   // returned. Default timeout. The NOSCRIPT fallback and retries are the
@@ -61,9 +61,9 @@ class Connection {
     void operator()(redisContext* context) const;
   };
 
-  void append(const std::vector<std::string>& arguments);
-  void append_script(const ScriptCallView& call, bool eval);
-  void append_argv(int count, const char** pointers, const std::size_t* lengths);
+  // Hands the commands formatted into commands_ to hiredis's output buffer
+  // (sent by the next read_reply) and empties commands_.
+  void flush_commands();
   Reply read_reply();
   void set_timeout(std::chrono::milliseconds timeout);
   [[noreturn]] void fail(int saved_errno);
@@ -71,6 +71,7 @@ class Connection {
   ConnectionOptions options_;
   std::unique_ptr<redisContext, ContextDeleter> context_;
   std::chrono::milliseconds current_timeout_{0};
+  std::string commands_;  // RESP formatted for the next write, reused
   // When the last reply was read (or the connection opened).
   std::chrono::steady_clock::time_point last_reply_at_ = std::chrono::steady_clock::now();
   bool broken_ = false;

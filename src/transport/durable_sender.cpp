@@ -201,32 +201,6 @@ void place(std::vector<Reply> answers, const RoundEntry* entries, std::size_t co
 
 }  // namespace
 
-std::vector<Reply> run_durable_scripts_copied(const ScriptCallView* calls, std::size_t count,
-                                              RawPipelineSender raw, const CallSteps& steps) {
-  std::vector<std::vector<std::string>> copies;
-  std::vector<const std::vector<std::string>*> pipeline;
-  std::vector<Reply> replies(count);
-  run_durable_scripts(
-      calls, count,
-      [&](const RoundEntry* entries, std::size_t size, const std::vector<std::string>* wait,
-          Reply* out, Reply* wait_reply) {
-        copies.clear();
-        copies.reserve(size);
-        pipeline.clear();
-        for (std::size_t position = 0; position < size; ++position) {
-          copies.push_back(
-              script_arguments(calls[entries[position].index], entries[position].eval));
-          pipeline.push_back(&copies.back());
-        }
-        if (wait != nullptr) {
-          pipeline.push_back(wait);
-        }
-        place(raw(pipeline), entries, size, wait != nullptr, out, wait_reply);
-      },
-      steps, replies.data());
-  return replies;
-}
-
 std::vector<Reply> run_retried_commands(
     const std::vector<const std::vector<std::string>*>& commands, RawPipelineSender raw,
     const CallSteps& steps) {

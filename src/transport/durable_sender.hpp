@@ -97,12 +97,6 @@ void run_durable_rounds(std::size_t count, bool scripts, FunctionRef<bool(std::s
 void run_durable_scripts(const ScriptCallView* calls, std::size_t count, RoundSender send,
                          const CallSteps& steps, Reply* replies);
 
-// The same through a sender of owned argument lists (the auto-pipelined
-// shared connections): each round's calls are copied into EVALSHA / EVAL
-// arguments. Returns the replies.
-std::vector<Reply> run_durable_scripts_copied(const ScriptCallView* calls, std::size_t count,
-                                              RawPipelineSender raw, const CallSteps& steps);
-
 // Plain commands (no WAIT, no NOSCRIPT): refusals retried.
 std::vector<Reply> run_retried_commands(
     const std::vector<const std::vector<std::string>*>& commands, RawPipelineSender raw,

@@ -6,8 +6,7 @@ namespace flashsale::detail {
 
 namespace {
 
-template <typename Call>
-std::vector<std::string> arguments_of(const Call& call, bool eval) {
+std::vector<std::string> arguments_of(const ScriptCall& call, bool eval) {
   if (call.script == nullptr) {
     throw InvalidArgument("script call without a script");
   }
@@ -29,10 +28,6 @@ std::vector<std::string> evalsha_arguments(const ScriptCall& call) {
 
 std::vector<std::string> eval_arguments(const ScriptCall& call) {
   return arguments_of(call, true);
-}
-
-std::vector<std::string> script_arguments(const ScriptCallView& call, bool eval) {
-  return arguments_of(call, eval);
 }
 
 ScriptCallViews::ScriptCallViews(const std::vector<ScriptCall>& calls) {

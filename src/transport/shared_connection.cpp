@@ -20,6 +20,7 @@
 
 #include "flashsale/error.hpp"
 #include "transport/hiredis_support.hpp"
+#include "transport/resp_command.hpp"
 #include "transport/transport_metrics.hpp"
 
 namespace flashsale::detail {
@@ -84,23 +85,6 @@ Reply handshake_command(const ConnectionOptions& options, redisContext& context,
   return to_reply(*reply);
 }
 
-// RESP of one command, appended to `out`.
-void append_command(std::string& out, const std::vector<std::string>& arguments) {
-  char digits[24];
-  const auto append_number = [&](char prefix, std::size_t number) {
-    out.push_back(prefix);
-    const auto end = std::to_chars(std::begin(digits), std::end(digits), number).ptr;
-    out.append(digits, static_cast<std::size_t>(end - digits));
-    out.append("\r\n", 2);
-  };
-  append_number('*', arguments.size());
-  for (const auto& argument : arguments) {
-    append_number('$', argument.size());
-    out.append(argument);
-    out.append("\r\n", 2);
-  }
-}
-
 // True when the peer closed the socket, or sent bytes nobody asked for,
 // while no reply was outstanding: one non-blocking recv(MSG_PEEK).
 bool closed_by_server(int fd) {
@@ -123,8 +107,22 @@ std::uint32_t thread_bit() {
 }  // namespace
 
 struct SharedConnection::Call {
-  const std::vector<const std::vector<std::string>*>* commands = nullptr;
-  std::vector<Reply> replies;
+  // Where the reply at `position` (0 for the first command) goes: the
+  // caller's replies[entries[position].index] (replies[position] without
+  // entries), and after `count` commands, *last (a WAIT's).
+  Reply& slot(std::size_t position) const {
+    if (position == count) {
+      return *last;
+    }
+    return replies[entries != nullptr ? entries[position].index : position];
+  }
+
+  const RoundEntry* entries = nullptr;
+  Reply* replies = nullptr;
+  Reply* last = nullptr;
+  std::size_t count = 0;
+  std::size_t expected = 0;  // count, plus one with `last`
+  std::size_t received = 0;
   std::exception_ptr error;
   std::uint32_t bit = 0;
   bool parked = false;  // under mutex_: its thread sleeps (or is about to) in wait()
@@ -163,23 +161,66 @@ SharedConnection::SharedConnection(ConnectionOptions options) : options_(std::mo
 
 SharedConnection::~SharedConnection() = default;
 
+namespace {
+
+// Each thread's buffer for the commands it formats before taking the lock.
+std::string& thread_commands() {
+  thread_local std::string commands;
+  return commands;
+}
+
+}  // namespace
+
 std::vector<Reply> SharedConnection::execute_pipeline(
     const std::vector<const std::vector<std::string>*>& commands) {
+  std::vector<Reply> replies(commands.size());
   if (commands.empty()) {
-    return {};
+    return replies;
+  }
+  std::string& formatted = thread_commands();
+  formatted.clear();
+  for (const auto* arguments : commands) {
+    append_command(formatted, *arguments);
   }
   Call call;
-  call.commands = &commands;
+  call.replies = replies.data();
+  call.count = commands.size();
+  call.expected = call.count;
+  run(formatted, call);
+  return replies;
+}
+
+void SharedConnection::script_round(const ScriptCallView* calls, const RoundEntry* entries,
+                                    std::size_t count, const std::vector<std::string>* wait,
+                                    Reply* replies, Reply* wait_reply) {
+  std::string& formatted = thread_commands();
+  formatted.clear();
+  for (std::size_t position = 0; position < count; ++position) {
+    append_script_command(formatted, calls[entries[position].index], entries[position].eval);
+  }
+  if (wait != nullptr) {
+    append_command(formatted, *wait);
+  }
+  Call call;
+  call.entries = entries;
+  call.replies = replies;
+  call.count = count;
+  call.last = wait != nullptr ? wait_reply : nullptr;
+  call.expected = count + (wait != nullptr ? 1 : 0);
+  run(formatted, call);
+}
+
+void SharedConnection::run(std::string& formatted, Call& call) {
+  if (call.expected == 0) {
+    return;
+  }
   call.bit = thread_bit();
-  call.replies.reserve(commands.size());
   Waker waker;
   std::shared_ptr<Link> link;
   {
     std::unique_lock<std::mutex> lock(mutex_);
     link = current_link();
-    for (const auto* arguments : commands) {
-      append_command(link->out, *arguments);
-    }
+    link->out.append(formatted);
     link->pending.push_back(&call);
     if (!link->writing) {
       link->writing = true;
@@ -196,6 +237,7 @@ std::vector<Reply> SharedConnection::execute_pipeline(
       }
     }
   }
+  reset_command_buffer(formatted);
   wake(waker.bits());
   int state = call.state.load();
   if (state == kWaiting) {
@@ -207,7 +249,6 @@ std::vector<Reply> SharedConnection::execute_pipeline(
   if (call.error) {
     std::rethrow_exception(call.error);
   }
-  return std::move(call.replies);
 }
 
 // With the lock held: the current link, a new one when there is none or the
@@ -338,8 +379,8 @@ void SharedConnection::read_until_done(Link& link, Call& call) {
             break;
           }
           Call& oldest = *link.pending.front();
-          oldest.replies.push_back(std::move(reply));
-          if (oldest.replies.size() == oldest.commands->size()) {
+          oldest.slot(oldest.received++) = std::move(reply);
+          if (oldest.received == oldest.expected) {
             link.pending.pop_front();
             complete(oldest, waker);
           }

@@ -12,16 +12,17 @@
 
 #include "flashsale/connection_options.hpp"
 #include "flashsale/reply.hpp"
+#include "transport/script_call.hpp"
 
 namespace flashsale::detail {
 
 // Thread-safe. Writing and reading run at the same time on one socket, so
 // the server always has commands to work on while replies travel back:
 //
-// - A caller formats its commands (RESP) onto the connection's output
-//   buffer and joins the FIFO of calls whose replies are outstanding, both
-//   under one mutex, so one caller's commands stay contiguous and the FIFO
-//   is in the order the bytes go out. If no caller is writing, it becomes
+// - A caller formats its commands (RESP) into a buffer of its thread, then
+//   copies them onto the connection's output buffer and joins the FIFO of
+//   calls whose replies are outstanding, both under one mutex, so one caller's commands stay
+//   contiguous and the FIFO is in the order the bytes go out. If no caller is writing, it becomes
 //   the writer: it swaps the buffer out, sends it without the lock, and
 //   repeats while others appended meanwhile. Others never wait for the
 //   writer: their bytes go out with its next send.
@@ -61,11 +62,23 @@ class SharedConnection {
   // ReplyError when a new connection's AUTH or SELECT is refused.
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands);
 
+  // Connection::script_round's contract on the shared connection: writes
+  // calls[entry.index] for each of entries[0..count) (EVAL with the source
+  // when entry.eval, else EVALSHA) formatted straight from its views, then
+  // `wait` when not null; reads each entry's reply into replies[entry.index]
+  // and the WAIT's into *wait_reply. Error replies are returned; failures
+  // throw as execute_pipeline does.
+  void script_round(const ScriptCallView* calls, const RoundEntry* entries, std::size_t count,
+                    const std::vector<std::string>* wait, Reply* replies, Reply* wait_reply);
+
  private:
   struct Call;
   struct Link;
   class Waker;
 
+  // Sends the commands in `formatted` (emptied after) for `call` and waits
+  // for their replies.
+  void run(std::string& formatted, Call& call);
   std::shared_ptr<Link> current_link();
   void write_out(std::unique_lock<std::mutex>& lock, Link& link, Waker& waker);
   void read_until_done(Link& link, Call& call);

@@ -37,10 +37,10 @@ class StandaloneClient::Impl {
   }
 
   // The script calls through the send loop (durable_sender.hpp): on a shared
-  // connection as copies, else on one borrowed connection for every round
+  // connection, else on one borrowed connection for every round
   // (EVAL carries the source and caches it again, so a SCRIPT FLUSH racing
   // with the retry cannot make it fail twice, and a WAIT covers the writes
-  // of its own connection), written straight from the views.
+  // of its own connection); formatted straight from the views either way.
   void run_scripts(const ScriptCallView* calls, std::size_t count, Reply* replies) {
     const auto& connection_options = pool_.connection_options();
     const detail::CallSteps steps{connection_options.transient_retry_budget,
@@ -48,13 +48,13 @@ class StandaloneClient::Impl {
                                   metrics_.get(),
                                   {}};
     if (auto* shared = shared_connection_for(std::chrono::milliseconds{0})) {
-      std::vector<Reply> copied = detail::run_durable_scripts_copied(
+      detail::run_durable_scripts(
           calls, count,
-          [shared](const std::vector<const std::vector<std::string>*>& commands) {
-            return shared->execute_pipeline(commands);
+          [shared, calls](const detail::RoundEntry* entries, std::size_t size,
+                          const std::vector<std::string>* wait, Reply* out, Reply* wait_reply) {
+            shared->script_round(calls, entries, size, wait, out, wait_reply);
           },
-          steps);
-      std::move(copied.begin(), copied.end(), replies);
+          steps, replies);
       return;
     }
     auto connection = pool_.acquire();
