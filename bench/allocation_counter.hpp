@@ -1,6 +1,7 @@
 // Counts this thread's calls of operator new. Linked into coupon_ceiling_bench
-// only: its operator new replaces the global one for the whole program, the
-// library included (hiredis allocates with malloc and is not counted).
+// and components_bench only: its operator new replaces the global one for the
+// whole program, the library included (hiredis allocates with malloc and is
+// not counted).
 #pragma once
 
 #include <cstdint>

@@ -23,6 +23,7 @@
 
 #include <sqlite3.h>
 
+#include "allocation_counter.hpp"
 #include "bench_args.hpp"
 #include "bench_server.hpp"
 #include "flashsale/coupon_issuer.hpp"
@@ -39,6 +40,19 @@ using namespace std::chrono_literals;
 
 bench::BenchServer* server = nullptr;
 
+// items_per_second, and allocations_per_item: the operator new calls of the
+// timed loop (the library's and the loop's own; hiredis's malloc calls are
+// not counted) per item processed. The benchmarks that pause the clock for
+// setup inside the loop (stream, outbox) report items only.
+void report_items(benchmark::State& state, std::int64_t items, std::uint64_t allocations_before) {
+  state.SetItemsProcessed(items);
+  if (items > 0) {
+    state.counters["allocations_per_item"] =
+        static_cast<double>(bench::thread_allocations() - allocations_before) /
+        static_cast<double>(items);
+  }
+}
+
 std::unique_ptr<flashsale::StandaloneClient> new_client() {
   return server->make_client(1);
 }
@@ -53,10 +67,11 @@ void coupon_issue(benchmark::State& state) {
   flashsale::FirstComeCouponIssuer issuer(*client);
   register_open_coupon(issuer, "micro-issue");
   std::int64_t user = 0;
+  const std::uint64_t allocations_before = bench::thread_allocations();
   for (auto _ : state) {
     benchmark::DoNotOptimize(issuer.issue("micro-issue", "user:" + std::to_string(++user)));
   }
-  state.SetItemsProcessed(state.iterations());
+  report_items(state, state.iterations(), allocations_before);
 }
 
 void coupon_issue_many(benchmark::State& state) {
@@ -65,13 +80,14 @@ void coupon_issue_many(benchmark::State& state) {
   register_open_coupon(issuer, "micro-issue-many");
   std::int64_t user = 0;
   std::vector<std::string> users(static_cast<std::size_t>(state.range(0)));
+  const std::uint64_t allocations_before = bench::thread_allocations();
   for (auto _ : state) {
     for (auto& id : users) {
       id = "user:" + std::to_string(++user);
     }
     benchmark::DoNotOptimize(issuer.issue_many("micro-issue-many", users));
   }
-  state.SetItemsProcessed(state.iterations() * state.range(0));
+  report_items(state, state.iterations() * state.range(0), allocations_before);
 }
 
 std::vector<flashsale::StockItem> cart_of(std::int64_t skus) {
@@ -93,11 +109,12 @@ void stock_reserve(benchmark::State& state) {
   reserver.load(scope, stock, flashsale::LoadMode::Replace);
   const auto cart = cart_of(state.range(0));
   std::int64_t hold = 0;
+  const std::uint64_t allocations_before = bench::thread_allocations();
   for (auto _ : state) {
     benchmark::DoNotOptimize(
         reserver.reserve(scope, "hold-" + std::to_string(++hold), cart, 10min));
   }
-  state.SetItemsProcessed(state.iterations());
+  report_items(state, state.iterations(), allocations_before);
 }
 
 void stock_confirm(benchmark::State& state) {
@@ -129,11 +146,12 @@ void ranking_record(benchmark::State& state) {
   auto client = new_client();
   flashsale::SlidingWindowRanking ranking(*client, micro_ranking("micro-record"));
   std::int64_t event = 0;
+  const std::uint64_t allocations_before = bench::thread_allocations();
   for (auto _ : state) {
     benchmark::DoNotOptimize(
         ranking.record("product-" + std::to_string(++event % 10000), "sales", 1.0));
   }
-  state.SetItemsProcessed(state.iterations());
+  report_items(state, state.iterations(), allocations_before);
 }
 
 void ranking_record_many(benchmark::State& state) {
@@ -141,13 +159,14 @@ void ranking_record_many(benchmark::State& state) {
   flashsale::SlidingWindowRanking ranking(*client, micro_ranking("micro-record-many"));
   std::vector<flashsale::RankingEvent> events(static_cast<std::size_t>(state.range(0)));
   std::int64_t event = 0;
+  const std::uint64_t allocations_before = bench::thread_allocations();
   for (auto _ : state) {
     for (auto& entry : events) {
       entry = {"product-" + std::to_string(++event % 10000), "views", 1.0, std::nullopt};
     }
     benchmark::DoNotOptimize(ranking.record_many(events));
   }
-  state.SetItemsProcessed(state.iterations() * state.range(0));
+  report_items(state, state.iterations() * state.range(0), allocations_before);
 }
 
 void ranking_top(benchmark::State& state) {
@@ -163,10 +182,11 @@ void ranking_top(benchmark::State& state) {
     }
   }
   ranking.refresh();
+  const std::uint64_t allocations_before = bench::thread_allocations();
   for (auto _ : state) {
     benchmark::DoNotOptimize(ranking.top(static_cast<std::size_t>(state.range(0))));
   }
-  state.SetItemsProcessed(state.iterations());
+  report_items(state, state.iterations(), allocations_before);
 }
 
 void stream_consume_ack(benchmark::State& state) {

@@ -9,7 +9,8 @@ cmake_minimum_required(VERSION 3.16)
 # hooks themselves (their cost is below the noise of a round trip end to end).
 set(hiredis_baselines bench/raw_hiredis_loop.cpp)
 set(transport_tests
-    tests/unit/reply_test.cpp tests/unit/script_test.cpp tests/unit/slot_map_test.cpp
+    tests/unit/reply_test.cpp tests/unit/resp_command_test.cpp tests/unit/script_test.cpp
+    tests/unit/slot_map_test.cpp
     tests/unit/cluster_rounds_test.cpp tests/support/redis_cluster.cpp
     bench/metrics_overhead_bench.cpp)
 file(GLOB_RECURSE sources RELATIVE ${SOURCE}

@@ -1,8 +1,10 @@
 #include "redis_server.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -44,7 +46,10 @@ int server_major_version(const std::string& executable) {
 
 }  // namespace
 
-int free_loopback_port() {
+namespace {
+
+// A port the kernel had free a moment ago: bound to port 0 and released.
+int kernel_assigned_port() {
   const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (socket_fd < 0) {
     throw std::runtime_error("socket() failed");
@@ -61,6 +66,38 @@ int free_loopback_port() {
   }
   ::close(socket_fd);
   return ntohs(address.sin_port);
+}
+
+// Locks `port` for the rest of this process's life; false when another
+// process (or this one, through an earlier reservation) holds it. The lock's
+// descriptor stays open on purpose, and close-on-exec keeps it out of the
+// servers and workers the tests start.
+bool reserve_for_this_process(int port) {
+  const auto directory = std::filesystem::temp_directory_path() / "flashsale-ports";
+  std::error_code ignored;
+  std::filesystem::create_directories(directory, ignored);
+  const std::string path = (directory / (std::to_string(port) + ".lock")).string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    throw std::runtime_error("cannot open the port reservation " + path);
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int free_loopback_port() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int port = kernel_assigned_port();
+    if (reserve_for_this_process(port)) {
+      return port;
+    }
+  }
+  throw std::runtime_error("cannot find a free loopback port no other test process holds");
 }
 
 std::string redis_server_executable() {
@@ -197,8 +234,14 @@ bool RedisServer::wait_until_ready() {
     }
     try {
       StandaloneClient probe(options, PoolOptions{1, std::chrono::milliseconds(200)});
-      probe.execute({{"PING"}, {}, {}});
-      return true;
+      probe.execute({{"PING"}, {}, {}});  // LOADING until the data is in
+      // Ours, not a server of another process that holds the port while
+      // ours fails to bind it (ours then exits, seen above).
+      const auto process = info_number(probe, "server", "process_id:");
+      if (process && static_cast<pid_t>(*process) == pid_) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     } catch (const ReplyError& error) {
       if (error.code() != "LOADING") {
         return true;  // answering, only refusing us (e.g. NOAUTH)

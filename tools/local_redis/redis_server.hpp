@@ -16,7 +16,12 @@
 namespace flashsale::testing {
 
 // A loopback TCP port that was free a moment ago (bound to port 0 and
-// released); throws std::runtime_error when none can be found.
+// released) and that no other test process holds: each port handed out is
+// reserved for the life of the calling process (an flock on
+// <temp>/flashsale-ports/<port>.lock, released when it exits), so a server
+// stopped for a restart cannot lose its port to a server another test
+// process starts meanwhile (CTest runs tests side by side). Throws
+// std::runtime_error when none can be found.
 int free_loopback_port();
 
 struct RedisServerOptions {
