@@ -142,11 +142,11 @@ struct PoolOptions {
   // Zero (the default): every call borrows a connection. StandaloneClient
   // only: a ClusterClient refuses it (InvalidArgument).
   // Off by default although it measured fastest with many threads (8
-  // threads on 2 shared connections: 1.0-1.2x redis-benchmark -c 8, against
-  // 0.95-1.0x with the pool; README "Benchmarks"): it widens what one
-  // failure takes with it from one call to every call outstanding on the
-  // connection, and a WAIT (durability) or a slow script holds up every
-  // caller written behind it. A host turns it on knowing both.
+  // threads on 2 shared connections: 1.01-1.24x redis-benchmark -c 8 in five
+  // runs, against 0.91-1.01x with the default pool; README "Benchmarks"):
+  // it widens what one failure takes with it from one call to every call
+  // outstanding on the connection, and a WAIT (durability) or a slow script
+  // holds up every caller written behind it. A host turns it on knowing both.
   std::size_t shared_connections = 0;
 };
 
