@@ -6,7 +6,7 @@
 // code), the practical limit of a client on hiredis.
 //
 //   coupon_ceiling_bench [--smoke] [--rounds N] [--shape NAME] [--no-pin]
-//                        [--shared-connections N]
+//                        [--shared-connections N] [--loop-timeout-ms N]
 //
 // Shapes: sync (1 connection), pipelined32 (1 connection, issue_many of 32),
 // threads8 / threads32 (8 / 32 threads over a pool of as many connections),
@@ -14,7 +14,9 @@
 // PoolOptions: what `StandaloneClient redis;` gives), threads8-shared<N>
 // (8 threads with PoolOptions::shared_connections = N, default 2:
 // auto-pipelining). redis-benchmark and the hiredis loop always use one
-// connection per thread (-c threads -P pipeline).
+// connection per thread (-c threads -P pipeline). --loop-timeout-ms gives
+// the hiredis loop's sockets a timeout (redisSetTimeout), as the library's
+// have (command_timeout; 0, the default, sets none).
 // Prints per shape `ratio <shape> <library ops/s / redis-benchmark ops/s>`
 // and `ratio-hiredis <shape> <library ops/s / hiredis loop ops/s>`, then the
 // raw figures, the client CPU per call (getrusage of the client process),
@@ -171,9 +173,10 @@ Measurement run_redis_benchmark(const bench::BenchServer& server, const Shape& s
 
 // The same EVALSHA through plain hiredis, one context per thread.
 Measurement run_raw_hiredis(const bench::BenchServer& server, const Shape& shape,
-                            std::int64_t operations) {
+                            std::int64_t operations, std::chrono::milliseconds timeout) {
   const flashsale::KeySpace keys;
   bench::RawHiredisLoop loop;
+  loop.timeout = timeout;
   loop.host = server.host();
   loop.port = server.port();
   loop.threads = shape.connections;
@@ -277,6 +280,7 @@ int main(int argc, char** argv) {
   const std::string only_shape = args.text("shape", "");
   const auto shared_connections = static_cast<std::size_t>(args.number("shared-connections", 2));
   const bool pin = !args.flag("no-pin");
+  const std::chrono::milliseconds loop_timeout{args.number("loop-timeout-ms", 0, 0)};
   const std::size_t default_pool = flashsale::PoolOptions{}.size;
   const std::vector<Shape> shapes = {
       {"sync", 1, 1, 60000},
@@ -321,7 +325,8 @@ int main(int argc, char** argv) {
           auto client = server.make_client(1);
           register_coupon(*client);
         }
-        best_hiredis = std::max(best_hiredis, run_raw_hiredis(server, shape, operations), better);
+        best_hiredis = std::max(best_hiredis,
+                                run_raw_hiredis(server, shape, operations, loop_timeout), better);
       }
       std::printf("ratio %s %.3f\n", shape.name.c_str(),
                   best_library.operations_per_second / best_ceiling.operations_per_second);
@@ -355,6 +360,9 @@ int main(int argc, char** argv) {
       std::printf("%s\n", line.c_str());
     }
     std::printf("placement: %s\n", placement.c_str());
+    std::printf("hiredis loop socket timeout: %lld ms (library: command_timeout %lld ms)\n",
+                static_cast<long long>(loop_timeout.count()),
+                static_cast<long long>(server.connection_options().command_timeout.count()));
   } catch (const std::exception& error) {
     std::fprintf(stderr, "coupon_ceiling_bench: %s\n", error.what());
     return 1;

@@ -30,6 +30,14 @@ std::int64_t run_one_thread(const RawHiredisLoop& loop, int thread) {
     throw std::runtime_error(std::string("hiredis connect: ") +
                              (context ? context->errstr : "no context"));
   }
+  if (loop.timeout.count() > 0) {
+    timeval timeout{};
+    timeout.tv_sec = static_cast<decltype(timeout.tv_sec)>(loop.timeout.count() / 1000);
+    timeout.tv_usec = static_cast<decltype(timeout.tv_usec)>((loop.timeout.count() % 1000) * 1000);
+    if (redisSetTimeout(context.get(), timeout) != REDIS_OK) {
+      throw std::runtime_error("hiredis: cannot set the socket timeout");
+    }
+  }
   std::vector<const char*> pointers;
   std::vector<std::size_t> lengths;
   for (const auto& argument : loop.arguments) {

@@ -4,6 +4,7 @@
 // the first reply is read. No library code.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,6 +23,9 @@ struct RawHiredisLoop {
   std::vector<std::string> arguments;
   std::size_t user_argument = 0;
   std::int64_t user_range = 1;
+  // The socket timeout set with redisSetTimeout; zero sets none (hiredis's
+  // default, and a hand-written loop's usual).
+  std::chrono::milliseconds timeout{0};
 };
 
 struct RawHiredisResult {
