@@ -134,12 +134,7 @@ void Connection::script_round(const ScriptCallView* calls, const RoundEntry* ent
                               Reply* replies, Reply* wait_reply) {
   set_timeout(options_.command_timeout);
   commands_.clear();
-  for (std::size_t position = 0; position < count; ++position) {
-    append_script_command(commands_, calls[entries[position].index], entries[position].eval);
-  }
-  if (wait != nullptr) {
-    append_command(commands_, *wait);
-  }
+  append_script_round(commands_, calls, entries, count, wait);
   flush_commands();
   for (std::size_t position = 0; position < count; ++position) {
     replies[entries[position].index] = read_reply();

@@ -34,8 +34,8 @@ class Connection {
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands,
                                       std::chrono::milliseconds timeout);
   // Writes calls[entry.index] for each of entries[0..count) formatted
-  // straight from its views (EVAL with the source when entry.eval, else EVALSHA), then
-  // `wait` when not null, and reads each entry's reply into
+  // straight from its views (EVAL with the source when entry.eval, else
+  // EVALSHA), then `wait` when not null, and reads each entry's reply into
   // replies[entry.index] and the WAIT's into *wait_reply. Error replies are
   // returned. Default timeout. The NOSCRIPT fallback and retries are the
   // caller's (detail::run_durable_scripts).

@@ -79,6 +79,16 @@ void append_script_command(std::string& out, const ScriptCallView& call, bool ev
   out.append("\r\n", 2);
 }
 
+void append_script_round(std::string& out, const ScriptCallView* calls, const RoundEntry* entries,
+                         std::size_t count, const std::vector<std::string>* wait) {
+  for (std::size_t position = 0; position < count; ++position) {
+    append_script_command(out, calls[entries[position].index], entries[position].eval);
+  }
+  if (wait != nullptr) {
+    append_command(out, *wait);
+  }
+}
+
 void reset_command_buffer(std::string& out) {
   constexpr std::size_t kKeptCapacity = 64 * 1024;
   if (out.capacity() > kKeptCapacity) {

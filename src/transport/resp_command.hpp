@@ -11,6 +11,7 @@
 
 #include "flashsale/client.hpp"
 #include "flashsale/export.hpp"
+#include "transport/script_call.hpp"
 
 // FLASHSALE_EXPORT: exported for the unit tests, not part of the API.
 namespace flashsale::detail {
@@ -22,6 +23,12 @@ FLASHSALE_EXPORT void append_command(std::string& out, const std::vector<std::st
 // `eval`, with its key count, keys and arguments. The call has a script.
 FLASHSALE_EXPORT void append_script_command(std::string& out, const ScriptCallView& call,
                                             bool eval);
+
+// Appends one send round: calls[entry.index] for each of entries[0..count)
+// (EVAL when entry.eval), then `wait` when not null.
+FLASHSALE_EXPORT void append_script_round(std::string& out, const ScriptCallView* calls,
+                                          const RoundEntry* entries, std::size_t count,
+                                          const std::vector<std::string>* wait);
 
 // Empties a reused buffer, and gives its memory back when a large command
 // (a big payload) grew it beyond what the hot path needs.

@@ -85,6 +85,12 @@ Reply handshake_command(const ConnectionOptions& options, redisContext& context,
   return to_reply(*reply);
 }
 
+// Each thread's buffer for the commands it formats before taking the lock.
+std::string& thread_commands() {
+  thread_local std::string commands;
+  return commands;
+}
+
 // True when the peer closed the socket, or sent bytes nobody asked for,
 // while no reply was outstanding: one non-blocking recv(MSG_PEEK).
 bool closed_by_server(int fd) {
@@ -117,11 +123,13 @@ struct SharedConnection::Call {
     return replies[entries != nullptr ? entries[position].index : position];
   }
 
+  // The replies the call waits for: its commands', and the WAIT's.
+  std::size_t expected() const { return count + (last != nullptr ? 1 : 0); }
+
   const RoundEntry* entries = nullptr;
   Reply* replies = nullptr;
   Reply* last = nullptr;
   std::size_t count = 0;
-  std::size_t expected = 0;  // count, plus one with `last`
   std::size_t received = 0;
   std::exception_ptr error;
   std::uint32_t bit = 0;
@@ -161,16 +169,6 @@ SharedConnection::SharedConnection(ConnectionOptions options) : options_(std::mo
 
 SharedConnection::~SharedConnection() = default;
 
-namespace {
-
-// Each thread's buffer for the commands it formats before taking the lock.
-std::string& thread_commands() {
-  thread_local std::string commands;
-  return commands;
-}
-
-}  // namespace
-
 std::vector<Reply> SharedConnection::execute_pipeline(
     const std::vector<const std::vector<std::string>*>& commands) {
   std::vector<Reply> replies(commands.size());
@@ -185,7 +183,6 @@ std::vector<Reply> SharedConnection::execute_pipeline(
   Call call;
   call.replies = replies.data();
   call.count = commands.size();
-  call.expected = call.count;
   run(formatted, call);
   return replies;
 }
@@ -195,23 +192,17 @@ void SharedConnection::script_round(const ScriptCallView* calls, const RoundEntr
                                     Reply* replies, Reply* wait_reply) {
   std::string& formatted = thread_commands();
   formatted.clear();
-  for (std::size_t position = 0; position < count; ++position) {
-    append_script_command(formatted, calls[entries[position].index], entries[position].eval);
-  }
-  if (wait != nullptr) {
-    append_command(formatted, *wait);
-  }
+  append_script_round(formatted, calls, entries, count, wait);
   Call call;
   call.entries = entries;
   call.replies = replies;
   call.count = count;
   call.last = wait != nullptr ? wait_reply : nullptr;
-  call.expected = count + (wait != nullptr ? 1 : 0);
   run(formatted, call);
 }
 
 void SharedConnection::run(std::string& formatted, Call& call) {
-  if (call.expected == 0) {
+  if (call.expected() == 0) {
     return;
   }
   call.bit = thread_bit();
@@ -380,7 +371,7 @@ void SharedConnection::read_until_done(Link& link, Call& call) {
           }
           Call& oldest = *link.pending.front();
           oldest.slot(oldest.received++) = std::move(reply);
-          if (oldest.received == oldest.expected) {
+          if (oldest.received == oldest.expected()) {
             link.pending.pop_front();
             complete(oldest, waker);
           }

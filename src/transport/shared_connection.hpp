@@ -21,11 +21,12 @@ namespace flashsale::detail {
 //
 // - A caller formats its commands (RESP) into a buffer of its thread, then
 //   copies them onto the connection's output buffer and joins the FIFO of
-//   calls whose replies are outstanding, both under one mutex, so one caller's commands stay
-//   contiguous and the FIFO is in the order the bytes go out. If no caller is writing, it becomes
-//   the writer: it swaps the buffer out, sends it without the lock, and
-//   repeats while others appended meanwhile. Others never wait for the
-//   writer: their bytes go out with its next send.
+//   calls whose replies are outstanding, both under one mutex, so one
+//   caller's commands stay contiguous and the FIFO is in the order the bytes
+//   go out. If no caller is writing, it becomes the writer: it swaps the
+//   buffer out, sends it without the lock, and repeats while others
+//   appended meanwhile. Others never wait for the writer: their bytes go
+//   out with its next send.
 // - One caller at a time is the reader: it blocks in recv() without the
 //   lock, parses with the connection's own hiredis reader, and under the
 //   lock hands the replies to the oldest calls in order. When its own call

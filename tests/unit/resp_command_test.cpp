@@ -54,3 +54,25 @@ TEST_CASE("a reused command buffer keeps small capacity and frees a large one", 
   CHECK(out.empty());
   CHECK(out.capacity() < (1u << 20));
 }
+
+TEST_CASE("a send round is its entries' calls in entry order, then the WAIT", "[resp]") {
+  const auto& script = flashsale::bundled_script("issue_coupon");
+  const std::vector<std::string_view> first{"a"};
+  const std::vector<std::string_view> second{"b"};
+  const flashsale::ScriptCallView calls[] = {{&script, first, {}}, {&script, second, {}}};
+  // The second call first, as EVAL (a NOSCRIPT retry), then the first.
+  const flashsale::detail::RoundEntry entries[] = {{1, true}, {0, false}};
+  const std::vector<std::string> wait{"WAIT", "1", "500"};
+  std::string round;
+  flashsale::detail::append_script_round(round, calls, entries, 2, &wait);
+  std::string expected;
+  append_script_command(expected, calls[1], true);
+  append_script_command(expected, calls[0], false);
+  append_command(expected, wait);
+  CHECK(round == expected);
+  round.clear();
+  flashsale::detail::append_script_round(round, calls, entries + 1, 1, nullptr);
+  expected.clear();
+  append_script_command(expected, calls[0], false);
+  CHECK(round == expected);
+}

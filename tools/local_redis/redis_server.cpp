@@ -44,10 +44,6 @@ int server_major_version(const std::string& executable) {
   return major;
 }
 
-}  // namespace
-
-namespace {
-
 // A port the kernel had free a moment ago: bound to port 0 and released.
 int kernel_assigned_port() {
   const int socket_fd = ::socket(AF_INET, SOCK_STREAM, 0);
