@@ -1,8 +1,10 @@
 // One hot coupon on a local Redis Cluster of 3 masters, sharded over K = 1, 2,
 // 3 sub-coupons (ShardedCouponIssuer): issues/s and the server CPU each
 // master spent per issue (INFO cpu, used_cpu_user + used_cpu_sys, before and
-// after each round). Every call issues to a new user from a stock that never
-// runs out, so every call is the common path (one script on one master).
+// after each round) and the client's allocations per issue (operator new in
+// this binary, counted per calling thread; hiredis's mallocs not counted). Every call issues to a
+// new user from a stock that never runs out, so every call is the common path (one script on one
+// master).
 //
 //   sharded_coupon_bench [--threads 32] [--calls 200000] [--smoke]
 //
@@ -16,11 +18,13 @@
 // figure a cluster of real machines scales by (README.md gives the model).
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "allocation_counter.hpp"
 #include "bench_args.hpp"
 #include "flashsale/cluster_client.hpp"
 #include "flashsale/hash_slot.hpp"
@@ -56,8 +60,8 @@ int main(int argc, char** argv) {
 
   std::printf("3-master local cluster, %d threads, %d issues per round, every call Issued\n",
               threads, calls);
-  std::printf("%-3s %12s %34s %s\n", "K", "issues/s", "server CPU us/issue (m0 m1 m2)",
-              "shard masters");
+  std::printf("%-3s %12s %34s %12s %s\n", "K", "issues/s", "server CPU us/issue (m0 m1 m2)",
+              "allocs/issue", "shard masters");
   for (std::size_t shards = 1; shards <= 3; ++shards) {
     flashsale::ShardedCouponIssuerOptions options;
     options.shards = shards;
@@ -84,16 +88,19 @@ int main(int argc, char** argv) {
     }
     std::atomic<int> next{0};
     std::atomic<int> not_issued{0};
+    std::atomic<std::uint64_t> allocations{0};
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> callers;
     for (int thread = 0; thread < threads; ++thread) {
       callers.emplace_back([&] {
+        const std::uint64_t allocations_before = bench::thread_allocations();
         for (int call = next++; call < calls; call = next++) {
           if (issuer.issue(coupon, "user-" + std::to_string(call)).status !=
               flashsale::IssueStatus::Issued) {
             ++not_issued;
           }
         }
+        allocations += bench::thread_allocations() - allocations_before;
       });
     }
     for (auto& caller : callers) {
@@ -108,7 +115,8 @@ int main(int argc, char** argv) {
       std::snprintf(figure, sizeof(figure), "%6.2f ", used * 1e6 / calls);
       cpu += figure;
     }
-    std::printf("%-3zu %12.0f %34s %s%s\n", shards, calls / seconds, cpu.c_str(), masters.c_str(),
+    std::printf("%-3zu %12.0f %34s %12.1f %s%s\n", shards, calls / seconds, cpu.c_str(),
+                static_cast<double>(allocations.load()) / calls, masters.c_str(),
                 not_issued > 0 ? "(some calls not Issued!)" : "");
   }
 

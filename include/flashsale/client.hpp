@@ -102,8 +102,9 @@ class FLASHSALE_EXPORT Client {
   // error reply is thrown as ReplyError.
   Reply run_script(const ScriptCall& call);
   // The same call with its keys and arguments as views into the caller's
-  // memory: on a StandaloneClient without auto-pipelining nothing is copied
-  // on the way to the socket (the components' hot path). Same contract,
+  // memory: the bundled clients format them straight into the RESP they
+  // write, copying nothing on the way (auto-pipelined callers then copy
+  // those bytes once onto the shared connection). Same contract,
   // errors and NOSCRIPT handling as run_script(ScriptCall); the viewed bytes
   // need only outlive the call.
   Reply run_script(const Script& script, ArgumentViews keys, ArgumentViews arguments);
@@ -111,8 +112,7 @@ class FLASHSALE_EXPORT Client {
   // re-run with EVAL after the rest of the pipeline, in their original order.
   virtual std::vector<Reply> run_script_pipeline(const std::vector<ScriptCall>& calls) = 0;
   // The same pipeline with every call's keys and arguments as views (the
-  // components' batch calls): on a StandaloneClient or SentinelClient
-  // without auto-pipelining nothing is copied on the way to the socket. Same
+  // components' batch calls), formatted as run_script's views are. Same
   // contract, errors and NOSCRIPT handling; throws InvalidArgument for a
   // call without a script, before anything is sent.
   std::vector<Reply> run_script_pipeline(const std::vector<ScriptCallView>& calls);

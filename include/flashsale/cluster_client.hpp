@@ -101,6 +101,13 @@ class FLASHSALE_EXPORT ClusterClient final : public Client {
 
   const ClusterClientOptions& options() const noexcept;
 
+ protected:
+  // EVALSHA (EVAL after NOSCRIPT) written straight from the views into each
+  // node's pipeline, through every redirect and retry, without a copy.
+  Reply run_script_views(const Script& script, ArgumentViews keys,
+                         ArgumentViews arguments) override;
+  std::vector<Reply> run_script_pipeline_views(const std::vector<ScriptCallView>& calls) override;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

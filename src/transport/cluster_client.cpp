@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -14,6 +15,7 @@
 #include "flashsale/hash_slot.hpp"
 #include "transport/cluster_rounds.hpp"
 #include "transport/durable_sender.hpp"
+#include "transport/resp_command.hpp"
 #include "transport/script_call.hpp"
 #include "transport/script_fallback.hpp"
 #include "transport/server_info.hpp"
@@ -28,6 +30,11 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 const std::vector<std::string> kAsking{"ASKING"};
+
+// Appends command `index` of a call to `out` in RESP (resp_command.hpp),
+// formatted straight from the caller's strings or views: a call's commands
+// are not copied, however many rounds its redirects and retries take.
+using CommandAppender = detail::FunctionRef<void(std::string& out, std::size_t index)>;
 
 // Throws an exception of the same type as `failure` with `context` appended.
 [[noreturn]] void rethrow_with_context(const std::exception_ptr& failure,
@@ -45,7 +52,7 @@ const std::vector<std::string> kAsking{"ASKING"};
   }
 }
 
-std::optional<std::uint16_t> slot_of(const std::string& key) {
+std::optional<std::uint16_t> slot_of(std::string_view key) {
   if (key.empty()) {
     return std::nullopt;
   }
@@ -132,13 +139,17 @@ class ClusterClient::Impl {
     }
   }
 
-  // Runs `commands` (slots[i] routes commands[i]; nullopt means any master)
-  // through as many rounds as redirects and retries need, within the budget.
-  // may_write and tally: as CallState's.
-  std::vector<Reply> run(const std::vector<const std::vector<std::string>*>& commands,
+  // Runs commands 0..slots.size() (each appended by `append`; slots[i]
+  // routes command i, nullopt means any master) through as many rounds as
+  // redirects and retries need, within the budget. may_write and tally: as
+  // CallState's.
+  std::vector<Reply> run(CommandAppender append,
                          const std::vector<std::optional<std::uint16_t>>& slots,
                          milliseconds timeout, std::vector<bool> may_write = {},
                          detail::WaitTally* tally = nullptr);
+  // Script calls 0..count through run(), as EVALSHA, then EVAL for those a
+  // node answered NOSCRIPT; WAIT per node when durability is on.
+  std::vector<Reply> run_scripts(const ScriptCallView* calls, std::size_t count);
 
   const ClusterClientOptions options_;
   std::vector<detail::NodeAddress> seeds_;
@@ -154,8 +165,7 @@ class ClusterClient::Impl {
   std::shared_ptr<detail::ClusterNode> route(const Entry& entry);
   // Sends one node's entries as one pipeline and settles each reply.
   void send_to_node(const std::shared_ptr<detail::ClusterNode>& node, std::vector<Entry>& entries,
-                    const std::vector<const std::vector<std::string>*>& commands,
-                    milliseconds timeout, CallState& call);
+                    CommandAppender append, milliseconds timeout, CallState& call);
   // Applies what `reply` means to its entry: final (returns true), or sent
   // again (returns false).
   bool settle_entry(Entry& entry, Reply& reply, const detail::ClusterNode& node, CallState& call);
@@ -210,24 +220,28 @@ std::shared_ptr<detail::ClusterNode> ClusterClient::Impl::route(const Entry& ent
 }
 
 void ClusterClient::Impl::send_to_node(const std::shared_ptr<detail::ClusterNode>& node,
-                                       std::vector<Entry>& entries,
-                                       const std::vector<const std::vector<std::string>*>& commands,
+                                       std::vector<Entry>& entries, CommandAppender append,
                                        milliseconds timeout, CallState& call) {
-  std::vector<const std::vector<std::string>*> pipeline;
-  pipeline.reserve(entries.size() * 2 + 1);
+  std::size_t reply_count = entries.size();
   bool writes = false;
   for (const auto& entry : entries) {
-    if (entry.ask_target) {
-      pipeline.push_back(&kAsking);
-    }
-    pipeline.push_back(commands[entry.index]);
+    reply_count += entry.ask_target ? 1 : 0;
     writes = writes || call.may_write_at(entry.index);
   }
   const std::vector<std::string>* wait_command =
       writes && call.tally != nullptr ? call.tally->wait_command() : nullptr;
-  if (wait_command != nullptr) {
-    pipeline.push_back(wait_command);
-  }
+  reply_count += wait_command != nullptr ? 1 : 0;
+  const auto format = [&](std::string& out) {
+    for (const auto& entry : entries) {
+      if (entry.ask_target) {
+        detail::append_command(out, kAsking);
+      }
+      append(out, entry.index);
+    }
+    if (wait_command != nullptr) {
+      detail::append_command(out, *wait_command);
+    }
+  };
 
   std::optional<detail::ConnectionPool::Lease> connection;
   try {
@@ -239,7 +253,7 @@ void ClusterClient::Impl::send_to_node(const std::shared_ptr<detail::ClusterNode
 
   std::vector<Reply> raw;
   try {
-    raw = (*connection)->execute_pipeline(pipeline, timeout);
+    raw = (*connection)->execute_formatted(format, reply_count, timeout);
   } catch (const TimeoutError&) {
     rethrow_with_context(
         std::current_exception(),
@@ -309,16 +323,16 @@ bool ClusterClient::Impl::settle_entry(Entry& entry, Reply& reply, const detail:
   return false;
 }
 
-std::vector<Reply> ClusterClient::Impl::run(
-    const std::vector<const std::vector<std::string>*>& commands,
-    const std::vector<std::optional<std::uint16_t>>& slots, milliseconds timeout,
-    std::vector<bool> may_write, detail::WaitTally* tally) {
+std::vector<Reply> ClusterClient::Impl::run(CommandAppender append,
+                                            const std::vector<std::optional<std::uint16_t>>& slots,
+                                            milliseconds timeout, std::vector<bool> may_write,
+                                            detail::WaitTally* tally) {
   CallState call;
-  call.replies.resize(commands.size());
+  call.replies.resize(slots.size());
   call.may_write = std::move(may_write);
   call.tally = tally;
-  std::vector<Entry> pending(commands.size());
-  for (std::size_t index = 0; index < commands.size(); ++index) {
+  std::vector<Entry> pending(slots.size());
+  for (std::size_t index = 0; index < slots.size(); ++index) {
     pending[index].index = index;
     pending[index].slot = slots[index];
   }
@@ -356,7 +370,7 @@ std::vector<Reply> ClusterClient::Impl::run(
       call.again.push_back(std::move(entry));
     }
     for (auto& [node, entries] : groups) {
-      send_to_node(node, entries, commands, timeout, call);
+      send_to_node(node, entries, append, timeout, call);
     }
 
     if (call.again.empty()) {
@@ -399,7 +413,10 @@ Reply ClusterClient::execute(const Command& command) {
   return detail::CallMetrics::observe(
       impl_->metrics_.get(), detail::CallKind::Command, command, [&] {
         Reply reply = std::move(
-            impl_->run({&command.arguments}, {slot_of(command.routing_key)}, command.timeout)
+            impl_
+                ->run([&command](std::string& out,
+                                 std::size_t) { detail::append_command(out, command.arguments); },
+                      {slot_of(command.routing_key)}, command.timeout)
                 .front());
         reply.throw_if_error();
         return reply;
@@ -410,48 +427,71 @@ std::vector<Reply> ClusterClient::execute_pipeline(const std::vector<Command>& c
   if (commands.empty()) {
     return {};
   }
-  std::vector<const std::vector<std::string>*> arguments;
   std::vector<std::optional<std::uint16_t>> slots;
-  arguments.reserve(commands.size());
   slots.reserve(commands.size());
   milliseconds timeout{0};
   for (const auto& command : commands) {
-    arguments.push_back(&command.arguments);
     slots.push_back(slot_of(command.routing_key));
     timeout = std::max(timeout, command.timeout);
   }
-  return detail::CallMetrics::observe(impl_->metrics_.get(), detail::CallKind::CommandPipeline,
-                                      commands.front(),
-                                      [&] { return impl_->run(arguments, slots, timeout); });
+  return detail::CallMetrics::observe(
+      impl_->metrics_.get(), detail::CallKind::CommandPipeline, commands.front(), [&] {
+        return impl_->run(
+            [&commands](std::string& out, std::size_t index) {
+              detail::append_command(out, commands[index].arguments);
+            },
+            slots, timeout);
+      });
 }
 
 std::vector<Reply> ClusterClient::run_script_pipeline(const std::vector<ScriptCall>& calls) {
   if (calls.empty()) {
     return {};
   }
-  auto* metrics = impl_->metrics_.get();
+  return run_script_pipeline_views(detail::ScriptCallViews(calls).calls());
+}
+
+std::vector<Reply> ClusterClient::run_script_pipeline_views(
+    const std::vector<ScriptCallView>& calls) {
   return detail::CallMetrics::observe(
-      metrics, calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
-      calls.front(), [&] {
-        detail::WaitTally tally(impl_->options_.connection.durability);
-        std::vector<Reply> replies = detail::run_scripts_with_eval_fallback(
-            calls,
-            [&](const std::vector<const std::vector<std::string>*>& arguments,
-                const std::vector<std::size_t>& call_indices) {
-              std::vector<std::optional<std::uint16_t>> slots;
-              std::vector<bool> may_write;
-              slots.reserve(call_indices.size());
-              may_write.reserve(call_indices.size());
-              for (const auto index : call_indices) {
-                const auto& keys = calls[index].keys;
-                slots.push_back(keys.empty() ? std::nullopt : slot_of(keys.front()));
-                may_write.push_back(detail::script_may_write(calls[index].script));
-              }
-              return impl_->run(arguments, slots, milliseconds{0}, std::move(may_write), &tally);
+      impl_->metrics_.get(),
+      calls.size() == 1 ? detail::CallKind::Script : detail::CallKind::ScriptPipeline,
+      calls.front().script, [&] { return impl_->run_scripts(calls.data(), calls.size()); });
+}
+
+Reply ClusterClient::run_script_views(const Script& script, ArgumentViews keys,
+                                      ArgumentViews arguments) {
+  const ScriptCallView call{&script, keys, arguments};
+  return detail::CallMetrics::observe(impl_->metrics_.get(), script, [&] {
+    Reply reply = std::move(impl_->run_scripts(&call, 1).front());
+    reply.throw_if_error();
+    return reply;
+  });
+}
+
+std::vector<Reply> ClusterClient::Impl::run_scripts(const ScriptCallView* calls,
+                                                    std::size_t count) {
+  detail::WaitTally tally(options_.connection.durability);
+  std::vector<Reply> replies = detail::run_scripts_with_eval_fallback(
+      count,
+      [&](const std::vector<detail::RoundEntry>& entries) {
+        std::vector<std::optional<std::uint16_t>> slots;
+        std::vector<bool> may_write;
+        slots.reserve(entries.size());
+        may_write.reserve(entries.size());
+        for (const auto& entry : entries) {
+          const ScriptCallView& call = calls[entry.index];
+          slots.push_back(call.keys.empty() ? std::nullopt : slot_of(call.keys[0]));
+          may_write.push_back(detail::script_may_write(call.script));
+        }
+        return run(
+            [&](std::string& out, std::size_t index) {
+              detail::append_script_command(out, calls[entries[index].index], entries[index].eval);
             },
-            metrics != nullptr ? &metrics->noscript_fallbacks : nullptr);
-        return tally.checked(std::move(replies));
-      });
+            slots, milliseconds{0}, std::move(may_write), &tally);
+      },
+      metrics_ != nullptr ? &metrics_->noscript_fallbacks : nullptr);
+  return tally.checked(std::move(replies));
 }
 
 ServerInfo ClusterClient::server_info() {

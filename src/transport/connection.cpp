@@ -147,15 +147,25 @@ void Connection::script_round(const ScriptCallView* calls, const RoundEntry* ent
 std::vector<Reply> Connection::execute_pipeline(
     const std::vector<const std::vector<std::string>*>& commands,
     std::chrono::milliseconds timeout) {
+  return execute_formatted(
+      [&commands](std::string& out) {
+        for (const auto* arguments : commands) {
+          append_command(out, *arguments);
+        }
+      },
+      commands.size(), timeout);
+}
+
+std::vector<Reply> Connection::execute_formatted(FunctionRef<void(std::string& out)> format,
+                                                 std::size_t reply_count,
+                                                 std::chrono::milliseconds timeout) {
   set_timeout(timeout.count() > 0 ? timeout : options_.command_timeout);
   commands_.clear();
-  for (const auto* arguments : commands) {
-    append_command(commands_, *arguments);
-  }
+  format(commands_);
   flush_commands();
   std::vector<Reply> replies;
-  replies.reserve(commands.size());
-  for (std::size_t index = 0; index < commands.size(); ++index) {
+  replies.reserve(reply_count);
+  for (std::size_t index = 0; index < reply_count; ++index) {
     replies.push_back(read_reply());
   }
   return replies;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/function_ref.hpp"
 #include "flashsale/client.hpp"
 #include "flashsale/connection_options.hpp"
 #include "flashsale/reply.hpp"
@@ -33,6 +34,11 @@ class Connection {
                 std::chrono::milliseconds timeout = std::chrono::milliseconds{0});
   std::vector<Reply> execute_pipeline(const std::vector<const std::vector<std::string>*>& commands,
                                       std::chrono::milliseconds timeout);
+  // Writes what `format` appends in RESP (resp_command.hpp) to the buffer it
+  // is given, as one pipeline, and reads `reply_count` replies: as many as
+  // the commands it formatted. `timeout` zero uses the default.
+  std::vector<Reply> execute_formatted(FunctionRef<void(std::string& out)> format,
+                                       std::size_t reply_count, std::chrono::milliseconds timeout);
   // Writes calls[entry.index] for each of entries[0..count) formatted
   // straight from its views (EVAL with the source when entry.eval, else
   // EVALSHA), then `wait` when not null, and reads each entry's reply into

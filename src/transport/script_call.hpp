@@ -19,12 +19,6 @@ struct RoundEntry {
   bool eval = false;
 };
 
-// Owned EVALSHA / EVAL arguments, for the path that sends copies (the
-// cluster client's rounds). Throw
-// InvalidArgument when the call has no script.
-FLASHSALE_EXPORT std::vector<std::string> evalsha_arguments(const ScriptCall& call);
-FLASHSALE_EXPORT std::vector<std::string> eval_arguments(const ScriptCall& call);
-
 // Views of ScriptCalls, valid while the calls and this object live. Throws
 // InvalidArgument for a call without a script.
 class ScriptCallViews {

@@ -1,6 +1,7 @@
 #include "flashsale/script.hpp"
 
 #include <string>
+#include <vector>
 
 #include "catch.hpp"
 #include "flashsale/error.hpp"
@@ -22,17 +23,22 @@ TEST_CASE("an unknown script name is refused", "[script]") {
   CHECK_THROWS_AS(flashsale::bundled_script("no_such_script"), flashsale::InvalidArgument);
 }
 
-TEST_CASE("a script call becomes EVALSHA with key count then keys then args", "[script]") {
-  const flashsale::ScriptCall call{&flashsale::bundled_script("issue_coupon"), {"k1", "k2"}, {"a"}};
-  const auto arguments = flashsale::detail::evalsha_arguments(call);
-  REQUIRE(arguments.size() == 6);
-  CHECK(arguments[0] == "EVALSHA");
-  CHECK(arguments[1] == call.script->sha1);
-  CHECK(arguments[2] == "2");
-  CHECK(arguments[3] == "k1");
-  CHECK(arguments[5] == "a");
-  CHECK(flashsale::detail::eval_arguments(call)[1] == call.script->source);
-  CHECK_THROWS_AS(flashsale::detail::evalsha_arguments(flashsale::ScriptCall{}),
+TEST_CASE("script calls are viewed in place: keys then arguments, no copy", "[script]") {
+  const std::vector<flashsale::ScriptCall> calls{
+      {&flashsale::bundled_script("issue_coupon"), {"k1", "k2"}, {"a"}},
+      {&flashsale::bundled_script("reserve_stock"), {}, {"b", "c"}}};
+  const flashsale::detail::ScriptCallViews views(calls);
+  REQUIRE(views.calls().size() == 2);
+  const auto& first = views.calls()[0];
+  CHECK(first.script == calls[0].script);
+  REQUIRE(first.keys.size() == 2);
+  CHECK(first.keys[1] == "k2");
+  CHECK(first.keys[0].data() == calls[0].keys[0].data());
+  REQUIRE(first.arguments.size() == 1);
+  CHECK(first.arguments[0].data() == calls[0].arguments[0].data());
+  CHECK(views.calls()[1].keys.empty());
+  CHECK(views.calls()[1].arguments[1] == "c");
+  CHECK_THROWS_AS(flashsale::detail::ScriptCallViews({flashsale::ScriptCall{}}),
                   flashsale::InvalidArgument);
 }
 
