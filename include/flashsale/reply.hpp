@@ -13,6 +13,10 @@
 
 namespace flashsale {
 
+namespace detail {
+struct ReplyReader;
+}  // namespace detail
+
 class FLASHSALE_EXPORT Reply {
  public:
   enum class Type { Nil, Status, Error, Integer, String, Array, Double, Boolean };
@@ -48,6 +52,10 @@ class FLASHSALE_EXPORT Reply {
   std::string describe() const;
 
  private:
+  // The transport's RESP reader fills an array's elements in place as it
+  // parses them.
+  friend struct detail::ReplyReader;
+
   Type type_ = Type::Nil;
   long long integer_ = 0;
   double double_ = 0;

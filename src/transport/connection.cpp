@@ -16,15 +16,6 @@
 
 namespace flashsale::detail {
 
-namespace {
-
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using ReplyPointer = std::unique_ptr<redisReply, ReplyDeleter>;
-
-}  // namespace
-
 void Connection::ContextDeleter::operator()(redisContext* context) const {
   redisFree(context);
 }
@@ -48,6 +39,7 @@ Connection::Connection(const ConnectionOptions& options) : options_(options) {
     throw_context_error(*context_, saved_errno, "connect to " + endpoint(options),
                         options.connect_timeout);
   }
+  read_replies_as_values(*context_, parsed_);
   set_timeout(options.command_timeout);
 
   if (!options.password.empty()) {
@@ -114,10 +106,8 @@ Reply Connection::read_reply() {
   if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
     fail(errno);
   }
-  const ReplyPointer reply(static_cast<redisReply*>(raw));
-  Reply converted = to_reply(*reply);
   last_reply_at_ = std::chrono::steady_clock::now();
-  return converted;
+  return take_reply(raw);
 }
 
 Reply Connection::execute(const std::vector<std::string>& arguments,

@@ -75,6 +75,9 @@ class Connection {
   [[noreturn]] void fail(int saved_errno);
 
   ConnectionOptions options_;
+  // Where hiredis builds the reply being read; declared before context_,
+  // which may clear a partial reply in it when it is freed.
+  Reply parsed_;
   std::unique_ptr<redisContext, ContextDeleter> context_;
   std::chrono::milliseconds current_timeout_{0};
   std::string commands_;  // RESP formatted for the next write, reused

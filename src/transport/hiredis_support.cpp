@@ -1,6 +1,9 @@
 #include "transport/hiredis_support.hpp"
 
 #include <cerrno>
+#include <cstddef>
+#include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -8,43 +11,133 @@
 
 namespace flashsale::detail {
 
-Reply to_reply(const redisReply& raw) {
-  switch (raw.type) {
-    case REDIS_REPLY_NIL:
-      return Reply::nil();
-    case REDIS_REPLY_INTEGER:
-      return Reply::integer(raw.integer);
-    case REDIS_REPLY_STATUS:
-      return Reply::status(std::string(raw.str, raw.len));
-    case REDIS_REPLY_ERROR:
-      return Reply::error(std::string(raw.str, raw.len));
-    case REDIS_REPLY_STRING:
-      return Reply::string(std::string(raw.str, raw.len));
+// hiredis calls these while it parses (the redisReplyObjectFunctions of a
+// reader). A top-level value is written into the connection's reply slot
+// (the reader's privdata, handed to the first task); a nested one into the
+// element its parent array reserved (arrays are sized when their header is
+// read, so the pointer handed back stays valid).
+// Nothing may throw into hiredis's C code: a failure returns nullptr, which
+// hiredis reports as out of memory and frees the partial reply with
+// free_reply.
+struct ReplyReader {
+  static void* place(const redisReadTask* task, Reply&& value) noexcept {
+    try {
+      if (task->parent == nullptr) {
+        auto* slot = static_cast<Reply*>(task->privdata);
+        *slot = std::move(value);
+        return slot;
+      }
+      auto& elements = static_cast<Reply*>(task->parent->obj)->elements_;
+      const auto index = static_cast<std::size_t>(task->idx);
+      if (index >= elements.size()) {
+        return nullptr;
+      }
+      elements[index] = std::move(value);
+      return &elements[index];
+    } catch (...) {
+      return nullptr;
+    }
+  }
+
+  static void* create_string(const redisReadTask* task, char* text, std::size_t length) noexcept {
+    try {
+      switch (task->type) {
+        case REDIS_REPLY_ERROR:
+          return place(task, Reply::error(std::string(text, length)));
+        case REDIS_REPLY_STATUS:
+          return place(task, Reply::status(std::string(text, length)));
 #if defined(REDIS_REPLY_VERB)
-    case REDIS_REPLY_VERB:
-      return Reply::string(std::string(raw.str, raw.len));
+        case REDIS_REPLY_VERB:  // "txt:" and the text; the format is dropped
+          return length < 4 ? nullptr
+                            : place(task, Reply::string(std::string(text + 4, length - 4)));
 #endif
-#if defined(REDIS_REPLY_BIGNUM)
-    case REDIS_REPLY_BIGNUM:
-      return Reply::string(std::string(raw.str, raw.len));
-#endif
-#if defined(REDIS_REPLY_DOUBLE)
-    case REDIS_REPLY_DOUBLE:
-      return Reply::floating(raw.dval);
-#endif
-#if defined(REDIS_REPLY_BOOL)
-    case REDIS_REPLY_BOOL:
-      return Reply::boolean(raw.integer != 0);
-#endif
-    default:
-      break;
+        default:  // bulk strings (and big numbers, as their digits)
+          return place(task, Reply::string(std::string(text, length)));
+      }
+    } catch (...) {
+      return nullptr;
+    }
   }
-  std::vector<Reply> elements;
-  elements.reserve(raw.elements);
-  for (std::size_t index = 0; index < raw.elements; ++index) {
-    elements.push_back(to_reply(*raw.element[index]));
+
+  // hiredis 0.14 passes the element count as int, 1.x as size_t.
+  template <typename Count>
+  static void* create_array(const redisReadTask* task, Count count) noexcept {
+    try {
+      Reply array;
+      array.type_ = Reply::Type::Array;
+      array.elements_.resize(static_cast<std::size_t>(count));
+      return place(task, std::move(array));
+    } catch (...) {
+      return nullptr;
+    }
   }
-  return Reply::array(std::move(elements));
+
+  static void* create_integer(const redisReadTask* task, long long value) noexcept {
+    return place(task, Reply::integer(value));
+  }
+
+  static void* create_nil(const redisReadTask* task) noexcept {
+    return place(task, Reply::nil());
+  }
+
+#if FLASHSALE_HIREDIS_1
+  static void* create_double(const redisReadTask* task, double value, char*, std::size_t) noexcept {
+    return place(task, Reply::floating(value));
+  }
+
+  static void* create_bool(const redisReadTask* task, int value) noexcept {
+    return place(task, Reply::boolean(value != 0));
+  }
+#endif
+
+  // Called by hiredis on the top-level value only (it owns the rest), when
+  // it drops a partial reply.
+  static void free_reply(void* reply) noexcept {
+    *static_cast<Reply*>(reply) = Reply();
+  }
+};
+
+namespace {
+
+template <typename Function>
+struct CountOf;
+template <typename Result, typename Task, typename Count>
+struct CountOf<Result (*)(Task, Count)> {
+  using type = Count;
+};
+
+redisReplyObjectFunctions make_reply_functions() {
+  redisReplyObjectFunctions functions{};
+  functions.createString = &ReplyReader::create_string;
+  functions.createArray =
+      &ReplyReader::create_array<CountOf<decltype(functions.createArray)>::type>;
+  functions.createInteger = &ReplyReader::create_integer;
+  functions.createNil = &ReplyReader::create_nil;
+#if FLASHSALE_HIREDIS_1
+  functions.createDouble = &ReplyReader::create_double;
+  functions.createBool = &ReplyReader::create_bool;
+#endif
+  functions.freeObject = &ReplyReader::free_reply;
+  return functions;
+}
+
+// hiredis's reader holds a non-const pointer; nothing writes through it.
+redisReplyObjectFunctions reply_functions = make_reply_functions();
+
+}  // namespace
+
+void read_replies_as_values(redisContext& context, Reply& slot) {
+  context.reader->fn = &reply_functions;
+  context.reader->privdata = &slot;
+#if FLASHSALE_HIREDIS_1
+  redisSetPushCallback(&context, nullptr);
+#endif
+}
+
+Reply take_reply(void* raw) {
+  Reply reply = std::move(*static_cast<Reply*>(raw));
+  *static_cast<Reply*>(raw) = Reply();
+  return reply;
 }
 
 timeval to_timeval(std::chrono::milliseconds duration) {

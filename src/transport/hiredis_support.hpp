@@ -14,9 +14,21 @@
 
 namespace flashsale::detail {
 
-// One shape of Reply per hiredis type; arrays, and on hiredis 1.x maps, sets
-// and pushes, all flattened to arrays.
-Reply to_reply(const redisReply& raw);
+// Makes hiredis parse the replies of `context` straight into Reply values
+// (its redisReplyObjectFunctions), instead of its own redisReply tree that
+// would then be converted: no allocation for a reply itself, one per array,
+// against hiredis's one per element and one per string. Each reply is built
+// in `slot`, which must outlive the context; every reply hiredis then hands
+// out for this context (redisGetReply, redisReaderGetReply, redisCommand)
+// points to it and must be taken (take_reply) before the next is read. Call
+// right after connecting, before any command. One shape of Reply per RESP
+// type; arrays, and on hiredis 1.x maps, sets and pushes, all become arrays.
+// On hiredis 1.x the push callback is cleared (flashsale asks for no pushes,
+// and hiredis's default one would read its own reply type).
+void read_replies_as_values(redisContext& context, Reply& slot);
+
+// Moves the reply hiredis returned for such a context out of its slot.
+Reply take_reply(void* raw);
 
 // hiredis takes a zero timeval as "no timeout".
 timeval to_timeval(std::chrono::milliseconds duration);

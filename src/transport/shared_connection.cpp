@@ -43,11 +43,6 @@ struct ContextDeleter {
 };
 using ContextPointer = std::unique_ptr<redisContext, ContextDeleter>;
 
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using ReplyPointer = std::unique_ptr<redisReply, ReplyDeleter>;
-
 // A failure of the socket as an exception of the error tree, worded as
 // Connection's: "redis connection to <endpoint>: ...". `received` is what
 // recv() or send() returned, `saved_errno` its errno.
@@ -81,8 +76,7 @@ Reply handshake_command(const ConnectionOptions& options, redisContext& context,
     throw_context_error(context, errno, "connection to " + endpoint(options),
                         options.command_timeout);
   }
-  const ReplyPointer reply(static_cast<redisReply*>(raw));
-  return to_reply(*reply);
+  return take_reply(raw);
 }
 
 // Each thread's buffer for the commands it formats before taking the lock.
@@ -140,6 +134,7 @@ struct SharedConnection::Call {
 // One socket and what is in flight on it. Everything but `sending` (the
 // writer's) and the hiredis reader (the reader's) is under mutex_.
 struct SharedConnection::Link {
+  Reply parsed;  // where hiredis builds the reply being read (before context: see Connection)
   ContextPointer context;
   std::string out;            // formatted commands not yet handed to send()
   std::string sending;        // what the writer is sending now
@@ -264,14 +259,17 @@ std::shared_ptr<SharedConnection::Link> SharedConnection::current_link() {
   if (raw == nullptr) {
     throw ConnectionError(fmt::format("redis {}: cannot allocate a context", endpoint(options_)));
   }
-  ContextPointer context(raw);
+  auto link = std::make_shared<Link>();
+  link->context.reset(raw);
+  redisContext* const context = link->context.get();
   if (context->err != 0) {
     throw_context_error(*context, saved_errno, "connect to " + endpoint(options_),
                         options_.connect_timeout);
   }
+  read_replies_as_values(*context, link->parsed);
   // Bounds every send() and every wait of recv() for the next bytes; hiredis
   // treats zero as no limit.
-  if (redisSetTimeout(context.get(), to_timeval(options_.command_timeout)) != REDIS_OK) {
+  if (redisSetTimeout(context, to_timeval(options_.command_timeout)) != REDIS_OK) {
     throw_context_error(*context, errno, "connection to " + endpoint(options_),
                         options_.command_timeout);
   }
@@ -297,8 +295,7 @@ std::shared_ptr<SharedConnection::Link> SharedConnection::current_link() {
     }
   }
   count_connection_opened(options_);
-  link_ = std::make_shared<Link>();
-  link_->context = std::move(context);
+  link_ = std::move(link);
   return link_;
 }
 
@@ -353,8 +350,7 @@ void SharedConnection::read_until_done(Link& link, Call& call) {
       if (raw == nullptr) {
         break;
       }
-      const ReplyPointer reply(static_cast<redisReply*>(raw));
-      replies.push_back(to_reply(*reply));
+      replies.push_back(take_reply(raw));
     }
     if (!replies.empty() || error) {
       Waker waker;

@@ -380,3 +380,61 @@ TEST_CASE("a pipeline of script call views with a call without a script sends no
   CHECK_THROWS_AS(client->run_script_pipeline(calls), flashsale::InvalidArgument);
   CHECK(server.commands_processed() == before + 1);  // the INFO that read the figure
 }
+
+TEST_CASE("every reply shape reads the same through a pooled and a shared connection",
+          "[transport]") {
+  RedisServer server;
+  const std::string big(1 << 20, 'x');
+  server.admin().execute({{"SET", "fs:test:big", big}, {}, {}});
+  // Nested arrays, nil inside an array (Lua false), an error and a status
+  // inside an array, an empty array, an empty string, a negative integer.
+  const Command nested{{"EVAL",
+                        "return {1, 'two', {3, {'four', false}}, {err='ERR nested'}, {ok='FINE'},"
+                        " {}, '', -5}",
+                        "0"},
+                       {},
+                       {}};
+  const std::vector<Command> pipeline = {nested,
+                                         {{"GET", "fs:test:big"}, {}, {}},
+                                         {{"GET", "fs:test:missing"}, {}, {}},
+                                         {{"NO-SUCH-COMMAND"}, {}, {}},
+                                         {{"PING"}, {}, {}}};
+  for (const std::size_t shared : {std::size_t{0}, std::size_t{1}}) {
+    INFO("shared connections: " << shared);
+    flashsale::PoolOptions pool;
+    pool.shared_connections = shared;
+    StandaloneClient client(server.connection_options(), pool);
+    const auto replies = client.execute_pipeline(pipeline);
+    REQUIRE(replies.size() == 5);
+
+    const auto& array = replies[0].as_array();
+    REQUIRE(array.size() == 8);
+    CHECK(array[0].as_integer() == 1);
+    CHECK(array[1].as_string() == "two");
+    const auto& inner = array[2].as_array();
+    REQUIRE(inner.size() == 2);
+    CHECK(inner[0].as_integer() == 3);
+    const auto& innermost = inner[1].as_array();
+    REQUIRE(innermost.size() == 2);
+    CHECK(innermost[0].as_string() == "four");
+    CHECK(innermost[1].is_nil());
+    CHECK(array[3].is_error());
+    CHECK(array[3].error_message() == "ERR nested");
+    CHECK(array[4].type() == flashsale::Reply::Type::Status);
+    CHECK(array[4].as_string() == "FINE");
+    CHECK(array[5].type() == flashsale::Reply::Type::Array);
+    CHECK(array[5].as_array().empty());
+    CHECK(array[6].type() == flashsale::Reply::Type::String);
+    CHECK(array[6].as_string().empty());
+    CHECK(array[7].as_integer() == -5);
+
+    CHECK(replies[1].as_string() == big);
+    CHECK(replies[2].is_nil());
+    CHECK(replies[3].is_error());
+    CHECK(replies[3].error_message().rfind("ERR unknown command", 0) == 0);
+    CHECK(replies[4].as_string() == "PONG");
+    // A single call's error reply is thrown, its message intact.
+    CHECK_THROWS_WITH(client.execute({{"NO-SUCH-COMMAND"}, {}, {}}),
+                      Catch::Contains("unknown command"));
+  }
+}
