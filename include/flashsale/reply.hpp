@@ -14,7 +14,7 @@
 namespace flashsale {
 
 namespace detail {
-struct ReplyReader;
+struct RespReplyBuilder;
 }  // namespace detail
 
 class FLASHSALE_EXPORT Reply {
@@ -54,7 +54,7 @@ class FLASHSALE_EXPORT Reply {
  private:
   // The transport's RESP reader fills an array's elements in place as it
   // parses them.
-  friend struct detail::ReplyReader;
+  friend struct detail::RespReplyBuilder;
 
   Type type_ = Type::Nil;
   long long integer_ = 0;

@@ -19,7 +19,7 @@ namespace flashsale::detail {
 // Nothing may throw into hiredis's C code: a failure returns nullptr, which
 // hiredis reports as out of memory and frees the partial reply with
 // free_reply.
-struct ReplyReader {
+struct RespReplyBuilder {
   static void* place(const redisReadTask* task, Reply&& value) noexcept {
     try {
       if (task->parent == nullptr) {
@@ -108,16 +108,16 @@ struct CountOf<Result (*)(Task, Count)> {
 
 redisReplyObjectFunctions make_reply_functions() {
   redisReplyObjectFunctions functions{};
-  functions.createString = &ReplyReader::create_string;
+  functions.createString = &RespReplyBuilder::create_string;
   functions.createArray =
-      &ReplyReader::create_array<CountOf<decltype(functions.createArray)>::type>;
-  functions.createInteger = &ReplyReader::create_integer;
-  functions.createNil = &ReplyReader::create_nil;
+      &RespReplyBuilder::create_array<CountOf<decltype(functions.createArray)>::type>;
+  functions.createInteger = &RespReplyBuilder::create_integer;
+  functions.createNil = &RespReplyBuilder::create_nil;
 #if FLASHSALE_HIREDIS_1
-  functions.createDouble = &ReplyReader::create_double;
-  functions.createBool = &ReplyReader::create_bool;
+  functions.createDouble = &RespReplyBuilder::create_double;
+  functions.createBool = &RespReplyBuilder::create_bool;
 #endif
-  functions.freeObject = &ReplyReader::free_reply;
+  functions.freeObject = &RespReplyBuilder::free_reply;
   return functions;
 }
 
