@@ -295,7 +295,10 @@ class FLASHSALE_EXPORT ShardedCouponIssuer {
 
  private:
   struct ShardKeys;
-  std::vector<std::string> sub_ids(std::string_view coupon_id) const;
+  // A coupon's sub-coupon ids, built once and shared: a call holds the list
+  // it got (one reference count, no copy), whatever the cache does meanwhile.
+  using SubIds = std::shared_ptr<const std::vector<std::string>>;
+  SubIds sub_ids(std::string_view coupon_id) const;
   ShardKeys shard_keys(const std::string& sub_id) const;
   void validate_coupon_id(std::string_view coupon_id) const;
   void validate_shard(std::size_t shard, std::string_view what) const;
@@ -319,7 +322,7 @@ class FLASHSALE_EXPORT ShardedCouponIssuer {
   std::atomic<std::size_t> next_donor_{0};        // where sweeps start, rotating
   std::atomic<std::uint64_t> transfers_done_{0};  // credits this issuer made
   mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<std::string>> sub_id_cache_;
+  mutable std::unordered_map<std::string, SubIds> sub_id_cache_;
 };
 
 }  // namespace flashsale

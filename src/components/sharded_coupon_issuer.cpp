@@ -207,32 +207,36 @@ void ShardedCouponIssuer::validate_shard(std::size_t shard, std::string_view wha
   }
 }
 
-std::vector<std::string> ShardedCouponIssuer::sub_ids(std::string_view coupon_id) const {
+ShardedCouponIssuer::SubIds ShardedCouponIssuer::sub_ids(std::string_view coupon_id) const {
   validate_coupon_id(coupon_id);
-  std::lock_guard<std::mutex> lock(cache_mutex_);
   const std::string key(coupon_id);
-  auto found = sub_id_cache_.find(key);
-  if (found != sub_id_cache_.end()) {
-    return found->second;
+  {
+    const std::lock_guard<std::mutex> lock(cache_mutex_);
+    const auto found = sub_id_cache_.find(key);
+    if (found != sub_id_cache_.end()) {
+      return found->second;
+    }
   }
-  if (sub_id_cache_.size() >= kMaxCachedCoupons) {
-    sub_id_cache_.clear();  // callers hold copies, never references
-  }
-  std::vector<std::string> ids;
-  ids.reserve(options_.shards);
+  auto ids = std::make_shared<std::vector<std::string>>();
+  ids->reserve(options_.shards);
   for (std::size_t shard = 0; shard < options_.shards; ++shard) {
-    ids.push_back(make_sub_id(coupon_id, shard, options_.shards));
+    ids->push_back(make_sub_id(coupon_id, shard, options_.shards));
+  }
+  const std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (sub_id_cache_.size() >= kMaxCachedCoupons) {
+    sub_id_cache_.clear();  // callers hold their lists, which outlive the cache's
   }
   return sub_id_cache_.emplace(key, std::move(ids)).first->second;
 }
 
 std::vector<std::string> ShardedCouponIssuer::sub_coupon_ids(std::string_view coupon_id) const {
-  return sub_ids(coupon_id);
+  return *sub_ids(coupon_id);
 }
 
 std::vector<std::string> ShardedCouponIssuer::events_streams(std::string_view coupon_id) const {
   std::vector<std::string> streams;
-  for (const auto& id : sub_ids(coupon_id)) {
+  const SubIds ids = sub_ids(coupon_id);
+  for (const auto& id : *ids) {
     streams.push_back(shard_issuer_.events_stream(id));
   }
   return streams;
@@ -250,7 +254,8 @@ std::optional<std::size_t> ShardedCouponIssuer::shard_of_sub_coupon(
   } catch (const InvalidArgument&) {
     return std::nullopt;
   }
-  const std::vector<std::string> ids = sub_ids(coupon);
+  const SubIds held_ids = sub_ids(coupon);
+  const std::vector<std::string>& ids = *held_ids;
   for (std::size_t shard = 0; shard < ids.size(); ++shard) {
     if (ids[shard] == sub_coupon_id) {
       return shard;
@@ -267,7 +272,8 @@ std::size_t ShardedCouponIssuer::home_shard(std::string_view user_id) const {
 ShardedRegisterResult ShardedCouponIssuer::register_template(const CouponTemplate& coupon) {
   validate_coupon_id(coupon.id);
   detail::validate_coupon_template(coupon);
-  const std::vector<std::string> ids = sub_ids(coupon.id);
+  const SubIds held_ids = sub_ids(coupon.id);
+  const std::vector<std::string>& ids = *held_ids;
   const auto shards = static_cast<std::int64_t>(options_.shards);
   ShardedRegisterResult result;
   bool any_created = false;
@@ -320,7 +326,8 @@ void ShardedCouponIssuer::clear_sold_out_markers(const std::vector<std::string>&
 ShardedIssueResult ShardedCouponIssuer::issue(std::string_view coupon_id,
                                               std::string_view user_id) {
   const std::size_t home = home_shard(user_id);
-  const std::vector<std::string> ids = sub_ids(coupon_id);
+  const SubIds held_ids = sub_ids(coupon_id);
+  const std::vector<std::string>& ids = *held_ids;
   ShardedIssueResult result;
   result.shard = home;
   const auto take_result = [&](const IssueResult& issued) {
@@ -477,7 +484,8 @@ TransferOutcome ShardedCouponIssuer::complete(const std::vector<std::string>& id
 
 PendingTransfer ShardedCouponIssuer::take_stock(std::string_view coupon_id, std::size_t from,
                                                 std::size_t to, std::int64_t max_units) {
-  const std::vector<std::string> ids = sub_ids(coupon_id);
+  const SubIds held_ids = sub_ids(coupon_id);
+  const std::vector<std::string>& ids = *held_ids;
   validate_shard(from, "from");
   validate_shard(to, "to");
   if (from == to) {
@@ -491,7 +499,8 @@ PendingTransfer ShardedCouponIssuer::take_stock(std::string_view coupon_id, std:
 
 TransferOutcome ShardedCouponIssuer::complete_transfer(std::string_view coupon_id,
                                                        const PendingTransfer& transfer) {
-  const std::vector<std::string> ids = sub_ids(coupon_id);
+  const SubIds held_ids = sub_ids(coupon_id);
+  const std::vector<std::string>& ids = *held_ids;
   validate_shard(transfer.from, "from");
   validate_shard(transfer.to, "to");
   if (transfer.units < 0 || transfer.units > kMaxQuantity || transfer.home_epoch < 0 ||
@@ -503,7 +512,8 @@ TransferOutcome ShardedCouponIssuer::complete_transfer(std::string_view coupon_i
 }
 
 TransferRecovery ShardedCouponIssuer::recover_transfers(std::string_view coupon_id) {
-  const std::vector<std::string> ids = sub_ids(coupon_id);
+  const SubIds held_ids = sub_ids(coupon_id);
+  const std::vector<std::string>& ids = *held_ids;
   TransferRecovery recovery;
   for (std::size_t donor = 0; donor < ids.size(); ++donor) {
     const std::string key = shard_keys(ids[donor]).transfers;
@@ -543,7 +553,8 @@ ShardedRevokeResult ShardedCouponIssuer::revoke(std::string_view coupon_id,
                                                 std::string_view user_id, std::string_view reason,
                                                 std::optional<std::int64_t> sequence) {
   const std::size_t home = home_shard(user_id);
-  const std::vector<std::string> ids = sub_ids(coupon_id);
+  const SubIds held_ids = sub_ids(coupon_id);
+  const std::vector<std::string>& ids = *held_ids;
   ShardedRevokeResult result;
   result.shard = home;
   result.result = shard_issuer_.revoke(ids[home], user_id, reason, sequence);
@@ -554,7 +565,8 @@ ShardedRevokeResult ShardedCouponIssuer::revoke(std::string_view coupon_id,
 }
 
 std::optional<ShardedCouponStats> ShardedCouponIssuer::stats(std::string_view coupon_id) {
-  const std::vector<std::string> ids = sub_ids(coupon_id);
+  const SubIds held_ids = sub_ids(coupon_id);
+  const std::vector<std::string>& ids = *held_ids;
   ShardedCouponStats stats;
   bool any = false;
   for (const auto& id : ids) {
@@ -628,7 +640,8 @@ std::vector<CouponRestoreResult> ShardedCouponIssuer::restore(
     }
     per_shard[unit.shard].push_back(IssuedUser{unit.user, unit.sequence});
   }
-  const std::vector<std::string> ids = sub_ids(coupon.id);
+  const SubIds held_ids = sub_ids(coupon.id);
+  const std::vector<std::string>& ids = *held_ids;
   const auto shards = static_cast<std::int64_t>(options_.shards);
   const std::int64_t free_units = coupon.total - static_cast<std::int64_t>(units.size());
 
