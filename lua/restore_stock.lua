@@ -17,13 +17,16 @@
 --       (all of one scope, one hash tag)
 -- ARGV: 1 mode
 --   "begin":  2 after_epoch (the highest epoch the host knows of, 0 for none),
+--             3 opens_at ("" keeps KEYS[12] as it is, absent after a loss:
+--             open now; else ms since the Unix epoch, 0..2^53, 0 = open now),
 --             then pairs: sku, quantity (each sku once, quantity 1..2^53)
 --   "add":    2 epoch, then triples: hold id, items ("sku qty sku qty ...",
 --             each sku loaded, quantities 1..2^53), payload ("" for none),
 --             1..1000 holds
 --   "finish": 2 epoch, 3 events stream cap (0 = no cap)
 -- Reply: begin { "restoring", epoch }; add { holds added, units added };
---   finish { "restored", epoch }. add or finish for an epoch that is not the
+--   finish { "restored", epoch }; the restored event carries opens_at (ms)
+--   when the scope has one. add or finish for an epoch that is not the
 --   scope's (another begin or a load replaced it) is an error; a retried
 --   finish replies as the first did; a hold id added again with the same
 --   items and payload adds nothing, with other items or another payload is
@@ -45,21 +48,32 @@ local mode = ARGV[1]
 
 if mode == 'begin' then
   local after_epoch = whole(ARGV[2], 0, max_quantity - 1)
-  local pair_count = (#ARGV - 2) / 2
+  local opens_at = ARGV[3]
+  local pair_count = (#ARGV - 3) / 2
   if not after_epoch or pair_count < 1 or pair_count % 1 ~= 0 then
     return redis.error_reply('ERR restore_stock: bad arguments')
   end
+  if opens_at ~= '' and not whole(opens_at, 0, max_quantity) then
+    return redis.error_reply('ERR restore_stock: bad opens_at')
+  end
   for i = 1, pair_count do
-    if ARGV[1 + 2 * i] == '' or not whole(ARGV[2 + 2 * i], 1, max_quantity) then
+    if ARGV[2 + 2 * i] == '' or not whole(ARGV[3 + 2 * i], 1, max_quantity) then
       return redis.error_reply('ERR restore_stock: bad sku or quantity')
     end
   end
   local epoch = new_epoch(math.max(after_epoch, tonumber(redis.call('GET', KEYS[10]) or '0')))
   redis.call('UNLINK', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
   KEYS[11])
+  if opens_at ~= '' then
+    if tonumber(opens_at) > 0 then
+      redis.call('SET', KEYS[12], string.format('%d', tonumber(opens_at)))
+    else
+      redis.call('UNLINK', KEYS[12])
+    end
+  end
   for i = 1, pair_count do
-    local sku = ARGV[1 + 2 * i]
-    local quantity = ARGV[2 + 2 * i]
+    local sku = ARGV[2 + 2 * i]
+    local quantity = ARGV[3 + 2 * i]
     redis.call('HSET', KEYS[2], sku, quantity)
     redis.call('HSET', KEYS[3], sku, quantity)
     redis.call('HSET', KEYS[4], sku, 0)
@@ -89,8 +103,14 @@ if mode == 'finish' then
   end
   if state == 'restoring' then
     redis.call('SET', KEYS[1], 'open')
-    append_event(KEYS[9], events_max, 'type', 'restored', 'epoch', ARGV[2], 'confirmed_holds',
-      redis.call('HLEN', KEYS[8]), 'at', server_time_ms())
+    local opens_at = redis.call('GET', KEYS[12])
+    if opens_at then
+      append_event(KEYS[9], events_max, 'type', 'restored', 'epoch', ARGV[2], 'confirmed_holds',
+        redis.call('HLEN', KEYS[8]), 'at', server_time_ms(), 'opens_at', opens_at)
+    else
+      append_event(KEYS[9], events_max, 'type', 'restored', 'epoch', ARGV[2], 'confirmed_holds',
+        redis.call('HLEN', KEYS[8]), 'at', server_time_ms())
+    end
   end
   return { 'restored', epoch }
 end

@@ -312,9 +312,9 @@ class FLASHSALE_EXPORT StockReserver {
   // millisecond precision, between the Unix epoch and 2^53 ms after it; the
   // Unix epoch, the default, means open now): until then reserve() answers
   // NotOpen, decided inside its script; confirm, release and extend are not
-  // affected. The `loaded` event carries `opens_at` (ms) when it is set. Only a
-  // load (Replace, to change it) sets it; begin_restore keeps what the scope
-  // had (after a loss of the key: open now).
+  // affected. The `loaded` event carries `opens_at` (ms) when it is set. A
+  // load (Replace, to change it) sets it, and a restore given one (see
+  // begin_restore).
   LoadResult load(std::string_view scope, const std::vector<StockItem>& stock,
                   LoadMode mode = LoadMode::FailIfLoaded,
                   std::chrono::system_clock::time_point opens_at = {});
@@ -355,8 +355,15 @@ class FLASHSALE_EXPORT StockReserver {
   // finish_restore(). The epoch returned is above `after_epoch` (the highest
   // epoch the host persisted events of, 0 for none) and above the epoch Redis
   // holds. A begin_restore on a restoring scope starts over.
-  std::int64_t begin_restore(std::string_view scope, const std::vector<StockItem>& stock,
-                             std::int64_t after_epoch = 0);
+  // `opens_at` as load() takes it (the Unix epoch: open now); nullopt, the
+  // default, keeps the scope's as Redis holds it, which after a loss of the
+  // key is none (open now): a host restoring before the sale opens passes
+  // the opening time again. finish_restore()'s `restored` event carries
+  // `opens_at` (ms) when the scope has one. InvalidArgument before any I/O
+  // for an opens_at outside [Unix epoch, 2^53 ms], as load().
+  std::int64_t begin_restore(
+      std::string_view scope, const std::vector<StockItem>& stock, std::int64_t after_epoch = 0,
+      std::optional<std::chrono::system_clock::time_point> opens_at = std::nullopt);
 
   // Records confirmed holds (1..kMaxStockRestoredHoldsPerBatch per call, each
   // 1..kMaxStockSkusPerCartLimit distinct SKUs) into the restore of `epoch`: their
@@ -379,8 +386,10 @@ class FLASHSALE_EXPORT StockReserver {
   // begin_restore, restore_confirmed in batches, finish_restore, after
   // checking everything first (InvalidArgument before any I/O, as above, and
   // for confirmed units of a SKU beyond its stock or a SKU not in it).
-  StockSnapshot restore(std::string_view scope, const std::vector<StockItem>& stock,
-                        const std::vector<RestoredHold>& confirmed, std::int64_t after_epoch = 0);
+  StockSnapshot restore(
+      std::string_view scope, const std::vector<StockItem>& stock,
+      const std::vector<RestoredHold>& confirmed, std::int64_t after_epoch = 0,
+      std::optional<std::chrono::system_clock::time_point> opens_at = std::nullopt);
 
   const StockReserverOptions& options() const noexcept { return options_; }
 

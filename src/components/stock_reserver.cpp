@@ -436,14 +436,18 @@ void StockReserver::validate_restored_hold(const RestoredHold& hold) const {
   validate_payload(hold.payload);
 }
 
-std::int64_t StockReserver::begin_restore(std::string_view scope,
-                                          const std::vector<StockItem>& stock,
-                                          std::int64_t after_epoch) {
+std::int64_t StockReserver::begin_restore(
+    std::string_view scope, const std::vector<StockItem>& stock, std::int64_t after_epoch,
+    std::optional<std::chrono::system_clock::time_point> opens_at) {
   const ScopeKeys keys(key_space_, kComponent, scope, kKeySuffixes);
   validate_epoch(after_epoch, 0, "after_epoch");
   validate_items(stock, kMaxStockSkusPerScope, "stock to restore");
+  const std::int64_t opens_at_ms = opens_at ? to_epoch_ms(*opens_at) : 0;
+  validate_epoch_ms(opens_at_ms, "opens_at");
   const detail::Decimal after(after_epoch);
-  const ItemArguments arguments({"begin", after.view()}, stock);
+  const detail::Decimal opens_at_text(opens_at_ms);
+  const ItemArguments arguments(
+      {"begin", after.view(), opens_at ? opens_at_text.view() : std::string_view{}}, stock);
   detail::ReplyReader reply(
       client_.run_script(detail::scripts::restore_stock, keys.views(), arguments.views()),
       "restore_stock begin", 2);
@@ -498,12 +502,16 @@ StockSnapshot StockReserver::finish_restore(std::string_view scope, std::int64_t
   return snapshot(scope);
 }
 
-StockSnapshot StockReserver::restore(std::string_view scope, const std::vector<StockItem>& stock,
-                                     const std::vector<RestoredHold>& confirmed,
-                                     std::int64_t after_epoch) {
+StockSnapshot StockReserver::restore(
+    std::string_view scope, const std::vector<StockItem>& stock,
+    const std::vector<RestoredHold>& confirmed, std::int64_t after_epoch,
+    std::optional<std::chrono::system_clock::time_point> opens_at) {
   validate_key_id(scope, "scope");
   validate_items(stock, kMaxStockSkusPerScope, "stock to restore");
   validate_epoch(after_epoch, 0, "after_epoch");
+  if (opens_at) {
+    validate_epoch_ms(to_epoch_ms(*opens_at), "opens_at");
+  }
   std::map<std::string_view, std::int64_t> left;
   for (const auto& item : stock) {
     left[item.sku] = item.quantity;
@@ -527,7 +535,7 @@ StockSnapshot StockReserver::restore(std::string_view scope, const std::vector<S
       }
     }
   }
-  const std::int64_t epoch = begin_restore(scope, stock, after_epoch);
+  const std::int64_t epoch = begin_restore(scope, stock, after_epoch, opens_at);
   for (std::size_t begin = 0; begin < confirmed.size(); begin += kMaxStockRestoredHoldsPerBatch) {
     const std::size_t end = std::min(confirmed.size(), begin + kMaxStockRestoredHoldsPerBatch);
     restore_confirmed(

@@ -1,8 +1,9 @@
 // StockReserver opens_at against a real redis-server: before the scope's
 // opening time by the server clock a reserve answers NotOpen and changes
-// nothing; the epoch (the default) means open now; bad times are refused
-// before any I/O.
+// nothing; the epoch (the default) means open now; a restore keeps it or
+// sets it; bad times are refused before any I/O.
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "catch.hpp"
@@ -97,6 +98,50 @@ TEST_CASE("opens_at at the epoch means open now and a Replace load sets or clear
   CHECK(reserver.reserve(kScope, "h4", {{"red", 1}}, 60s).status == ReserveStatus::NotOpen);
 }
 
+TEST_CASE("a restore given an opens_at sets it after Redis lost the key, without one keeps it",
+          "[stock][opens_at][restore]") {
+  RedisServer server;
+  auto client = server.make_client(2);
+  StockReserver reserver(*client);
+  const auto tomorrow = flashsale::testing::server_now(*client) + 24h;
+  const auto tomorrow_ms = std::chrono::time_point_cast<std::chrono::milliseconds>(tomorrow);
+  const std::string tomorrow_text = std::to_string(tomorrow_ms.time_since_epoch().count());
+  reserver.load(kScope, {{"red", 10}}, LoadMode::FailIfLoaded, tomorrow);
+
+  // Redis loses everything: a restore without opens_at opens now.
+  server.admin().execute({{"FLUSHALL"}, {}, {}});
+  CHECK(reserver.restore(kScope, {{"red", 10}}, {}).opens_at ==
+        std::chrono::system_clock::time_point{});
+  CHECK(reserver.reserve(kScope, "h1", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+
+  // Again, and the host passes the opening time it persisted.
+  server.admin().execute({{"FLUSHALL"}, {}, {}});
+  const auto restored = reserver.restore(kScope, {{"red", 10}}, {}, 0, tomorrow);
+  CHECK(restored.opens_at == tomorrow_ms);
+  CHECK(reserver.reserve(kScope, "h1", {{"red", 1}}, 60s).status == ReserveStatus::NotOpen);
+  auto events = flashsale::testing::read_stream(*client, kEvents);
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().fields.at("type") == "restored");
+  CHECK(events.back().fields.at("opens_at") == tomorrow_text);
+
+  // Step by step, without one: the opening time Redis holds stays.
+  const std::int64_t epoch = reserver.begin_restore(kScope, {{"red", 10}}, restored.epoch);
+  CHECK(reserver.finish_restore(kScope, epoch).opens_at == tomorrow_ms);
+  CHECK(reserver.reserve(kScope, "h1", {{"red", 1}}, 60s).status == ReserveStatus::NotOpen);
+
+  // The Unix epoch clears it: open now, and the restored event says nothing of it.
+  const std::int64_t reopened =
+      reserver.begin_restore(kScope, {{"red", 10}}, epoch, std::chrono::system_clock::time_point{});
+  CHECK(reserver.finish_restore(kScope, reopened).opens_at ==
+        std::chrono::system_clock::time_point{});
+  CHECK(client->execute({{"EXISTS", "fs:stock:{deal}:opens_at"}, "fs:stock:{deal}:opens_at", {}})
+            .as_integer() == 0);
+  events = flashsale::testing::read_stream(*client, kEvents);
+  CHECK(events.back().fields.at("type") == "restored");
+  CHECK(events.back().fields.count("opens_at") == 0);
+  CHECK(reserver.reserve(kScope, "h1", {{"red", 1}}, 60s).status == ReserveStatus::Reserved);
+}
+
 TEST_CASE("an opens_at before the Unix epoch is refused before any I/O", "[stock][opens_at]") {
   RedisServer server;
   auto client = server.make_client(2);
@@ -107,6 +152,10 @@ TEST_CASE("an opens_at before the Unix epoch is refused before any I/O", "[stock
     INFO(what);
     const long long processed = server.commands_processed();
     CHECK_THROWS_AS(reserver.load(kScope, {{"red", 5}}, LoadMode::Replace, opens_at),
+                    flashsale::InvalidArgument);
+    CHECK_THROWS_AS(reserver.begin_restore(kScope, {{"red", 5}}, 0, opens_at),
+                    flashsale::InvalidArgument);
+    CHECK_THROWS_AS(reserver.restore(kScope, {{"red", 5}}, {}, 0, opens_at),
                     flashsale::InvalidArgument);
     CHECK(server.commands_processed() == processed + 1);
   };
