@@ -105,7 +105,7 @@ Scenario sentinel(bool durable) {
     });
     std::fprintf(stderr, "  sentinel failovers in this run: %lld\n", group.failovers());
     if (!outcome.whole && std::getenv("FLASHSALE_BENCH_DUMP_LOGS") != nullptr) {
-      // The anomaly of the README's table: show what the servers logged.
+      // A run whose final state is not whole: show what the servers logged.
       for (std::size_t index = 0; index < group.node_count(); ++index) {
         std::fprintf(stderr, "--- node %zu (port %d)\n", index, group.node(index).port());
         std::system(("tail -n 150 " + group.node(index).directory() + "/redis.log >&2").c_str());
