@@ -265,6 +265,37 @@ void RedisCluster::wait_until_healthy(std::chrono::milliseconds limit) {
           healthy = false;
         }
       }
+      // A replica whose link is up may still get nothing for up to a second
+      // after a diskless sync (see redis_sentinel.cpp, wait_until_stable):
+      // each master's replicas must receive a write made now.
+      std::vector<std::size_t> masters;
+      for (const auto& range : healthy ? reference : std::vector<detail::SlotRange>{}) {
+        const std::size_t master = index_of_port(range.master.port);
+        if (std::find(masters.begin(), masters.end(), master) == masters.end()) {
+          masters.push_back(master);
+        }
+      }
+      for (const std::size_t master : masters) {
+        if (!healthy) {
+          break;
+        }
+        const std::string info =
+            admin_command(*nodes_[master], {"INFO", "replication"}).as_string();
+        const std::string replicas = info_field(info, "connected_slaves");
+        if (replicas.empty() || replicas == "0") {
+          continue;
+        }
+        const std::string key = "{" + tag_on_node(master, "flashsale-test-probe") + "}";
+        const std::vector<Reply> probe =
+            nodes_[master]->admin().execute_pipeline({{{"SET", key, "1"}, key, {}},
+                                                      {{"DEL", key}, key, {}},
+                                                      {{"WAIT", replicas, "100"}, {}, {}}});
+        if (probe.at(2).as_integer() < std::stoll(replicas)) {
+          last_problem =
+              "a write on node " + std::to_string(master) + " has not reached its replicas";
+          healthy = false;
+        }
+      }
       if (healthy) {
         return;
       }
