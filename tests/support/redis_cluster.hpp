@@ -79,8 +79,9 @@ class RedisCluster {
   // the cluster is healthy again.
   void restart_node(std::size_t index);
   // Waits until every node reports cluster_state:ok, knows every node and
-  // returns the same CLUSTER SLOTS, and every replica's link to its master is
-  // up; throws std::runtime_error after `limit`.
+  // returns the same CLUSTER SLOTS, every replica's link to its master is
+  // up, and a write on each master reached its connected replicas (WAIT);
+  // throws std::runtime_error after `limit`.
   void wait_until_healthy(std::chrono::milliseconds limit = std::chrono::seconds(60));
   // After node `failed` was killed: waits until another node serves every
   // slot it served and the cluster is ok again (seen from a live node);

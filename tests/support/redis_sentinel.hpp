@@ -57,8 +57,8 @@ class RedisSentinelGroup {
   std::size_t wait_for_failover(std::size_t old_master,
                                 std::chrono::milliseconds limit = std::chrono::seconds(60));
   // Waits until the sentinels agree on one master that has `replicas` online
-  // replicas that acknowledged its replication offset, and every sentinel
-  // knows the others.
+  // replicas that acknowledged its replication offset and received a write
+  // made on it now (WAIT), and every sentinel knows the others.
   void wait_until_stable(std::chrono::milliseconds limit = std::chrono::seconds(60));
   // The master's config-epoch by sentinel 0: how many failovers the
   // sentinels have carried out (0 before the first).
