@@ -18,15 +18,6 @@ Reply admin_command(RedisServer& server, std::vector<std::string> arguments) {
   return server.admin().execute(Command{std::move(arguments), {}, {}});
 }
 
-std::string info_field(const std::string& info, const std::string& name) {
-  const auto at = info.find(name + ":");
-  if (at == std::string::npos) {
-    return {};
-  }
-  const auto start = at + name.size() + 1;
-  return info.substr(start, info.find_first_of("\r\n", start) - start);
-}
-
 std::vector<detail::SlotRange> sorted_slots(RedisServer& server) {
   auto ranges = detail::parse_cluster_slots(admin_command(server, {"CLUSTER", "SLOTS"}), "");
   std::sort(ranges.begin(), ranges.end(),
@@ -266,31 +257,21 @@ void RedisCluster::wait_until_healthy(std::chrono::milliseconds limit) {
         }
       }
       // A replica whose link is up may still get nothing for up to a second
-      // after a diskless sync (see redis_sentinel.cpp, wait_until_stable):
-      // each master's replicas must receive a write made now.
-      std::vector<std::size_t> masters;
-      for (const auto& range : healthy ? reference : std::vector<detail::SlotRange>{}) {
-        const std::size_t master = index_of_port(range.master.port);
-        if (std::find(masters.begin(), masters.end(), master) == masters.end()) {
-          masters.push_back(master);
-        }
-      }
-      for (const std::size_t master : masters) {
-        if (!healthy) {
-          break;
-        }
-        const std::string info =
-            admin_command(*nodes_[master], {"INFO", "replication"}).as_string();
-        const std::string replicas = info_field(info, "connected_slaves");
+      // after a diskless sync (see replicas_that_received): each master's
+      // replicas must receive a write made now (in cluster mode PUBLISH is
+      // not replicated: a key of the master's slots, set and deleted).
+      for (std::size_t index = 0; index < reference.size() && healthy; ++index) {
+        const std::size_t master = index_of_port(reference[index].master.port);
+        const std::string replicas =
+            info_field(admin_command(*nodes_[master], {"INFO", "replication"}).as_string(),
+                       "connected_slaves");
         if (replicas.empty() || replicas == "0") {
           continue;
         }
         const std::string key = "{" + tag_on_node(master, "flashsale-test-probe") + "}";
-        const std::vector<Reply> probe =
-            nodes_[master]->admin().execute_pipeline({{{"SET", key, "1"}, key, {}},
-                                                      {{"DEL", key}, key, {}},
-                                                      {{"WAIT", replicas, "100"}, {}, {}}});
-        if (probe.at(2).as_integer() < std::stoll(replicas)) {
+        if (replicas_that_received(nodes_[master]->admin(),
+                                   {{{"SET", key, "1"}, key, {}}, {{"DEL", key}, key, {}}},
+                                   std::stoul(replicas)) < std::stoll(replicas)) {
           last_problem =
               "a write on node " + std::to_string(master) + " has not reached its replicas";
           healthy = false;

@@ -175,6 +175,21 @@ std::optional<double> info_number(const std::string& info, const std::string& la
   return std::atof(info.c_str() + at + label.size());
 }
 
+std::string info_field(const std::string& info, const std::string& name) {
+  const auto at = info.find(name + ":");
+  if (at == std::string::npos) {
+    return {};
+  }
+  const auto start = at + name.size() + 1;
+  return info.substr(start, info.find_first_of("\r\n", start) - start);
+}
+
+long long replicas_that_received(StandaloneClient& master, std::vector<Command> writes,
+                                 std::size_t replicas) {
+  writes.push_back({{"WAIT", std::to_string(replicas), "100"}, {}, {}});
+  return master.execute_pipeline(writes).back().as_integer();
+}
+
 void RedisServer::write_config() const {
   std::ofstream config(directory_ + "/redis.conf");
   config << "port " << port_ << "\n"

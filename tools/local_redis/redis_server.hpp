@@ -94,5 +94,16 @@ std::optional<double> info_number(StandaloneClient& client, const std::string& s
                                   const std::string& label);
 // The same, read from INFO text already fetched (several labels, one call).
 std::optional<double> info_number(const std::string& info, const std::string& label);
+// The text after "name:" on its line of INFO text, e.g. ("role") -> "master";
+// empty when the server does not report it.
+std::string info_field(const std::string& info, const std::string& name);
+
+// How many of `replicas` replicas received `writes` sent now to `master`:
+// the writes, then WAIT <replicas> 100 ms, pipelined on one connection.
+// Online at the master's offset is not proof that a replica gets writes:
+// after a diskless sync the master may stream nothing to it for up to a
+// second (until its next REPLCONF ACK); only a write WAITed for is.
+long long replicas_that_received(StandaloneClient& master, std::vector<Command> writes,
+                                 std::size_t replicas);
 
 }  // namespace flashsale::testing
